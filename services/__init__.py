@@ -1,0 +1,1 @@
+"""Sightline: streaming analysis of recorded job interviews."""

@@ -1,0 +1,1 @@
+"""The runtime every stage stands on: settings, Kafka worker loop, object store, ClickHouse, metrics, logs."""

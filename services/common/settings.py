@@ -1,0 +1,166 @@
+"""Typed settings, read from the environment.
+
+Every variable starts with ``SIGHTLINE_``; nested groups use ``__`` (for example
+``SIGHTLINE_KAFKA__BOOTSTRAP_SERVERS``). Defaults point at the local stack started by
+``sightline stack up`` so a developer needs no configuration; production sets the
+endpoints and credentials and nothing else changes.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Repository root when running from a checkout; the local stack keeps its data under it.
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_HOME = PROJECT_ROOT / ".local"
+
+
+class KafkaSettings(BaseModel):
+    """Broker connection and consumer-group behaviour."""
+
+    bootstrap_servers: str = Field("127.0.0.1:19092", description="Comma-separated host:port list.")
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="Kafka security protocol."
+    )
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        None, description="SASL mechanism when a SASL protocol is used."
+    )
+    sasl_username: str | None = Field(None, description="SASL user name.")
+    sasl_password: SecretStr | None = Field(None, description="SASL password.")
+    ssl_cafile: str | None = Field(None, description="CA bundle for SSL protocols.")
+    client_id: str = Field("sightline", description="Client id prefix reported to the broker.")
+    session_timeout_ms: int = Field(
+        6000,
+        ge=1000,
+        description="Group session timeout. Small locally: the local broker delays joins by half of it.",
+    )
+    heartbeat_interval_ms: int = Field(2000, ge=100, description="Consumer heartbeat interval.")
+    max_poll_interval_ms: int = Field(
+        300_000, ge=1000, description="Upper bound between polls before the group evicts a consumer."
+    )
+    request_timeout_ms: int = Field(40_000, ge=1000, description="Broker request timeout.")
+    default_partitions: int = Field(
+        6, ge=1, description="Partitions for topics created by `sightline topics create`."
+    )
+    replication_factor: int = Field(1, ge=1, description="Replication factor for created topics.")
+
+
+class S3Settings(BaseModel):
+    """Object store (S3 / MinIO API) holding media, frame chunks, audio and timelines."""
+
+    endpoint: str = Field("127.0.0.1:19000", description="host:port of the S3 API (no scheme).")
+    access_key: str = Field("sightline", description="Access key id.")
+    secret_key: SecretStr = Field(SecretStr("sightline-local-secret"), description="Secret key.")
+    secure: bool = Field(False, description="Use HTTPS to reach the endpoint.")
+    region: str = Field("us-east-1", description="Region name sent in signatures.")
+    raw_bucket: str = Field("sightline-raw", description="Bucket for ingested interview media.")
+    work_bucket: str = Field(
+        "sightline-work", description="Bucket for frame chunks, audio segments, timelines and key frames."
+    )
+    report_bucket: str = Field("sightline-reports", description="Bucket for rendered reports.")
+    part_size_mb: int = Field(
+        16, ge=5, le=5120, description="Multipart part size; bounds memory used by one upload."
+    )
+    presign_expiry_s: int = Field(3600, ge=1, le=604_800, description="Lifetime of presigned URLs.")
+
+
+class ClickHouseSettings(BaseModel):
+    """Analytical store."""
+
+    dsn: str = Field(
+        f"chdb://{DEFAULT_HOME / 'chdb'}",
+        description="`chdb:///abs/path` for the embedded engine, `http(s)://user:pw@host:port` for a server.",
+    )
+    database: str = Field("sightline", description="Database holding Sightline tables.")
+    insert_batch_rows: int = Field(5000, ge=1, description="Rows that trigger a batch insert.")
+    insert_batch_seconds: float = Field(1.0, gt=0, description="Age of the oldest buffered row that triggers a flush.")
+    max_attempts: int = Field(5, ge=1, description="Attempts for an insert failing with a transient error.")
+
+
+class WorkerSettings(BaseModel):
+    """Stream-processing loop shared by every stage."""
+
+    max_in_flight: int = Field(
+        4, ge=1, description="Messages processed concurrently per worker; partitions pause when reached."
+    )
+    max_attempts: int = Field(
+        4, ge=1, description="Attempts for a retryable failure before the message is dead-lettered."
+    )
+    backoff_initial_s: float = Field(0.5, ge=0, description="First retry delay; doubles each attempt.")
+    backoff_max_s: float = Field(30.0, ge=0, description="Cap on the retry delay.")
+    poll_timeout_ms: int = Field(200, ge=1, description="Longest wait of one poll.")
+    poll_max_records: int = Field(50, ge=1, description="Records fetched per poll.")
+    commit_interval_s: float = Field(1.0, gt=0, description="How often finished offsets are committed.")
+    drain_timeout_s: float = Field(
+        25.0, ge=0, description="On shutdown or revocation, how long in-flight work may finish before it is handed back."
+    )
+    auto_offset_reset: Literal["earliest", "latest"] = Field(
+        "earliest", description="Where a new consumer group starts."
+    )
+
+
+class ObservabilitySettings(BaseModel):
+    """Health, metrics and logs."""
+
+    http_host: str = Field("127.0.0.1", description="Address of the health and metrics server.")
+    http_port: int = Field(0, ge=0, le=65535, description="Port of the health and metrics server; 0 picks a free one.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+    log_format: Literal["json", "text"] = Field("json", description="Structured JSON logs or plain text.")
+
+
+class StackSettings(BaseModel):
+    """The local stack started by `sightline stack up` (development, tests and the demo only)."""
+
+    home: Path = Field(DEFAULT_HOME, description="Directory holding the local stack's data, logs and PIDs.")
+    kafka_port: int = Field(19092, ge=1, le=65535, description="Loopback port of the local broker.")
+    s3_port: int = Field(19000, ge=1, le=65535, description="Loopback port of the local S3 gateway.")
+    broker_storage: Literal["s3", "memory"] = Field(
+        "s3", description="`s3` keeps broker data in the local S3 gateway across restarts; `memory` does not."
+    )
+    startup_timeout_s: float = Field(30.0, gt=0, description="How long `stack up` waits for readiness.")
+
+
+class Settings(BaseSettings):
+    """All of Sightline's configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SIGHTLINE_", env_nested_delimiter="__", extra="ignore", frozen=True
+    )
+
+    environment: Literal["local", "test", "production"] = Field("local", description="Deployment flavour.")
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)  # type: ignore[arg-type]
+    s3: S3Settings = Field(default_factory=S3Settings)  # type: ignore[arg-type]
+    clickhouse: ClickHouseSettings = Field(default_factory=ClickHouseSettings)  # type: ignore[arg-type]
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)  # type: ignore[arg-type]
+    observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)  # type: ignore[arg-type]
+    stack: StackSettings = Field(default_factory=StackSettings)  # type: ignore[arg-type]
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings of this process (read once; tests build their own `Settings(...)`)."""
+    return Settings()
+
+
+def iter_env_vars(model: type[BaseModel] = Settings, prefix: str = "SIGHTLINE_") -> list[tuple[str, str, str]]:
+    """(variable, default, description) for every setting: feeds the README table and its test."""
+    rows: list[tuple[str, str, str]] = []
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            rows.extend(iter_env_vars(annotation, f"{prefix}{name.upper()}__"))
+            continue
+        default = field.get_default(call_default_factory=True)
+        if isinstance(default, SecretStr):
+            shown = "(secret)"
+        elif default is None:
+            shown = ""
+        else:
+            shown = str(default)
+        rows.append((f"{prefix}{name.upper()}", shown, field.description or ""))
+    return rows

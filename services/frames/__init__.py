@@ -1,0 +1,1 @@
+"""Frames: decodes stored media into bounded frame chunks and audio segments."""

@@ -1,0 +1,1 @@
+"""Fusion: joins an interview's vision and speech results into a candidate profile."""

@@ -1,0 +1,1 @@
+"""Ingest: validates interview-completed events, copies media into the raw bucket, probes it."""

@@ -1,0 +1,1 @@
+"""Sink: batched, idempotent writes of profiles, features and status into ClickHouse."""

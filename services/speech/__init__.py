@@ -1,0 +1,1 @@
+"""Speech: transcription, speaking behaviour and answer scoring per audio segment."""

@@ -1,0 +1,1 @@
+"""Vision: batched face, head-pose, gaze and expression inference on frame chunks."""
