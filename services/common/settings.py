@@ -34,6 +34,10 @@ class KafkaSettings(BaseModel):
     sasl_password: SecretStr | None = Field(None, description="SASL password.")
     ssl_cafile: str | None = Field(None, description="CA bundle for SSL protocols.")
     client_id: str = Field("sightline", description="Client id prefix reported to the broker.")
+    topic_prefix: str = Field(
+        "",
+        description="Prepended to every topic name, so several environments can share one cluster (e.g. `staging.`).",
+    )
     session_timeout_ms: int = Field(
         6000,
         ge=1000,
@@ -44,9 +48,7 @@ class KafkaSettings(BaseModel):
         300_000, ge=1000, description="Upper bound between polls before the group evicts a consumer."
     )
     request_timeout_ms: int = Field(40_000, ge=1000, description="Broker request timeout.")
-    default_partitions: int = Field(
-        6, ge=1, description="Partitions for topics created by `sightline topics create`."
-    )
+    default_partitions: int = Field(6, ge=1, description="Partitions for topics created by `sightline topics create`.")
     replication_factor: int = Field(1, ge=1, description="Replication factor for created topics.")
 
 
@@ -63,9 +65,7 @@ class S3Settings(BaseModel):
         "sightline-work", description="Bucket for frame chunks, audio segments, timelines and key frames."
     )
     report_bucket: str = Field("sightline-reports", description="Bucket for rendered reports.")
-    part_size_mb: int = Field(
-        16, ge=5, le=5120, description="Multipart part size; bounds memory used by one upload."
-    )
+    part_size_mb: int = Field(16, ge=5, le=5120, description="Multipart part size; bounds memory used by one upload.")
     presign_expiry_s: int = Field(3600, ge=1, le=604_800, description="Lifetime of presigned URLs.")
 
 
@@ -97,7 +97,9 @@ class WorkerSettings(BaseModel):
     poll_max_records: int = Field(50, ge=1, description="Records fetched per poll.")
     commit_interval_s: float = Field(1.0, gt=0, description="How often finished offsets are committed.")
     drain_timeout_s: float = Field(
-        25.0, ge=0, description="On shutdown or revocation, how long in-flight work may finish before it is handed back."
+        25.0,
+        ge=0,
+        description="On shutdown or revocation, how long in-flight work may finish before it is handed back.",
     )
     auto_offset_reset: Literal["earliest", "latest"] = Field(
         "earliest", description="Where a new consumer group starts."
@@ -128,17 +130,15 @@ class StackSettings(BaseModel):
 class Settings(BaseSettings):
     """All of Sightline's configuration."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="SIGHTLINE_", env_nested_delimiter="__", extra="ignore", frozen=True
-    )
+    model_config = SettingsConfigDict(env_prefix="SIGHTLINE_", env_nested_delimiter="__", extra="ignore", frozen=True)
 
     environment: Literal["local", "test", "production"] = Field("local", description="Deployment flavour.")
-    kafka: KafkaSettings = Field(default_factory=KafkaSettings)  # type: ignore[arg-type]
-    s3: S3Settings = Field(default_factory=S3Settings)  # type: ignore[arg-type]
-    clickhouse: ClickHouseSettings = Field(default_factory=ClickHouseSettings)  # type: ignore[arg-type]
-    worker: WorkerSettings = Field(default_factory=WorkerSettings)  # type: ignore[arg-type]
-    observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)  # type: ignore[arg-type]
-    stack: StackSettings = Field(default_factory=StackSettings)  # type: ignore[arg-type]
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    s3: S3Settings = Field(default_factory=S3Settings)
+    clickhouse: ClickHouseSettings = Field(default_factory=ClickHouseSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
+    stack: StackSettings = Field(default_factory=StackSettings)
 
 
 @lru_cache(maxsize=1)
@@ -161,6 +161,6 @@ def iter_env_vars(model: type[BaseModel] = Settings, prefix: str = "SIGHTLINE_")
         elif default is None:
             shown = ""
         else:
-            shown = str(default)
+            shown = str(default).replace(str(PROJECT_ROOT), "<repo>")
         rows.append((f"{prefix}{name.upper()}", shown, field.description or ""))
     return rows

@@ -1,0 +1,58 @@
+# Sightline developer entry points. `make demo` and `make test` do all set-up on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: setup up down status lint test test-unit test-integration bench demo clean
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+# Re-install only when the dependency definition changed: a second run is quick.
+$(STAMP): pyproject.toml scripts/ensure-system-packages.sh | $(BIN)/python
+	./scripts/ensure-system-packages.sh
+	$(BIN)/pip install -q --upgrade pip
+	# pip (not uv/poetry): torch and torchvision resolve from files already on this machine.
+	$(BIN)/pip install -q -e '.[local,dev]'
+	touch $(STAMP)
+
+setup: $(STAMP) ## Create the virtualenv and install everything
+
+up: setup ## Start the local stack (broker, S3 gateway) and prepare topics, buckets and tables
+	$(BIN)/sightline stack up
+	$(BIN)/sightline topics create
+	$(BIN)/sightline db migrate
+
+down: ## Stop the local stack
+	@if [ -x $(BIN)/sightline ]; then $(BIN)/sightline stack down; fi
+
+status: setup
+	$(BIN)/sightline stack status
+
+lint: setup ## ruff, formatting and mypy on the shared runtime
+	$(BIN)/ruff check services tests
+	$(BIN)/ruff format --check services tests
+	$(BIN)/mypy services/common services/cli.py
+
+test: setup lint ## Lint, then unit and integration tests (the integration tests start a private stack)
+	$(BIN)/pytest
+
+test-unit: setup
+	$(BIN)/pytest tests/unit
+
+test-integration: setup
+	$(BIN)/pytest tests/integration
+
+bench: setup ## Benchmarks, JSON under bench-results/
+	mkdir -p bench-results
+	$(BIN)/python -m tests.bench
+
+demo: up ## Start the stack and run the pipeline on a sample interview
+	$(BIN)/python -m services.demo
+
+clean: down
+	rm -rf .local bench-results

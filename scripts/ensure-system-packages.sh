@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the Debian tools Sightline shells out to (media probing/decoding, speech synthesis for
+# samples), only when one is missing. Needs root or sudo the first time on a fresh machine.
+set -euo pipefail
+declare -A pkg_for=([ffmpeg]=ffmpeg [ffprobe]=ffmpeg [espeak-ng]=espeak-ng [sox]=sox)
+missing=()
+for tool in "${!pkg_for[@]}"; do
+  command -v "$tool" >/dev/null 2>&1 || missing+=("${pkg_for[$tool]}")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+echo "installing system packages: ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,237 @@
+"""`sightline`: the operator's command line.
+
+Exit codes: 0 success, 1 the command ran and found a problem (unhealthy, query error),
+2 usage error (click's own), 3 a dependency (broker, store, database) could not be reached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import importlib
+import json
+import signal
+import sys
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from services.common.settings import Settings, get_settings, iter_env_vars
+
+EXIT_PROBLEM = 1
+EXIT_UNREACHABLE = 3
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(package_name="sightline")
+def cli() -> None:
+    """Sightline: streaming analysis of recorded job interviews.
+
+    Configuration comes from SIGHTLINE_* environment variables (`sightline config` lists them).
+    """
+
+
+# ---- configuration ------------------------------------------------------------------------------
+
+
+@cli.command("config")
+@click.option("--markdown", is_flag=True, help="Print the table as Markdown (the README's table).")
+def config_cmd(markdown: bool) -> None:
+    """List every configuration variable with its default and meaning."""
+    rows = iter_env_vars()
+    if markdown:
+        click.echo("| Variable | Default | Meaning |\n|---|---|---|")
+        for name, default, description in rows:
+            click.echo(f"| `{name}` | `{default}` | {description} |" if default else f"| `{name}` | | {description} |")
+        return
+    table = Table("variable", "default", "meaning", show_lines=False)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
+# ---- database -----------------------------------------------------------------------------------
+
+
+@cli.group("db")
+def db() -> None:
+    """ClickHouse schema and the local embedded database."""
+
+
+@db.command("migrate")
+def db_migrate() -> None:
+    """Apply pending ClickHouse migrations (idempotent).
+
+    With the embedded chDB, a running owner process (the sink or `sightline db serve`) applies them.
+    """
+    from services.common.chdb_owner import OwnerUnavailable, RemoteWarehouse, open_warehouse
+    from services.common.migrations import MigrationError, migrate
+
+    settings = get_settings()
+    try:
+        warehouse = open_warehouse(settings.clickhouse)
+        if isinstance(warehouse, RemoteWarehouse):
+            applied = warehouse.migrate()
+        else:
+            applied = [f"{m.version:04d}_{m.name}" for m in migrate(warehouse)]
+            warehouse.close()
+    except OwnerUnavailable as exc:
+        err_console.print(f"[red]{exc}")
+        sys.exit(EXIT_UNREACHABLE)
+    except (MigrationError, RuntimeError) as exc:
+        err_console.print(f"[red]migration failed: {exc}")
+        sys.exit(EXIT_PROBLEM)
+    click.echo("applied: " + ", ".join(applied) if applied else "database is up to date")
+
+
+@db.command("serve")
+@click.option("--port", type=int, default=None, help="HTTP port (default: SIGHTLINE_OBSERVABILITY__HTTP_PORT).")
+def db_serve(port: int | None) -> None:
+    """Own the embedded chDB directory and answer queries from other local processes until stopped."""
+    from services.common.chdb_owner import ChdbOwner
+    from services.common.health import HealthServer
+    from services.common.metrics import create_metrics
+    from services.common.migrations import migrate
+
+    settings = get_settings()
+
+    async def serve() -> None:
+        owner = ChdbOwner(settings.clickhouse)
+        migrate(owner.warehouse)
+        server = HealthServer(
+            registry=create_metrics().registry,
+            host=settings.observability.http_host,
+            port=port if port is not None else settings.observability.http_port,
+            extra_routes=owner.routes(),
+        )
+        bound = await server.start()
+        owner.publish(bound, settings.observability.http_host)
+        click.echo(f"serving {settings.clickhouse.dsn} on http://{settings.observability.http_host}:{bound}", err=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await stop.wait()
+        finally:
+            await server.stop()
+            owner.close()
+
+    asyncio.run(serve())
+
+
+@cli.command("query")
+@click.argument("sql")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "tsv", "csv"]), default="table", show_default=True)
+def query_cmd(sql: str, fmt: str) -> None:
+    """Run a read-only SQL query against the configured ClickHouse."""
+    from services.common.chdb_owner import OwnerUnavailable, open_warehouse
+
+    settings = get_settings()
+    try:
+        warehouse = open_warehouse(settings.clickhouse)
+        columns, rows = warehouse.query_rows(sql, readonly=True)
+        warehouse.close()
+    except OwnerUnavailable as exc:
+        err_console.print(f"[red]{exc}")
+        sys.exit(EXIT_UNREACHABLE)
+    except Exception as exc:
+        err_console.print(f"[red]query failed: {exc}")
+        sys.exit(EXIT_PROBLEM)
+    _print_rows(columns, rows, fmt)
+
+
+def _print_rows(columns: list[str], rows: list[list[Any]], fmt: str) -> None:
+    if fmt == "json":
+        for row in rows:
+            click.echo(json.dumps(dict(zip(columns, row, strict=True)), default=str, ensure_ascii=False))
+    elif fmt in ("tsv", "csv"):
+        writer = csv.writer(sys.stdout, delimiter="\t" if fmt == "tsv" else ",", lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(rows)
+    else:
+        table = Table(*columns)
+        for row in rows:
+            table.add_row(*(str(v) for v in row))
+        console.print(table)
+
+
+# ---- topics -------------------------------------------------------------------------------------
+
+
+@cli.group("topics")
+def topics() -> None:
+    """Kafka topics from the topic registry (schemas/topics.yaml)."""
+
+
+@topics.command("create")
+def topics_create() -> None:
+    """Create every registered topic that does not exist yet (idempotent)."""
+    from services.common.contracts import TOPICS
+    from services.common.kafka import ensure_topics
+
+    settings = get_settings()
+    wanted = [(spec.name, spec.partitions or settings.kafka.default_partitions) for spec in TOPICS.values()]
+    try:
+        created = asyncio.run(ensure_topics(settings.kafka, wanted))
+    except Exception as exc:
+        err_console.print(f"[red]could not reach the broker at {settings.kafka.bootstrap_servers}: {exc}")
+        sys.exit(EXIT_UNREACHABLE)
+    click.echo(f"created {len(created)} topic(s)" + (": " + ", ".join(created) if created else ""))
+
+
+# ---- workers ------------------------------------------------------------------------------------
+
+
+@cli.command("worker")
+@click.argument("target")
+@click.option("--group", default=None, help="Consumer group (default: sightline-<stage>).")
+def worker_cmd(target: str, group: str | None) -> None:
+    """Run a stage handler, given as `module:factory`, in the shared worker loop until SIGTERM."""
+    from services.common.logs import configure_logging
+    from services.common.worker import FatalWorkerError, StageWorker
+
+    settings = get_settings()
+    configure_logging(settings.observability.log_level, settings.observability.log_format)
+    module_name, _, attr = target.partition(":")
+    if not attr:
+        raise click.BadParameter("expected module:factory", param_hint="TARGET")
+    factory = getattr(importlib.import_module(module_name), attr)
+    handler = factory(settings) if callable(factory) and not hasattr(factory, "handle") else factory
+    try:
+        asyncio.run(StageWorker(handler, settings, group_id=group).run(install_signal_handlers=True))
+    except FatalWorkerError as exc:
+        err_console.print(f"[red]worker stopped: {exc}")
+        sys.exit(EXIT_PROBLEM)
+
+
+def _register_optional_groups() -> None:
+    """Command groups owned by other modules."""
+    from services.common.contracts.cli import schemas
+    from services.common.stack_cli import stack
+
+    cli.add_command(stack)
+    cli.add_command(schemas)
+    try:
+        from services.samples.cli import sample
+    except ImportError:  # the sample generator is optional in slim images
+        return
+    cli.add_command(sample)
+
+
+_register_optional_groups()
+
+
+def main() -> None:
+    cli(prog_name="sightline")
+
+
+__all__ = ["Settings", "cli", "main"]
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+"""ClickHouse access: one client for a server (http[s]://) or embedded chDB (chdb:///path).
+
+Inserts are batched and idempotent: every batch carries a deterministic deduplication token, so a
+batch re-sent after a timeout or a crash is dropped by ClickHouse instead of doubling rows, and
+tables are ReplacingMergeTree keyed by deterministic ids so a replayed event replaces its row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import clickhouse_connect
+from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
+
+from services.common.settings import ClickHouseSettings
+
+log = logging.getLogger(__name__)
+
+# Server error codes worth another attempt (timeouts, too many parts, memory pressure, network).
+TRANSIENT_CODES = frozenset({159, 160, 202, 203, 209, 210, 241, 242, 252, 285, 319, 425, 999})
+
+
+class Warehouse(Protocol):
+    """What Sightline needs from ClickHouse; implemented directly and through the local chDB owner."""
+
+    database: str
+
+    def query_rows(
+        self, sql: str, parameters: dict[str, Any] | None = None, *, readonly: bool = False
+    ) -> tuple[list[str], list[list[Any]]]: ...
+    def command(self, sql: str) -> None: ...
+    def insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str], dedup_token: str) -> None: ...
+    def close(self) -> None: ...
+
+
+def is_chdb(dsn: str) -> bool:
+    return dsn.startswith("chdb:")
+
+
+def chdb_path(dsn: str) -> str:
+    return dsn.removeprefix("chdb://")
+
+
+def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, OperationalError):
+        return True
+    if isinstance(exc, DatabaseError):
+        code = _error_code(str(exc))
+        return code in TRANSIENT_CODES
+    return isinstance(exc, ConnectionError | TimeoutError)
+
+
+def _error_code(message: str) -> int | None:
+    marker = "Code: "
+    at = message.find(marker)
+    if at < 0:
+        return None
+    digits = ""
+    for ch in message[at + len(marker) :]:
+        if not ch.isdigit():
+            break
+        digits += ch
+    return int(digits) if digits else None
+
+
+class DirectWarehouse:
+    """A clickhouse-connect client; for chDB this process becomes the data directory's owner."""
+
+    def __init__(self, settings: ClickHouseSettings) -> None:
+        self.settings = settings
+        self.database = settings.database
+        self.client = clickhouse_connect.get_client(dsn=settings.dsn)
+
+    def query_rows(
+        self, sql: str, parameters: dict[str, Any] | None = None, *, readonly: bool = False
+    ) -> tuple[list[str], list[list[Any]]]:
+        result = self.client.query(sql, parameters=parameters, settings={"readonly": 1} if readonly else None)
+        return list(result.column_names), [list(r) for r in result.result_rows]
+
+    def command(self, sql: str) -> None:
+        self.client.command(sql)
+
+    def insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str], dedup_token: str) -> None:
+        attempts = self.settings.max_attempts
+        for attempt in range(1, attempts + 1):
+            try:
+                self.client.insert(
+                    table,
+                    [list(r) for r in rows],
+                    column_names=list(columns),
+                    settings={"insert_deduplication_token": dedup_token},
+                )
+                return
+            except Exception as exc:
+                if attempt >= attempts or not is_transient(exc):
+                    raise
+                delay = min(10.0, 0.2 * 2**attempt)
+                log.warning("transient insert failure, retrying", extra={"table": table, "delay_s": delay})
+                time.sleep(delay)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def dedup_token(table: str, keys: Sequence[str]) -> str:
+    """A token that is equal for a re-sent batch of the same rows and different otherwise."""
+    digest = hashlib.sha256(table.encode())
+    for key in keys:
+        digest.update(b"\x00" + key.encode())
+    return digest.hexdigest()
+
+
+@dataclass
+class BatchBuffer:
+    """Rows waiting for one table's next insert; flushed by size or age (the caller decides when)."""
+
+    table: str
+    columns: Sequence[str]
+    max_rows: int
+    max_age_s: float
+    rows: list[Sequence[Any]] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+    first_added: float | None = None
+
+    def add(self, key: str, row: Sequence[Any]) -> None:
+        if len(row) != len(self.columns):
+            raise ValueError(f"{self.table}: row has {len(row)} values for {len(self.columns)} columns")
+        if self.first_added is None:
+            self.first_added = time.monotonic()
+        self.rows.append(row)
+        self.keys.append(key)
+
+    def due(self, now: float | None = None) -> bool:
+        if not self.rows:
+            return False
+        age = (now if now is not None else time.monotonic()) - (self.first_added or 0.0)
+        return len(self.rows) >= self.max_rows or age >= self.max_age_s
+
+    def flush(self, warehouse: Warehouse) -> int:
+        """Insert buffered rows as one idempotent batch; the buffer empties only on success."""
+        if not self.rows:
+            return 0
+        warehouse.insert(self.table, self.rows, self.columns, dedup_token(self.table, self.keys))
+        count = len(self.rows)
+        self.rows, self.keys, self.first_added = [], [], None
+        return count

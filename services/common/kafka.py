@@ -1,0 +1,95 @@
+"""Kafka clients built from settings, and topic creation from the topic registry."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.helpers import create_ssl_context
+
+from services.common.settings import KafkaSettings, WorkerSettings
+
+log = logging.getLogger(__name__)
+
+
+def connection_kwargs(kafka: KafkaSettings, role: str) -> dict[str, Any]:
+    """Arguments every aiokafka client needs; only these differ between local and production."""
+    kwargs: dict[str, Any] = {
+        "bootstrap_servers": kafka.bootstrap_servers,
+        "client_id": f"{kafka.client_id}-{role}",
+        "request_timeout_ms": kafka.request_timeout_ms,
+        "security_protocol": kafka.security_protocol,
+    }
+    if kafka.security_protocol in ("SSL", "SASL_SSL"):
+        kwargs["ssl_context"] = create_ssl_context(cafile=kafka.ssl_cafile)
+    if kafka.security_protocol.startswith("SASL"):
+        kwargs["sasl_mechanism"] = kafka.sasl_mechanism or "PLAIN"
+        kwargs["sasl_plain_username"] = kafka.sasl_username
+        kwargs["sasl_plain_password"] = kafka.sasl_password.get_secret_value() if kafka.sasl_password else None
+    return kwargs
+
+
+def physical_topic(kafka: KafkaSettings, topic: str) -> str:
+    """The broker-side name of a registered topic."""
+    return f"{kafka.topic_prefix}{topic}"
+
+
+def logical_topic(kafka: KafkaSettings, topic: str) -> str:
+    """The registered name of a broker-side topic."""
+    return topic.removeprefix(kafka.topic_prefix) if kafka.topic_prefix else topic
+
+
+def create_producer(kafka: KafkaSettings, role: str = "producer") -> AIOKafkaProducer:
+    # acks=all: an output counts as produced only once the broker has it durably, which is what
+    # lets the worker commit the input afterwards. Idempotence stays off: the local broker lacks it,
+    # and downstream deduplication by event id makes it unnecessary.
+    return AIOKafkaProducer(
+        **connection_kwargs(kafka, role),
+        acks="all",
+        enable_idempotence=False,
+        linger_ms=5,
+        compression_type=None,
+        max_request_size=1_048_576,
+    )
+
+
+def create_consumer(kafka: KafkaSettings, worker: WorkerSettings, group_id: str, role: str) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(
+        **connection_kwargs(kafka, role),
+        group_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset=worker.auto_offset_reset,
+        session_timeout_ms=kafka.session_timeout_ms,
+        heartbeat_interval_ms=kafka.heartbeat_interval_ms,
+        max_poll_interval_ms=kafka.max_poll_interval_ms,
+        max_poll_records=worker.poll_max_records,
+    )
+
+
+async def ensure_topics(kafka: KafkaSettings, topics: Iterable[tuple[str, int]]) -> list[str]:
+    """Create missing topics (name, partitions); returns the names that were created."""
+    admin = AIOKafkaAdminClient(**connection_kwargs(kafka, "admin"))
+    await admin.start()
+    created: list[str] = []
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [
+            NewTopic(name=name, num_partitions=partitions, replication_factor=kafka.replication_factor)
+            for name, partitions in topics
+            if name not in existing
+        ]
+        for topic in wanted:
+            try:
+                await admin.create_topics([topic])
+                created.append(topic.name)
+            except TopicAlreadyExistsError:
+                pass
+    finally:
+        await admin.close()
+    if created:
+        log.info("created topics", extra={"topics": created})
+    return created

@@ -1,0 +1,325 @@
+"""Object storage (S3 / MinIO API): streaming uploads with sha256, content-addressed keys, ranged reads.
+
+Memory stays bounded by the multipart part size whatever the object size: uploads read the source
+part by part, downloads and reads go through ranged GETs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import IO, Any, BinaryIO, cast
+
+import urllib3
+from minio import Minio
+from minio.commonconfig import ComposeSource, CopySource
+from minio.error import S3Error
+
+from services.common.settings import S3Settings
+
+log = logging.getLogger(__name__)
+
+STAGING_PREFIX = "_staging/"
+
+
+class ChecksumMismatch(ValueError):
+    """The bytes stored are not the bytes the sender announced."""
+
+
+class ObjectNotFound(FileNotFoundError):
+    pass
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    bucket: str
+    key: str
+    size: int
+    sha256: str
+    content_type: str
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+def content_key(prefix: str, sha256: str, suffix: str = "") -> str:
+    """`prefix/sha256/ab/abcdef...suffix`: equal content gets one key; the fan-out keeps listings small."""
+    prefix = prefix.strip("/")
+    return f"{prefix + '/' if prefix else ''}sha256/{sha256[:2]}/{sha256}{suffix}"
+
+
+class _HashingReader(io.RawIOBase):
+    """Wraps a stream, hashing and counting what the uploader reads from it."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._stream.read(n)
+        self.digest.update(data)
+        self.size += len(data)
+        return data
+
+
+class ObjectStore:
+    def __init__(self, settings: S3Settings, client: Minio | None = None) -> None:
+        self.settings = settings
+        self.part_size = settings.part_size_mb * 1024 * 1024
+        self.client = client or Minio(
+            settings.endpoint,
+            access_key=settings.access_key,
+            secret_key=settings.secret_key.get_secret_value(),
+            secure=settings.secure,
+            region=settings.region,
+            http_client=urllib3.PoolManager(
+                timeout=urllib3.Timeout(connect=5, read=120),
+                maxsize=16,
+                retries=urllib3.Retry(total=5, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]),
+            ),
+        )
+
+    # ---- buckets ------------------------------------------------------------------------------
+
+    def ensure_bucket(self, bucket: str) -> None:
+        if not self.client.bucket_exists(bucket):
+            try:
+                self.client.make_bucket(bucket)
+            except S3Error as exc:  # a concurrent creator won
+                if exc.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                    raise
+
+    def ensure_buckets(self) -> None:
+        for bucket in (self.settings.raw_bucket, self.settings.work_bucket, self.settings.report_bucket):
+            self.ensure_bucket(bucket)
+
+    # ---- writing ------------------------------------------------------------------------------
+
+    def put_stream(
+        self,
+        bucket: str,
+        key: str,
+        stream: IO[bytes],
+        *,
+        length: int = -1,
+        content_type: str = "application/octet-stream",
+        expected_sha256: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> StoredObject:
+        """Upload a stream to `key`, never exposing a partial or unverified object under that key.
+
+        The bytes go to a staging key first (multipart, part by part), are hashed on the way, and
+        are copied server-side to `key` only when the hash matches `expected_sha256` (if given).
+        """
+        staged = self._stage(bucket, stream, length=length, content_type=content_type)
+        try:
+            if expected_sha256 is not None and staged.sha256 != expected_sha256.lower():
+                raise ChecksumMismatch(
+                    f"sha256 mismatch for {bucket}/{key}: announced {expected_sha256}, received {staged.sha256}"
+                )
+            self._promote(staged, key, content_type, metadata)
+        finally:
+            self.client.remove_object(bucket, staged.key)
+        return StoredObject(bucket, key, staged.size, staged.sha256, content_type)
+
+    def put_content_addressed(
+        self,
+        bucket: str,
+        prefix: str,
+        stream: IO[bytes],
+        *,
+        suffix: str = "",
+        length: int = -1,
+        content_type: str = "application/octet-stream",
+        expected_sha256: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> StoredObject:
+        """Upload under a key derived from the content's sha256; an existing copy is reused."""
+        staged = self._stage(bucket, stream, length=length, content_type=content_type)
+        try:
+            if expected_sha256 is not None and staged.sha256 != expected_sha256.lower():
+                raise ChecksumMismatch(
+                    f"sha256 mismatch: announced {expected_sha256}, received {staged.sha256} ({staged.size} bytes)"
+                )
+            key = content_key(prefix, staged.sha256, suffix)
+            if not self.exists(bucket, key):
+                self._promote(staged, key, content_type, metadata)
+        finally:
+            self.client.remove_object(bucket, staged.key)
+        return StoredObject(bucket, key, staged.size, staged.sha256, content_type)
+
+    def put_bytes(
+        self, bucket: str, key: str, data: bytes, content_type: str = "application/octet-stream"
+    ) -> StoredObject:
+        """Small objects (frame packs, timelines, reports): one PUT, still sha256-tagged."""
+        sha = hashlib.sha256(data).hexdigest()
+        self.client.put_object(
+            bucket, key, io.BytesIO(data), len(data), content_type=content_type, metadata={"sha256": sha}
+        )
+        return StoredObject(bucket, key, len(data), sha, content_type)
+
+    def put_file(
+        self, bucket: str, key: str, path: Path, content_type: str = "application/octet-stream"
+    ) -> StoredObject:
+        with path.open("rb") as fh:
+            return self.put_stream(bucket, key, fh, length=path.stat().st_size, content_type=content_type)
+
+    def _stage(self, bucket: str, stream: IO[bytes], *, length: int, content_type: str) -> StoredObject:
+        reader = _HashingReader(stream)
+        key = f"{STAGING_PREFIX}{uuid.uuid4().hex}"
+        try:
+            self.client.put_object(
+                bucket, key, cast(BinaryIO, reader), length, content_type=content_type, part_size=self.part_size
+            )
+        except BaseException:
+            # A failed multipart upload is aborted by the client; make sure no staged object lingers.
+            self._remove_quietly(bucket, key)
+            raise
+        return StoredObject(bucket, key, reader.size, reader.digest.hexdigest(), content_type)
+
+    def _promote(self, staged: StoredObject, key: str, content_type: str, metadata: dict[str, str] | None) -> None:
+        meta: dict[str, str | list[str] | tuple[str]] = {"sha256": staged.sha256, **(metadata or {})}
+        # Single CopyObject is limited to 5 GiB; compose does a multipart copy beyond that.
+        if staged.size < 5 * 1024**3:
+            self.client.copy_object(
+                staged.bucket, key, CopySource(staged.bucket, staged.key), metadata=meta, metadata_directive="REPLACE"
+            )
+        else:
+            self.client.compose_object(staged.bucket, key, [ComposeSource(staged.bucket, staged.key)], metadata=meta)
+
+    # ---- reading ------------------------------------------------------------------------------
+
+    def stat(self, bucket: str, key: str) -> Any:
+        try:
+            return self.client.stat_object(bucket, key)
+        except S3Error as exc:
+            if exc.code in ("NoSuchKey", "NoSuchObject", "NoSuchBucket"):
+                raise ObjectNotFound(f"s3://{bucket}/{key}") from exc
+            raise
+
+    def exists(self, bucket: str, key: str) -> bool:
+        try:
+            self.stat(bucket, key)
+        except ObjectNotFound:
+            return False
+        return True
+
+    def size(self, bucket: str, key: str) -> int:
+        return int(self.stat(bucket, key).size)
+
+    def read_range(self, bucket: str, key: str, offset: int, length: int) -> bytes:
+        response = self.client.get_object(bucket, key, offset=offset, length=length)
+        try:
+            return bytes(response.read())
+        finally:
+            response.close()
+            response.release_conn()
+
+    def get_bytes(self, bucket: str, key: str) -> bytes:
+        response = self.client.get_object(bucket, key)
+        try:
+            return bytes(response.read())
+        finally:
+            response.close()
+            response.release_conn()
+
+    def download(self, bucket: str, key: str, dest: Path) -> str:
+        """Stream an object to a file; returns its sha256."""
+        digest = hashlib.sha256()
+        response = self.client.get_object(bucket, key)
+        try:
+            with dest.open("wb") as fh:
+                for chunk in response.stream(1024 * 1024):
+                    digest.update(chunk)
+                    fh.write(chunk)
+        finally:
+            response.close()
+            response.release_conn()
+        return digest.hexdigest()
+
+    def open(self, bucket: str, key: str, buffer_size: int = 4 * 1024 * 1024) -> RangedReader:
+        """A seekable, read-only file object over an object (decoders can seek without a download)."""
+        return RangedReader(self, bucket, key, self.size(bucket, key), buffer_size)
+
+    def presigned_get(self, bucket: str, key: str, expiry_s: int | None = None) -> str:
+        return str(
+            self.client.presigned_get_object(
+                bucket, key, expires=timedelta(seconds=expiry_s or self.settings.presign_expiry_s)
+            )
+        )
+
+    def presigned_put(self, bucket: str, key: str, expiry_s: int | None = None) -> str:
+        return str(
+            self.client.presigned_put_object(
+                bucket, key, expires=timedelta(seconds=expiry_s or self.settings.presign_expiry_s)
+            )
+        )
+
+    def list_keys(self, bucket: str, prefix: str = "") -> list[str]:
+        return [o.object_name for o in self.client.list_objects(bucket, prefix=prefix, recursive=True)]
+
+    def delete(self, bucket: str, key: str) -> None:
+        self.client.remove_object(bucket, key)
+
+    def _remove_quietly(self, bucket: str, key: str) -> None:
+        try:
+            self.client.remove_object(bucket, key)
+        except Exception:  # best effort: the original error matters more
+            log.warning("could not remove staged object", extra={"bucket": bucket, "key": key})
+
+
+class RangedReader(io.RawIOBase):
+    """Read-only, seekable view of an object through ranged GETs with one read-ahead buffer."""
+
+    def __init__(self, store: ObjectStore, bucket: str, key: str, size: int, buffer_size: int) -> None:
+        self._store, self._bucket, self._key = store, bucket, key
+        self._size = size
+        self._pos = 0
+        self._buf_start = 0
+        self._buf = b""
+        self._buffer_size = buffer_size
+        self.requests = 0
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, b: Any) -> int:
+        view = memoryview(b).cast("B")
+        if self._pos >= self._size or len(view) == 0:
+            return 0
+        in_buffer = self._buf_start <= self._pos < self._buf_start + len(self._buf)
+        if not in_buffer:
+            length = min(max(self._buffer_size, len(view)), self._size - self._pos)
+            self._buf = self._store.read_range(self._bucket, self._key, self._pos, length)
+            self._buf_start = self._pos
+            self.requests += 1
+        start = self._pos - self._buf_start
+        n = min(len(view), len(self._buf) - start)
+        view[:n] = self._buf[start : start + n]
+        self._pos += n
+        return n

@@ -1,0 +1,120 @@
+"""Test-side Kafka helpers: isolated topic namespaces, publishing, reading topics, committed offsets."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from services.common.kafka import connection_kwargs, ensure_topics, physical_topic
+from services.common.settings import KafkaSettings, ObservabilitySettings, Settings, WorkerSettings
+
+
+def isolated(settings: Settings, **worker: Any) -> Settings:
+    """Settings with a fresh topic namespace, quick retries and commits, for one test."""
+    kafka = settings.kafka.model_copy(update={"topic_prefix": f"t{uuid.uuid4().hex[:10]}."})
+    base = WorkerSettings(
+        backoff_initial_s=0.05, backoff_max_s=0.2, commit_interval_s=0.2, poll_timeout_ms=100, max_attempts=3
+    )
+    return settings.model_copy(
+        update={
+            "kafka": kafka,
+            "worker": base.model_copy(update=worker),
+            "observability": ObservabilitySettings(http_port=0, log_format="text"),
+        }
+    )
+
+
+async def create_topics(kafka: KafkaSettings, names: Iterable[str], partitions: int = 4) -> None:
+    await ensure_topics(kafka, [(physical_topic(kafka, n), partitions) for n in names])
+
+
+async def publish(kafka: KafkaSettings, topic: str, messages: Iterable[tuple[bytes | None, bytes]]) -> None:
+    producer = AIOKafkaProducer(**connection_kwargs(kafka, "test"), acks="all", enable_idempotence=False)
+    await producer.start()
+    try:
+        for key, value in messages:
+            await producer.send_and_wait(physical_topic(kafka, topic), value, key=key)
+    finally:
+        await producer.stop()
+
+
+@dataclass(frozen=True)
+class Record:
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    headers: dict[str, bytes]
+
+
+async def read_topic(
+    kafka: KafkaSettings,
+    topic: str,
+    until: Callable[[list[Record]], bool],
+    timeout_s: float = 60.0,
+) -> list[Record]:
+    """Everything on a topic from the beginning, once `until(records)` holds (or fail at the timeout)."""
+    name = physical_topic(kafka, topic)
+    consumer = AIOKafkaConsumer(**connection_kwargs(kafka, "test-reader"), enable_auto_commit=False)
+    await consumer.start()
+    records: list[Record] = []
+    try:
+        partitions = consumer.partitions_for_topic(name)
+        deadline = time.monotonic() + timeout_s
+        while not partitions:
+            await consumer._client.force_metadata_update()
+            partitions = consumer.partitions_for_topic(name)
+            if time.monotonic() > deadline:
+                raise AssertionError(f"topic {name} does not exist")
+            await asyncio.sleep(0.2)
+        tps = [TopicPartition(name, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        while not until(records):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out reading {topic}: {len(records)} records so far")
+            batch = await consumer.getmany(timeout_ms=200)
+            for tp, msgs in batch.items():
+                records.extend(
+                    Record(tp.partition, m.offset, m.key, m.value or b"", {k: bytes(v) for k, v in m.headers or ()})
+                    for m in msgs
+                )
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def committed_total(kafka: KafkaSettings, group_id: str, topic: str) -> int:
+    """Sum of the group's committed offsets over the topic's partitions (= messages done, from 0)."""
+    name = physical_topic(kafka, topic)
+    consumer = AIOKafkaConsumer(**connection_kwargs(kafka, "test-offsets"), group_id=group_id, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        partitions = consumer.partitions_for_topic(name) or set()
+        total = 0
+        for p in partitions:
+            committed = await consumer.committed(TopicPartition(name, p))
+            total += committed or 0
+        return total
+    finally:
+        await consumer.stop()
+
+
+async def wait_for(predicate: Callable[[], Any], timeout_s: float = 60.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = predicate()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.2)

@@ -1,0 +1,267 @@
+"""The shared worker loop against the real broker: commits, retries, dead letters, rebalancing, crashes."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from services.common.contracts import (
+    DeadLetter,
+    InterviewCompleted,
+    MediaIngested,
+    StageStatus,
+    dead_letter_topic,
+    decode,
+    encode,
+    message_key,
+    topic_for,
+)
+from services.common.settings import Settings
+from services.common.worker import StageWorker
+from tests.integration.kafka_helpers import (
+    Record,
+    committed_total,
+    create_topics,
+    isolated,
+    publish,
+    read_topic,
+    wait_for,
+)
+from tests.integration.stage_fixtures import EchoStage, example
+
+IN = topic_for(InterviewCompleted)
+OUT = topic_for(MediaIngested)
+STATUS = topic_for(StageStatus)
+DLQ = dead_letter_topic("ingest")
+
+
+def interview(interview_id: str) -> InterviewCompleted:
+    base = InterviewCompleted.model_validate(example("interview-completed"))
+    return base.model_copy(update={"interview_id": interview_id, "event_id": uuid.uuid4()})
+
+
+def messages(ids: list[str]) -> list[tuple[bytes | None, bytes]]:
+    return [(message_key(ev), encode(ev)) for ev in (interview(i) for i in ids)]
+
+
+def outputs(records: list[Record]) -> list[MediaIngested]:
+    return [e for e in (decode(OUT, r.value) for r in records) if isinstance(e, MediaIngested)]
+
+
+def statuses(records: list[Record]) -> list[StageStatus]:
+    return [e for e in (decode(STATUS, r.value) for r in records) if isinstance(e, StageStatus)]
+
+
+async def prepared(stack_settings: Settings, **worker: object) -> Settings:
+    settings = isolated(stack_settings, **worker)
+    await create_topics(settings.kafka, [IN, OUT, STATUS, DLQ])
+    return settings
+
+
+async def run_until(worker: StageWorker, condition: object, timeout_s: float = 60.0) -> None:
+    task = asyncio.create_task(worker.run())
+    try:
+        await wait_for(lambda: task.done() or condition(), timeout_s, "the worker's outputs")  # type: ignore[operator]
+    finally:
+        worker.stop()
+        await asyncio.wait_for(task, 60)
+
+
+async def test_outputs_are_produced_statuses_reported_and_offsets_committed(stack_settings: Settings) -> None:
+    settings = await prepared(stack_settings)
+    ids = [f"iv-{i}" for i in range(10)]
+    await publish(settings.kafka, IN, messages(ids))
+    stage = EchoStage()
+    worker = StageWorker(stage, settings, group_id="g-happy")
+    await run_until(worker, lambda: len(stage.handled) == len(ids))
+    out = outputs(await read_topic(settings.kafka, OUT, lambda r: len(r) >= len(ids)))
+    assert sorted(o.interview_id for o in out) == sorted(ids)
+    states = Counter((s.interview_id, s.state.value) for s in statuses(
+        await read_topic(settings.kafka, STATUS, lambda r: len(r) >= 2 * len(ids))
+    ))
+    assert all(states[(i, "started")] == 1 and states[(i, "completed")] == 1 for i in ids)
+    assert await committed_total(settings.kafka, "g-happy", IN) == len(ids)
+
+
+async def test_bad_input_ends_in_a_recorded_failure_or_a_retry(stack_settings: Settings) -> None:
+    settings = await prepared(stack_settings)
+    invalid = json.loads(encode(interview("iv-invalid")))
+    del invalid["interview_id"]
+    raw = [
+        (b"k1", b"\x00not json at all"),
+        (b"k2", json.dumps(invalid).encode()),
+    ]
+    await publish(settings.kafka, IN, raw + messages(["iv-reject", "iv-flaky2", "iv-crash", "iv-ok"]))
+    stage = EchoStage()
+    worker = StageWorker(stage, settings, group_id="g-bad")
+    await run_until(worker, lambda: {"iv-flaky2", "iv-ok"} <= set(stage.handled) and stage.attempts["iv-crash"] >= 3)
+    await wait_for(lambda: committed_total(settings.kafka, "g-bad", IN), what="commit")
+
+    letters = [DeadLetter.model_validate_json(r.value) for r in await read_topic(settings.kafka, DLQ, lambda r: len(r) >= 3)]
+    by_payload = {base64.b64decode(d.payload_b64): d for d in letters}
+    assert raw[0][1] in by_payload and raw[1][1] in by_payload  # the original bytes, exactly
+    crash = [d for d in letters if d.interview_id == "iv-crash"]
+    assert len(crash) == 1 and crash[0].attempts == 3 and crash[0].error.type == "RuntimeError"
+    assert by_payload[raw[0][1]].source.topic == IN and by_payload[raw[0][1]].error.retryable is False
+    assert len(letters) == 3  # rejected and recovered messages are not dead letters
+
+    status = statuses(await read_topic(settings.kafka, STATUS, lambda r: len(r) >= 12))
+    reject = [s for s in status if s.interview_id == "iv-reject" and s.state.value == "failed"]
+    assert len(reject) == 1 and reject[0].reason is not None and reject[0].reason.code == "no_consent"
+    flaky = [s.state.value for s in status if s.interview_id == "iv-flaky2"]
+    assert flaky.count("retrying") == 2 and flaky.count("completed") == 1
+    crashed = [s for s in status if s.interview_id == "iv-crash" and s.state.value == "failed"]
+    assert crashed and crashed[0].reason is not None and crashed[0].reason.code == "internal_error"
+
+    out = outputs(await read_topic(settings.kafka, OUT, lambda r: len(r) >= 2))
+    assert sorted(o.interview_id for o in out) == ["iv-flaky2", "iv-ok"]
+    assert await committed_total(settings.kafka, "g-bad", IN) == 6
+
+
+async def test_a_slow_message_neither_blocks_polling_nor_costs_the_group_membership(stack_settings: Settings) -> None:
+    settings = await prepared(stack_settings, max_in_flight=2)
+    settings = settings.model_copy(
+        update={"kafka": settings.kafka.model_copy(update={"max_poll_interval_ms": 2000})}
+    )
+    ids = ["iv-a-slow"] + [f"iv-{i}" for i in range(6)]
+    await publish(settings.kafka, IN, messages(ids))
+    stage = EchoStage(slow_s=5.0)
+    worker = StageWorker(stage, settings, group_id="g-slow")
+    await run_until(worker, lambda: len(stage.handled) == len(ids))
+    assert stage.max_concurrent <= 2
+    assert all(n == 1 for n in stage.attempts.values())  # no rebalance re-delivered anything
+    assert await committed_total(settings.kafka, "g-slow", IN) == len(ids)
+
+
+async def test_two_workers_share_the_partitions_and_one_takes_over_when_the_other_leaves(
+    stack_settings: Settings,
+) -> None:
+    settings = await prepared(stack_settings)
+    first_ids = [f"iv-first-{i}" for i in range(12)]
+    await publish(settings.kafka, IN, messages(first_ids))
+    a, b = EchoStage(), EchoStage()
+    wa, wb = StageWorker(a, settings, group_id="g-share"), StageWorker(b, settings, group_id="g-share")
+    ta, tb = asyncio.create_task(wa.run()), asyncio.create_task(wb.run())
+    try:
+        await wait_for(lambda: len(a.handled) + len(b.handled) >= len(first_ids), what="first batch")
+        await wait_for(lambda: committed_total(settings.kafka, "g-share", IN), what="commit")
+        wa.stop()
+        await asyncio.wait_for(ta, 60)
+        later_ids = [f"iv-later-{i}" for i in range(8)]
+        await publish(settings.kafka, IN, messages(later_ids))
+        await wait_for(lambda: set(later_ids) <= set(b.handled), what="the survivor to take over")
+    finally:
+        wb.stop()
+        await asyncio.wait_for(tb, 60)
+    handled = a.handled + b.handled
+    assert sorted(set(handled)) == sorted(first_ids + later_ids)
+    assert len(handled) == len(set(handled))  # a graceful hand-over processes nothing twice
+    assert await committed_total(settings.kafka, "g-share", IN) == 20
+
+
+def _spawn_worker(settings: Settings, group: str, env_extra: dict[str, str]) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "SIGHTLINE_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+        "SIGHTLINE_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
+        "SIGHTLINE_WORKER__COMMIT_INTERVAL_S": "0.2",
+        "SIGHTLINE_WORKER__DRAIN_TIMEOUT_S": "20",
+        "SIGHTLINE_OBSERVABILITY__LOG_FORMAT": "text",
+        **env_extra,
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "worker", "--group", group, "tests.integration.stage_fixtures:make"],
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+
+
+async def test_a_worker_killed_mid_message_loses_nothing_and_commits_it_once(
+    stack_settings: Settings, tmp_path: Path
+) -> None:
+    settings = await prepared(stack_settings)
+    ids = [f"iv-{i}" for i in range(6)] + ["iv-k-slow"]
+    await publish(settings.kafka, IN, messages(ids))
+    proc = _spawn_worker(settings, "g-kill", {"ECHO_SLOW_S": "120", "ECHO_MARKER_DIR": str(tmp_path)})
+    try:
+        await wait_for(lambda: (tmp_path / "iv-k-slow.started").exists(), 90, "the slow message to start")
+        await read_topic(settings.kafka, OUT, lambda r: len(r) >= 6)
+    finally:
+        proc.send_signal(signal.SIGKILL)  # no chance to finish, produce or commit
+        proc.wait(30)
+    assert await committed_total(settings.kafka, "g-kill", IN) < len(ids)
+
+    restarted = _spawn_worker(settings, "g-kill", {"ECHO_SLOW_S": "0"})
+    try:
+        records = await read_topic(
+            settings.kafka, OUT, lambda r: any(o.interview_id == "iv-k-slow" for o in outputs(r)), 120
+        )
+        await wait_for(
+            lambda: _committed_is(settings, "g-kill", len(ids)), 60, "the restarted worker to commit everything"
+        )
+    finally:
+        restarted.send_signal(signal.SIGTERM)
+        assert restarted.wait(60) == 0
+    out = outputs(records)
+    assert {o.interview_id for o in out} == set(ids)  # nothing lost
+    assert sum(o.interview_id == "iv-k-slow" for o in out) == 1  # the killed message was produced once
+    by_interview: dict[str, set[uuid.UUID]] = {}
+    for o in out:
+        by_interview.setdefault(o.interview_id, set()).add(o.event_id)
+    # Anything re-delivered was re-emitted with the same event id, so sinks de-duplicate it.
+    assert all(len(event_ids) == 1 for event_ids in by_interview.values())
+
+
+async def _committed_is(settings: Settings, group: str, expected: int) -> bool:
+    return await committed_total(settings.kafka, group, IN) == expected
+
+
+async def test_sigterm_lets_in_flight_work_finish_then_commits_and_leaves(
+    stack_settings: Settings, tmp_path: Path
+) -> None:
+    settings = await prepared(stack_settings)
+    ids = ["iv-t-slow", "iv-t-1", "iv-t-2"]
+    await publish(settings.kafka, IN, messages(ids))
+    proc = _spawn_worker(settings, "g-term", {"ECHO_SLOW_S": "4", "ECHO_MARKER_DIR": str(tmp_path)})
+    await wait_for(lambda: (tmp_path / "iv-t-slow.started").exists(), 90, "the slow message to start")
+    proc.send_signal(signal.SIGTERM)
+    assert await asyncio.to_thread(proc.wait, 60) == 0
+    out = outputs(await read_topic(settings.kafka, OUT, lambda r: len(r) >= len(ids)))
+    assert Counter(o.interview_id for o in out) == Counter(ids)
+    assert await committed_total(settings.kafka, "g-term", IN) == len(ids)
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics"])
+async def test_health_and_metrics_endpoints(stack_settings: Settings, path: str) -> None:
+    import urllib.request
+
+    settings = await prepared(stack_settings)
+    await publish(settings.kafka, IN, messages(["iv-m-1"]))
+    stage = EchoStage()
+    worker = StageWorker(stage, settings, group_id="g-metrics")
+    task = asyncio.create_task(worker.run())
+    try:
+        await wait_for(lambda: stage.handled and worker.health.bound_port, what="first message")
+        url = f"http://127.0.0.1:{worker.health.bound_port}{path}"
+        with await asyncio.to_thread(urllib.request.urlopen, url, None, 10) as response:
+            body = response.read().decode()
+            assert response.status == 200
+        if path == "/metrics":
+            await wait_for(lambda: worker.metrics.messages_out._metrics, what="metrics")
+            assert 'sightline_messages_in_total{stage="ingest"' in body
+            assert "sightline_processing_seconds_bucket" in body
+        else:
+            assert json.loads(body)["status"] == "ok"
+    finally:
+        worker.stop()
+        await asyncio.wait_for(task, 60)
