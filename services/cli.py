@@ -12,6 +12,7 @@ import importlib
 import json
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -173,16 +174,68 @@ def topics() -> None:
 def topics_create() -> None:
     """Create every registered topic that does not exist yet (idempotent)."""
     from services.common.contracts import TOPICS
-    from services.common.kafka import ensure_topics
+    from services.common.kafka import ensure_topics, physical_topic
 
     settings = get_settings()
-    wanted = [(spec.name, spec.partitions or settings.kafka.default_partitions) for spec in TOPICS.values()]
+    wanted: list[tuple[str, int, dict[str, str]]] = [
+        (
+            physical_topic(settings.kafka, spec.name),
+            spec.partitions or settings.kafka.default_partitions,
+            {
+                "retention.ms": str(spec.retention_ms),
+                "cleanup.policy": spec.cleanup_policy,
+                "max.message.bytes": str(spec.max_message_bytes),
+            },
+        )
+        for spec in TOPICS.values()
+    ]
     try:
         created = asyncio.run(ensure_topics(settings.kafka, wanted))
     except Exception as exc:
         err_console.print(f"[red]could not reach the broker at {settings.kafka.bootstrap_servers}: {exc}")
         sys.exit(EXIT_UNREACHABLE)
     click.echo(f"created {len(created)} topic(s)" + (": " + ", ".join(created) if created else ""))
+
+
+@cli.command("publish")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def publish_cmd(files: tuple[Path, ...]) -> None:
+    """Validate event files (JSON) against the contracts and publish each to its topic."""
+    from services.common.contracts import TOPICS, ContractError, decode, encode, message_headers, message_key, topic_for
+    from services.common.kafka import create_producer, physical_topic
+
+    settings = get_settings()
+    events = []
+    for path in files:
+        data = path.read_bytes()
+        event_type = json.loads(data or b"{}").get("event_type") if data.strip().startswith(b"{") else None
+        topic = next((t.name for t in TOPICS.values() if t.event_type == event_type), None)
+        try:
+            if topic is None:
+                raise ContractError(f"unknown or missing event_type {event_type!r}")
+            events.append(decode(topic, data))
+        except ContractError as exc:
+            err_console.print(f"[red]{path}: {exc}")
+            sys.exit(EXIT_PROBLEM)
+
+    async def send() -> None:
+        producer = create_producer(settings.kafka, "cli")
+        await producer.start()
+        try:
+            for event in events:
+                topic = physical_topic(settings.kafka, topic_for(event))
+                await producer.send_and_wait(
+                    topic, encode(event), key=message_key(event), headers=message_headers(event)
+                )
+                click.echo(f"published {event.event_type} {event.interview_id} to {topic}")
+        finally:
+            await producer.stop()
+
+    try:
+        asyncio.run(send())
+    except Exception as exc:
+        err_console.print(f"[red]could not publish to {settings.kafka.bootstrap_servers}: {exc}")
+        sys.exit(EXIT_UNREACHABLE)
 
 
 # ---- workers ------------------------------------------------------------------------------------
@@ -217,11 +270,11 @@ def _register_optional_groups() -> None:
 
     cli.add_command(stack)
     cli.add_command(schemas)
-    try:
-        from services.samples.cli import sample
-    except ImportError:  # the sample generator is optional in slim images
+    try:  # the sample generator is left out of slim production images
+        samples = importlib.import_module("services.samples.cli")
+    except ImportError:
         return
-    cli.add_command(sample)
+    cli.add_command(samples.sample)
 
 
 _register_optional_groups()

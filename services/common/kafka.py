@@ -70,17 +70,24 @@ def create_consumer(kafka: KafkaSettings, worker: WorkerSettings, group_id: str,
     )
 
 
-async def ensure_topics(kafka: KafkaSettings, topics: Iterable[tuple[str, int]]) -> list[str]:
-    """Create missing topics (name, partitions); returns the names that were created."""
+async def ensure_topics(
+    kafka: KafkaSettings, topics: Iterable[tuple[str, int] | tuple[str, int, dict[str, str]]]
+) -> list[str]:
+    """Create missing topics (name, partitions[, topic configs]); returns the names that were created."""
     admin = AIOKafkaAdminClient(**connection_kwargs(kafka, "admin"))
     await admin.start()
     created: list[str] = []
     try:
         existing = set(await admin.list_topics())
         wanted = [
-            NewTopic(name=name, num_partitions=partitions, replication_factor=kafka.replication_factor)
-            for name, partitions in topics
-            if name not in existing
+            NewTopic(
+                name=spec[0],
+                num_partitions=spec[1],
+                replication_factor=kafka.replication_factor,
+                topic_configs=spec[2] if len(spec) > 2 else {},
+            )
+            for spec in topics
+            if spec[0] not in existing
         ]
         for topic in wanted:
             try:

@@ -18,7 +18,6 @@ A stage is a `StageHandler`: a pure-ish `handle(event) -> output events`. The wo
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import logging
 import random
@@ -40,10 +39,12 @@ from services.common.contracts import (
     StageName,
     StageState,
     StageStatus,
+    dead_letter_for,
     dead_letter_topic,
     decode,
     deterministic_event_id,
     encode,
+    message_headers,
     message_key,
     topic_for,
 )
@@ -57,7 +58,7 @@ from services.common.settings import Settings
 log = logging.getLogger(__name__)
 
 
-class Rejected(Exception):  # noqa: N818 - reads as "raise Rejected(...)"
+class Rejected(Exception):
     """The input is understood and refused for a domain reason (no consent, not a media file, ...).
 
     Not retried and not dead-lettered: it ends as a failed status with this code and message.
@@ -69,7 +70,7 @@ class Rejected(Exception):  # noqa: N818 - reads as "raise Rejected(...)"
         self.message = message
 
 
-class Retryable(Exception):  # noqa: N818
+class Retryable(Exception):
     """A transient failure (network, store unavailable): worth another attempt after a pause."""
 
 
@@ -133,7 +134,7 @@ class WorkerState:
 
 def backoff_delay(attempt: int, initial: float, cap: float, rng: random.Random | None = None) -> float:
     """Exponential backoff with +-20 % jitter so retries of many workers do not align."""
-    base = min(cap, initial * (2 ** max(0, attempt - 1)))
+    base = min(cap, initial * 2.0 ** max(0, attempt - 1))
     jitter = (rng or random).uniform(0.8, 1.2)
     return min(cap, base * jitter)
 
@@ -266,7 +267,7 @@ class StageWorker:
         jobs = [job for job in self.state.jobs.values() if job.tp in partitions]
         if not jobs:
             return
-        done, pending = await asyncio.wait([j.task for j in jobs], timeout=self.settings.worker.drain_timeout_s)
+        _, pending = await asyncio.wait([j.task for j in jobs], timeout=self.settings.worker.drain_timeout_s)
         for task in pending:
             task.cancel()
         if pending:
@@ -355,8 +356,12 @@ class StageWorker:
             event = decode(meta.topic, value)
         except ContractError as exc:
             log.warning("malformed event", extra={"error": str(exc)})
-            await self._dead_letter(meta, value, exc, attempts=1, retryable=False, context=None)
+            letter = await self._dead_letter(meta, value, exc, attempts=1, retryable=False)
             self.metrics.messages_failed.labels(self.stage.value, "invalid_event").inc()
+            if letter.tenant_id and letter.interview_id:
+                # Enough of the event survived to say whose interview failed: record it where people look.
+                reason = FailureReason(code="invalid_event", message=str(exc)[:2000], retryable=False)
+                await _acked([await self._send_status(letter, meta, StageState.FAILED, 1, reason, None)])
             return
         with log_context(interview_id=event.interview_id, tenant_id=event.tenant_id):
             await self._run_handler(meta, value, event)
@@ -383,7 +388,7 @@ class StageWorker:
                     reason = _reason_for(exc, attempts=attempt)
                     pending.append(await self._send_status(event, meta, StageState.FAILED, attempt, reason, unit))
                     await _acked(pending)
-                    await self._dead_letter(meta, value, exc, attempts=attempt, retryable=True, context=event)
+                    await self._dead_letter(meta, value, exc, attempts=attempt, retryable=True)
                     self.metrics.messages_failed.labels(self.stage.value, reason.code).inc()
                     return
                 delay = backoff_delay(attempt, worker.backoff_initial_s, worker.backoff_max_s)
@@ -403,13 +408,13 @@ class StageWorker:
 
     async def _send(self, topic: str, event: EventBase | DeadLetter, meta: MessageMeta) -> asyncio.Future[Any]:
         assert self._producer is not None
-        key = message_key(event) if isinstance(event, EventBase) else meta.key
+        key = message_key(event)
         headers = [
-            ("sightline-event-type", event.event_type.encode()),
-            ("sightline-producer", self.stage.value.encode()),
-            ("sightline-source", meta.source.encode()),
+            *message_headers(event),
+            ("producer", self.stage.value.encode()),
+            ("source", meta.source.encode()),
         ]
-        fut = await self._producer.send(
+        fut: asyncio.Future[Any] = await self._producer.send(
             physical_topic(self.settings.kafka, topic), encode(event), key=key, headers=headers
         )
         self.metrics.messages_out.labels(self.stage.value, topic).inc()
@@ -417,7 +422,7 @@ class StageWorker:
 
     async def _send_status(
         self,
-        event: EventBase,
+        event: EventBase | DeadLetter,
         meta: MessageMeta,
         state: StageState,
         attempt: int,
@@ -427,8 +432,8 @@ class StageWorker:
         status = StageStatus(
             event_id=deterministic_event_id("status", self.stage.value, meta.source, state.value, str(attempt)),
             occurred_at=datetime.now(UTC),
-            tenant_id=event.tenant_id,
-            interview_id=event.interview_id,
+            tenant_id=event.tenant_id or "",
+            interview_id=event.interview_id or "",
             producer=f"sightline-{self.stage.value}",
             stage=self.stage,
             state=state,
@@ -439,36 +444,25 @@ class StageWorker:
         return await self._send(topic_for(status), status, meta)
 
     async def _dead_letter(
-        self,
-        meta: MessageMeta,
-        value: bytes,
-        exc: BaseException,
-        *,
-        attempts: int,
-        retryable: bool,
-        context: EventBase | None,
-    ) -> None:
-        letter = DeadLetter(
-            event_id=deterministic_event_id("dead-letter", self.stage.value, meta.source),
-            occurred_at=datetime.now(UTC),
+        self, meta: MessageMeta, value: bytes, exc: BaseException, *, attempts: int, retryable: bool
+    ) -> DeadLetter:
+        letter = dead_letter_for(
             stage=self.stage,
-            tenant_id=context.tenant_id if context else None,
-            interview_id=context.interview_id if context else None,
-            source={
-                "topic": meta.topic,
-                "partition": meta.partition,
-                "offset": meta.offset,
-                "key_b64": base64.b64encode(meta.key).decode() if meta.key is not None else None,
-                "timestamp_ms": meta.timestamp_ms,
-            },
-            headers=[{"key": k, "value_b64": base64.b64encode(v).decode()} for k, v in meta.headers],
-            error={"type": type(exc).__name__, "message": str(exc)[:4000], "retryable": retryable},
+            topic=meta.topic,
+            partition=meta.partition,
+            offset=meta.offset,
+            value=value,
+            key=meta.key,
+            headers=meta.headers,
+            timestamp_ms=meta.timestamp_ms,
+            error=exc,
+            retryable=retryable,
             attempts=attempts,
-            payload_b64=base64.b64encode(value).decode(),
         )
         fut = await self._send(dead_letter_topic(self.stage.value), letter, meta)
         await _acked([fut])
         self.metrics.dead_lettered.labels(self.stage.value).inc()
+        return letter
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]

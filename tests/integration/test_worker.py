@@ -86,9 +86,10 @@ async def test_outputs_are_produced_statuses_reported_and_offsets_committed(stac
     await run_until(worker, lambda: len(stage.handled) == len(ids))
     out = outputs(await read_topic(settings.kafka, OUT, lambda r: len(r) >= len(ids)))
     assert sorted(o.interview_id for o in out) == sorted(ids)
-    states = Counter((s.interview_id, s.state.value) for s in statuses(
-        await read_topic(settings.kafka, STATUS, lambda r: len(r) >= 2 * len(ids))
-    ))
+    states = Counter(
+        (s.interview_id, s.state.value)
+        for s in statuses(await read_topic(settings.kafka, STATUS, lambda r: len(r) >= 2 * len(ids)))
+    )
     assert all(states[(i, "started")] == 1 and states[(i, "completed")] == 1 for i in ids)
     assert await committed_total(settings.kafka, "g-happy", IN) == len(ids)
 
@@ -97,9 +98,12 @@ async def test_bad_input_ends_in_a_recorded_failure_or_a_retry(stack_settings: S
     settings = await prepared(stack_settings)
     invalid = json.loads(encode(interview("iv-invalid")))
     del invalid["interview_id"]
+    wrong_type = json.loads(encode(interview("iv-wrong-type")))
+    wrong_type["questions"] = "tell me about yourself"
     raw = [
         (b"k1", b"\x00not json at all"),
         (b"k2", json.dumps(invalid).encode()),
+        (b"k3", json.dumps(wrong_type).encode()),
     ]
     await publish(settings.kafka, IN, raw + messages(["iv-reject", "iv-flaky2", "iv-crash", "iv-ok"]))
     stage = EchoStage()
@@ -107,15 +111,21 @@ async def test_bad_input_ends_in_a_recorded_failure_or_a_retry(stack_settings: S
     await run_until(worker, lambda: {"iv-flaky2", "iv-ok"} <= set(stage.handled) and stage.attempts["iv-crash"] >= 3)
     await wait_for(lambda: committed_total(settings.kafka, "g-bad", IN), what="commit")
 
-    letters = [DeadLetter.model_validate_json(r.value) for r in await read_topic(settings.kafka, DLQ, lambda r: len(r) >= 3)]
+    letters = [
+        DeadLetter.model_validate_json(r.value) for r in await read_topic(settings.kafka, DLQ, lambda r: len(r) >= 3)
+    ]
     by_payload = {base64.b64decode(d.payload_b64): d for d in letters}
     assert raw[0][1] in by_payload and raw[1][1] in by_payload  # the original bytes, exactly
     crash = [d for d in letters if d.interview_id == "iv-crash"]
     assert len(crash) == 1 and crash[0].attempts == 3 and crash[0].error.type == "RuntimeError"
     assert by_payload[raw[0][1]].source.topic == IN and by_payload[raw[0][1]].error.retryable is False
-    assert len(letters) == 3  # rejected and recovered messages are not dead letters
+    assert len(letters) == 4  # rejected and recovered messages are not dead letters
 
-    status = statuses(await read_topic(settings.kafka, STATUS, lambda r: len(r) >= 12))
+    status = statuses(await read_topic(settings.kafka, STATUS, lambda r: len(r) >= 13))
+    invalid_status = [s for s in status if s.interview_id == "iv-wrong-type"]
+    assert [s.state.value for s in invalid_status] == ["failed"]
+    assert invalid_status[0].reason is not None and invalid_status[0].reason.code == "invalid_event"
+    assert "questions" in invalid_status[0].reason.message
     reject = [s for s in status if s.interview_id == "iv-reject" and s.state.value == "failed"]
     assert len(reject) == 1 and reject[0].reason is not None and reject[0].reason.code == "no_consent"
     flaky = [s.state.value for s in status if s.interview_id == "iv-flaky2"]
@@ -125,14 +135,12 @@ async def test_bad_input_ends_in_a_recorded_failure_or_a_retry(stack_settings: S
 
     out = outputs(await read_topic(settings.kafka, OUT, lambda r: len(r) >= 2))
     assert sorted(o.interview_id for o in out) == ["iv-flaky2", "iv-ok"]
-    assert await committed_total(settings.kafka, "g-bad", IN) == 6
+    assert await committed_total(settings.kafka, "g-bad", IN) == 7
 
 
 async def test_a_slow_message_neither_blocks_polling_nor_costs_the_group_membership(stack_settings: Settings) -> None:
     settings = await prepared(stack_settings, max_in_flight=2)
-    settings = settings.model_copy(
-        update={"kafka": settings.kafka.model_copy(update={"max_poll_interval_ms": 2000})}
-    )
+    settings = settings.model_copy(update={"kafka": settings.kafka.model_copy(update={"max_poll_interval_ms": 2000})})
     ids = ["iv-a-slow"] + [f"iv-{i}" for i in range(6)]
     await publish(settings.kafka, IN, messages(ids))
     stage = EchoStage(slow_s=5.0)
