@@ -1,0 +1,5 @@
+"""``python -m services.common.contracts export|check|validate``."""
+
+from .cli import schemas
+
+schemas(prog_name="python -m services.common.contracts")

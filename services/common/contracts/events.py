@@ -1,0 +1,629 @@
+"""The events: one model per event type, mirrored by ``schemas/events/v1/<event-type>.schema.json``."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, ClassVar, Literal
+from uuid import UUID, uuid5
+
+from pydantic import Field
+
+from .base import Compare, Contract, UniqueBy, UniqueItems, When
+from .common import (
+    Callback,
+    ConsentScopes,
+    Evidence,
+    FailureReason,
+    InterviewContext,
+    Job,
+    ObjectRef,
+    Progress,
+    Questions,
+    Quote,
+    ReportLink,
+    TimeRanges,
+)
+from .types import (
+    INTEGRAL,
+    LITERAL_BOOL,
+    LITERAL_INT,
+    Base64,
+    CandidateRef,
+    Code,
+    ContentType,
+    Count,
+    Degrees,
+    DimensionKind,
+    ExternalId,
+    FormatName,
+    Index,
+    Jurisdiction,
+    Locale,
+    MediaKind,
+    MediaUri,
+    OpenDataQualityFlag,
+    OpenEmotionInferenceReason,
+    OpenFailureCode,
+    OpenMediaFlag,
+    PositiveSeconds,
+    Producer,
+    ProfileLabel,
+    Ratio,
+    SchemaVersion,
+    Score,
+    Seconds,
+    Sha256,
+    StageName,
+    StageState,
+    TenantId,
+    Timestamp,
+    TopicName,
+    Total,
+    Uuid,
+    Version,
+)
+
+#: Namespace of :func:`deterministic_event_id` (uuid5 of "https://sightline.dev/ns/events"). Never change it.
+EVENT_ID_NAMESPACE = UUID("0e958416-a549-55c9-874d-721761fec1ba")
+
+
+def deterministic_event_id(*parts: str) -> UUID:
+    """A UUIDv5 derived from ``parts``: the same inputs always give the same id, so a replayed stage
+    re-emits identical event ids and consumers can de-duplicate. Parts are joined unambiguously
+    (``("a:b", "c")`` and ``("a", "b:c")`` differ)."""
+    if not parts:
+        raise ValueError("deterministic_event_id needs at least one part")
+    for part in parts:
+        if not isinstance(part, str):
+            raise TypeError(f"deterministic_event_id parts must be str, got {type(part).__name__}")
+    return uuid5(EVENT_ID_NAMESPACE, json.dumps(parts, ensure_ascii=False, separators=(",", ":")))
+
+
+# --- envelopes ---------------------------------------------------------------------------------------------
+
+
+class Envelope(Contract):
+    """Fields every message on a Sightline topic carries."""
+
+    __wire_required__ = ("schema_version", "event_type")
+
+    schema_version: SchemaVersion = Field(
+        "1.0",
+        description="Contract version '1.N' this event was written against. The topic name carries the major "
+        "version; a consumer accepts any minor version of its major and ignores fields it does not know.",
+    )
+    event_id: Uuid = Field(
+        description="Unique id of this event. Internal stages derive it from their input (UUIDv5), so a replay "
+        "emits the same id; consumers de-duplicate on it."
+    )
+    event_type: str = Field(description="Name of the event type; fixes the schema of the rest of the message.")
+    occurred_at: Timestamp = Field(description="When the producer emitted the event (RFC 3339 with offset).")
+
+    #: Name of the event type (the ``event_type`` literal), set on every concrete event class.
+    EVENT_TYPE: ClassVar[str] = ""
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        default = cls.model_fields["event_type"].default
+        if isinstance(default, str) and default:
+            cls.EVENT_TYPE = default
+
+
+class EventBase(Envelope):
+    """Fields of every event about one interview."""
+
+    tenant_id: TenantId = Field(description="Customer the interview belongs to (lower-case DNS label).")
+    interview_id: ExternalId = Field(
+        description="Interview id from the HR system, unique within the tenant. (tenant_id, interview_id) "
+        "identifies an interview everywhere in Sightline."
+    )
+    producer: Producer | None = Field(
+        None, description="Service that emitted the event, optionally with its version: 'sightline-ingest/0.1.0'."
+    )
+    caused_by: Uuid | None = Field(
+        None, description="event_id of the event whose processing produced this one (lineage); null for sources."
+    )
+
+
+# --- input event -------------------------------------------------------------------------------------------
+
+
+class Checksum(Contract):
+    """Checksum of a media file, computed by the HR system, verified by ingest."""
+
+    algorithm: Literal["sha256"] = Field(description="Hash algorithm; only sha256.")
+    value: Sha256 = Field(description="Digest, lower-case hexadecimal.")
+
+
+class MediaSource(Contract):
+    """A recording of the interview, where ingest can fetch it."""
+
+    uri: MediaUri = Field(
+        description="s3://bucket/key, https://... (may be presigned) or file:///... (local development only). "
+        "Never copied into internal events: a presigned URL is a credential."
+    )
+    kind: MediaKind = Field(
+        description="video, audio or video_with_audio. All items of one interview share the timeline "
+        "(time 0 = start of the interview); a separate audio item is preferred over an embedded track."
+    )
+    content_type: ContentType = Field(description="Declared MIME type (video/mp4, video/webm, audio/mpeg...).")
+    size_bytes: Annotated[int, Field(ge=1), INTEGRAL] | None = Field(None, description="Size in bytes when known.")
+    checksum: Checksum | None = Field(None, description="Checksum to verify after download, when known.")
+
+
+class Consent(Contract):
+    """The candidate's consent as recorded by the HR system."""
+
+    __rules__ = (When("granted_at", "granted", (True,), then="required"),)
+
+    granted: bool = Field(description="False: the candidate did not consent; nothing is analysed (no_consent).")
+    scopes: ConsentScopes = Field(
+        description="Processing the candidate agreed to (video_analysis, audio_analysis, transcription, "
+        "face_analysis, emotion_inference, automated_scoring). Unknown scopes are kept and grant nothing."
+    )
+    version: Version = Field(description="Version of the consent text the candidate agreed to.")
+    granted_at: Timestamp | None = Field(None, description="When consent was given; required when granted.")
+    record_ref: ExternalId = Field(description="Id of the consent record in the HR system (audit trail).")
+
+
+class InterviewCompleted(EventBase):
+    """Published by the HR system when an interview recording is complete and may be analysed."""
+
+    __rules__ = (Compare("interview_started_at", "<", "interview_ended_at"),)
+
+    event_type: Literal["interview-completed"] = Field(
+        "interview-completed", description="Always 'interview-completed'."
+    )
+    candidate_ref: CandidateRef = Field(
+        description="Pseudonymous reference to the candidate, never a name, e-mail address or phone number: "
+        "8-128 characters of [A-Za-z0-9._:-], starting with a letter and containing a digit."
+    )
+    job: Job = Field(description="The job the candidate interviewed for.")
+    locale: Locale = Field(
+        description="Language of the interview, BCP 47 in canonical case: en-US, en-GB, de-DE, zh-CN, zh-Hans-CN."
+    )
+    jurisdiction: Jurisdiction = Field(
+        description="Most specific legal jurisdiction that applies: ISO 3166-1 alpha-2 country (DE, CN, US), "
+        "ISO 3166-2 subdivision (US-IL), or EU when only the Union is known. Drives the policy table "
+        "(emotion inference is never performed under EU jurisdictions)."
+    )
+    consent: Consent = Field(description="The candidate's consent.")
+    media: Annotated[list[MediaSource], UniqueBy(("kind",)), Field(min_length=1, max_length=3)] = Field(
+        description="The recording(s), at most one per kind."
+    )
+    questions: Questions = Field(description="Questions in order, with non-overlapping answer windows.")
+    interview_started_at: Timestamp = Field(description="Wall-clock start of the interview (media time 0).")
+    interview_ended_at: Timestamp = Field(description="Wall-clock end of the interview; after the start.")
+    callback: Callback | None = Field(None, description="Optional webhook to notify besides the profile-ready topic.")
+
+
+# --- ingest ------------------------------------------------------------------------------------------------
+
+
+class VideoStream(Contract):
+    """The video stream found by probing."""
+
+    codec: Code = Field(description="Codec name as reported by the demuxer (h264, vp9, av1, hevc).")
+    width: Annotated[int, Field(ge=1, le=16_384), INTEGRAL] = Field(
+        description="Coded width in pixels, before rotation."
+    )
+    height: Annotated[int, Field(ge=1, le=16_384), INTEGRAL] = Field(
+        description="Coded height in pixels, before rotation."
+    )
+    fps: Annotated[float, Field(gt=0, le=1000)] = Field(description="Nominal frame rate (frames per second).")
+    avg_fps: Annotated[float, Field(gt=0, le=1000)] = Field(description="Average frame rate over the stream.")
+    variable_frame_rate: bool = Field(description="True when frame durations vary (typical of browser recordings).")
+    rotation_deg: Annotated[Literal[0, 90, 180, 270], LITERAL_INT] = Field(
+        0, description="Display rotation, clockwise degrees; frames downstream are already upright."
+    )
+    frame_count: Count | None = Field(None, description="Frames in the stream when the container says so.")
+
+
+class AudioStream(Contract):
+    """The audio stream found by probing."""
+
+    codec: Code = Field(description="Codec name as reported by the demuxer (aac, opus, mp3, pcm_s16le).")
+    sample_rate: Annotated[int, Field(ge=1000, le=384_000), INTEGRAL] = Field(description="Samples per second.")
+    channels: Annotated[int, Field(ge=1, le=32), INTEGRAL] = Field(description="Channel count.")
+
+
+class Probe(Contract):
+    """What the stored file turned out to contain."""
+
+    __rules__ = (When("audio", "video", (None,), then="required"),)
+
+    duration_s: PositiveSeconds = Field(description="Duration of the recording in seconds.")
+    container: FormatName = Field(description="Container format (mp4, webm, matroska, wav).")
+    video: VideoStream | None = Field(None, description="The video stream; null when there is none.")
+    audio: AudioStream | None = Field(None, description="The audio stream; null when there is none.")
+
+
+class StoredMedia(Contract):
+    """One media item of the interview, copied into Sightline's bucket and probed."""
+
+    source_index: Index = Field(description="Position of the item in interview-completed media[].")
+    kind: MediaKind = Field(description="Kind declared by the HR system.")
+    object: ObjectRef = Field(description="The stored copy.")
+    probe: Probe = Field(description="Streams found in the stored copy.")
+
+
+class MediaIngested(EventBase):
+    """Ingest stored and probed the recording(s) of an interview; frame extraction may start."""
+
+    event_type: Literal["media-ingested"] = Field("media-ingested", description="Always 'media-ingested'.")
+    context: InterviewContext = Field(description="The interview context every later stage carries forward.")
+    media: Annotated[list[StoredMedia], UniqueBy(("source_index",)), Field(min_length=1, max_length=3)] = Field(
+        description="The stored items, in source order."
+    )
+    flags: Annotated[list[OpenMediaFlag], UniqueItems(), Field(max_length=32)] = Field(
+        default_factory=list,
+        description="Facts about the media (audio_only, video_only, separate_audio_track, variable_frame_rate, "
+        "rotated, low_resolution, low_frame_rate, duration_mismatch). Unknown flags are ignored.",
+    )
+
+
+# --- frames ------------------------------------------------------------------------------------------------
+
+
+class FrameChunkReady(EventBase):
+    """A chunk of sampled, upright frames is stored; one event per chunk, total_chunks is the manifest."""
+
+    __rules__ = (Compare("chunk_index", "<", "total_chunks"), Compare("start_s", "<", "end_s"))
+
+    event_type: Literal["frame-chunk-ready"] = Field("frame-chunk-ready", description="Always 'frame-chunk-ready'.")
+    context: InterviewContext = Field(description="The interview context.")
+    chunk_index: Index = Field(description="0-based position of the chunk; < total_chunks.")
+    total_chunks: Total = Field(description="How many chunks the interview has (the manifest; same in every chunk).")
+    start_s: Seconds = Field(description="Media time of the chunk's first frame, seconds.")
+    end_s: Seconds = Field(description="Media time where the chunk ends (exclusive), seconds.")
+    frame_count: Annotated[int, Field(ge=1, le=1_000_000), INTEGRAL] = Field(description="Frames in the pack.")
+    sample_fps: Annotated[float, Field(gt=0, le=120)] = Field(description="Frames sampled per second of media.")
+    width: Annotated[int, Field(ge=1, le=16_384), INTEGRAL] = Field(
+        description="Width of the stored (upright) frames, pixels."
+    )
+    height: Annotated[int, Field(ge=1, le=16_384), INTEGRAL] = Field(
+        description="Height of the stored (upright) frames."
+    )
+    object: ObjectRef = Field(description="The frame pack.")
+    pack_format: FormatName = Field(
+        description="Name and version of the pack layout, understood by the reader (for example 'npz-rgb24-v1')."
+    )
+
+
+class AudioReady(EventBase):
+    """A mono 16 kHz audio segment is stored, normally one per question's answer window."""
+
+    __rules__ = (Compare("segment_index", "<", "total_segments"), Compare("start_s", "<", "end_s"))
+
+    event_type: Literal["audio-ready"] = Field("audio-ready", description="Always 'audio-ready'.")
+    context: InterviewContext = Field(description="The interview context.")
+    segment_index: Index = Field(description="0-based position of the segment; < total_segments.")
+    total_segments: Total = Field(description="How many segments the interview has (the manifest).")
+    question_id: ExternalId | None = Field(
+        None, description="Question whose answer window this segment covers; null for audio outside any question."
+    )
+    start_s: Seconds = Field(description="Media time where the segment starts, seconds.")
+    end_s: Seconds = Field(description="Media time where the segment ends (exclusive), seconds.")
+    sample_rate: Annotated[Literal[16000], LITERAL_INT] = Field(16000, description="Always 16000 Hz.")
+    channels: Annotated[Literal[1], LITERAL_INT] = Field(1, description="Always 1 (mono).")
+    object: ObjectRef = Field(description="The stored audio.")
+    format: FormatName = Field(description="Encoding of the stored audio (wav-pcm-s16le, flac).")
+
+
+# --- vision ------------------------------------------------------------------------------------------------
+
+
+class HeadPose(Contract):
+    """Head orientation in degrees, camera frame: yaw left/right, pitch up/down, roll tilt."""
+
+    yaw_deg: Degrees = Field(description="Yaw in degrees; 0 faces the camera, positive turns to the image's left.")
+    pitch_deg: Degrees = Field(description="Pitch in degrees; positive looks up.")
+    roll_deg: Degrees = Field(description="Roll in degrees; positive tilts clockwise in the image.")
+
+
+class Episodes(Contract):
+    """Behaviour episodes within the chunk, clipped to its window; fusion joins episodes across chunks."""
+
+    look_away: TimeRanges = Field(default_factory=list, description="Gaze away from the camera for >= 1 s.")
+    smile: TimeRanges = Field(default_factory=list, description="Smiling.")
+    face_absent: TimeRanges = Field(default_factory=list, description="No face detected.")
+    second_face: TimeRanges = Field(default_factory=list, description="More than one face in view.")
+
+
+class EmotionInference(Contract):
+    """Whether facial expressions were classified, and why (or why not)."""
+
+    performed: bool = Field(description="True when expression_distribution was computed.")
+    reason: OpenEmotionInferenceReason = Field(
+        description="permitted, no_consent, jurisdiction_prohibits, no_face_detected or disabled."
+    )
+
+
+class VisionSummary(Contract):
+    """Aggregates of one chunk; the per-frame values are in the timeline object."""
+
+    __rules__ = (
+        When("expression_distribution", "emotion_inference.performed", (True,), then="required", otherwise="null"),
+    )
+
+    frames_analysed: Count = Field(description="Frames of the chunk that were analysed.")
+    face_present_ratio: Ratio = Field(description="Share of analysed frames with the candidate's face detected.")
+    mean_head_pose: HeadPose | None = Field(None, description="Mean head pose over frames with a face; null if none.")
+    eye_contact_ratio: Ratio | None = Field(
+        None, description="Share of frames with a face in which the gaze meets the camera; null if no face."
+    )
+    nod_count: Count = Field(description="Head nods detected.")
+    shake_count: Count = Field(description="Head shakes detected.")
+    episodes: Episodes = Field(description="Look-away, smile, face-absent and second-face episodes.")
+    expression_distribution: dict[Code, Ratio] | None = Field(
+        None,
+        description="Share of face frames per expression (neutral, happiness, surprise, sadness, anger, disgust, "
+        "fear, contempt). Present only when emotion_inference.performed is true, null otherwise.",
+    )
+    emotion_inference: EmotionInference = Field(description="Whether expressions were classified.")
+    motion_energy: Ratio = Field(description="Mean normalised inter-frame difference in the person region, 0-1.")
+    posture_stability: Ratio | None = Field(
+        None, description="1 = steady posture, 0 = constant movement; null when no body was detected."
+    )
+
+
+#: Component name → version ("face_detector": "yunet-2023mar").
+ModelVersions = Annotated[dict[Code, Version], Field(min_length=1, max_length=32)]
+
+
+class VisionFeatures(EventBase):
+    """Visual behaviour features of one frame chunk."""
+
+    __rules__ = (Compare("chunk_index", "<", "total_chunks"), Compare("start_s", "<", "end_s"))
+
+    event_type: Literal["vision-features"] = Field("vision-features", description="Always 'vision-features'.")
+    context: InterviewContext = Field(description="The interview context.")
+    chunk_index: Index = Field(description="Chunk these features belong to (as in frame-chunk-ready).")
+    total_chunks: Total = Field(description="Chunks of the interview (the manifest).")
+    start_s: Seconds = Field(description="Media time where the chunk starts, seconds.")
+    end_s: Seconds = Field(description="Media time where the chunk ends (exclusive), seconds.")
+    timeline: ObjectRef = Field(description="Per-frame features (NDJSON, one object per analysed frame).")
+    summary: VisionSummary = Field(description="Aggregates over the chunk.")
+    model_versions: ModelVersions = Field(description="Versions of the models used, by component.")
+
+
+# --- speech ------------------------------------------------------------------------------------------------
+
+
+class Word(Contract):
+    """A recognised word with its timing."""
+
+    __rules__ = (Compare("start_s", "<=", "end_s"),)
+
+    word: Annotated[str, Field(min_length=1, max_length=200)] = Field(description="The word as transcribed.")
+    start_s: Seconds = Field(description="Media time where the word starts, seconds.")
+    end_s: Seconds = Field(description="Media time where the word ends, seconds.")
+    probability: Ratio = Field(description="Recogniser confidence, 0-1.")
+
+
+class SpeakingMetrics(Contract):
+    """How the candidate spoke in the segment."""
+
+    duration_s: PositiveSeconds = Field(description="Length of the segment, seconds.")
+    wpm: Annotated[float, Field(ge=0, le=1000)] = Field(description="Words per minute of speaking time.")
+    cpm: Annotated[float, Field(ge=0, le=5000)] = Field(
+        description="Characters per minute of speaking time (the rate measure for zh, ja)."
+    )
+    pause_count: Count = Field(description="Silences longer than 0.5 s between words.")
+    pause_mean_s: Seconds | None = Field(None, description="Mean pause length, seconds; null without pauses.")
+    pause_longest_s: Seconds = Field(description="Longest pause, seconds; 0 without pauses.")
+    pause_ratio: Ratio = Field(description="Share of the segment spent in pauses.")
+    filler_count: Count = Field(description="Filler words and sounds (um, uh, 嗯, 那个...).")
+    filler_rate: Annotated[float, Field(ge=0, le=1000)] = Field(description="Fillers per minute of speaking time.")
+    time_to_first_word_s: Seconds | None = Field(
+        None, description="From the segment start (end of the question) to the first word; null without words."
+    )
+    pitch_variation: Annotated[float, Field(ge=0, le=48)] | None = Field(
+        None, description="Standard deviation of the voice pitch, semitones; null when unvoiced."
+    )
+    energy_variation: Annotated[float, Field(ge=0, le=120)] | None = Field(
+        None, description="Standard deviation of loudness, dB; null when silent."
+    )
+
+
+class CompetencyScore(Contract):
+    """How an answer scores against one competency of the job's model."""
+
+    competency_id: ExternalId = Field(description="Competency id in the competency model.")
+    score: Score = Field(description="Score 0-100.")
+    keyword_coverage: Ratio = Field(description="Share of the competency's indicator keywords present.")
+    semantic_similarity: Ratio = Field(description="Similarity of the answer to the competency's exemplars, 0-1.")
+    structure: Ratio = Field(description="How well the answer is structured (situation, task, action, result).")
+    specificity: Ratio = Field(description="Concrete detail (numbers, names of tools, own actions), 0-1.")
+    hedging: Ratio = Field(description="Share of hedged statements; higher means less committal.")
+    evidence: Annotated[list[Quote], Field(max_length=20)] = Field(
+        default_factory=list, description="Quotes that support the score."
+    )
+
+
+class SpeechResults(EventBase):
+    """Transcript, speaking behaviour and answer scores of one audio segment."""
+
+    __rules__ = (Compare("segment_index", "<", "total_segments"), Compare("start_s", "<", "end_s"))
+
+    event_type: Literal["speech-results"] = Field("speech-results", description="Always 'speech-results'.")
+    context: InterviewContext = Field(description="The interview context.")
+    segment_index: Index = Field(description="Segment these results belong to (as in audio-ready).")
+    total_segments: Total = Field(description="Segments of the interview (the manifest).")
+    question_id: ExternalId | None = Field(None, description="Question answered in the segment; null if none.")
+    start_s: Seconds = Field(description="Media time where the segment starts, seconds.")
+    end_s: Seconds = Field(description="Media time where the segment ends (exclusive), seconds.")
+    language: Locale | None = Field(
+        None, description="Language detected in the segment (en, zh); null when nothing was transcribed."
+    )
+    transcript: Annotated[str, Field(max_length=60_000)] | None = Field(
+        None, description="Full text of the segment; empty when silent; null when transcription is not permitted."
+    )
+    words: Annotated[list[Word], Field(max_length=10_000)] = Field(
+        default_factory=list, description="Words with timings, in order; empty when not transcribed."
+    )
+    metrics: SpeakingMetrics = Field(description="Speaking behaviour.")
+    competency_scores: Annotated[list[CompetencyScore], UniqueBy(("competency_id",)), Field(max_length=100)] = Field(
+        default_factory=list,
+        description="Scores against the competencies; empty without a question or when scoring is not permitted.",
+    )
+    model_versions: ModelVersions = Field(description="Versions of the engines and models used, by component.")
+
+
+# --- fusion ------------------------------------------------------------------------------------------------
+
+
+class DimensionScore(Contract):
+    """One dimension of the candidate profile."""
+
+    dimension: ExternalId = Field(
+        description="Competency id (kind competency) or behaviour name such as composure or engagement."
+    )
+    kind: DimensionKind = Field(description="competency or behaviour.")
+    score: Score = Field(description="Score 0-100.")
+    confidence: Ratio = Field(description="How much evidence backs the score, 0-1.")
+    evidence: Annotated[list[Evidence], Field(max_length=50)] = Field(
+        default_factory=list, description="Quotes, moments and key frames behind the score."
+    )
+
+
+class Coverage(Contract):
+    """How complete the inputs of the profile were."""
+
+    vision_chunks: Progress = Field(description="Vision chunks received vs expected.")
+    speech_segments: Progress = Field(description="Speech segments received vs expected.")
+
+
+class ProfileReady(EventBase):
+    """The candidate profile built from all features; a suggestion a human must confirm."""
+
+    __rules__ = (When("overall", "label", (ProfileLabel.RECOMMEND, ProfileLabel.REJECT), then="required"),)
+
+    event_type: Literal["profile-ready"] = Field("profile-ready", description="Always 'profile-ready'.")
+    context: InterviewContext = Field(description="The interview context.")
+    profile_id: Uuid = Field(description="Id of the profile (UUIDv5 of tenant, interview and profile_version).")
+    profile_version: Annotated[int, Field(ge=1), INTEGRAL] = Field(
+        description="1 for the first profile of the interview, incremented by each re-analysis."
+    )
+    dimensions: Annotated[list[DimensionScore], UniqueBy(("dimension",)), Field(max_length=100)] = Field(
+        description="Dimension scores with evidence."
+    )
+    overall: Score | None = Field(
+        None, description="Overall score 0-100; null when the evidence does not allow one (label is then pending)."
+    )
+    label: ProfileLabel = Field(description="Suggested outcome: recommend, pending or reject.")
+    needs_human_review: Annotated[Literal[True], LITERAL_BOOL] = Field(
+        True, description="Always true: a person confirms every label before it affects the candidate."
+    )
+    data_quality: Annotated[list[OpenDataQualityFlag], UniqueItems(), Field(max_length=32)] = Field(
+        default_factory=list,
+        description="Why the profile may rest on weaker evidence (audio_only, no_face_detected, "
+        "missing_speech_segments, emotion_inference_not_permitted, ...). Unknown flags are shown verbatim.",
+    )
+    coverage: Coverage = Field(description="How many of the expected inputs the profile is built from.")
+    report: ObjectRef | ReportLink = Field(description="The rendered report: a stored object or a URL.")
+    scoring_model_version: Version = Field(description="Version of the fusion scoring model.")
+    feature_versions: ModelVersions = Field(description="Versions of the upstream feature extractors, by component.")
+
+
+# --- operations --------------------------------------------------------------------------------------------
+
+DetailValue = str | int | float | bool | None
+
+
+class StageStatus(EventBase):
+    """Progress of a stage on one unit of work (an interview, a chunk, a segment)."""
+
+    __rules__ = (
+        When(
+            "reason",
+            "state",
+            (StageState.FAILED, StageState.RETRYING),
+            then="required",
+            otherwise="null",
+        ),
+    )
+
+    event_type: Literal["stage-status"] = Field("stage-status", description="Always 'stage-status'.")
+    stage: StageName = Field(description="The stage reporting.")
+    state: StageState = Field(description="started, completed, failed (final) or retrying (will try again).")
+    attempt: Annotated[int, Field(ge=1, le=1000), INTEGRAL] = Field(description="Attempt number, 1 for the first try.")
+    reason: FailureReason | None = Field(
+        None, description="Why it failed or is retried; required for failed and retrying, null otherwise."
+    )
+    unit: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
+        None, description="The unit of work within the interview ('chunk 3/12', 'segment 2/8'); null for all of it."
+    )
+    emitted: Annotated[dict[TopicName, Count], Field(max_length=16)] = Field(
+        default_factory=dict,
+        description="On completed: events emitted per output topic. The frames stage always reports both "
+        "sightline.frame-chunk-ready.v1 and sightline.audio-ready.v1, so fusion knows when a modality has none.",
+    )
+    detail: Annotated[dict[Code, DetailValue], Field(max_length=32)] = Field(
+        default_factory=dict, description="Extra facts (durations, counts, versions) keyed by snake_case name."
+    )
+
+
+class SourceRecord(Contract):
+    """Where the dead-lettered message was read."""
+
+    topic: Annotated[str, Field(min_length=1, max_length=249)] = Field(description="Topic of the message.")
+    partition: Count = Field(description="Partition of the message.")
+    offset: Count = Field(description="Offset of the message.")
+    key_b64: Base64 | None = Field(None, description="Message key, base64; null when the message had none.")
+    timestamp_ms: Count | None = Field(None, description="Kafka timestamp of the message, ms since the epoch.")
+
+
+class Header(Contract):
+    """A Kafka record header, verbatim."""
+
+    key: Annotated[str, Field(max_length=1024)] = Field(description="Header name.")
+    value_b64: Base64 | None = Field(description="Header value, base64; null for a null value.")
+
+
+class DeadLetterError(Contract):
+    """What went wrong with the message."""
+
+    type: Annotated[str, Field(min_length=1, max_length=200)] = Field(
+        description="Error class (ContractError, TimeoutError...)."
+    )
+    code: OpenFailureCode | None = Field(None, description="Failure code, when the stage classified the error.")
+    message: Annotated[str, Field(min_length=1, max_length=4000)] = Field(
+        description="What failed, specific enough to fix it (which field, why)."
+    )
+    retryable: bool = Field(description="True when replaying the message later may succeed.")
+
+
+class DeadLetter(Envelope):
+    """A message a stage gave up on, kept byte-for-byte for inspection and replay. Not an interview event:
+    a malformed message may not say which interview it was about."""
+
+    event_type: Literal["dead-letter"] = Field("dead-letter", description="Always 'dead-letter'.")
+    stage: StageName = Field(description="The stage that gave up.")
+    tenant_id: TenantId | None = Field(None, description="Tenant, when it could be read from the payload.")
+    interview_id: ExternalId | None = Field(None, description="Interview, when it could be read from the payload.")
+    source: SourceRecord = Field(description="Where the message was read.")
+    headers: Annotated[list[Header], Field(max_length=256)] = Field(
+        default_factory=list, description="The message's headers, in order."
+    )
+    error: DeadLetterError = Field(description="Why the stage gave up.")
+    attempts: Annotated[int, Field(ge=1, le=1000), INTEGRAL] = Field(description="Attempts made before giving up.")
+    payload_b64: Base64 = Field(description="The message value exactly as read, base64 (empty for a null value).")
+
+
+#: Every event model, by event type.
+EVENT_MODELS: dict[str, type[Envelope]] = {
+    model.model_fields["event_type"].default: model
+    for model in (
+        InterviewCompleted,
+        MediaIngested,
+        FrameChunkReady,
+        AudioReady,
+        VisionFeatures,
+        SpeechResults,
+        ProfileReady,
+        StageStatus,
+        DeadLetter,
+    )
+}
