@@ -53,7 +53,8 @@ def create_producer(kafka: KafkaSettings, role: str = "producer") -> AIOKafkaPro
         enable_idempotence=False,
         linger_ms=5,
         compression_type=None,
-        max_request_size=1_048_576,
+        # Dead letters carry the original payload base64-encoded; their topics allow 4 MiB records.
+        max_request_size=5 * 1024 * 1024,
     )
 
 
