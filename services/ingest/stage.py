@@ -1,0 +1,225 @@
+"""The ingest stage: interview-completed in, media-ingested out.
+
+For each event: decide what is permitted (consent, jurisdiction policy, announced sizes), fetch every
+media item into a local file (bounded memory, sha256 and size counted on the way), verify the announced
+checksum, probe the bytes and check the limits, and only when every item passed, copy them into the raw
+bucket under content-addressed keys.
+
+Why check before storing: a rejected recording never reaches the bucket, so nothing has to be deleted
+afterwards, and a copy that another delivery of the same interview already relies on is never touched.
+The object store stages each upload and promotes it only after its sha256 matched, so no half-written
+object is ever visible under a real key.
+
+Duplicates and replays: the output's event id is derived from the input's event id, and the object key
+from the content (under the interview's prefix), so handling the same event twice stores one object and
+emits the same media-ingested event id; downstream consumers de-duplicate on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
+
+from services.common.contracts import (
+    EventBase,
+    FailureCode,
+    InterviewCompleted,
+    MediaFlag,
+    MediaIngested,
+    MediaKind,
+    MediaSource,
+    ObjectRef,
+    Probe,
+    StageName,
+    StoredMedia,
+    deterministic_event_id,
+    topic_for,
+)
+from services.common.objectstore import ChecksumMismatch, ObjectStore
+from services.common.settings import Settings
+from services.common.worker import MessageMeta, Rejected, Retryable
+from services.ingest.fetch import LocalMedia, SourceTooLarge, SourceUnavailable, fetch
+from services.ingest.policy import IngestLimits, JurisdictionPolicy, PolicyViolation, decide
+from services.ingest.probe import ProbeFailed, probe_file
+
+log = logging.getLogger(__name__)
+
+PRODUCER = "sightline-ingest"
+#: Short side below which a recording is flagged low_resolution, and average rate below low_frame_rate.
+LOW_RESOLUTION_PX = 360
+LOW_FRAME_RATE_FPS = 10.0
+#: The media may differ from the interview's wall-clock length by this much before duration_mismatch.
+DURATION_TOLERANCE_S = 5.0
+DURATION_TOLERANCE_RATIO = 0.1
+
+_SUFFIXES = {"mp4": ".mp4", "webm": ".webm", "matroska": ".mkv", "wav": ".wav", "ogg": ".ogg", "mp3": ".mp3"}
+
+
+@dataclass(frozen=True)
+class _Checked:
+    index: int
+    source: MediaSource
+    local: LocalMedia
+    probe: Probe
+
+
+def media_prefix(tenant_id: str, interview_id: str) -> str:
+    """Keys of an interview's media start with its tenant and interview, as every Sightline key does."""
+    return f"{tenant_id}/{interview_id}/media"
+
+
+def media_flags(items: Sequence[tuple[MediaSource, Probe]], expected_duration_s: float) -> list[str]:
+    """Facts about the media as a whole, in a stable order."""
+    probes = [p for _, p in items]
+    videos = [p.video for p in probes if p.video is not None]
+    flags: list[str] = []
+    if not videos:
+        flags.append(MediaFlag.AUDIO_ONLY)
+    if all(p.audio is None for p in probes):
+        flags.append(MediaFlag.VIDEO_ONLY)
+    if videos and any(s.kind == MediaKind.AUDIO for s, _ in items):
+        flags.append(MediaFlag.SEPARATE_AUDIO_TRACK)
+    if any(v.variable_frame_rate for v in videos):
+        flags.append(MediaFlag.VARIABLE_FRAME_RATE)
+    if any(v.rotation_deg for v in videos):
+        flags.append(MediaFlag.ROTATED)
+    if any(min(v.width, v.height) < LOW_RESOLUTION_PX for v in videos):
+        flags.append(MediaFlag.LOW_RESOLUTION)
+    if any(v.avg_fps < LOW_FRAME_RATE_FPS for v in videos):
+        flags.append(MediaFlag.LOW_FRAME_RATE)
+    tolerance = max(DURATION_TOLERANCE_S, DURATION_TOLERANCE_RATIO * expected_duration_s)
+    if any(abs(p.duration_s - expected_duration_s) > tolerance for p in probes):
+        flags.append(MediaFlag.DURATION_MISMATCH)
+    return [str(f) for f in flags]
+
+
+class IngestStage:
+    stage = StageName.INGEST
+    input_topics: Sequence[str] = (topic_for(InterviewCompleted),)
+
+    def __init__(
+        self,
+        store: ObjectStore,
+        raw_bucket: str,
+        *,
+        policy: JurisdictionPolicy | None = None,
+        limits: IngestLimits | None = None,
+        work_dir: Path | None = None,
+        allow_file_sources: bool = True,
+    ) -> None:
+        self.store = store
+        self.raw_bucket = raw_bucket
+        self.policy = policy or JurisdictionPolicy()
+        self.limits = limits or IngestLimits()
+        self.work_dir = work_dir
+        #: file:// URIs read the worker's own disk: for local development and tests, never in production.
+        self.allow_file_sources = allow_file_sources
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.store.ensure_bucket, self.raw_bucket)
+
+    async def stop(self) -> None:
+        return None
+
+    async def handle(self, event: EventBase, meta: MessageMeta) -> Sequence[EventBase]:
+        if not isinstance(event, InterviewCompleted):
+            raise Rejected(FailureCode.INVALID_EVENT, f"ingest expects interview-completed, got {event.event_type}")
+        return [await asyncio.to_thread(self.ingest, event)]
+
+    # ---- the blocking part, run off the event loop -------------------------------------------------------
+
+    def ingest(self, event: InterviewCompleted) -> MediaIngested:
+        try:
+            context = decide(event, self.policy, self.limits)
+        except PolicyViolation as exc:
+            raise Rejected(exc.code, exc.message) from None
+        with tempfile.TemporaryDirectory(prefix="sightline-ingest-", dir=self.work_dir) as tmp:
+            checked = [self._check(index, source, Path(tmp)) for index, source in enumerate(event.media)]
+            stored = [self._store(event, item) for item in checked]
+        expected = (event.interview_ended_at - event.interview_started_at).total_seconds()
+        return MediaIngested(
+            event_id=deterministic_event_id(StageName.INGEST.value, MediaIngested.EVENT_TYPE, str(event.event_id)),
+            occurred_at=datetime.now(UTC),
+            tenant_id=event.tenant_id,
+            interview_id=event.interview_id,
+            producer=PRODUCER,
+            caused_by=event.event_id,
+            context=context,
+            media=stored,
+            flags=media_flags([(c.source, c.probe) for c in checked], expected),
+        )
+
+    def _check(self, index: int, source: MediaSource, tmp: Path) -> _Checked:
+        """Fetch, verify and probe one item; every refusal is a `Rejected` naming the item."""
+        name = f"media[{index}]"
+        if urlsplit(source.uri).scheme == "file" and not self.allow_file_sources:
+            raise Rejected(FailureCode.UNREACHABLE_SOURCE, f"{name}: file:// sources are not accepted here")
+        try:
+            local = fetch(source.uri, tmp / f"source-{index}", self.store, self.limits.max_size_bytes)
+        except SourceUnavailable as exc:
+            raise Rejected(FailureCode.UNREACHABLE_SOURCE, f"{name}: {exc}") from None
+        except SourceTooLarge as exc:
+            raise Rejected(FailureCode.OVER_LIMITS, f"{name} is too large: {exc}") from None
+        except OSError as exc:  # connection refused, timeouts, server errors: worth another attempt
+            raise Retryable(f"{name}: the source cannot be read right now: {exc}") from exc
+        if source.checksum is not None and local.sha256 != source.checksum.value:
+            raise Rejected(
+                FailureCode.CHECKSUM_MISMATCH,
+                f"{name}: announced sha256 {source.checksum.value}, received {local.sha256} ({local.size} bytes)",
+            )
+        if source.size_bytes is not None and local.size != source.size_bytes:
+            code = FailureCode.TRUNCATED_MEDIA if local.size < source.size_bytes else FailureCode.CHECKSUM_MISMATCH
+            raise Rejected(code, f"{name}: announced {source.size_bytes} bytes, received {local.size}")
+        try:
+            probe = probe_file(local.path, PurePosixPath(urlsplit(source.uri).path).name)
+        except ProbeFailed as exc:
+            raise Rejected(exc.code, f"{name}: {exc.message}") from None
+        if probe.duration_s > self.limits.max_duration_s:
+            raise Rejected(
+                FailureCode.OVER_LIMITS,
+                f"{name} lasts {probe.duration_s:.0f} s; the limit is {self.limits.max_duration_s:.0f} s",
+            )
+        return _Checked(index, source, local, probe)
+
+    def _store(self, event: InterviewCompleted, item: _Checked) -> StoredMedia:
+        suffix = _SUFFIXES.get(item.probe.container, "")
+        try:
+            with item.local.path.open("rb") as fh:
+                obj = self.store.put_content_addressed(
+                    self.raw_bucket,
+                    media_prefix(event.tenant_id, event.interview_id),
+                    fh,
+                    suffix=suffix,
+                    length=item.local.size,
+                    content_type=item.source.content_type,
+                    expected_sha256=item.local.sha256,
+                    metadata={"source-event-id": str(event.event_id), "source-index": str(item.index)},
+                )
+        except ChecksumMismatch as exc:  # the source changed between the check and the upload
+            message = f"media[{item.index}] changed while it was ingested: {exc}"
+            raise Rejected(FailureCode.CHECKSUM_MISMATCH, message) from None
+        log.info("media stored", extra={"key": obj.key, "size": obj.size, "source_index": item.index})
+        return StoredMedia(
+            source_index=item.index,
+            kind=item.source.kind,
+            object=ObjectRef(
+                bucket=obj.bucket, key=obj.key, sha256=obj.sha256, size_bytes=obj.size, content_type=obj.content_type
+            ),
+            probe=item.probe,
+        )
+
+
+def make(settings: Settings) -> IngestStage:
+    """Factory for ``sightline worker services.ingest.stage:make``."""
+    return IngestStage(
+        ObjectStore(settings.s3), settings.s3.raw_bucket, allow_file_sources=settings.environment != "production"
+    )
+
+
+__all__ = ["IngestStage", "make", "media_flags", "media_prefix"]

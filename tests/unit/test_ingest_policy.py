@@ -1,0 +1,109 @@
+"""Consent, jurisdiction policy table and limits of the ingest stage."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.common.contracts import FailureCode, InterviewCompleted
+from services.ingest.policy import (
+    DEFAULT_POLICY_VERSION,
+    IngestLimits,
+    JurisdictionPolicy,
+    PolicyViolation,
+    decide,
+    permitted_analyses,
+)
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "schemas" / "examples" / "v1"
+ALL = ["video_analysis", "audio_analysis", "transcription", "face_analysis", "emotion_inference", "automated_scoring"]
+
+
+def event(
+    jurisdiction: str = "IE", scopes: list[str] | None = None, granted: bool = True, **media: Any
+) -> InterviewCompleted:
+    data = json.loads((EXAMPLES / "interview-completed.en-IE.json").read_text())
+    data["jurisdiction"] = jurisdiction
+    data["consent"]["granted"] = granted
+    data["consent"]["scopes"] = ALL if scopes is None else scopes
+    data["media"][0].update(media)
+    return InterviewCompleted.model_validate(data)
+
+
+@pytest.mark.parametrize("jurisdiction", ["IE", "DE", "DE-BY", "EU", "FR"])
+def test_eu_jurisdictions_never_permit_emotion_inference(jurisdiction: str) -> None:
+    ctx = decide(event(jurisdiction), JurisdictionPolicy(), IngestLimits())
+    assert "emotion_inference" in ctx.consent_scopes
+    assert "emotion_inference" not in ctx.permitted_analyses
+    assert ctx.policy_version == DEFAULT_POLICY_VERSION
+
+
+@pytest.mark.parametrize("jurisdiction", ["CN", "US", "US-IL", "GB"])
+def test_elsewhere_the_consent_decides(jurisdiction: str) -> None:
+    ctx = decide(event(jurisdiction), JurisdictionPolicy(), IngestLimits())
+    assert ctx.permitted_analyses == ALL
+
+
+def test_context_copies_the_interview() -> None:
+    ev = event("CN")
+    ctx = decide(ev, JurisdictionPolicy(version="p-7"), IngestLimits())
+    assert ctx.source_event_id == ev.event_id
+    assert (ctx.candidate_ref, ctx.job, ctx.locale, ctx.jurisdiction) == (ev.candidate_ref, ev.job, ev.locale, "CN")
+    assert ctx.questions == ev.questions and ctx.interview_started_at == ev.interview_started_at
+    assert ctx.policy_version == "p-7"
+
+
+def test_no_consent_is_refused() -> None:
+    with pytest.raises(PolicyViolation) as info:
+        decide(event(granted=False), JurisdictionPolicy(), IngestLimits())
+    assert info.value.code == FailureCode.NO_CONSENT
+
+
+def test_consent_without_any_media_analysis_is_refused() -> None:
+    with pytest.raises(PolicyViolation) as info:
+        decide(event(scopes=["automated_scoring", "some_future_scope"]), JurisdictionPolicy(), IngestLimits())
+    assert info.value.code == FailureCode.NO_CONSENT
+
+
+def test_a_policy_forbidding_everything_consented_is_a_policy_refusal() -> None:
+    policy = JurisdictionPolicy("p-1", {"CN": frozenset({"video_analysis", "audio_analysis", "transcription"})})
+    with pytest.raises(PolicyViolation) as info:
+        decide(event("CN"), policy, IngestLimits())
+    assert info.value.code == FailureCode.POLICY_FORBIDS
+
+
+def test_unknown_scopes_are_kept_but_grant_nothing() -> None:
+    ctx = decide(event("US", scopes=["audio_analysis", "lie_detection"]), JurisdictionPolicy(), IngestLimits())
+    assert ctx.consent_scopes == ["audio_analysis", "lie_detection"]
+    assert ctx.permitted_analyses == ["audio_analysis"]
+
+
+def test_scopes_whose_prerequisite_is_missing_are_dropped() -> None:
+    assert permitted_analyses(["audio_analysis", "face_analysis", "emotion_inference"], "US", JurisdictionPolicy()) == [
+        "audio_analysis"
+    ]
+    no_faces = JurisdictionPolicy("p", {"US-IL": frozenset({"face_analysis"})})
+    assert permitted_analyses(ALL, "US-IL", no_faces) == [
+        "video_analysis",
+        "audio_analysis",
+        "transcription",
+        "automated_scoring",
+    ]
+    assert permitted_analyses(ALL, "US-CA", no_faces) == ALL
+
+
+def test_table_entries_add_up_from_specific_to_general() -> None:
+    policy = JurisdictionPolicy("p", {"*": frozenset({"automated_scoring"}), "DE": frozenset({"transcription"})})
+    assert policy.prohibited_in("DE-BY") == {"automated_scoring", "transcription"}  # a custom table has no EU row
+    assert policy.prohibited_in("CN") == {"automated_scoring"}
+    assert JurisdictionPolicy().prohibited_in("DE-BY") == {"emotion_inference"}
+
+
+def test_announced_size_over_the_limit_is_refused_before_fetching() -> None:
+    with pytest.raises(PolicyViolation) as info:
+        decide(event(size_bytes=2_000), JurisdictionPolicy(), IngestLimits(max_size_bytes=1_000))
+    assert info.value.code == FailureCode.OVER_LIMITS
+    assert IngestLimits().max_size_bytes == 4 * 1024**3 and IngestLimits().max_duration_s == 3 * 3600

@@ -1,0 +1,74 @@
+"""The ingest stage's own decisions: media flags and the limits checked before anything is stored."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import cast
+
+import pytest
+
+from services.common.contracts import AudioStream, FailureCode, MediaSource, Probe, VideoStream
+from services.common.objectstore import ObjectStore
+from services.common.worker import Rejected
+from services.ingest.policy import IngestLimits
+from services.ingest.stage import IngestStage, media_flags
+
+VIDEO = VideoStream(codec="h264", width=640, height=480, fps=30.0, avg_fps=30.0, variable_frame_rate=False)
+AUDIO = AudioStream(codec="aac", sample_rate=48000, channels=1)
+
+
+def source(kind: str = "video_with_audio") -> MediaSource:
+    return MediaSource.model_validate({"uri": "file:///x.mp4", "kind": kind, "content_type": "video/mp4"})
+
+
+def test_flags_of_ordinary_media_are_empty() -> None:
+    assert media_flags([(source(), Probe(duration_s=60, container="mp4", video=VIDEO, audio=AUDIO))], 61.0) == []
+
+
+def test_flags_name_missing_streams_and_odd_video() -> None:
+    odd = VIDEO.model_copy(
+        update={"width": 320, "height": 240, "avg_fps": 7.5, "variable_frame_rate": True, "rotation_deg": 90}
+    )
+    items = [
+        (source("video"), Probe(duration_s=60, container="mp4", video=odd)),
+        (source("audio"), Probe(duration_s=60, container="mp4", audio=AUDIO)),
+    ]
+    assert media_flags(items, 60.0) == [
+        "separate_audio_track",
+        "variable_frame_rate",
+        "rotated",
+        "low_resolution",
+        "low_frame_rate",
+    ]
+    assert media_flags([(source(), Probe(duration_s=60, container="mp4", audio=AUDIO))], 120.0) == [
+        "audio_only",
+        "duration_mismatch",
+    ]
+    assert media_flags([(source(), Probe(duration_s=60, container="mp4", video=VIDEO))], 62.0) == ["video_only"]
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg")
+def test_recordings_over_the_duration_limit_are_rejected_before_storing(tmp_path: Path) -> None:
+    clip = tmp_path / "clip.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=duration=3:size=160x120:rate=5", str(clip)],
+        check=True,
+        timeout=60,
+    )
+    # The store is never reached: the limit is checked on the local copy.
+    stage = IngestStage(cast(ObjectStore, None), "raw", limits=IngestLimits(max_duration_s=2.0), work_dir=tmp_path)
+    src = MediaSource.model_validate({"uri": f"file://{clip}", "kind": "video", "content_type": "video/mp4"})
+    with pytest.raises(Rejected) as info:
+        stage._check(0, src, tmp_path)
+    assert info.value.code == FailureCode.OVER_LIMITS
+    ok = IngestStage(cast(ObjectStore, None), "raw", work_dir=tmp_path)._check(0, src, tmp_path)
+    assert ok.probe.video is not None and ok.probe.duration_s == pytest.approx(3.0, abs=0.3)
+
+
+def test_file_sources_can_be_refused(tmp_path: Path) -> None:
+    stage = IngestStage(cast(ObjectStore, None), "raw", allow_file_sources=False)
+    with pytest.raises(Rejected) as info:
+        stage._check(0, source(), tmp_path)
+    assert info.value.code == FailureCode.UNREACHABLE_SOURCE
