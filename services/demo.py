@@ -1,14 +1,19 @@
-"""`make demo`: the local stack, the contracts and whatever stages exist, on sample interviews.
+"""`make demo`: the local stack and the stages that exist, on a generated sample interview.
 
-Runs after `make up` (stack started, topics created, migrations applied). Publishes the example
-interview-completed events, then shows, per interview and stage, what the stage-status topic says.
+Runs after `make up` (stack started, topics created, migrations applied). Generates a sample
+interview, starts every deployed stage as its own process, publishes the interview-completed event
+an HR system would send, and shows per stage what the stage-status topic says. Re-running is
+idempotent: the same sample gives the same event id, so stages re-emit the same outputs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
 import sys
-from pathlib import Path
+import time
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from rich.console import Console
@@ -16,6 +21,7 @@ from rich.table import Table
 
 from services.common.contracts import (
     InterviewCompleted,
+    MediaIngested,
     StageStatus,
     decode,
     encode,
@@ -24,18 +30,16 @@ from services.common.contracts import (
     topic_for,
 )
 from services.common.kafka import connection_kwargs, create_producer, physical_topic
-from services.common.settings import PROJECT_ROOT, Settings, get_settings
+from services.common.settings import Settings, get_settings
 from services.common.stack import stack_status
 
-EXAMPLES = PROJECT_ROOT / "schemas" / "examples" / "v1"
-#: Stage processes shipped in this version (each issue adds its own).
-DEPLOYED_STAGES: tuple[str, ...] = ()
+#: Stage processes shipped in this version (each issue adds its own): name -> worker factory.
+DEPLOYED_STAGES: dict[str, str] = {"ingest": "services.ingest.stage:make"}
 
 console = Console()
 
 
-async def _publish(settings: Settings, paths: list[Path]) -> list[InterviewCompleted]:
-    events = [InterviewCompleted.model_validate_json(p.read_bytes()) for p in paths]
+async def _publish(settings: Settings, events: list[InterviewCompleted]) -> None:
     producer = create_producer(settings.kafka, "demo")
     await producer.start()
     try:
@@ -48,7 +52,6 @@ async def _publish(settings: Settings, paths: list[Path]) -> list[InterviewCompl
             )
     finally:
         await producer.stop()
-    return events
 
 
 async def _statuses(settings: Settings, wait_s: float) -> list[StageStatus]:
@@ -74,6 +77,45 @@ async def _statuses(settings: Settings, wait_s: float) -> list[StageStatus]:
     return found
 
 
+def _start_stages(settings: Settings) -> list[subprocess.Popen[bytes]]:
+    logs = settings.stack.home / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    procs = []
+    for name, factory in DEPLOYED_STAGES.items():
+        log = (logs / f"{name}.log").open("ab")
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "services.cli", "worker", factory],
+                stdout=log,
+                stderr=log,
+                env={**os.environ, "SIGHTLINE_OBSERVABILITY__HTTP_PORT": "0"},
+            )
+        )
+        console.print(f"started stage [bold]{name}[/] (log: {logs / f'{name}.log'})")
+    return procs
+
+
+def _stop_stages(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
+        proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _sample_event(settings: Settings) -> InterviewCompleted:
+    from services.samples.event import interview_event
+    from services.samples.generate import generate_interview
+    from services.samples.spec import SampleSpec
+
+    with console.status("generating a sample interview (30 s, English, with ground truth)"):
+        result = generate_interview(SampleSpec(duration=30, fps=10, seed=7), settings.stack.home / "samples")
+    console.print(f"sample: {result.media_path} (truth: {result.truth_path.name})")
+    return interview_event(result, interview_id="demo-en-strong")
+
+
 def main() -> int:
     settings = get_settings()
     status = stack_status(settings)
@@ -84,27 +126,34 @@ def main() -> int:
     if not status.healthy:
         console.print("[red]The local stack is not healthy; run `make up` and see .local/logs/.")
         return 1
-    samples = sorted(EXAMPLES.glob("interview-completed.*.json"))
-    events = asyncio.run(_publish(settings, samples))
-    for event in events:
-        console.print(
-            f"published interview [bold]{event.interview_id}[/] ({event.locale}, {event.jurisdiction}, "
-            f"job {event.job.job_id}, {len(event.questions)} questions) to {topic_for(event)}"
-        )
-    seen = asyncio.run(_statuses(settings, wait_s=3.0 if DEPLOYED_STAGES else 0.5))
-    progress = Table("interview", "stage", "state", "detail", title="Pipeline progress")
-    ids = {e.interview_id for e in events}
-    for s in seen:
-        if s.interview_id in ids:
-            progress.add_row(s.interview_id, s.stage.value, s.state.value, s.reason.message if s.reason else "")
+    event = _sample_event(settings)
+    procs = _start_stages(settings)
+    try:
+        asyncio.run(_publish(settings, [event]))
+        console.print(f"published interview [bold]{event.interview_id}[/] to {topic_for(event)}")
+        last = {s: "" for s in DEPLOYED_STAGES}
+        deadline = time.monotonic() + 180
+        with console.status("waiting for the stages"):
+            while time.monotonic() < deadline:
+                for s in asyncio.run(_statuses(settings, wait_s=1.0)):
+                    if s.interview_id == event.interview_id and s.stage.value in last:
+                        last[s.stage.value] = s.state.value + (f": {s.reason.message}" if s.reason else "")
+                if all(v.startswith(("completed", "failed")) for v in last.values()):
+                    break
+                if any(p.poll() is not None for p in procs):
+                    console.print("[red]a stage process exited; see its log in .local/logs/")
+                    break
+    finally:
+        _stop_stages(procs)
+    progress = Table("interview", "stage", "state", title="Pipeline progress")
+    for stage, state in last.items():
+        progress.add_row(event.interview_id, stage, state or "no status yet")
     console.print(progress)
-    if not DEPLOYED_STAGES:
-        console.print(
-            "No stage processes ship in this version yet: the events wait on "
-            f"{topic_for(InterviewCompleted)} for the ingest stage. The stack, topics, contracts and "
-            'ClickHouse schema are ready (`sightline query "SELECT * FROM sightline.interview_progress"`).'
-        )
-    return 0
+    console.print(
+        "Stages after ingest (frames, vision, speech, fusion, sink) do not ship yet; the media-ingested "
+        f"event waits on {topic_for(MediaIngested)}."
+    )
+    return 0 if all(v.startswith("completed") for v in last.values()) else 1
 
 
 if __name__ == "__main__":

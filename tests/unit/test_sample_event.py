@@ -1,0 +1,28 @@
+"""The interview-completed event made for a sample points at it and matches its ground truth."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from services.common.contracts import decode, encode, topic_for
+from services.samples.event import interview_event
+from services.samples.generate import generate_interview
+from services.samples.spec import SampleSpec
+
+
+def test_event_for_a_sample_is_a_valid_contract_with_its_checksum_and_questions(tmp_path: Path) -> None:
+    result = generate_interview(SampleSpec(duration=14, fps=5, seed=4, audio=False), tmp_path, tts_cache=None)
+    event = interview_event(result, tenant_id="acme", interview_id="iv-sample")
+    again = decode(topic_for(event), encode(event))
+    assert again.model_dump() == event.model_dump()
+    media = event.media[0]
+    assert media.uri == result.media_path.resolve().as_uri()
+    assert media.kind == "video"
+    assert media.checksum is not None
+    assert media.checksum.value == hashlib.sha256(result.media_path.read_bytes()).hexdigest()
+    assert [(q.question_id, q.start_s, q.end_s) for q in event.questions] == [
+        (q.question_id, q.start, q.end) for q in result.truth.questions
+    ]
+    assert event.event_id == interview_event(result, tenant_id="acme", interview_id="iv-sample").event_id
+    assert event.event_id != interview_event(result, tenant_id="acme", interview_id="other").event_id
