@@ -42,7 +42,7 @@ status: setup
 lint: setup ## ruff, formatting and mypy on the shared runtime
 	$(BIN)/ruff check services tests
 	$(BIN)/ruff format --check services tests
-	$(BIN)/mypy services/common services/cli.py services/demo.py services/samples services/ingest
+	$(BIN)/mypy services/common services/cli.py services/demo.py services/samples services/ingest services/frames
 
 test: setup lint ## Lint, then unit and integration tests (the integration tests start a private stack)
 	$(BIN)/pytest

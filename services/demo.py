@@ -20,8 +20,9 @@ from rich.console import Console
 from rich.table import Table
 
 from services.common.contracts import (
+    AudioReady,
+    FrameChunkReady,
     InterviewCompleted,
-    MediaIngested,
     StageStatus,
     decode,
     encode,
@@ -34,7 +35,10 @@ from services.common.settings import Settings, get_settings
 from services.common.stack import stack_status
 
 #: Stage processes shipped in this version (each issue adds its own): name -> worker factory.
-DEPLOYED_STAGES: dict[str, str] = {"ingest": "services.ingest.stage:make"}
+DEPLOYED_STAGES: dict[str, str] = {
+    "ingest": "services.ingest.stage:make",
+    "frames": "services.frames.stage:make",
+}
 
 console = Console()
 
@@ -137,7 +141,9 @@ def main() -> int:
             while time.monotonic() < deadline:
                 for s in asyncio.run(_statuses(settings, wait_s=1.0)):
                     if s.interview_id == event.interview_id and s.stage.value in last:
-                        last[s.stage.value] = s.state.value + (f": {s.reason.message}" if s.reason else "")
+                        outputs = ", ".join(f"{n} x {t.split('.')[1]}" for t, n in s.emitted.items())
+                        detail = f": {s.reason.message}" if s.reason else (f" ({outputs})" if outputs else "")
+                        last[s.stage.value] = s.state.value + detail
                 if all(v.startswith(("completed", "failed")) for v in last.values()):
                     break
                 if any(p.poll() is not None for p in procs):
@@ -150,8 +156,8 @@ def main() -> int:
         progress.add_row(event.interview_id, stage, state or "no status yet")
     console.print(progress)
     console.print(
-        "Stages after ingest (frames, vision, speech, fusion, sink) do not ship yet; the media-ingested "
-        f"event waits on {topic_for(MediaIngested)}."
+        "Vision, speech, fusion and sink do not ship yet; frame chunks and audio segments wait on "
+        f"{topic_for(FrameChunkReady)} and {topic_for(AudioReady)}."
     )
     return 0 if all(v.startswith("completed") for v in last.values()) else 1
 

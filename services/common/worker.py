@@ -94,6 +94,7 @@ class StageHandler(Protocol):
 
     stage: StageName
     input_topics: Sequence[str]
+    # Optional: `output_topics: Sequence[str]`, counted (zeros included) in the completed status.
 
     async def handle(self, event: EventBase, meta: MessageMeta) -> Sequence[EventBase]:
         """Process one event and return the events to emit. Raise Rejected or Retryable to fail."""
@@ -399,9 +400,14 @@ class StageWorker:
                 )
                 attempt += 1
                 await asyncio.sleep(delay)
+        # Every declared output topic is counted, zeros included, so a consumer of the status can
+        # tell "nothing of this kind" (an audio-only interview has no frame chunks) from "not yet".
+        emitted = dict.fromkeys(getattr(self.handler, "output_topics", ()), 0)
         for out in outputs:
-            pending.append(await self._send(topic_for(out), out, meta))
-        pending.append(await self._send_status(event, meta, StageState.COMPLETED, attempt, None, unit))
+            topic = topic_for(out)
+            emitted[topic] = emitted.get(topic, 0) + 1
+            pending.append(await self._send(topic, out, meta))
+        pending.append(await self._send_status(event, meta, StageState.COMPLETED, attempt, None, unit, emitted=emitted))
         await _acked(pending)
 
     # ---- producing ----------------------------------------------------------------------------
@@ -428,6 +434,8 @@ class StageWorker:
         attempt: int,
         reason: FailureReason | None,
         unit: str | None,
+        *,
+        emitted: dict[str, int] | None = None,
     ) -> asyncio.Future[Any]:
         status = StageStatus(
             event_id=deterministic_event_id("status", self.stage.value, meta.source, state.value, str(attempt)),
@@ -440,6 +448,7 @@ class StageWorker:
             attempt=attempt,
             reason=reason,
             unit=unit,
+            emitted=emitted or {},
         )
         return await self._send(topic_for(status), status, meta)
 

@@ -102,6 +102,7 @@ def media_flags(items: Sequence[tuple[MediaSource, Probe]], expected_duration_s:
 class IngestStage:
     stage = StageName.INGEST
     input_topics: Sequence[str] = (topic_for(InterviewCompleted),)
+    output_topics: Sequence[str] = (topic_for(MediaIngested),)
 
     def __init__(
         self,

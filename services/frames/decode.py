@@ -1,0 +1,124 @@
+"""One sequential pass over a media file: sampled upright video frames and 16 kHz mono audio.
+
+The input is any readable, seekable binary file object; in the stage it is the object store's
+`RangedReader`, so the recording is read through ranged GETs with one read-ahead buffer and never
+held in memory or copied to disk. Video and audio are demuxed in the same pass, in file order.
+
+Times are seconds from the start of the recording (the container's start time is subtracted), the
+timeline every Sightline event uses. A packet that fails to decode mid-stream is counted in
+`DecodeStats.corrupt_packets` and skipped; a file that cannot be opened as media raises `NotMedia`.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+import av
+import numpy as np
+import numpy.typing as npt
+
+from services.frames.geometry import DEFAULT_MAX_SIDE, Image, prepare
+from services.frames.sampling import DEFAULT_SAMPLE_FPS, FrameSampler
+
+AUDIO_RATE = 16_000
+
+Samples = npt.NDArray[np.int16]
+
+
+class NotMedia(ValueError):
+    """The bytes cannot be opened or hold none of the requested streams."""
+
+
+@dataclass(frozen=True)
+class VideoFrame:
+    pts_s: float
+    image: Image
+
+
+@dataclass(frozen=True)
+class AudioBlock:
+    """Consecutive mono samples at `AUDIO_RATE`, the first at ``start_s``."""
+
+    start_s: float
+    samples: Samples
+
+
+@dataclass
+class DecodeStats:
+    video_frames: int = 0
+    sampled_frames: int = 0
+    corrupt_packets: int = 0
+    audio_samples: int = 0
+
+
+def decode_media(
+    fh: IO[bytes] | io.RawIOBase,
+    *,
+    video: bool,
+    audio: bool,
+    sample_fps: float = DEFAULT_SAMPLE_FPS,
+    rotation_deg: int = 0,
+    max_side: int = DEFAULT_MAX_SIDE,
+    stats: DecodeStats | None = None,
+) -> Iterator[VideoFrame | AudioBlock]:
+    """Yield sampled frames (BGR, upright, bounded) and audio blocks in demux order."""
+    stats = stats if stats is not None else DecodeStats()
+    try:
+        container: Any = av.open(fh, mode="r")
+    except (av.FFmpegError, ValueError) as exc:
+        raise NotMedia(f"cannot open the media: {exc}") from None
+    with container:
+        streams: list[Any] = []
+        vstream = container.streams.video[0] if video and container.streams.video else None
+        astream = container.streams.audio[0] if audio and container.streams.audio else None
+        if video and vstream is None:
+            raise NotMedia("the media has no video stream")
+        if audio and astream is None:
+            raise NotMedia("the media has no audio stream")
+        for stream in (vstream, astream):
+            if stream is not None:
+                stream.thread_type = "AUTO"
+                streams.append(stream)
+        origin = container.start_time / 1_000_000 if container.start_time is not None else 0.0
+        sampler = FrameSampler(sample_fps)
+        resampler: Any = av.AudioResampler(format="s16", layout="mono", rate=AUDIO_RATE) if astream else None
+        audio_start: float | None = None
+        for packet in container.demux(*streams):
+            try:
+                decoded = packet.decode()
+            except (av.FFmpegError, ValueError):
+                stats.corrupt_packets += 1
+                continue
+            for frame in decoded:
+                if packet.stream is vstream:
+                    stats.video_frames += 1
+                    if frame.time is None:
+                        continue
+                    pts_s = float(frame.time) - origin
+                    if not sampler.accept(pts_s):
+                        continue
+                    stats.sampled_frames += 1
+                    image = np.asarray(frame.to_ndarray(format="bgr24"), dtype=np.uint8)
+                    yield VideoFrame(max(0.0, pts_s), prepare(image, rotation_deg, max_side))
+                else:
+                    if audio_start is None:
+                        audio_start = max(0.0, float(frame.time) - origin) if frame.time is not None else 0.0
+                    yield from _resample(resampler, frame, audio_start, stats)
+        if resampler is not None and audio_start is not None:
+            yield from _resample(resampler, None, audio_start, stats)
+
+
+def _resample(resampler: Any, frame: Any, audio_start: float, stats: DecodeStats) -> Iterator[AudioBlock]:
+    for out in resampler.resample(frame):
+        samples = np.asarray(out.to_ndarray(), dtype=np.int16).reshape(-1)
+        if samples.size == 0:
+            continue
+        start_s = audio_start + stats.audio_samples / AUDIO_RATE
+        stats.audio_samples += int(samples.size)
+        yield AudioBlock(start_s, samples)
+
+
+__all__ = ["AUDIO_RATE", "AudioBlock", "DecodeStats", "NotMedia", "VideoFrame", "decode_media"]

@@ -1,0 +1,418 @@
+"""The frames stage: media-ingested in, frame-chunk-ready and audio-ready out.
+
+One media-ingested event covers a whole interview, so the work is streamed: the recording is read
+from the raw bucket through ranged GETs (`ObjectStore.open`), demuxed and decoded once, in order
+(video and audio of the same file in the same pass), and every output object is uploaded as soon as
+it is complete. Memory holds one chunk of sampled frames, one audio segment and one candidate key
+frame at a time; the handler returns only the small events once the pass is over. The decode runs in
+a worker thread, so the poll loop stays responsive.
+
+Outputs, all in the work bucket under ``<tenant>/<interview>/frames/<media-ingested event id>/``:
+
+* ``chunks/000003.zip``: the frame pack of chunk 3 (`services.frames.pack`, ``zip-jpeg-v1``), one
+  frame-chunk-ready event each; ``total_chunks = ceil(duration / chunk_s)`` is known from the probe.
+* ``audio/000002.wav``: 16 kHz mono 16-bit PCM of segment 2 (one per question window), one
+  audio-ready event each.
+* ``keyframes/<question_id>-start.jpg``, ``-middle.jpg``, ``-end.jpg``: JPEG thumbnails of the
+  sampled frames nearest to the start, middle and end of each question window. No event carries
+  them; consumers find them by this key convention.
+
+A chunk in which no frame was decoded (a variable-frame-rate pause, corrupt packets) holds the frame
+still on screen at its start, so every chunk of the manifest exists. Audio-only media give no chunks,
+video-only media no audio segments.
+
+Replays: event ids derive from the input event id and the output's index, keys from the input event
+id and the index, and the content from the decoded media alone, so handling the same event twice
+overwrites the same objects with the same bytes and emits the same event ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import cv2
+import numpy as np
+
+from services.common.contracts import (
+    AudioReady,
+    EventBase,
+    FailureCode,
+    FrameChunkReady,
+    MediaFlag,
+    MediaIngested,
+    MediaKind,
+    ObjectRef,
+    StageName,
+    StoredMedia,
+    deterministic_event_id,
+    topic_for,
+)
+from services.common.objectstore import ObjectStore, StoredObject
+from services.common.settings import Settings
+from services.common.worker import MessageMeta, Rejected
+from services.frames.audio import (
+    DEFAULT_SEGMENT_S,
+    WAV_CONTENT_TYPE,
+    WAV_FORMAT,
+    Segment,
+    SegmentAssembler,
+    Window,
+    plan_segments,
+    wav_bytes,
+)
+from services.frames.chunking import DEFAULT_CHUNK_S, Chunk, chunk_index, plan_chunks
+from services.frames.decode import AudioBlock, DecodeStats, NotMedia, VideoFrame, decode_media
+from services.frames.geometry import DEFAULT_MAX_SIDE, Image
+from services.frames.pack import PACK_CONTENT_TYPE, PACK_FORMAT, PackedFrame, encode_jpeg, write_pack
+from services.frames.sampling import DEFAULT_SAMPLE_FPS
+
+log = logging.getLogger(__name__)
+
+PRODUCER = "sightline-frames"
+JPEG_CONTENT_TYPE = "image/jpeg"
+
+
+@dataclass(frozen=True)
+class FramesConfig:
+    sample_fps: float = DEFAULT_SAMPLE_FPS
+    chunk_s: float = DEFAULT_CHUNK_S
+    max_side: int = DEFAULT_MAX_SIDE
+    segment_s: float = DEFAULT_SEGMENT_S
+    jpeg_quality: int = 90
+    thumbnail_max_side: int = 320
+
+
+def output_prefix(event: MediaIngested) -> str:
+    """Where the outputs of one media-ingested event live (under the interview's prefix)."""
+    return f"{event.tenant_id}/{event.interview_id}/frames/{event.event_id}"
+
+
+def chunk_key(event: MediaIngested, index: int) -> str:
+    return f"{output_prefix(event)}/chunks/{index:06d}.zip"
+
+
+def segment_key(event: MediaIngested, index: int) -> str:
+    return f"{output_prefix(event)}/audio/{index:06d}.wav"
+
+
+def keyframe_key(event: MediaIngested, question_id: str, label: str) -> str:
+    return f"{output_prefix(event)}/keyframes/{question_id}-{label}.jpg"
+
+
+def _ref(obj: StoredObject) -> ObjectRef:
+    return ObjectRef(
+        bucket=obj.bucket, key=obj.key, sha256=obj.sha256, size_bytes=obj.size, content_type=obj.content_type
+    )
+
+
+class _ChunkWriter:
+    """Collects sampled frames into the current chunk and uploads each chunk once it is complete."""
+
+    def __init__(
+        self,
+        chunks: Sequence[Chunk],
+        chunk_s: float,
+        quality: int,
+        upload: Callable[[Chunk, list[PackedFrame], int, int], None],
+    ) -> None:
+        self.chunks = list(chunks)
+        self.chunk_s = chunk_s
+        self.quality = quality
+        self.upload = upload
+        self.size: tuple[int, int] | None = None
+        self._current = 0
+        self._frames: list[PackedFrame] = []
+        self._held: bytes | None = None
+        self._waiting: list[Chunk] = []
+
+    def add(self, pts_s: float, image: Image) -> bytes:
+        height, width = image.shape[:2]
+        if self.size is None:
+            self.size = (width, height)
+        elif self.size != (width, height):  # resolution changed mid-stream: keep one size per interview
+            image = np.asarray(cv2.resize(image, self.size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
+        jpeg = encode_jpeg(image, self.quality)
+        index = chunk_index(pts_s, self.chunk_s, len(self.chunks))
+        while self._current < index:
+            self._close()
+        if self._waiting:
+            for chunk in self._waiting:
+                self._emit(chunk, [PackedFrame(chunk.start_s, jpeg)])
+            self._waiting = []
+        self._frames.append(PackedFrame(pts_s, jpeg))
+        self._held = jpeg
+        return jpeg
+
+    def finish(self) -> None:
+        while self._current < len(self.chunks):
+            self._close()
+        if self._waiting:
+            raise Rejected(FailureCode.NOT_MEDIA, "the video stream has no decodable frame")
+
+    def _close(self) -> None:
+        chunk = self.chunks[self._current]
+        frames, self._frames = self._frames, []
+        self._current += 1
+        if not frames and self._held is not None:
+            frames = [PackedFrame(chunk.start_s, self._held)]
+        if frames:
+            self._emit(chunk, frames)
+        else:
+            self._waiting.append(chunk)
+
+    def _emit(self, chunk: Chunk, frames: list[PackedFrame]) -> None:
+        assert self.size is not None
+        self.upload(chunk, frames, *self.size)
+
+
+class _KeyframePicker:
+    """For each target time, the sampled frame nearest to it; only the previous frame is kept."""
+
+    def __init__(self, targets: Sequence[tuple[str, str, float]], upload: Callable[[str, str, bytes], None]) -> None:
+        self._targets = sorted(targets, key=lambda t: t[2])
+        self._upload = upload
+        self._prev: tuple[float, bytes] | None = None
+
+    def add(self, pts_s: float, jpeg: bytes) -> None:
+        while self._targets and self._targets[0][2] <= pts_s:
+            qid, label, t = self._targets.pop(0)
+            use = jpeg
+            if self._prev is not None and t - self._prev[0] < pts_s - t:
+                use = self._prev[1]
+            self._upload(qid, label, use)
+        self._prev = (pts_s, jpeg)
+
+    def finish(self) -> None:
+        while self._targets and self._prev is not None:
+            qid, label, _ = self._targets.pop(0)
+            self._upload(qid, label, self._prev[1])
+
+
+class FramesStage:
+    stage = StageName.FRAMES
+    input_topics: Sequence[str] = (topic_for(MediaIngested),)
+    output_topics: Sequence[str] = (topic_for(FrameChunkReady), topic_for(AudioReady))
+
+    def __init__(self, store: ObjectStore, work_bucket: str, config: FramesConfig | None = None) -> None:
+        self.store = store
+        self.work_bucket = work_bucket
+        self.config = config or FramesConfig()
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.store.ensure_bucket, self.work_bucket)
+
+    async def stop(self) -> None:
+        return None
+
+    async def handle(self, event: EventBase, meta: MessageMeta) -> Sequence[EventBase]:
+        if not isinstance(event, MediaIngested):
+            raise Rejected(FailureCode.INVALID_EVENT, f"frames expects media-ingested, got {event.event_type}")
+        return await asyncio.to_thread(self.process, event)
+
+    # ---- the blocking part, run off the event loop -------------------------------------------------------
+
+    def process(self, event: MediaIngested) -> list[EventBase]:
+        video_item, audio_item = select_sources(event)
+        if video_item is None and audio_item is None:
+            raise Rejected(FailureCode.NOT_MEDIA, "the ingested media has neither a video nor an audio stream")
+        chunk_events: list[FrameChunkReady] = []
+        audio_events: list[AudioReady] = []
+        stats = DecodeStats()
+        video_sink = self._video_sink(event, video_item, chunk_events) if video_item is not None else None
+        audio_sink = self._audio_sink(event, audio_item, audio_events) if audio_item is not None else None
+        if video_item is not None and audio_item is not None and video_item.object.key == audio_item.object.key:
+            self._pass(video_item, stats, video_sink, audio_sink)
+        else:
+            if video_item is not None:
+                self._pass(video_item, stats, video_sink, None)
+            if audio_item is not None:
+                self._pass(audio_item, stats, None, audio_sink)
+        if video_sink is not None:
+            video_sink.finish()
+        if audio_sink is not None:
+            audio_sink.finish()
+        chunk_events.sort(key=lambda e: e.chunk_index)
+        log.info(
+            "frames done",
+            extra={
+                "chunks": len(chunk_events),
+                "segments": len(audio_events),
+                "sampled_frames": stats.sampled_frames,
+                "corrupt_packets": stats.corrupt_packets,
+            },
+        )
+        return [*chunk_events, *audio_events]
+
+    def _pass(self, item: StoredMedia, stats: DecodeStats, video: _VideoSink | None, audio: _AudioSink | None) -> None:
+        rotation = item.probe.video.rotation_deg if item.probe.video is not None else 0
+        reader = self.store.open(item.object.bucket, item.object.key)
+        try:
+            for out in decode_media(
+                reader,
+                video=video is not None,
+                audio=audio is not None,
+                sample_fps=self.config.sample_fps,
+                rotation_deg=rotation,
+                max_side=self.config.max_side,
+                stats=stats,
+            ):
+                if isinstance(out, VideoFrame):
+                    assert video is not None
+                    video.add(out)
+                elif isinstance(out, AudioBlock):
+                    assert audio is not None
+                    audio.add(out)
+        except NotMedia as exc:
+            raise Rejected(FailureCode.NOT_MEDIA, f"media[{item.source_index}]: {exc}") from None
+        finally:
+            reader.close()
+
+    def _video_sink(self, event: MediaIngested, item: StoredMedia, out: list[FrameChunkReady]) -> _VideoSink:
+        return _VideoSink(self, event, item, out)
+
+    def _audio_sink(self, event: MediaIngested, item: StoredMedia, out: list[AudioReady]) -> _AudioSink:
+        return _AudioSink(self, event, item, out)
+
+    def put(self, key: str, data: bytes, content_type: str) -> ObjectRef:
+        return _ref(self.store.put_bytes(self.work_bucket, key, data, content_type))
+
+
+class _VideoSink:
+    def __init__(self, stage: FramesStage, event: MediaIngested, item: StoredMedia, out: list[FrameChunkReady]) -> None:
+        self.stage, self.event, self.out = stage, event, out
+        cfg = stage.config
+        duration = item.probe.duration_s
+        self.chunks = plan_chunks(duration, cfg.chunk_s)
+        self.writer = _ChunkWriter(self.chunks, cfg.chunk_s, cfg.jpeg_quality, self._upload_chunk)
+        period = 1.0 / cfg.sample_fps
+        targets: list[tuple[str, str, float]] = []
+        for q in event.context.questions:
+            start, end = max(0.0, q.start_s), min(q.end_s, duration)
+            if end > start:
+                last = max(start, end - period)
+                targets += [(q.question_id, "start", start), (q.question_id, "middle", (start + end) / 2)]
+                targets.append((q.question_id, "end", last))
+        self.keyframes = _KeyframePicker(targets, self._upload_keyframe)
+        self.thumb_side = cfg.thumbnail_max_side
+
+    def add(self, frame: VideoFrame) -> None:
+        jpeg = self.writer.add(frame.pts_s, frame.image)
+        self.keyframes.add(frame.pts_s, self._thumbnail(frame.image, jpeg))
+
+    def finish(self) -> None:
+        self.writer.finish()
+        self.keyframes.finish()
+
+    def _thumbnail(self, image: Image, jpeg: bytes) -> bytes:
+        height, width = image.shape[:2]
+        if max(height, width) <= self.thumb_side:
+            return jpeg
+        scale = self.thumb_side / max(height, width)
+        size = (max(2, round(width * scale)), max(2, round(height * scale)))
+        return encode_jpeg(np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA), dtype=np.uint8))
+
+    def _upload_chunk(self, chunk: Chunk, frames: list[PackedFrame], width: int, height: int) -> None:
+        event, cfg = self.event, self.stage.config
+        end_s = chunk.end_s
+        if chunk.index == len(self.chunks) - 1:  # the stream may run a little past the probed duration
+            end_s = max(end_s, frames[-1].pts_s + 1.0 / cfg.sample_fps)
+        meta = {
+            "chunk_index": chunk.index,
+            "total_chunks": len(self.chunks),
+            "start_s": chunk.start_s,
+            "end_s": end_s,
+            "sample_fps": cfg.sample_fps,
+            "source_event_id": str(event.event_id),
+        }
+        data = write_pack(frames, width, height, meta)
+        ref = self.stage.put(chunk_key(event, chunk.index), data, PACK_CONTENT_TYPE)
+        self.out.append(
+            FrameChunkReady(
+                event_id=deterministic_event_id(
+                    StageName.FRAMES.value, FrameChunkReady.EVENT_TYPE, str(event.event_id), str(chunk.index)
+                ),
+                occurred_at=datetime.now(UTC),
+                tenant_id=event.tenant_id,
+                interview_id=event.interview_id,
+                producer=PRODUCER,
+                caused_by=event.event_id,
+                context=event.context,
+                chunk_index=chunk.index,
+                total_chunks=len(self.chunks),
+                start_s=frames[0].pts_s,
+                end_s=end_s,
+                frame_count=len(frames),
+                sample_fps=cfg.sample_fps,
+                width=width,
+                height=height,
+                object=ref,
+                pack_format=PACK_FORMAT,
+            )
+        )
+
+    def _upload_keyframe(self, question_id: str, label: str, jpeg: bytes) -> None:
+        self.stage.put(keyframe_key(self.event, question_id, label), jpeg, JPEG_CONTENT_TYPE)
+
+
+class _AudioSink:
+    def __init__(self, stage: FramesStage, event: MediaIngested, item: StoredMedia, out: list[AudioReady]) -> None:
+        self.stage, self.event, self.out = stage, event, out
+        windows = [Window(q.question_id, q.start_s, q.end_s) for q in event.context.questions]
+        self.segments = plan_segments(windows, item.probe.duration_s, stage.config.segment_s)
+        self.assembler = SegmentAssembler(self.segments)
+
+    def add(self, block: AudioBlock) -> None:
+        for segment, samples in self.assembler.feed(block):
+            self._upload(segment, samples)
+
+    def finish(self) -> None:
+        for segment, samples in self.assembler.finish():
+            self._upload(segment, samples)
+
+    def _upload(self, segment: Segment, samples: np.ndarray[tuple[int], np.dtype[np.int16]]) -> None:
+        event = self.event
+        ref = self.stage.put(segment_key(event, segment.index), wav_bytes(samples), WAV_CONTENT_TYPE)
+        self.out.append(
+            AudioReady(
+                event_id=deterministic_event_id(
+                    StageName.FRAMES.value, AudioReady.EVENT_TYPE, str(event.event_id), str(segment.index)
+                ),
+                occurred_at=datetime.now(UTC),
+                tenant_id=event.tenant_id,
+                interview_id=event.interview_id,
+                producer=PRODUCER,
+                caused_by=event.event_id,
+                context=event.context,
+                segment_index=segment.index,
+                total_segments=len(self.segments),
+                question_id=segment.question_id,
+                start_s=segment.start_s,
+                end_s=segment.end_s,
+                object=ref,
+                format=WAV_FORMAT,
+            )
+        )
+
+
+def select_sources(event: MediaIngested) -> tuple[StoredMedia | None, StoredMedia | None]:
+    """The item to take frames from and the item to take audio from (a separate audio item wins)."""
+    video = None
+    if MediaFlag.AUDIO_ONLY not in event.flags:
+        video = next((m for m in event.media if m.probe.video is not None), None)
+    audio = None
+    if MediaFlag.VIDEO_ONLY not in event.flags:
+        separate = [m for m in event.media if m.kind == MediaKind.AUDIO and m.probe.audio is not None]
+        audio = separate[0] if separate else next((m for m in event.media if m.probe.audio is not None), None)
+    return video, audio
+
+
+def make(settings: Settings) -> FramesStage:
+    """Factory for ``sightline worker services.frames.stage:make``."""
+    return FramesStage(ObjectStore(settings.s3), settings.s3.work_bucket)
+
+
+__all__ = ["FramesConfig", "FramesStage", "chunk_key", "keyframe_key", "make", "output_prefix", "segment_key"]
