@@ -32,7 +32,6 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import cv2
 import numpy as np
@@ -48,7 +47,7 @@ from services.common.contracts import (
     ObjectRef,
     StageName,
     StoredMedia,
-    deterministic_event_id,
+    derived_envelope,
     topic_for,
 )
 from services.common.objectstore import ObjectStore, StoredObject
@@ -332,14 +331,9 @@ class _VideoSink:
         ref = self.stage.put(chunk_key(event, chunk.index), data, PACK_CONTENT_TYPE)
         self.out.append(
             FrameChunkReady(
-                event_id=deterministic_event_id(
-                    StageName.FRAMES.value, FrameChunkReady.EVENT_TYPE, str(event.event_id), str(chunk.index)
+                **derived_envelope(
+                    event, StageName.FRAMES.value, FrameChunkReady.EVENT_TYPE, str(chunk.index), producer=PRODUCER
                 ),
-                occurred_at=datetime.now(UTC),
-                tenant_id=event.tenant_id,
-                interview_id=event.interview_id,
-                producer=PRODUCER,
-                caused_by=event.event_id,
                 context=event.context,
                 chunk_index=chunk.index,
                 total_chunks=len(self.chunks),
@@ -378,14 +372,9 @@ class _AudioSink:
         ref = self.stage.put(segment_key(event, segment.index), wav_bytes(samples), WAV_CONTENT_TYPE)
         self.out.append(
             AudioReady(
-                event_id=deterministic_event_id(
-                    StageName.FRAMES.value, AudioReady.EVENT_TYPE, str(event.event_id), str(segment.index)
+                **derived_envelope(
+                    event, StageName.FRAMES.value, AudioReady.EVENT_TYPE, str(segment.index), producer=PRODUCER
                 ),
-                occurred_at=datetime.now(UTC),
-                tenant_id=event.tenant_id,
-                interview_id=event.interview_id,
-                producer=PRODUCER,
-                caused_by=event.event_id,
                 context=event.context,
                 segment_index=segment.index,
                 total_segments=len(self.segments),

@@ -22,7 +22,6 @@ import logging
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
@@ -38,7 +37,7 @@ from services.common.contracts import (
     Probe,
     StageName,
     StoredMedia,
-    deterministic_event_id,
+    derived_envelope,
     topic_for,
 )
 from services.common.objectstore import ChecksumMismatch, ObjectStore
@@ -145,12 +144,7 @@ class IngestStage:
             stored = [self._store(event, item) for item in checked]
         expected = (event.interview_ended_at - event.interview_started_at).total_seconds()
         return MediaIngested(
-            event_id=deterministic_event_id(StageName.INGEST.value, MediaIngested.EVENT_TYPE, str(event.event_id)),
-            occurred_at=datetime.now(UTC),
-            tenant_id=event.tenant_id,
-            interview_id=event.interview_id,
-            producer=PRODUCER,
-            caused_by=event.event_id,
+            **derived_envelope(event, StageName.INGEST.value, MediaIngested.EVENT_TYPE, producer=PRODUCER),
             context=context,
             media=stored,
             flags=media_flags([(c.source, c.probe) for c in checked], expected),

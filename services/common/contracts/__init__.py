@@ -69,6 +69,7 @@ from .events import (
     VisionFeatures,
     VisionSummary,
     Word,
+    derived_envelope,
     deterministic_event_id,
 )
 from .jsonschema_export import model_json_schema
@@ -159,6 +160,7 @@ __all__ = [
     "decode",
     "decode_as",
     "decode_dead_letter",
+    "derived_envelope",
     "deterministic_event_id",
     "encode",
     "is_eu_jurisdiction",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID, uuid5
 
@@ -627,3 +628,16 @@ EVENT_MODELS: dict[str, type[Envelope]] = {
         DeadLetter,
     )
 }
+
+
+def derived_envelope(source: EventBase, stage: str, event_type: str, *parts: str, producer: str) -> dict[str, Any]:
+    """Envelope fields of an event a stage derives from ``source``: the same tenant and interview, a
+    deterministic id (stage, output type, source id, ``parts``) so replays repeat it, and the lineage."""
+    return {
+        "event_id": deterministic_event_id(stage, event_type, str(source.event_id), *parts),
+        "occurred_at": datetime.now(UTC),
+        "tenant_id": source.tenant_id,
+        "interview_id": source.interview_id,
+        "producer": producer,
+        "caused_by": source.event_id,
+    }
