@@ -11,6 +11,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from services.common.contracts import EventBase, StageStatus, decode, topic_for
 from services.common.kafka import connection_kwargs, ensure_topics, physical_topic
 from services.common.settings import KafkaSettings, ObservabilitySettings, Settings, WorkerSettings
 
@@ -118,3 +119,21 @@ async def wait_for(predicate: Callable[[], Any], timeout_s: float = 60.0, what: 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.2)
+
+
+def distinct_events(records: list[Record], topic: str) -> list[EventBase]:
+    """The events on a topic, one per event id (at-least-once re-deliveries repeat ids)."""
+    by_id: dict[str, EventBase] = {}
+    for r in records:
+        event = decode(topic, r.value)
+        by_id[str(event.event_id)] = event
+    return list(by_id.values())
+
+
+def terminal_statuses(records: list[Record]) -> list[StageStatus]:
+    """Completed and failed stage-status events, one per event id."""
+    return [
+        s
+        for s in distinct_events(records, topic_for(StageStatus))
+        if isinstance(s, StageStatus) and s.state.value in ("completed", "failed")
+    ]

@@ -19,7 +19,6 @@ import pytest
 
 from services.common.contracts import (
     AudioReady,
-    EventBase,
     FrameChunkReady,
     InterviewCompleted,
     MediaIngested,
@@ -38,7 +37,14 @@ from services.frames.pack import read_pack
 from services.frames.stage import FramesConfig, FramesStage, keyframe_key, output_prefix
 from services.ingest.stage import IngestStage
 from services.samples import SampleSpec, generate_interview
-from tests.integration.kafka_helpers import Record, create_topics, isolated, publish, read_topic
+from tests.integration.kafka_helpers import (
+    create_topics,
+    distinct_events,
+    isolated,
+    publish,
+    read_topic,
+    terminal_statuses,
+)
 from tests.integration.stage_fixtures import example
 
 IN = topic_for(MediaIngested)
@@ -109,22 +115,6 @@ def interview(interview_id: str, path: Path, spec: SampleSpec) -> InterviewCompl
     )
 
 
-def _distinct(records: list[Record], topic: str) -> list[EventBase]:
-    by_id: dict[str, EventBase] = {}
-    for r in records:
-        event = decode(topic, r.value)
-        by_id[str(event.event_id)] = event
-    return list(by_id.values())
-
-
-def _terminal(records: list[Record]) -> int:
-    return sum(
-        1
-        for r in records
-        if isinstance(s := decode(STATUS, r.value), StageStatus) and s.state.value in ("completed", "failed")
-    )
-
-
 async def test_frames_stage_end_to_end(stack_settings: Settings, ingested: Ingested) -> None:
     settings = isolated(stack_settings)
     await create_topics(settings.kafka, [IN, CHUNKS, AUDIO, STATUS, DLQ])
@@ -138,11 +128,13 @@ async def test_frames_stage_end_to_end(stack_settings: Settings, ingested: Inges
     worker = StageWorker(FramesStage(store, work, FramesConfig(chunk_s=CHUNK_S)), settings, group_id="g-frames")
     task = asyncio.create_task(worker.run())
     try:
-        status_records = await read_topic(settings.kafka, STATUS, lambda r: _terminal(r) >= len(published), 120)
+        status_records = await read_topic(
+            settings.kafka, STATUS, lambda r: len(terminal_statuses(r)) >= len(published), 120
+        )
     finally:
         worker.stop()
         await asyncio.wait_for(task, 60)
-    finals = [s for s in (decode(STATUS, r.value) for r in status_records) if isinstance(s, StageStatus)]
+    finals = terminal_statuses(status_records)
     assert all(s.state.value != "failed" for s in finals), [s.reason for s in finals if s.reason]
     # The completed status counts both outputs, zeros included: "no chunks" is an answer, not a delay.
     completed = {s.interview_id: s.emitted for s in finals if s.state.value == "completed"}
@@ -159,7 +151,7 @@ async def test_frames_stage_end_to_end(stack_settings: Settings, ingested: Inges
     chunk_records = await read_topic(
         settings.kafka, CHUNKS, lambda r: len(r) >= sum(expected_chunks.values()) + expected_chunks["normal"], 30
     )
-    chunks = [c for c in _distinct(chunk_records, CHUNKS) if isinstance(c, FrameChunkReady)]
+    chunks = [c for c in distinct_events(chunk_records, CHUNKS) if isinstance(c, FrameChunkReady)]
     plans = {
         name: plan_segments(
             [Window(q.question_id, q.start_s, q.end_s) for q in e.context.questions], e.media[0].probe.duration_s
@@ -219,7 +211,7 @@ async def test_frames_stage_end_to_end(stack_settings: Settings, ingested: Inges
             work, output_prefix(event)
         )
 
-    segments = [a for a in _distinct(audio_records, AUDIO) if isinstance(a, AudioReady)]
+    segments = [a for a in distinct_events(audio_records, AUDIO) if isinstance(a, AudioReady)]
     for name, event in events.items():
         segs = sorted((a for a in segments if a.interview_id == event.interview_id), key=lambda a: a.segment_index)
         if name == "no-audio":

@@ -29,7 +29,13 @@ from services.common.settings import Settings
 from services.common.worker import StageWorker
 from services.ingest.stage import IngestStage, media_prefix
 from services.samples import SampleSpec, generate_interview
-from tests.integration.kafka_helpers import Record, create_topics, isolated, publish, read_topic
+from tests.integration.kafka_helpers import (
+    create_topics,
+    isolated,
+    publish,
+    read_topic,
+    terminal_statuses,
+)
 from tests.integration.stage_fixtures import example
 
 IN = topic_for(InterviewCompleted)
@@ -87,16 +93,6 @@ def item(
     return {"uri": f"file://{path}", "kind": kind, "content_type": content_type, **extra}
 
 
-def _final(records: list[Record]) -> dict[str, StageStatus]:
-    """Terminal statuses by their event id (re-deliveries repeat ids)."""
-    out: dict[str, StageStatus] = {}
-    for r in records:
-        status = decode(STATUS, r.value)
-        if isinstance(status, StageStatus) and status.state.value in ("completed", "failed"):
-            out[str(status.event_id)] = status
-    return out
-
-
 async def test_good_media_and_the_bad_media_matrix(stack_settings: Settings, samples: Samples) -> None:
     settings = isolated(stack_settings)
     await create_topics(settings.kafka, [IN, OUT, STATUS, DLQ])
@@ -131,12 +127,14 @@ async def test_good_media_and_the_bad_media_matrix(stack_settings: Settings, sam
     worker = StageWorker(IngestStage(store, bucket), settings, group_id="g-ingest")
     task = asyncio.create_task(worker.run())
     try:
-        status_records = await read_topic(settings.kafka, STATUS, lambda r: len(_final(r)) >= len(events), 180)
+        status_records = await read_topic(
+            settings.kafka, STATUS, lambda r: len(terminal_statuses(r)) >= len(events), 180
+        )
     finally:
         worker.stop()
         await asyncio.wait_for(task, 60)
 
-    final = list(_final(status_records).values())
+    final = terminal_statuses(status_records)
     outcome = {s.interview_id: (s.state.value, s.reason.code if s.reason else None) for s in final}
     assert outcome == {
         "iv-good": ("completed", None),
