@@ -101,11 +101,6 @@ class StageHandler(Protocol):
         ...
 
 
-class HasLifecycle(Protocol):
-    async def start(self) -> None: ...
-    async def stop(self) -> None: ...
-
-
 class HasFlush(Protocol):
     async def flush(self) -> None:
         """Called before offsets are committed; raising blocks the commit (buffered sinks)."""
@@ -194,9 +189,10 @@ class StageWorker:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.stop)
         await self.health.start()
-        lifecycle: HasLifecycle | None = self.handler if hasattr(self.handler, "start") else None  # type: ignore[assignment]
-        if lifecycle is not None:
-            await lifecycle.start()
+        # Optional hooks: a handler may define `async start()` (buckets, models) and/or `async stop()`.
+        start_hook = getattr(self.handler, "start", None)
+        if start_hook is not None:
+            await start_hook()
         kafka = self.settings.kafka
         self._producer = create_producer(kafka, f"{self.stage.value}-producer")
         self._consumer = create_consumer(kafka, self.settings.worker, self.group_id, f"{self.stage.value}-consumer")
@@ -210,8 +206,9 @@ class StageWorker:
             await self._poll_loop()
         finally:
             await self._shutdown()
-            if lifecycle is not None:
-                await lifecycle.stop()
+            stop_hook = getattr(self.handler, "stop", None)
+            if stop_hook is not None:
+                await stop_hook()
             await self.health.stop()
         if self.state.fatal is not None:
             raise FatalWorkerError(str(self.state.fatal)) from self.state.fatal

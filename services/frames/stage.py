@@ -204,9 +204,6 @@ class FramesStage:
     async def start(self) -> None:
         await asyncio.to_thread(self.store.ensure_bucket, self.work_bucket)
 
-    async def stop(self) -> None:
-        return None
-
     async def handle(self, event: EventBase, meta: MessageMeta) -> Sequence[EventBase]:
         if not isinstance(event, MediaIngested):
             raise Rejected(FailureCode.INVALID_EVENT, f"frames expects media-ingested, got {event.event_type}")

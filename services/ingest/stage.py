@@ -124,9 +124,6 @@ class IngestStage:
     async def start(self) -> None:
         await asyncio.to_thread(self.store.ensure_bucket, self.raw_bucket)
 
-    async def stop(self) -> None:
-        return None
-
     async def handle(self, event: EventBase, meta: MessageMeta) -> Sequence[EventBase]:
         if not isinstance(event, InterviewCompleted):
             raise Rejected(FailureCode.INVALID_EVENT, f"ingest expects interview-completed, got {event.event_type}")
