@@ -13,11 +13,12 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # Re-install only when the dependency definition changed: a second run is quick.
-$(STAMP): pyproject.toml scripts/ensure-system-packages.sh | $(BIN)/python
+$(STAMP): pyproject.toml requirements/no-deps.txt scripts/ensure-system-packages.sh | $(BIN)/python
 	./scripts/ensure-system-packages.sh
 	$(BIN)/pip install -q --upgrade pip
 	# pip (not uv/poetry): torch and torchvision resolve from files already on this machine.
 	$(BIN)/pip install -q -e '.[local,dev]'
+	$(BIN)/pip install -q --no-deps -r requirements/no-deps.txt
 	touch $(STAMP)
 
 # The Mandarin voice for sample interviews needs TensorFlow and numpy 1.x: a virtualenv of its own.
@@ -39,10 +40,10 @@ down: ## Stop the local stack
 status: setup
 	$(BIN)/sightline stack status
 
-lint: setup ## ruff, formatting and mypy on the shared runtime
+lint: setup ## ruff, formatting and mypy (strict) on every service
 	$(BIN)/ruff check services tests
 	$(BIN)/ruff format --check services tests
-	$(BIN)/mypy services/common services/cli.py services/demo.py services/samples services/ingest services/frames
+	$(BIN)/mypy services
 
 test: setup lint ## Lint, then unit and integration tests (the integration tests start a private stack)
 	$(BIN)/pytest
@@ -53,9 +54,9 @@ test-unit: setup
 test-integration: setup
 	$(BIN)/pytest tests/integration
 
-bench: setup ## Benchmarks, JSON under bench-results/
+bench: setup ## Benchmarks, JSON under bench-results/ (PARTS="worker frames" runs only those)
 	mkdir -p bench-results
-	$(BIN)/python -m tests.bench
+	$(BIN)/python -m tests.bench $(PARTS)
 
 demo: up ## Start the stack and run the pipeline on a sample interview
 	$(BIN)/python -m services.demo
