@@ -15,6 +15,12 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Each stage's group is defined beside the stage; these modules import nothing from services.common.
+from services.fusion.settings import FusionSettings
+from services.sink.settings import SinkSettings
+from services.speech.settings import SpeechSettings
+from services.vision.settings import VisionSettings
+
 #: Repository root when running from a checkout; the local stack keeps its data under it.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_HOME = PROJECT_ROOT / ".local"
@@ -139,6 +145,10 @@ class Settings(BaseSettings):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
     stack: StackSettings = Field(default_factory=StackSettings)
+    vision: VisionSettings = Field(default_factory=VisionSettings)
+    speech: SpeechSettings = Field(default_factory=SpeechSettings)
+    fusion: FusionSettings = Field(default_factory=FusionSettings)
+    sink: SinkSettings = Field(default_factory=SinkSettings)
 
 
 @lru_cache(maxsize=1)

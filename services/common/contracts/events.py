@@ -369,6 +369,24 @@ class VisionSummary(Contract):
     )
 
 
+class SecondBehaviour(Contract):
+    """Behaviour in one second of media: the row the per-second timeline table in ClickHouse is built from."""
+
+    second: Annotated[int, Field(ge=0, le=86_400), INTEGRAL] = Field(
+        description="Whole media second the row covers: [second, second + 1)."
+    )
+    frames: Count = Field(description="Frames analysed in the second.")
+    face_present_ratio: Ratio = Field(description="Share of the second's frames with the candidate's face.")
+    faces_max: Count = Field(description="Most faces seen in one frame of the second.")
+    head_pose: HeadPose | None = Field(None, description="Mean head pose over frames with a face; null if none.")
+    eye_contact_ratio: Ratio | None = Field(None, description="Share of face frames facing the camera; null if none.")
+    smile_intensity: Ratio | None = Field(None, description="Mean smile intensity 0-1 over face frames; null if none.")
+    dominant_expression: Code | None = Field(
+        None, description="Most probable expression over the second; null when not inferred or no face."
+    )
+    motion_energy: Ratio = Field(description="Mean normalised inter-frame difference in the person region, 0-1.")
+
+
 #: Component name → version ("face_detector": "yunet-2023mar").
 ModelVersions = Annotated[dict[Code, Version], Field(min_length=1, max_length=32)]
 
@@ -386,6 +404,9 @@ class VisionFeatures(EventBase):
     end_s: Seconds = Field(description="Media time where the chunk ends (exclusive), seconds.")
     timeline: ObjectRef = Field(description="Per-frame features (NDJSON, one object per analysed frame).")
     summary: VisionSummary = Field(description="Aggregates over the chunk.")
+    seconds: Annotated[list[SecondBehaviour], UniqueBy(("second",)), Field(max_length=600)] = Field(
+        description="Per-second behaviour over the chunk, ascending; what the sink stores as the timeline."
+    )
     model_versions: ModelVersions = Field(description="Versions of the models used, by component.")
 
 
