@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian tools Sightline shells out to (media probing/decoding, speech synthesis for
-# samples), only when one is missing. Needs root or sudo the first time on a fresh machine.
+# samples; a headless browser for report tests; Prometheus for scrape and alert-rule tests), only when
+# one is missing. Needs root or sudo the first time on a fresh machine.
 set -euo pipefail
-declare -A pkg_for=([ffmpeg]=ffmpeg [ffprobe]=ffmpeg [espeak-ng]=espeak-ng [sox]=sox)
+declare -A pkg_for=([ffmpeg]=ffmpeg [ffprobe]=ffmpeg [espeak-ng]=espeak-ng [sox]=sox [chromium]=chromium
+  [prometheus]=prometheus [promtool]=prometheus)
 missing=()
 for tool in "${!pkg_for[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("${pkg_for[$tool]}")
