@@ -434,8 +434,11 @@ class StageWorker:
         *,
         emitted: dict[str, int] | None = None,
     ) -> asyncio.Future[Any]:
+        # caused_by names the unit of work, so a consumer (fusion) can tell which chunk or segment failed
+        # and find a stage's outputs (frames keys its objects by the media-ingested event id).
         status = StageStatus(
             event_id=deterministic_event_id("status", self.stage.value, meta.source, state.value, str(attempt)),
+            caused_by=event.event_id if isinstance(event, EventBase) else None,
             occurred_at=datetime.now(UTC),
             tenant_id=event.tenant_id or "",
             interview_id=event.interview_id or "",
@@ -446,6 +449,7 @@ class StageWorker:
             reason=reason,
             unit=unit,
             emitted=emitted or {},
+            detail=_unit_detail(event) if isinstance(event, EventBase) else {},
         )
         return await self._send(topic_for(status), status, meta)
 
@@ -495,14 +499,20 @@ def _reason_for(exc: BaseException, attempts: int) -> FailureReason:
 
 def _unit_of(event: EventBase) -> str | None:
     """'chunk 3/12' style progress for events that belong to a manifest."""
-    for index_name, total_name, label in (
+    detail = _unit_detail(event)
+    return f"{detail['unit_kind']} {int(detail['unit_index']) + 1}/{detail['unit_total']}" if detail else None
+
+
+def _unit_detail(event: EventBase) -> dict[str, int | float | str | bool]:
+    """The unit's position in its manifest (``unit_kind``, ``unit_index``, ``unit_total``), when it has one."""
+    for index_name, total_name, kind in (
         ("chunk_index", "total_chunks", "chunk"),
         ("segment_index", "total_segments", "segment"),
     ):
         index, total = getattr(event, index_name, None), getattr(event, total_name, None)
         if isinstance(index, int) and isinstance(total, int):
-            return f"{label} {index + 1}/{total}"
-    return None
+            return {"unit_kind": kind, "unit_index": index, "unit_total": total}
+    return {}
 
 
 async def run_worker(handler: StageHandler, settings: Settings) -> None:
