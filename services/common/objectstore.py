@@ -11,7 +11,7 @@ import io
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, BinaryIO, cast
 
@@ -267,6 +267,14 @@ class ObjectStore:
 
     def list_keys(self, bucket: str, prefix: str = "") -> list[str]:
         return [o.object_name for o in self.client.list_objects(bucket, prefix=prefix, recursive=True)]
+
+    def list_modified(self, bucket: str, prefix: str = "") -> dict[str, datetime]:
+        """Key → last-modified time of every object under `prefix`."""
+        return {
+            o.object_name: o.last_modified
+            for o in self.client.list_objects(bucket, prefix=prefix, recursive=True)
+            if o.object_name is not None and o.last_modified is not None
+        }
 
     def delete(self, bucket: str, key: str) -> None:
         self.client.remove_object(bucket, key)

@@ -367,7 +367,14 @@ class StageWorker:
     async def _run_handler(self, meta: MessageMeta, value: bytes, event: EventBase) -> None:
         worker = self.settings.worker
         unit = _unit_of(event)
-        pending = [await self._send_status(event, meta, StageState.STARTED, 1, None, unit)]
+        # Stages that consume stage-status (fusion, sink) report nothing about handling a status: a status
+        # about a status would feed itself back through the same topic without end.
+        quiet = isinstance(event, StageStatus)
+
+        async def status(state: StageState, attempt: int, reason: FailureReason | None, **kw: Any) -> list[Any]:
+            return [] if quiet else [await self._send_status(event, meta, state, attempt, reason, unit, **kw)]
+
+        pending = await status(StageState.STARTED, 1, None)
         attempt = 1
         while True:
             try:
@@ -376,7 +383,7 @@ class StageWorker:
             except Rejected as rej:
                 reason = FailureReason(code=rej.code, message=rej.message, retryable=False)
                 log.warning("rejected", extra={"code": rej.code, "reason": rej.message})
-                pending.append(await self._send_status(event, meta, StageState.FAILED, attempt, reason, unit))
+                pending.extend(await status(StageState.FAILED, attempt, reason))
                 self.metrics.messages_failed.labels(self.stage.value, rej.code).inc()
                 await _acked(pending)
                 return
@@ -384,7 +391,7 @@ class StageWorker:
                 if attempt >= worker.max_attempts:
                     log.exception("giving up after %d attempts", attempt)
                     reason = _reason_for(exc, attempts=attempt)
-                    pending.append(await self._send_status(event, meta, StageState.FAILED, attempt, reason, unit))
+                    pending.extend(await status(StageState.FAILED, attempt, reason))
                     await _acked(pending)
                     await self._dead_letter(meta, value, exc, attempts=attempt, retryable=True)
                     self.metrics.messages_failed.labels(self.stage.value, reason.code).inc()
@@ -392,9 +399,7 @@ class StageWorker:
                 delay = backoff_delay(attempt, worker.backoff_initial_s, worker.backoff_max_s)
                 log.warning("attempt %d failed, retrying in %.2fs: %s", attempt, delay, exc)
                 self.metrics.messages_retried.labels(self.stage.value).inc()
-                pending.append(
-                    await self._send_status(event, meta, StageState.RETRYING, attempt, _reason_for(exc, attempt), unit)
-                )
+                pending.extend(await status(StageState.RETRYING, attempt, _reason_for(exc, attempt)))
                 attempt += 1
                 await asyncio.sleep(delay)
         # Every declared output topic is counted, zeros included, so a consumer of the status can
@@ -404,7 +409,7 @@ class StageWorker:
             topic = topic_for(out)
             emitted[topic] = emitted.get(topic, 0) + 1
             pending.append(await self._send(topic, out, meta))
-        pending.append(await self._send_status(event, meta, StageState.COMPLETED, attempt, None, unit, emitted=emitted))
+        pending.extend(await status(StageState.COMPLETED, attempt, None, emitted=emitted))
         await _acked(pending)
 
     # ---- producing ----------------------------------------------------------------------------

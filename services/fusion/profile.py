@@ -1,0 +1,74 @@
+"""The profile-ready event of one interview, from its inputs and scores (pure)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from services.common.contracts import (
+    Coverage,
+    ObjectRef,
+    ProfileReady,
+    Progress,
+    ReportLink,
+    deterministic_event_id,
+)
+from services.fusion.inputs import InterviewInputs
+from services.fusion.scoring import SCORING_MODEL_VERSION, ProfileScores
+
+PRODUCER = "sightline-fusion"
+
+
+def profile_id(tenant_id: str, interview_id: str, version: int) -> uuid.UUID:
+    return deterministic_event_id("profile", tenant_id, interview_id, str(version))
+
+
+def coverage(inputs: InterviewInputs) -> Coverage:
+    chunks = max(inputs.manifest.chunks, inputs.vision_received)
+    segments = max(inputs.manifest.segments, inputs.speech_received)
+    return Coverage(
+        vision_chunks=Progress(received=len({v.chunk_index for v in inputs.vision}), expected=chunks),
+        speech_segments=Progress(received=len({s.segment_index for s in inputs.speech}), expected=segments),
+    )
+
+
+def feature_versions(inputs: InterviewInputs) -> dict[str, str]:
+    """Versions of every upstream model that contributed, by component (the latest seen per component)."""
+    versions: dict[str, str] = {}
+    for vision in inputs.vision:
+        versions.update(vision.model_versions)
+    for speech in inputs.speech:
+        versions.update(speech.model_versions)
+    return versions or {"fusion": SCORING_MODEL_VERSION}
+
+
+def build_profile(
+    inputs: InterviewInputs,
+    scores: ProfileScores,
+    *,
+    version: int,
+    report: ObjectRef | ReportLink,
+    occurred_at: datetime,
+) -> ProfileReady:
+    ingested = inputs.ingested
+    tenant, interview = ingested.tenant_id, ingested.interview_id
+    return ProfileReady(
+        event_id=deterministic_event_id("profile-ready", tenant, interview, str(version)),
+        occurred_at=occurred_at,
+        tenant_id=tenant,
+        interview_id=interview,
+        producer=PRODUCER,
+        caused_by=ingested.event_id,
+        context=ingested.context,
+        profile_id=profile_id(tenant, interview, version),
+        profile_version=version,
+        dimensions=scores.dimensions,
+        overall=scores.overall,
+        label=scores.label,
+        needs_human_review=True,
+        data_quality=scores.data_quality,
+        coverage=coverage(inputs),
+        report=report,
+        scoring_model_version=SCORING_MODEL_VERSION,
+        feature_versions=feature_versions(inputs),
+    )

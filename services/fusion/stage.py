@@ -1,0 +1,263 @@
+"""The fusion stage: an interview's vision features and speech results in, one candidate profile out.
+
+Inputs (all keyed ``<tenant>/<interview>`` and co-partitioned, so one instance sees all of an interview):
+
+* ``media-ingested`` opens the interview: its context and media flags, and the start of its deadline;
+* frames' completed ``stage-status`` gives the manifest (``emitted`` counts chunks and segments, zeros
+  included); a failed frames status means there will be no parts at all;
+* ``vision-features`` and ``speech-results`` are the parts; a vision or speech status ``failed`` for a
+  unit counts that unit as arrived-but-missing, so nobody waits for it.
+
+When every unit of the manifest has arrived, the profile is scored, its report written, and a
+``profile-ready`` event emitted. When nothing new arrives for ``deadline_s``, a sweeper writes a
+partial profile flagged with what is missing. Parts arriving after that give a new profile version.
+
+State lives in the object store (`services.fusion.ledger`), so a restart or a rebalance resumes from
+what is stored; replayed messages overwrite their own part and re-emit the stored profile byte for byte.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import weakref
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from aiokafka import AIOKafkaProducer
+
+from services.common.contracts import (
+    AudioReady,
+    EventBase,
+    FrameChunkReady,
+    MediaIngested,
+    ProfileReady,
+    SpeechResults,
+    StageName,
+    StageState,
+    StageStatus,
+    VisionFeatures,
+    encode,
+    message_key,
+    topic_for,
+)
+from services.common.kafka import create_producer, physical_topic
+from services.common.objectstore import ObjectStore
+from services.common.settings import Settings
+from services.common.worker import MessageMeta
+from services.fusion.inputs import InterviewInputs, Manifest
+from services.fusion.ledger import Ledger, Snapshot
+from services.fusion.profile import build_profile
+from services.fusion.reports import ReportWriter
+from services.fusion.scoring import score_interview
+
+log = logging.getLogger(__name__)
+
+#: Which stage's failed unit counts against which manifest.
+_FAILED_UNITS = {StageName.VISION: "chunk", StageName.SPEECH: "segment"}
+
+
+class FusionStage:
+    stage = StageName.FUSION.value
+    input_topics = (
+        topic_for(MediaIngested),
+        topic_for(StageStatus),
+        topic_for(VisionFeatures),
+        topic_for(SpeechResults),
+    )
+    output_topics = (topic_for(ProfileReady),)
+
+    def __init__(self, settings: Settings, store: ObjectStore | None = None) -> None:
+        self.settings = settings
+        self.config = settings.fusion
+        self.store = store or ObjectStore(settings.s3)
+        self.ledger = Ledger(self.store, settings.s3.work_bucket)
+        self.reports = ReportWriter(self.store, settings.s3.report_bucket, enabled=self.config.render_reports)
+        self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = weakref.WeakValueDictionary()
+        self._producer: AIOKafkaProducer | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+
+    # ---- lifecycle --------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.store.ensure_buckets)
+        self._producer = create_producer(self.settings.kafka, "fusion-deadline-producer")
+        await self._producer.start()
+        self._sweeper = asyncio.create_task(self._sweep_forever(), name="fusion-deadline-sweeper")
+
+    async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        if self._producer is not None:
+            await self._producer.stop()
+
+    # ---- messages ---------------------------------------------------------------------------------
+
+    async def handle(self, event: EventBase, meta: MessageMeta) -> Sequence[EventBase]:
+        tenant, interview = event.tenant_id, event.interview_id
+        async with self._lock(tenant, interview):
+            if not await asyncio.to_thread(self._record, event):
+                return []
+            return await self._finalise(tenant, interview, overdue=False)
+
+    def _record(self, event: EventBase) -> bool:
+        """Store what the event adds to the interview's state; False when it adds nothing."""
+        if isinstance(event, MediaIngested):
+            self.ledger.open_interview(event)
+        elif isinstance(event, VisionFeatures):
+            self.ledger.put_vision(event)
+        elif isinstance(event, SpeechResults):
+            self.ledger.put_speech(event)
+        elif isinstance(event, StageStatus):
+            return self._record_status(event)
+        else:
+            return False
+        return True
+
+    def _record_status(self, status: StageStatus) -> bool:
+        if status.stage == StageName.FRAMES and status.state in (StageState.COMPLETED, StageState.FAILED):
+            if status.caused_by is None:
+                return False
+            failed = status.state == StageState.FAILED
+            reason = status.reason.message if failed and status.reason else None
+            manifest = Manifest(
+                media_event_id=str(status.caused_by),
+                chunks=0 if failed else status.emitted.get(topic_for(FrameChunkReady), 0),
+                segments=0 if failed else status.emitted.get(topic_for(AudioReady), 0),
+                frames_failed=(reason or "frames failed") if failed else None,
+            )
+            self.ledger.put_manifest(status.tenant_id, status.interview_id, manifest)
+            return True
+        unit_kind = _FAILED_UNITS.get(StageName(status.stage))
+        if unit_kind is not None and status.state == StageState.FAILED:
+            index = status.detail.get("unit_index")
+            if isinstance(index, int) and not isinstance(index, bool):
+                self.ledger.put_failure(status, unit_kind, index)
+                return True
+        return False
+
+    # ---- profiles ---------------------------------------------------------------------------------
+
+    def _lock(self, tenant: str, interview: str) -> asyncio.Lock:
+        # Weakly held: a lock lives while someone holds or waits for it, so finished interviews leave nothing.
+        lock = self._locks.get((tenant, interview))
+        if lock is None:
+            lock = self._locks[(tenant, interview)] = asyncio.Lock()
+        return lock
+
+    async def _finalise(self, tenant: str, interview: str, *, overdue: bool) -> list[EventBase]:
+        profile = await asyncio.to_thread(self._profile_if_due, tenant, interview, overdue)
+        return [profile] if profile is not None else []
+
+    def _profile_if_due(self, tenant: str, interview: str, overdue: bool) -> ProfileReady | None:
+        snap = self.ledger.snapshot(tenant, interview)
+        if not snap.has_ingested:
+            return None  # nothing to build a profile around yet (statuses can arrive first)
+        manifest = self._manifest(tenant, interview, snap, overdue)
+        if manifest is None:
+            return None
+        complete = (
+            _received(snap.vision, snap.failed_chunks) >= manifest.chunks
+            and _received(snap.speech, snap.failed_segments) >= manifest.segments
+        )
+        if not complete and not overdue:
+            return None
+        latest = snap.latest_profile
+        if latest is not None:
+            stored = self.ledger.profile(tenant, interview, latest)
+            if _same_coverage(stored, snap):
+                # A replay, or a late duplicate: the answer is what was already said, byte for byte.
+                if complete or overdue:
+                    self.ledger.close(tenant, interview)
+                return stored
+        inputs = self.ledger.load(tenant, interview, snap, manifest)
+        profile = self._score(inputs, version=(latest or 0) + 1)
+        self.ledger.put_profile(profile)
+        self.ledger.close(tenant, interview)
+        log.info(
+            "profile ready",
+            extra={"version": profile.profile_version, "label": profile.label.value, "complete": complete},
+        )
+        return profile
+
+    def _manifest(self, tenant: str, interview: str, snap: Snapshot, overdue: bool) -> Manifest | None:
+        if snap.has_manifest:
+            return self.ledger.manifest(tenant, interview)
+        if not overdue:
+            return None
+        # Frames never reported: the parts that did arrive carry the totals of their manifests.
+        inputs = self.ledger.load(
+            tenant, interview, snap, Manifest(media_event_id="", chunks=0, segments=0, frames_failed=None)
+        )
+        chunks = max((v.total_chunks for v in inputs.vision), default=0)
+        segments = max((s.total_segments for s in inputs.speech), default=0)
+        return Manifest(
+            media_event_id=str(inputs.ingested.event_id),
+            chunks=chunks,
+            segments=segments,
+            frames_failed=None if chunks or segments else "frames did not report before the deadline",
+        )
+
+    def _score(self, inputs: InterviewInputs, *, version: int) -> ProfileReady:
+        scores = score_interview(inputs, self.config)
+        # The report shows the profile, and the profile points at the report: render from a draft whose
+        # report reference is filled in once the report is stored.
+        draft = build_profile(
+            inputs, scores, version=version, report=self.reports.planned(inputs, version), occurred_at=datetime.now(UTC)
+        )
+        return draft.model_copy(update={"report": self.reports.write(inputs, scores, draft)})
+
+    # ---- deadline ---------------------------------------------------------------------------------
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.sweep_interval_s)
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("deadline sweep failed; trying again next interval")
+
+    async def sweep(self, now: datetime | None = None) -> list[ProfileReady]:
+        """Write partial profiles for interviews that made no progress for ``deadline_s``."""
+        emitted: list[ProfileReady] = []
+        cutoff = (now or datetime.now(UTC)) - timedelta(seconds=self.config.deadline_s)
+        for tenant, interview in await asyncio.to_thread(self.ledger.pending):
+            async with self._lock(tenant, interview):
+                snap = await asyncio.to_thread(self.ledger.snapshot, tenant, interview)
+                if snap.last_progress is not None and snap.last_progress > cutoff:
+                    continue
+                events = await self._finalise(tenant, interview, overdue=True)
+                if not events:
+                    await asyncio.to_thread(self.ledger.close, tenant, interview)
+                    continue
+                for event in events:
+                    assert isinstance(event, ProfileReady)
+                    await self._publish(event)
+                    emitted.append(event)
+        return emitted
+
+    async def _publish(self, event: ProfileReady) -> None:
+        assert self._producer is not None, "start() first"
+        topic = physical_topic(self.settings.kafka, topic_for(event))
+        await self._producer.send_and_wait(topic, encode(event), key=message_key(event))
+
+
+def _received(parts: set[int], failed: set[int]) -> int:
+    return len(parts | failed)
+
+
+def _same_coverage(profile: ProfileReady, snap: Snapshot) -> bool:
+    return profile.coverage.vision_chunks.received == len(
+        snap.vision
+    ) and profile.coverage.speech_segments.received == len(snap.speech)
+
+
+def make(settings: Settings) -> FusionStage:
+    """Factory for ``sightline worker services.fusion.stage:make``."""
+    return FusionStage(settings)
+
+
+__all__ = ["FusionStage", "make"]
