@@ -200,7 +200,11 @@ def speech_results(ingested: MediaIngested, candidate: Candidate) -> list[Speech
         ]
         for w in words:
             w["end_s"] = w["start_s"] + step * 0.8
-        quote = {"start_s": start + 2.0, "end_s": start + 6.0, "quote": f"In {qid} I led the migration and cut costs 30%"}
+        quote = {
+            "start_s": start + 2.0,
+            "end_s": start + 6.0,
+            "quote": f"In {qid} I led the migration and cut costs 30%",
+        }
         data = dict(base)
         data.update(
             event_id=_event_id(ingested.interview_id, "speech", str(index)),
@@ -260,6 +264,17 @@ def frames_completed(ingested: MediaIngested, chunks: int, segments: int) -> Sta
             detail={},
         )
     )
+
+
+def frames_failed(ingested: MediaIngested, message: str) -> StageStatus:
+    data = frames_completed(ingested, 0, 0).model_dump(mode="json")
+    data.update(
+        event_id=_event_id(ingested.interview_id, "frames-failed"),
+        state=StageState.FAILED.value,
+        emitted={},
+        reason={"code": "not_media", "message": message, "retryable": False},
+    )
+    return StageStatus.model_validate(data)
 
 
 def unit_failed(ingested: MediaIngested, stage: StageName, index: int, total: int) -> StageStatus:

@@ -465,10 +465,21 @@ def score_interview(inputs: InterviewInputs, settings: FusionSettings) -> Profil
         dim.confidence *= coverage
     dimensions = [d for dim in (*competencies, *behaviour) if (d := dim.to_contract()) is not None]
     overall, confidence = _overall(inputs, dimensions, settings)
-    if overall is None:
-        flags.append("insufficient_data")
     label = suggest_label(overall, confidence, inputs, settings)
+    if overall is None or _missing_share(inputs) > settings.max_missing_share:
+        # Scores are shown, but no outcome is suggested from a profile with holes this large.
+        flags.append("insufficient_data")
+        label = ProfileLabel.PENDING
     return ProfileScores(dimensions, overall, label, confidence, list(dict.fromkeys(flags)), items)
+
+
+def _missing_share(inputs: InterviewInputs) -> float:
+    """The larger share of announced vision chunks or speech segments that never produced a result."""
+    vision = 1 - len({v.chunk_index for v in inputs.vision}) / inputs.manifest.chunks if inputs.manifest.chunks else 0
+    speech = (
+        1 - len({s.segment_index for s in inputs.speech}) / inputs.manifest.segments if inputs.manifest.segments else 0
+    )
+    return max(0.0, vision, speech)
 
 
 def _coverage_ratio(inputs: InterviewInputs) -> float:

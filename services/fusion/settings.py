@@ -35,6 +35,13 @@ class FusionSettings(BaseModel):
         le=1,
         description="Below this evidence confidence the label is 'pending' whatever the score (too little data).",
     )
+    max_missing_share: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="Largest share of vision chunks or speech segments that may be missing (failed or overdue) "
+        "before the label stays 'pending' and the profile is flagged insufficient_data.",
+    )
     behaviour_weight: float = Field(
         0.3,
         ge=0,

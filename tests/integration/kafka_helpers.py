@@ -91,6 +91,20 @@ async def read_topic(
     return records
 
 
+async def read_all(kafka: KafkaSettings, topic: str, quiet_s: float = 2.0, timeout_s: float = 60.0) -> list[Record]:
+    """Everything on a topic once nothing new has arrived for `quiet_s` (to count re-deliveries)."""
+    seen: list[int] = []
+    last_change = [time.monotonic()]
+
+    def settled(records: list[Record]) -> bool:
+        if not seen or seen[-1] != len(records):
+            seen.append(len(records))
+            last_change[0] = time.monotonic()
+        return time.monotonic() - last_change[0] >= quiet_s
+
+    return await read_topic(kafka, topic, settled, timeout_s)
+
+
 async def committed_total(kafka: KafkaSettings, group_id: str, topic: str) -> int:
     """Sum of the group's committed offsets over the topic's partitions (= messages done, from 0)."""
     name = physical_topic(kafka, topic)

@@ -136,7 +136,9 @@ def test_without_emotion_inference_there_is_no_expression_score_and_the_profile_
 def test_without_scoring_consent_nothing_is_scored() -> None:
     inputs = inputs_for(STRONG)
     context = inputs.ingested.context.model_copy(
-        update={"permitted_analyses": [s for s in inputs.ingested.context.permitted_analyses if s != "automated_scoring"]}
+        update={
+            "permitted_analyses": [s for s in inputs.ingested.context.permitted_analyses if s != "automated_scoring"]
+        }
     )
     ingested = inputs.ingested.model_copy(update={"context": context})
     result = score_interview(replace(inputs, ingested=ingested), SETTINGS)
@@ -153,8 +155,18 @@ def test_missing_parts_lower_confidence_and_are_flagged() -> None:
     assert {"missing_vision_chunks", "missing_speech_segments"} <= set(partial_result.data_quality)
     assert partial_result.confidence < complete_result.confidence
     assert partial_result.label == ProfileLabel.PENDING  # too little evidence to suggest more
+    assert "insufficient_data" in partial_result.data_quality
+    assert "insufficient_data" not in complete_result.data_quality
     cov = coverage(partial)
     assert (cov.speech_segments.received, cov.speech_segments.expected) == (1, 3)
+
+
+def test_one_lost_chunk_in_many_still_gets_a_label() -> None:
+    full = inputs_for(STRONG)
+    one_lost = replace(full, vision=full.vision[1:], failed_chunks=frozenset({0}))
+    result = score_interview(one_lost, SETTINGS)
+    assert "missing_vision_chunks" in result.data_quality
+    assert result.label == ProfileLabel.RECOMMEND
 
 
 def test_failed_units_count_as_arrived_but_missing() -> None:

@@ -1,0 +1,219 @@
+"""Fusion in the real worker loop on the local stack: joining by manifest, replays, restarts, deadlines."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Iterable
+from dataclasses import replace
+
+from services.common.contracts import (
+    EventBase,
+    MediaIngested,
+    ProfileLabel,
+    ProfileReady,
+    SpeechResults,
+    StageName,
+    StageStatus,
+    VisionFeatures,
+    dead_letter_topic,
+    encode,
+    message_key,
+    topic_for,
+)
+from services.common.objectstore import ObjectStore
+from services.common.settings import Settings
+from services.common.worker import StageWorker
+from services.fusion.ledger import Ledger
+from services.fusion.scoring import EMOTIONAL_STABILITY
+from services.fusion.stage import FusionStage
+from tests.fusion_data import (
+    QUESTIONS,
+    STRONG,
+    WEAK,
+    Candidate,
+    frames_completed,
+    frames_failed,
+    media_ingested,
+    speech_results,
+    unit_failed,
+    vision_features,
+)
+from tests.integration.kafka_helpers import (
+    create_topics,
+    distinct_events,
+    isolated,
+    publish,
+    read_all,
+    read_topic,
+)
+
+TOPICS = [*FusionStage.input_topics, topic_for(ProfileReady), dead_letter_topic("fusion")]
+PROFILES = topic_for(ProfileReady)
+
+
+def fusion_settings(stack: Settings, **fusion: object) -> Settings:
+    settings = isolated(stack)
+    suffix = uuid.uuid4().hex[:10]
+    s3 = settings.s3.model_copy(update={"work_bucket": f"work-{suffix}", "report_bucket": f"reports-{suffix}"})
+    settings = settings.model_copy(update={"s3": s3, "fusion": settings.fusion.model_copy(update=fusion)})
+    ObjectStore(settings.s3).ensure_buckets()
+    return settings
+
+
+def interview(candidate: Candidate, name: str) -> tuple[MediaIngested, list[EventBase]]:
+    ingested = media_ingested(f"{name}-{uuid.uuid4().hex[:6]}", candidate)
+    vision = vision_features(ingested, candidate)
+    speech = speech_results(ingested, candidate)
+    return ingested, [ingested, frames_completed(ingested, len(vision), len(speech)), *vision, *speech]
+
+
+async def send(settings: Settings, events: Iterable[EventBase]) -> None:
+    by_topic: dict[str, list[tuple[bytes | None, bytes]]] = {}
+    for e in events:
+        by_topic.setdefault(topic_for(e), []).append((message_key(e), encode(e)))
+    for topic, messages in by_topic.items():
+        await publish(settings.kafka, topic, messages)
+
+
+async def profiles_until(settings: Settings, count: int, timeout_s: float = 90) -> list[ProfileReady]:
+    records = await read_topic(
+        settings.kafka, PROFILES, lambda r: len(distinct_events(r, PROFILES)) >= count, timeout_s
+    )
+    return [p for p in distinct_events(records, PROFILES) if isinstance(p, ProfileReady)]
+
+
+class Running:
+    def __init__(self, settings: Settings, group: str = "g-fusion") -> None:
+        self.stage = FusionStage(settings)
+        self.worker = StageWorker(self.stage, settings, group_id=group)
+        self.task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Running:
+        self.task = asyncio.create_task(self.worker.run())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.worker.stop()
+        assert self.task is not None
+        await asyncio.wait_for(self.task, 60)
+
+
+async def test_two_candidates_get_ordered_profiles_with_evidence_and_replays_change_nothing(
+    stack_settings: Settings,
+) -> None:
+    settings = fusion_settings(stack_settings)
+    await create_topics(settings.kafka, TOPICS)
+    strong, strong_events = interview(STRONG, "strong")
+    weak, weak_events = interview(WEAK, "weak")
+    await send(settings, [*strong_events, *weak_events])
+    async with Running(settings):
+        first = await profiles_until(settings, 2)
+        # Replay everything of the strong candidate: the same profile comes back, nothing new.
+        await send(settings, strong_events)
+        await asyncio.sleep(3)
+    records = await read_all(settings.kafka, PROFILES)
+    assert len(records) >= 2
+    assert {str(p.event_id) for p in distinct_events(records, PROFILES)} == {str(p.event_id) for p in first}
+
+    by_interview = {p.interview_id: p for p in first}
+    s, w = by_interview[strong.interview_id], by_interview[weak.interview_id]
+    assert s.overall is not None and w.overall is not None and s.overall > w.overall
+    assert (s.label, w.label) == (ProfileLabel.RECOMMEND, ProfileLabel.REJECT)
+    assert s.profile_version == w.profile_version == 1
+    assert s.coverage.vision_chunks.received == s.coverage.vision_chunks.expected > 0
+    assert s.coverage.speech_segments.received == s.coverage.speech_segments.expected == len(QUESTIONS)
+    assert s.data_quality == []
+    stability = next(d for d in w.dimensions if d.dimension == EMOTIONAL_STABILITY)
+    pressure = next(q for q in QUESTIONS if q[4])
+    assert stability.evidence and all(pressure[2] <= e.start_s < pressure[3] for e in stability.evidence)
+
+    store = ObjectStore(settings.s3)
+    report = json.loads(store.get_bytes(s.report.bucket, s.report.key))  # type: ignore[union-attr]
+    assert report["profile"]["overall"] == s.overall
+    assert [a["question_id"] for a in report["answers"]] == [q[0] for q in QUESTIONS]
+
+    # Fusion says nothing about the status events it reads (no feedback loop through stage-status).
+    status_records = await read_all(settings.kafka, topic_for(StageStatus))
+    fusion_statuses = [
+        e
+        for e in distinct_events(status_records, topic_for(StageStatus))
+        if isinstance(e, StageStatus) and e.stage == StageName.FUSION
+    ]
+    handled = len(strong_events) + len(weak_events) - 2  # every input but the two frames statuses
+    assert len({(st.caused_by, st.state) for st in fusion_statuses}) == 2 * handled
+
+
+async def test_a_restart_mid_interview_loses_and_duplicates_nothing(stack_settings: Settings) -> None:
+    settings = fusion_settings(stack_settings)
+    await create_topics(settings.kafka, TOPICS)
+    ingested, events = interview(STRONG, "restart")
+    half = len(events) // 2
+    await send(settings, events[:half])
+    async with Running(settings):
+        ledger = Ledger(ObjectStore(settings.s3), settings.s3.work_bucket)
+        for _ in range(100):
+            snap = await asyncio.to_thread(ledger.snapshot, ingested.tenant_id, ingested.interview_id)
+            if len(snap.vision) + len(snap.speech) >= half - 2:
+                break
+            await asyncio.sleep(0.2)
+    # A new instance (same group) picks up where the first stopped, from what is stored.
+    await send(settings, events[half:])
+    async with Running(settings):
+        profiles = await profiles_until(settings, 1)
+        await asyncio.sleep(2)
+    records = await read_all(settings.kafka, PROFILES)
+    assert len(distinct_events(records, PROFILES)) == 1
+    (profile,) = profiles
+    assert profile.coverage.vision_chunks.received == profile.coverage.vision_chunks.expected
+    assert profile.coverage.speech_segments.received == 3 and profile.data_quality == []
+
+
+async def test_the_deadline_gives_a_partial_profile_and_late_parts_a_new_version(stack_settings: Settings) -> None:
+    settings = fusion_settings(stack_settings, deadline_s=1.0, sweep_interval_s=0.5)
+    await create_topics(settings.kafka, TOPICS)
+    _, events = interview(STRONG, "late")
+    speech = [e for e in events if isinstance(e, SpeechResults)]
+    late = speech[-1]
+    await send(settings, [e for e in events if e is not late])
+    async with Running(settings):
+        (partial,) = await profiles_until(settings, 1)
+        assert partial.profile_version == 1
+        assert "missing_speech_segments" in partial.data_quality
+        assert partial.coverage.speech_segments.received == 2
+        assert partial.label == ProfileLabel.PENDING
+        await send(settings, [late])
+        profiles = await profiles_until(settings, 2)
+    final = max(profiles, key=lambda p: p.profile_version)
+    assert final.profile_version == 2
+    assert final.coverage.speech_segments.received == 3
+    assert "missing_speech_segments" not in final.data_quality
+    assert final.profile_id != partial.profile_id
+
+
+async def test_failed_units_and_failed_media_end_in_flagged_profiles_without_waiting(stack_settings: Settings) -> None:
+    settings = fusion_settings(stack_settings)  # default deadline: only the failures can finish these
+    await create_topics(settings.kafka, TOPICS)
+    ingested, events = interview(replace(STRONG, smile=0.5), "unitfail")
+    vision = [e for e in events if isinstance(e, VisionFeatures)]
+    lost = vision[3]
+    kept = [e for e in events if e is not lost]
+    broken = media_ingested(f"broken-{uuid.uuid4().hex[:6]}", STRONG)
+    await send(
+        settings,
+        [
+            *kept,
+            unit_failed(ingested, StageName.VISION, lost.chunk_index, lost.total_chunks),
+            broken,
+            frames_failed(broken, "no video or audio stream"),
+        ],
+    )
+    async with Running(settings):
+        profiles = {p.interview_id: p for p in await profiles_until(settings, 2)}
+    partial = profiles[ingested.interview_id]
+    assert "missing_vision_chunks" in partial.data_quality
+    assert partial.coverage.vision_chunks.received == len(vision) - 1
+    unprocessable = profiles[broken.interview_id]
+    assert unprocessable.overall is None and unprocessable.dimensions == []
+    assert {"media_unprocessable", "insufficient_data"} <= set(unprocessable.data_quality)
