@@ -147,6 +147,56 @@ def query_cmd(sql: str, fmt: str) -> None:
     _print_rows(columns, rows, fmt)
 
 
+@cli.command("status")
+@click.argument("interview_id", required=False)
+@click.option("--tenant", help="Only interviews of this tenant.")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True, help="Newest interviews shown.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def status_cmd(interview_id: str | None, tenant: str | None, limit: int, fmt: str) -> None:
+    """Where each interview is: per stage, units done, failures with reasons.
+
+    Exit code 1 when a shown interview has failed, or INTERVIEW_ID is unknown.
+    """
+    from services.common.chdb_owner import OwnerUnavailable, open_warehouse
+    from services.status import STAGE_ORDER, progress_sql, summarise
+
+    settings = get_settings()
+    sql = progress_sql(settings.clickhouse.database, interview_id=interview_id, tenant_id=tenant, limit=limit)
+    try:
+        warehouse = open_warehouse(settings.clickhouse)
+        columns, rows = warehouse.query_rows(sql, readonly=True)
+        warehouse.close()
+    except OwnerUnavailable as exc:
+        err_console.print(f"[red]{exc}")
+        sys.exit(EXIT_UNREACHABLE)
+    except Exception as exc:
+        err_console.print(f"[red]status query failed: {exc}")
+        sys.exit(EXIT_PROBLEM)
+    interviews = summarise(columns, rows)
+    if interview_id is not None and not interviews:
+        err_console.print(f"[red]no status recorded for interview {interview_id}")
+        sys.exit(EXIT_PROBLEM)
+    if fmt == "json":
+        for iv in interviews:
+            doc = {
+                "tenant_id": iv.tenant_id,
+                "interview_id": iv.interview_id,
+                "phase": iv.phase,
+                "stages": {s: p.text for s, p in iv.stages.items()},
+                "failures": iv.reasons,
+            }
+            click.echo(json.dumps(doc, ensure_ascii=False))
+    else:
+        table = Table("tenant", "interview", "phase", *STAGE_ORDER, "failures")
+        for iv in interviews:
+            cells = [iv.stages[s].text if s in iv.stages else "" for s in STAGE_ORDER]
+            colour = "red" if iv.failed else ("green" if iv.phase == "profiled" else "yellow")
+            table.add_row(iv.tenant_id, iv.interview_id, f"[{colour}]{iv.phase}", *cells, "\n".join(iv.reasons))
+        console.print(table)
+    if any(iv.failed for iv in interviews):
+        sys.exit(EXIT_PROBLEM)
+
+
 def _print_rows(columns: list[str], rows: list[list[Any]], fmt: str) -> None:
     if fmt == "json":
         for row in rows:

@@ -1,0 +1,131 @@
+"""Where each interview is: per stage, units done of the manifest, failures and their reasons.
+
+Read from the ``stage_status`` table the sink fills from the stage-status topic. Pure query building and
+summarising here; `sightline status` prints it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from services.common.contracts import StageName
+
+STAGE_ORDER = [s.value for s in StageName]
+
+
+def progress_sql(database: str, *, interview_id: str | None, tenant_id: str | None, limit: int) -> str:
+    """One row per (interview, stage); the newest interviews first. Values are quoted, not interpolated raw."""
+    filters = []
+    if interview_id is not None:
+        filters.append(f"interview_id = {_quote(interview_id)}")
+    if tenant_id is not None:
+        filters.append(f"tenant_id = {_quote(tenant_id)}")
+    where = f"WHERE {' AND '.join(filters)}" if filters else ""
+    return f"""
+WITH recent AS (
+    SELECT tenant_id, interview_id, max(occurred_at) AS last_seen
+    FROM {database}.stage_status FINAL {where}
+    GROUP BY tenant_id, interview_id
+    ORDER BY last_seen DESC
+    LIMIT {int(limit)}
+)
+SELECT
+    s.tenant_id, s.interview_id, s.stage,
+    uniqExactIf(s.unit, s.state = 'completed')                        AS done_units,
+    countIf(s.state = 'completed')                                     AS completions,
+    max(toUInt32OrZero(splitByChar('/', s.unit)[2]))                   AS total_units,
+    uniqExactIf(s.unit, s.state = 'failed')                            AS failed_units,
+    argMax(s.state, s.occurred_at)                                     AS last_state,
+    argMaxIf(s.reason_code, s.occurred_at, s.state = 'failed')         AS failure_code,
+    argMaxIf(s.reason_message, s.occurred_at, s.state = 'failed')      AS failure_message,
+    max(s.occurred_at)                                                 AS updated_at,
+    any(r.last_seen)                                                   AS last_seen
+FROM {database}.stage_status AS s FINAL
+INNER JOIN recent AS r ON r.tenant_id = s.tenant_id AND r.interview_id = s.interview_id
+GROUP BY s.tenant_id, s.interview_id, s.stage
+ORDER BY last_seen DESC, s.tenant_id, s.interview_id
+"""
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+@dataclass(frozen=True)
+class StageProgress:
+    stage: str
+    done: int
+    total: int | None  # units in the manifest, when the stage works in units
+    failed: int
+    last_state: str
+    failure: str | None
+    updated_at: datetime
+
+    @property
+    def text(self) -> str:
+        if self.total:
+            text = f"{self.done}/{self.total}"
+            if self.done + self.failed >= self.total:
+                text += " done" if not self.failed else f" done, {self.failed} failed"
+            return text
+        return self.last_state
+
+
+@dataclass(frozen=True)
+class InterviewProgress:
+    tenant_id: str
+    interview_id: str
+    stages: dict[str, StageProgress]
+
+    @property
+    def failed(self) -> bool:
+        return any(p.failed and not p.total for p in self.stages.values())
+
+    @property
+    def phase(self) -> str:
+        """One word for the interview: failed, profiled, or the stage it is in."""
+        if self.failed:
+            return "failed"
+        fusion = self.stages.get(StageName.FUSION.value)
+        if fusion is not None and fusion.last_state == "completed" and _profiled(self):
+            return "profiled"
+        for stage in reversed(STAGE_ORDER):
+            if stage in self.stages:
+                return stage
+        return "unknown"
+
+    @property
+    def reasons(self) -> list[str]:
+        return [f"{s}: {p.failure}" for s, p in self.stages.items() if p.failure]
+
+
+def _profiled(progress: InterviewProgress) -> bool:
+    sink = progress.stages.get(StageName.SINK.value)
+    return sink is None or sink.last_state == "completed"
+
+
+def summarise(columns: list[str], rows: list[list[Any]]) -> list[InterviewProgress]:
+    result: dict[tuple[str, str], dict[str, StageProgress]] = {}
+    for row in rows:
+        r = dict(zip(columns, row, strict=True))
+        total = int(r["total_units"]) or None
+        failure = f"{r['failure_code']}: {r['failure_message']}" if r["failure_code"] else None
+        result.setdefault((r["tenant_id"], r["interview_id"]), {})[r["stage"]] = StageProgress(
+            stage=r["stage"],
+            done=int(r["done_units"]) if total else int(r["completions"]),
+            total=total,
+            failed=int(r["failed_units"]),
+            last_state=str(r["last_state"]),
+            failure=failure,
+            updated_at=r["updated_at"],
+        )
+    return [
+        InterviewProgress(tenant, interview, dict(sorted(stages.items(), key=lambda kv: _stage_rank(kv[0]))))
+        for (tenant, interview), stages in result.items()
+    ]
+
+
+def _stage_rank(stage: str) -> int:
+    return STAGE_ORDER.index(stage) if stage in STAGE_ORDER else len(STAGE_ORDER)
