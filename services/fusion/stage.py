@@ -23,10 +23,12 @@ import contextlib
 import logging
 import weakref
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from aiokafka import AIOKafkaProducer
 
+from services.common.competency import CompetencyModelLibrary, UnknownCompetencyModel
 from services.common.contracts import (
     AudioReady,
     EventBase,
@@ -47,6 +49,7 @@ from services.common.objectstore import ObjectStore
 from services.common.settings import Settings
 from services.common.worker import MessageMeta
 from services.fusion.inputs import InterviewInputs, Manifest
+from services.fusion.jobmodel import job_model
 from services.fusion.ledger import Ledger, Snapshot
 from services.fusion.profile import build_profile
 from services.fusion.reports import ReportWriter
@@ -76,12 +79,17 @@ class FusionStage:
         self.reports = ReportWriter(self.store, settings.s3.report_bucket, enabled=self.config.render_reports)
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = weakref.WeakValueDictionary()
         self._producer: AIOKafkaProducer | None = None
+        self._models: CompetencyModelLibrary | None = None
         self._sweeper: asyncio.Task[None] | None = None
 
     # ---- lifecycle --------------------------------------------------------------------------------
 
     async def start(self) -> None:
         await asyncio.to_thread(self.store.ensure_buckets)
+        # The same library speech scores against: weights, question targets and label thresholds.
+        self._models = await asyncio.to_thread(
+            CompetencyModelLibrary.from_directory, self.settings.speech.competency_models_dir
+        )
         self._producer = create_producer(self.settings.kafka, "fusion-deadline-producer")
         await self._producer.start()
         self._sweeper = asyncio.create_task(self._sweep_forever(), name="fusion-deadline-sweeper")
@@ -173,7 +181,7 @@ class FusionStage:
                 if complete or overdue:
                     self.ledger.close(tenant, interview)
                 return stored
-        inputs = self.ledger.load(tenant, interview, snap, manifest)
+        inputs = self._with_job_model(self.ledger.load(tenant, interview, snap, manifest))
         profile = self._score(inputs, version=(latest or 0) + 1)
         self.ledger.put_profile(profile)
         self.ledger.close(tenant, interview)
@@ -200,6 +208,16 @@ class FusionStage:
             segments=segments,
             frames_failed=None if chunks or segments else "frames did not report before the deadline",
         )
+
+    def _with_job_model(self, inputs: InterviewInputs) -> InterviewInputs:
+        ref = inputs.ingested.context.job.competency_model
+        if self._models is None:
+            return inputs
+        try:
+            return replace(inputs, job_model=job_model(self._models.get(ref.id, ref.version)))
+        except UnknownCompetencyModel:
+            log.warning("competency model %s@%s not configured: equal weights, default thresholds", ref.id, ref.version)
+            return inputs
 
     def _score(self, inputs: InterviewInputs, *, version: int) -> ProfileReady:
         scores = score_interview(inputs, self.config)

@@ -218,3 +218,18 @@ def test_unit_status_names_its_manifest_position() -> None:
 
     status = unit_failed(media_ingested("INT-9", STRONG), StageName.SPEECH, 2, 3)
     assert status.detail["unit_index"] == 2
+
+
+def test_a_shipped_competency_model_drives_weights_targets_and_thresholds() -> None:
+    from services.common.competency import CompetencyModelLibrary
+    from services.common.settings import Settings
+    from services.fusion.jobmodel import job_model
+
+    library = CompetencyModelLibrary.from_directory(Settings().speech.competency_models_dir)
+    model = library.get("software-engineer", "1.0")
+    converted = job_model(model)
+    assert set(converted.competency_weights) == {c.id for c in model.competencies}
+    assert converted.recommend_at == model.thresholds.recommend
+    assert converted.reject_below == model.thresholds.reject
+    first = model.questions[0]
+    assert list(converted.question_competencies[first.id]) == first.competencies
