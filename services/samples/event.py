@@ -7,12 +7,26 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from services.common.competency import CompetencyModel, CompetencyModelLibrary
 from services.common.contracts import InterviewCompleted
-from services.common.settings import PROJECT_ROOT
+from services.common.settings import PROJECT_ROOT, get_settings
 from services.samples.generate import SampleResult
 
 _TEMPLATE = PROJECT_ROOT / "schemas" / "examples" / "v1" / "interview-completed.en-IE.json"
 _LOCALES = {"en": ("en-US", "US"), "zh": ("zh-CN", "CN")}
+
+
+def question_id(bank_id: str, repeat: int) -> str:
+    """The id a sample question is sent with: its bank id, numbered from the second time it is asked."""
+    return bank_id if repeat == 0 else f"{bank_id}-{repeat + 1}"
+
+
+def _competency_model(model_id: str) -> CompetencyModel:
+    library = CompetencyModelLibrary.from_directory(get_settings().speech.competency_models_dir)
+    versions = [m for m in library if m.id == model_id]
+    if not versions:
+        raise ValueError(f"no competency model {model_id!r} in {get_settings().speech.competency_models_dir}")
+    return max(versions, key=lambda m: m.version)
 
 
 def _sha256(path: Path) -> str:
@@ -24,10 +38,22 @@ def _sha256(path: Path) -> str:
 
 
 def interview_event(
-    result: SampleResult, *, tenant_id: str = "demo", interview_id: str | None = None, job_id: str = "JOB-SWE-1"
+    result: SampleResult,
+    *,
+    tenant_id: str = "demo",
+    interview_id: str | None = None,
+    job_id: str = "JOB-SWE-1",
+    competency_model: str = "software-engineer",
 ) -> InterviewCompleted:
-    """An event pointing at the sample by file:// with its checksum and the scripted questions."""
+    """An event pointing at the sample by file:// with its checksum and the scripted questions.
+
+    Question ids are the question bank's ids (``conflict``, ``incident``; a repeat gets ``-2``), as an HR
+    system would send them, so answers are scored against the competencies the job's model names for
+    them; the model also says which questions are pressure questions.
+    """
     truth = result.truth
+    model = _competency_model(competency_model)
+    pressure = {q.id for q in model.questions if q.pressure}
     template = InterviewCompleted.model_validate_json(_TEMPLATE.read_bytes())
     locale, jurisdiction = _LOCALES[truth.lang]
     interview_id = interview_id or f"sample-{result.media_path.stem}"
@@ -56,16 +82,19 @@ def interview_event(
         ],
         questions=[
             {
-                "question_id": q.question_id,
+                "question_id": question_id(q.bank_id, q.repeat),
                 "text": q.question.text,
                 "start_s": q.start,
                 "end_s": q.end,
-                "pressure": False,
+                "pressure": q.bank_id in pressure,
             }
             for q in truth.questions
         ],
     )
-    data["job"]["job_id"] = job_id
-    data["job"]["title"] = "Software Engineer"
+    data["job"] = {
+        "job_id": job_id,
+        "title": model.title.en,
+        "competency_model": {"id": model.id, "version": model.version},
+    }
     data.pop("callback", None)
     return InterviewCompleted.model_validate(data)

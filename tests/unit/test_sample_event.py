@@ -6,7 +6,7 @@ import hashlib
 from pathlib import Path
 
 from services.common.contracts import decode, encode, topic_for
-from services.samples.event import interview_event
+from services.samples.event import interview_event, question_id
 from services.samples.generate import generate_interview
 from services.samples.spec import SampleSpec
 
@@ -22,7 +22,14 @@ def test_event_for_a_sample_is_a_valid_contract_with_its_checksum_and_questions(
     assert media.checksum is not None
     assert media.checksum.value == hashlib.sha256(result.media_path.read_bytes()).hexdigest()
     assert [(q.question_id, q.start_s, q.end_s) for q in event.questions] == [
-        (q.question_id, q.start, q.end) for q in result.truth.questions
+        (question_id(q.bank_id, q.repeat), q.start, q.end) for q in result.truth.questions
     ]
+    assert event.job.competency_model.id == "software-engineer"
+
+
+def test_questions_carry_bank_ids_and_the_models_pressure_flags(tmp_path: Path) -> None:
+    result = generate_interview(SampleSpec(duration=45, fps=5, seed=7, audio=False), tmp_path, tts_cache=None)
+    event = interview_event(result, interview_id="iv-pressure")
+    assert [(q.question_id, q.pressure) for q in event.questions] == [("incident", True), ("motivation", False)]
     assert event.event_id == interview_event(result, tenant_id="acme", interview_id="iv-sample").event_id
     assert event.event_id != interview_event(result, tenant_id="acme", interview_id="other").event_id
