@@ -1,9 +1,13 @@
-"""`make demo`: the local stack and the stages that exist, on a generated sample interview.
+"""`make demo`: the whole pipeline on the local stack, on three generated interviews.
 
-Runs after `make up` (stack started, topics created, migrations applied). Generates a sample
-interview, starts every deployed stage as its own process, publishes the interview-completed event
-an HR system would send, and shows per stage what the stage-status topic says. Re-running is
-idempotent: the same sample gives the same event id, so stages re-emit the same outputs.
+Runs after `make up` (stack started, topics created, migrations applied). Generates three sample
+interviews (two candidates for the same software-engineering job, one of them interviewed in Mandarin),
+starts all six stages as separate processes, publishes the interview-completed events an HR system
+would send, shows live progress per interview and stage, then prints the profiles and writes their
+reports under ``.local/reports/``.
+
+Re-running is idempotent: the same samples give the same event ids, so every stage re-emits the same
+outputs, fusion re-emits the stored profile and the sink keeps one row per key.
 """
 
 from __future__ import annotations
@@ -14,15 +18,21 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from services.common.contracts import (
-    AudioReady,
-    FrameChunkReady,
     InterviewCompleted,
+    ProfileReady,
+    StageName,
+    StageState,
     StageStatus,
     decode,
     encode,
@@ -31,19 +41,60 @@ from services.common.contracts import (
     topic_for,
 )
 from services.common.kafka import connection_kwargs, create_producer, physical_topic
+from services.common.objectstore import ObjectStore
 from services.common.settings import Settings, get_settings
 from services.common.stack import stack_status
 
-#: Stage processes shipped in this version (each issue adds its own): name -> worker factory.
-DEPLOYED_STAGES: dict[str, str] = {
-    "ingest": "services.ingest.stage:make",
-    "frames": "services.frames.stage:make",
-}
+#: Every stage runs as its own process: name -> worker factory.
+DEPLOYED_STAGES: dict[str, str] = {stage.value: f"services.{stage.value}.stage:make" for stage in StageName}
+TIMEOUT_S = 20 * 60
 
 console = Console()
 
 
-async def _publish(settings: Settings, events: list[InterviewCompleted]) -> None:
+@dataclass(frozen=True)
+class DemoInterview:
+    interview_id: str
+    lang: Literal["en", "zh"]
+    candidate: Literal["strong", "weak"]
+    variant: Literal["smiling", "neutral"]
+    seed: int
+    duration_s: float = 90.0
+
+
+DEMO_INTERVIEWS = (
+    DemoInterview("demo-en-strong", "en", "strong", "smiling", seed=7),
+    DemoInterview("demo-en-weak", "en", "weak", "neutral", seed=8),
+    DemoInterview("demo-zh-strong", "zh", "strong", "smiling", seed=9),
+)
+
+
+# ---- samples and events ---------------------------------------------------------------------------------
+
+
+def _sample_events(settings: Settings) -> list[InterviewCompleted]:
+    from services.samples.event import interview_event
+    from services.samples.generate import generate_interview
+    from services.samples.spec import SampleSpec
+
+    events = []
+    for demo in DEMO_INTERVIEWS:
+        spec = SampleSpec(
+            seed=demo.seed,
+            duration=demo.duration_s,
+            fps=10,
+            lang=demo.lang,
+            candidate=demo.candidate,
+            variant=demo.variant,
+        )
+        with console.status(f"generating {demo.interview_id} ({demo.duration_s:.0f} s, {demo.lang}, {demo.candidate})"):
+            result = generate_interview(spec, settings.stack.home / "samples", name=demo.interview_id)
+        events.append(interview_event(result, interview_id=demo.interview_id))
+    console.print(f"samples and their ground truth: {settings.stack.home / 'samples'}")
+    return events
+
+
+async def _publish(settings: Settings, events: Iterable[InterviewCompleted]) -> None:
     producer = create_producer(settings.kafka, "demo")
     await producer.start()
     try:
@@ -58,66 +109,182 @@ async def _publish(settings: Settings, events: list[InterviewCompleted]) -> None
         await producer.stop()
 
 
-async def _statuses(settings: Settings, wait_s: float) -> list[StageStatus]:
-    name = physical_topic(settings.kafka, topic_for(StageStatus))
-    consumer = AIOKafkaConsumer(**connection_kwargs(settings.kafka, "demo-status"), enable_auto_commit=False)
-    await consumer.start()
-    found: list[StageStatus] = []
-    try:
-        partitions = consumer.partitions_for_topic(name) or set()
-        tps = [TopicPartition(name, p) for p in partitions]
-        if not tps:
-            return found
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        batch = await consumer.getmany(timeout_ms=int(wait_s * 1000))
-        for records in batch.values():
-            for record in records:
-                event = decode(topic_for(StageStatus), record.value or b"")
-                if isinstance(event, StageStatus):
-                    found.append(event)
-    finally:
-        await consumer.stop()
-    return found
+# ---- stage processes ------------------------------------------------------------------------------------
 
 
-def _start_stages(settings: Settings) -> list[subprocess.Popen[bytes]]:
+def _start_stages(settings: Settings) -> dict[str, subprocess.Popen[bytes]]:
     logs = settings.stack.home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    procs = []
+    procs = {}
     for name, factory in DEPLOYED_STAGES.items():
         log = (logs / f"{name}.log").open("ab")
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "services.cli", "worker", factory],
-                stdout=log,
-                stderr=log,
-                env={**os.environ, "SIGHTLINE_OBSERVABILITY__HTTP_PORT": "0"},
-            )
+        procs[name] = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "worker", factory],
+            stdout=log,
+            stderr=log,
+            env={**os.environ, "SIGHTLINE_OBSERVABILITY__HTTP_PORT": "0"},
         )
-        console.print(f"started stage [bold]{name}[/] (log: {logs / f'{name}.log'})")
+    console.print(f"started {', '.join(procs)} (logs: {logs})")
     return procs
 
 
-def _stop_stages(procs: list[subprocess.Popen[bytes]]) -> None:
-    for proc in procs:
-        proc.send_signal(signal.SIGTERM)
-    for proc in procs:
+def _stop_stages(procs: dict[str, subprocess.Popen[bytes]]) -> None:
+    for proc in procs.values():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in procs.values():
         try:
-            proc.wait(timeout=40)
+            proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             proc.kill()
 
 
-def _sample_event(settings: Settings) -> InterviewCompleted:
-    from services.samples.event import interview_event
-    from services.samples.generate import generate_interview
-    from services.samples.spec import SampleSpec
+# ---- progress -------------------------------------------------------------------------------------------
 
-    with console.status("generating a sample interview (30 s, English, with ground truth)"):
-        result = generate_interview(SampleSpec(duration=30, fps=10, seed=7), settings.stack.home / "samples")
-    console.print(f"sample: {result.media_path} (truth: {result.truth_path.name})")
-    return interview_event(result, interview_id="demo-en-strong")
+
+@dataclass
+class StageTrack:
+    total: int = 1
+    done: set[str] = field(default_factory=set)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Tracker:
+    """Progress per (interview, stage) from stage statuses; profiles as fusion emits them."""
+
+    interviews: list[str]
+    stages: dict[tuple[str, str], StageTrack] = field(default_factory=dict)
+    profiles: dict[str, ProfileReady] = field(default_factory=dict)
+    stored: set[str] = field(default_factory=set)  # event ids the sink completed
+
+    def add_status(self, status: StageStatus) -> None:
+        if status.state not in (StageState.COMPLETED, StageState.FAILED):
+            return
+        if status.stage == StageName.SINK:
+            if status.state == StageState.COMPLETED and status.caused_by is not None:
+                self.stored.add(str(status.caused_by))
+            return
+        if status.interview_id not in self.interviews or status.stage == StageName.FUSION:
+            return  # fusion's progress is its profile
+        track = self.stages.setdefault((status.interview_id, status.stage.value), StageTrack())
+        unit_total = status.detail.get("unit_total")
+        if isinstance(unit_total, int) and not isinstance(unit_total, bool):
+            track.total = unit_total
+        unit = status.unit or "whole"
+        if status.state == StageState.FAILED:
+            track.failed[unit] = status.reason.message if status.reason else "failed"
+        else:
+            track.done.add(unit)
+        if status.stage == StageName.FRAMES and status.state == StageState.COMPLETED:
+            # The manifest: how many units vision and speech will report (zero for a missing stream).
+            for stage, topic in (("vision", "frame-chunk-ready"), ("speech", "audio-ready")):
+                count = next((n for t, n in status.emitted.items() if topic in t), None)
+                if count is not None:
+                    self.stages.setdefault((status.interview_id, stage), StageTrack()).total = count
+
+    def add_profile(self, profile: ProfileReady) -> None:
+        current = self.profiles.get(profile.interview_id)
+        if profile.interview_id in self.interviews and (
+            current is None or profile.profile_version >= current.profile_version
+        ):
+            self.profiles[profile.interview_id] = profile
+
+    def counts(self, interview: str, stage: str) -> tuple[int, int, bool]:
+        """(done, total, any failures) for one bar."""
+        if stage == StageName.FUSION.value:
+            return int(interview in self.profiles), 1, False
+        if stage == StageName.SINK.value:
+            profile = self.profiles.get(interview)
+            return int(profile is not None and str(profile.event_id) in self.stored), 1, False
+        track = self.stages.get((interview, stage), StageTrack())
+        return min(len(track.done) + len(track.failed), track.total), track.total, bool(track.failed)
+
+    def finished(self) -> bool:
+        return all(self.counts(i, StageName.SINK.value)[0] == 1 or self.failed(i) for i in self.interviews)
+
+    def failed(self, interview: str) -> bool:
+        return any(
+            t.failed for (i, stage), t in self.stages.items() if i == interview and stage in ("ingest", "frames")
+        )
+
+
+async def _follow(
+    settings: Settings, tracker: Tracker, progress: Progress, tasks: dict[tuple[str, str], TaskID]
+) -> None:
+    status_topic = physical_topic(settings.kafka, topic_for(StageStatus))
+    profile_topic = physical_topic(settings.kafka, topic_for(ProfileReady))
+    consumer = AIOKafkaConsumer(**connection_kwargs(settings.kafka, "demo-progress"), enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = [
+            TopicPartition(t, p) for t in (status_topic, profile_topic) for p in consumer.partitions_for_topic(t) or ()
+        ]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        deadline = time.monotonic() + TIMEOUT_S
+        while not tracker.finished() and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            for tp, records in batch.items():
+                for record in records:
+                    if tp.topic == profile_topic:
+                        profile = decode(topic_for(ProfileReady), record.value or b"")
+                        if isinstance(profile, ProfileReady):
+                            tracker.add_profile(profile)
+                    else:
+                        status = decode(topic_for(StageStatus), record.value or b"")
+                        if isinstance(status, StageStatus):
+                            tracker.add_status(status)
+            for (interview, stage), task in tasks.items():
+                done, total, failures = tracker.counts(interview, stage)
+                label = f"{interview} {stage}" + (" [red](failures)" if failures else "")
+                progress.update(task, total=max(total, 1), completed=done if total else 1, description=label)
+    finally:
+        await consumer.stop()
+
+
+# ---- results --------------------------------------------------------------------------------------------
+
+
+def _write_reports(settings: Settings, profiles: Iterable[ProfileReady]) -> dict[str, Path]:
+    store = ObjectStore(settings.s3)
+    out = settings.stack.home / "reports"
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for profile in profiles:
+        ref = profile.report
+        if not hasattr(ref, "bucket"):
+            continue
+        suffix = ".html" if ref.content_type.startswith("text/html") else ".json"  # type: ignore[union-attr]
+        path = out / f"{profile.interview_id}{suffix}"
+        path.write_bytes(store.get_bytes(ref.bucket, ref.key))  # type: ignore[union-attr]
+        paths[profile.interview_id] = path
+    return paths
+
+
+def _print_profiles(tracker: Tracker, reports: dict[str, Path]) -> None:
+    table = Table("interview", "job", "overall", "label", "top dimensions", "data quality", "report", title="Profiles")
+    for interview in tracker.interviews:
+        profile = tracker.profiles.get(interview)
+        if profile is None:
+            reasons = [m for (i, _), t in tracker.stages.items() if i == interview for m in t.failed.values()]
+            table.add_row(interview, "", "", "[red]no profile", "; ".join(reasons)[:80], "", "")
+            continue
+        top = sorted(profile.dimensions, key=lambda d: -d.score)[:3]
+        colour = {"recommend": "green", "reject": "red"}.get(profile.label.value, "yellow")
+        table.add_row(
+            interview,
+            profile.context.job.title,
+            "" if profile.overall is None else f"{profile.overall:.1f}",
+            f"[{colour}]{profile.label.value}[/] (needs review)",
+            ", ".join(f"{d.dimension} {d.score:.0f}" for d in top),
+            ", ".join(map(str, profile.data_quality)) or "ok",
+            str(reports.get(interview, "")),
+        )
+    console.print(table)
+    console.print(
+        "Labels are suggestions: a person confirms every one. `sightline status` shows where each interview is."
+    )
 
 
 def main() -> int:
@@ -130,36 +297,28 @@ def main() -> int:
     if not status.healthy:
         console.print("[red]The local stack is not healthy; run `make up` and see .local/logs/.")
         return 1
-    event = _sample_event(settings)
+    events = _sample_events(settings)
+    tracker = Tracker([e.interview_id for e in events])
     procs = _start_stages(settings)
     try:
-        asyncio.run(_publish(settings, [event]))
-        console.print(f"published interview [bold]{event.interview_id}[/] to {topic_for(event)}")
-        last = {s: "" for s in DEPLOYED_STAGES}
-        deadline = time.monotonic() + 180
-        with console.status("waiting for the stages"):
-            while time.monotonic() < deadline:
-                for s in asyncio.run(_statuses(settings, wait_s=1.0)):
-                    if s.interview_id == event.interview_id and s.stage.value in last:
-                        outputs = ", ".join(f"{n} x {t.split('.')[1]}" for t, n in s.emitted.items())
-                        detail = f": {s.reason.message}" if s.reason else (f" ({outputs})" if outputs else "")
-                        last[s.stage.value] = s.state.value + detail
-                if all(v.startswith(("completed", "failed")) for v in last.values()):
-                    break
-                if any(p.poll() is not None for p in procs):
-                    console.print("[red]a stage process exited; see its log in .local/logs/")
-                    break
+        asyncio.run(_publish(settings, events))
+        console.print(f"published {len(events)} interviews to {topic_for(InterviewCompleted)}")
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=console) as progress:
+            tasks = {
+                (i, stage): progress.add_task(f"{i} {stage}", total=1)
+                for i in tracker.interviews
+                for stage in DEPLOYED_STAGES
+            }
+            asyncio.run(_follow(settings, tracker, progress, tasks))
+        dead = [name for name, p in procs.items() if p.poll() is not None]
+        if dead:
+            console.print(f"[red]stage process(es) exited early: {', '.join(dead)}; see .local/logs/")
     finally:
         _stop_stages(procs)
-    progress = Table("interview", "stage", "state", title="Pipeline progress")
-    for stage, state in last.items():
-        progress.add_row(event.interview_id, stage, state or "no status yet")
-    console.print(progress)
-    console.print(
-        "Vision, speech, fusion and sink do not ship yet; frame chunks and audio segments wait on "
-        f"{topic_for(FrameChunkReady)} and {topic_for(AudioReady)}."
-    )
-    return 0 if all(v.startswith("completed") for v in last.values()) else 1
+    reports = _write_reports(settings, tracker.profiles.values())
+    _print_profiles(tracker, reports)
+    return 0 if len(tracker.profiles) == len(tracker.interviews) else 1
 
 
 if __name__ == "__main__":

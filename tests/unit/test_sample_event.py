@@ -25,11 +25,11 @@ def test_event_for_a_sample_is_a_valid_contract_with_its_checksum_and_questions(
         (question_id(q.bank_id, q.repeat), q.start, q.end) for q in result.truth.questions
     ]
     assert event.job.competency_model.id == "software-engineer"
+    assert event.event_id == interview_event(result, tenant_id="acme", interview_id="iv-sample").event_id
+    assert event.event_id != interview_event(result, tenant_id="acme", interview_id="other").event_id
 
 
 def test_questions_carry_bank_ids_and_the_models_pressure_flags(tmp_path: Path) -> None:
     result = generate_interview(SampleSpec(duration=45, fps=5, seed=7, audio=False), tmp_path, tts_cache=None)
     event = interview_event(result, interview_id="iv-pressure")
     assert [(q.question_id, q.pressure) for q in event.questions] == [("incident", True), ("motivation", False)]
-    assert event.event_id == interview_event(result, tenant_id="acme", interview_id="iv-sample").event_id
-    assert event.event_id != interview_event(result, tenant_id="acme", interview_id="other").event_id
