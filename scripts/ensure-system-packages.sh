@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian tools Sightline shells out to (media probing/decoding, speech synthesis for
 # samples; a headless browser and a CJK font for report tests; Prometheus for scrape and alert-rule
-# tests; npm, whose registry ships the Helm binary), only when one is missing. Needs root or sudo the first time on a fresh machine.
+# tests; npm, whose registry ships the Helm binary), only when one is missing. Needs root or sudo the
+# first time on a fresh machine.
 set -euo pipefail
 declare -A pkg_for=([ffmpeg]=ffmpeg [ffprobe]=ffmpeg [espeak-ng]=espeak-ng [sox]=sox [chromium]=chromium
   [prometheus]=prometheus [promtool]=prometheus [npm]=npm)
