@@ -19,6 +19,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from services.common.contracts.types import StageName
 from services.common.settings import Settings, get_settings, iter_env_vars
 
 EXIT_PROBLEM = 1
@@ -210,6 +211,90 @@ def _print_rows(columns: list[str], rows: list[list[Any]], fmt: str) -> None:
         for row in rows:
             table.add_row(*(str(v) for v in row))
         console.print(table)
+
+
+# ---- dead letters -------------------------------------------------------------------------------
+
+
+@cli.group("dlq")
+def dlq() -> None:
+    """Dead letters: messages a stage gave up on, kept byte for byte."""
+
+
+_STAGE = click.Choice([s.value for s in StageName])
+
+
+def _letters(stage: str, interview: str | None, retryable: bool, event_ids: tuple[str, ...]) -> list[Any]:
+    from services.dlq import read_letters, select
+
+    settings = get_settings()
+    try:
+        letters = asyncio.run(read_letters(settings.kafka, StageName(stage)))
+    except Exception as exc:
+        err_console.print(f"[red]could not read dead letters from {settings.kafka.bootstrap_servers}: {exc}")
+        sys.exit(EXIT_UNREACHABLE)
+    return select(letters, interview_id=interview, only_retryable=retryable, event_ids=set(event_ids) or None)
+
+
+_dlq_filters = [
+    click.argument("stage", type=_STAGE),
+    click.option("--interview", help="Only letters about this interview."),
+    click.option("--retryable", is_flag=True, help="Only letters whose error may pass on a retry."),
+    click.option("--id", "event_ids", multiple=True, help="Only these dead-letter event ids (repeatable)."),
+]
+
+
+def _with_filters(fn: Any) -> Any:
+    for option in reversed(_dlq_filters):
+        fn = option(fn)
+    return fn
+
+
+@dlq.command("list")
+@_with_filters
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def dlq_list(stage: str, interview: str | None, retryable: bool, event_ids: tuple[str, ...], fmt: str) -> None:
+    """Show a stage's dead letters: where each came from and why it failed."""
+    letters = _letters(stage, interview, retryable, event_ids)
+    if fmt == "json":
+        for item in letters:
+            click.echo(item.letter.model_dump_json(exclude={"payload_b64"}))
+        return
+    table = Table("id", "interview", "source", "error", "retryable", "attempts")
+    for item in letters:
+        letter = item.letter
+        source = f"{letter.source.topic}[{letter.source.partition}]@{letter.source.offset}"
+        error = f"{letter.error.code or letter.error.type}: {letter.error.message}"[:120]
+        table.add_row(str(letter.event_id), letter.interview_id or "", source, error, str(letter.error.retryable),
+                      str(letter.attempts))  # fmt: skip
+    console.print(table)
+    err_console.print(f"{len(letters)} dead letter(s)")
+
+
+@dlq.command("replay")
+@_with_filters
+@click.option("--dry-run", is_flag=True, help="Show what would be replayed; publish nothing.")
+def dlq_replay(stage: str, interview: str | None, retryable: bool, event_ids: tuple[str, ...], dry_run: bool) -> None:
+    """Republish dead letters, byte for byte, to the topics they were read from.
+
+    Fix the cause first (a dependency back, a bug deployed): stage outputs have deterministic ids, so a
+    replay duplicates nothing downstream. Letters that are not retryable fail again unless their
+    producer is corrected.
+    """
+    from services.dlq import replay
+
+    letters = _letters(stage, interview, retryable, event_ids)
+    for item in letters:
+        click.echo(f"{'would replay' if dry_run else 'replaying'} {item.letter.event_id} -> {item.letter.source.topic}")
+    if dry_run or not letters:
+        err_console.print(f"{len(letters)} dead letter(s){' (dry run)' if dry_run else ''}")
+        return
+    try:
+        sent = asyncio.run(replay(get_settings().kafka, letters))
+    except Exception as exc:
+        err_console.print(f"[red]replay failed: {exc}")
+        sys.exit(EXIT_UNREACHABLE)
+    err_console.print(f"replayed {sent} message(s)")
 
 
 # ---- topics -------------------------------------------------------------------------------------
