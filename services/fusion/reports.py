@@ -1,7 +1,9 @@
 """Where a profile's report goes: the report bucket, one object per profile version.
 
-The report key is fixed by the interview and the version (``<tenant>/<interview>/profile-v000001.json``),
-so writing it again on a replay overwrites the same object.
+The report is the HR-facing HTML page (`services.report`), rendered from the same inputs the profile was
+scored from, with the interview's key frames inlined. With rendering switched off, a JSON document of the
+profile and its per-answer measures takes its place, so `profile-ready.report` always points at something.
+Keys depend only on the interview and the version, so a replay overwrites the same object.
 """
 
 from __future__ import annotations
@@ -10,12 +12,16 @@ import json
 from typing import Any
 
 from services.common.contracts import ObjectRef, ProfileReady
-from services.common.objectstore import ObjectStore
+from services.common.objectstore import ObjectStore, StoredObject
 from services.fusion.behaviour import AnswerBehaviour
 from services.fusion.inputs import InterviewInputs
 from services.fusion.scoring import ProfileScores
+from services.report.model import KeyFrame, ReportInput
+from services.report.render import render_html
+from services.report.store import HTML_CONTENT_TYPE
 
 _EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+JSON_CONTENT_TYPE = "application/json"
 
 
 def _answer_summary(a: AnswerBehaviour) -> dict[str, Any]:
@@ -38,15 +44,26 @@ def _answer_summary(a: AnswerBehaviour) -> dict[str, Any]:
     }
 
 
+def _ref(stored: StoredObject) -> ObjectRef:
+    return ObjectRef(
+        bucket=stored.bucket,
+        key=stored.key,
+        sha256=stored.sha256,
+        size_bytes=stored.size,
+        content_type=stored.content_type,
+    )
+
+
 class ReportWriter:
-    def __init__(self, store: ObjectStore, bucket: str, *, enabled: bool = True) -> None:
+    def __init__(self, store: ObjectStore, bucket: str, *, render_html: bool = True) -> None:
         self.store = store
         self.bucket = bucket
-        self.enabled = enabled
+        self.render_html = render_html
 
     def key(self, inputs: InterviewInputs, version: int) -> str:
         ingested = inputs.ingested
-        return f"{ingested.tenant_id}/{ingested.interview_id}/profile-v{version:06d}.json"
+        suffix = "html" if self.render_html else "json"
+        return f"{ingested.tenant_id}/{ingested.interview_id}/report/profile-v{version}.{suffix}"
 
     def planned(self, inputs: InterviewInputs, version: int) -> ObjectRef:
         """A reference to where the report will be, before it exists (for the draft profile)."""
@@ -55,21 +72,25 @@ class ReportWriter:
             key=self.key(inputs, version),
             sha256=_EMPTY_SHA256,
             size_bytes=0,
-            content_type="application/json",
+            content_type=HTML_CONTENT_TYPE if self.render_html else JSON_CONTENT_TYPE,
         )
 
     def write(self, inputs: InterviewInputs, scores: ProfileScores, profile: ProfileReady) -> ObjectRef:
+        key = self.key(inputs, profile.profile_version)
+        if self.render_html:
+            page = render_html(self.report_input(inputs, profile))
+            return _ref(self.store.put_bytes(self.bucket, key, page.encode("utf-8"), HTML_CONTENT_TYPE))
         document = {
             "profile": profile.model_dump(mode="json", exclude={"report"}),
             "answers": [_answer_summary(a) for a in scores.answers],
             "confidence": scores.confidence,
         }
         body = json.dumps(document, ensure_ascii=False, sort_keys=True, indent=1).encode()
-        stored = self.store.put_bytes(self.bucket, self.key(inputs, profile.profile_version), body, "application/json")
-        return ObjectRef(
-            bucket=stored.bucket,
-            key=stored.key,
-            sha256=stored.sha256,
-            size_bytes=stored.size,
-            content_type=stored.content_type,
-        )
+        return _ref(self.store.put_bytes(self.bucket, key, body, JSON_CONTENT_TYPE))
+
+    def report_input(self, inputs: InterviewInputs, profile: ProfileReady) -> ReportInput:
+        frames = [
+            KeyFrame.from_object_key(ref.key, self.store.get_bytes(ref.bucket, ref.key))
+            for ref in inputs.keyframes.values()
+        ]
+        return ReportInput(profile=profile, vision=list(inputs.vision), speech=list(inputs.speech), key_frames=frames)

@@ -49,4 +49,8 @@ class FusionSettings(BaseModel):
         description="Share of the overall score that comes from behaviour dimensions; competencies of the job's "
         "model share the rest by their weights.",
     )
-    render_reports: bool = Field(True, description="Render the HTML report of each profile into the report bucket.")
+    render_reports: bool = Field(
+        True,
+        description="Render each profile's HTML report into the report bucket (false: a JSON document of the "
+        "profile and its per-answer measures instead).",
+    )

@@ -76,7 +76,7 @@ class FusionStage:
         self.config = settings.fusion
         self.store = store or ObjectStore(settings.s3)
         self.ledger = Ledger(self.store, settings.s3.work_bucket)
-        self.reports = ReportWriter(self.store, settings.s3.report_bucket, enabled=self.config.render_reports)
+        self.reports = ReportWriter(self.store, settings.s3.report_bucket, render_html=self.config.render_reports)
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = weakref.WeakValueDictionary()
         self._producer: AIOKafkaProducer | None = None
         self._models: CompetencyModelLibrary | None = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import json
+import hashlib
 import uuid
 from collections.abc import Iterable
 from dataclasses import replace
@@ -11,6 +11,7 @@ from dataclasses import replace
 from services.common.contracts import (
     EventBase,
     MediaIngested,
+    ObjectRef,
     ProfileLabel,
     ProfileReady,
     SpeechResults,
@@ -130,9 +131,12 @@ async def test_two_candidates_get_ordered_profiles_with_evidence_and_replays_cha
     assert stability.evidence and all(pressure[2] <= e.start_s < pressure[3] for e in stability.evidence)
 
     store = ObjectStore(settings.s3)
-    report = json.loads(store.get_bytes(s.report.bucket, s.report.key))  # type: ignore[union-attr]
-    assert report["profile"]["overall"] == s.overall
-    assert [a["question_id"] for a in report["answers"]] == [q[0] for q in QUESTIONS]
+    assert isinstance(s.report, ObjectRef) and s.report.content_type == "text/html"
+    page = store.get_bytes(s.report.bucket, s.report.key)
+    assert hashlib.sha256(page).hexdigest() == s.report.sha256 and len(page) == s.report.size_bytes
+    html = page.decode()
+    assert s.context.candidate_ref in html and "<svg" in html
+    assert all(q[1] in html for q in QUESTIONS)  # every question is in the report
 
     # Fusion says nothing about the status events it reads (no feedback loop through stage-status).
     status_records = await read_all(settings.kafka, topic_for(StageStatus))
