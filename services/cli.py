@@ -11,6 +11,7 @@ import csv
 import importlib
 import json
 import signal
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -211,6 +212,60 @@ def _print_rows(columns: list[str], rows: list[list[Any]], fmt: str) -> None:
         for row in rows:
             table.add_row(*(str(v) for v in row))
         console.print(table)
+
+
+# ---- reports ------------------------------------------------------------------------------------
+
+
+@cli.command("report")
+@click.argument("interview_id")
+@click.option("--tenant", help="Tenant of the interview (found by search when only one has it).")
+@click.option("--version", "version", type=click.IntRange(1), help="Profile version (default: the latest).")
+@click.option("--lang", type=click.Choice(["en", "zh"]), help="Report language (default: the interview's).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Output file [default: ID.html].")
+@click.option("--pdf", is_flag=True, help="Also print the report to PDF with the headless browser.")
+def report_cmd(
+    interview_id: str, tenant: str | None, version: int | None, lang: str | None, out: Path | None, pdf: bool
+) -> None:
+    """Write the HR report of an interview's profile as one self-contained HTML file."""
+    from services.common.objectstore import ObjectStore
+    from services.fusion.reports import ProfileNotFound, find_tenants, stored_report_input
+    from services.report.render import render_html
+
+    settings = get_settings()
+    store = ObjectStore(settings.s3)
+    bucket = settings.s3.work_bucket
+    try:
+        if tenant is None:
+            tenants = find_tenants(store, bucket, interview_id)
+            if len(tenants) != 1:
+                found = ", ".join(tenants) if tenants else "none"
+                err_console.print(f"[red]{interview_id}: give --tenant (tenants with that interview: {found})")
+                sys.exit(EXIT_PROBLEM)
+            tenant = tenants[0]
+        report = stored_report_input(store, bucket, tenant, interview_id, version=version)
+    except ProfileNotFound as exc:
+        err_console.print(f"[red]{exc}")
+        sys.exit(EXIT_PROBLEM)
+    except Exception as exc:
+        err_console.print(f"[red]could not read from the object store at {settings.s3.endpoint}: {exc}")
+        sys.exit(EXIT_UNREACHABLE)
+    if lang is not None:
+        report = report.model_copy(update={"language": lang})
+    path = out or Path(f"{interview_id}.html")
+    path.write_text(render_html(report), encoding="utf-8")
+    click.echo(str(path))
+    if pdf:
+        pdf_path = path.with_suffix(".pdf")
+        done = subprocess.run(
+            ["chromium", "--headless", "--no-sandbox", "--disable-gpu", f"--print-to-pdf={pdf_path}",
+             path.resolve().as_uri()],
+            capture_output=True, timeout=120, check=False,
+        )  # fmt: skip
+        if done.returncode != 0 or not pdf_path.exists():
+            err_console.print(f"[red]PDF printing failed: {done.stderr.decode(errors='replace')[-500:]}")
+            sys.exit(EXIT_PROBLEM)
+        click.echo(str(pdf_path))
 
 
 # ---- dead letters -------------------------------------------------------------------------------

@@ -94,3 +94,35 @@ class ReportWriter:
             for ref in inputs.keyframes.values()
         ]
         return ReportInput(profile=profile, vision=list(inputs.vision), speech=list(inputs.speech), key_frames=frames)
+
+
+class ProfileNotFound(LookupError):
+    """No stored profile for the interview (or not that version)."""
+
+
+def find_tenants(store: ObjectStore, work_bucket: str, interview_id: str) -> list[str]:
+    """Tenants that have a stored profile for an interview id (ids are unique only within a tenant)."""
+    tenants = [
+        o.object_name.rstrip("/")
+        for o in store.client.list_objects(work_bucket, recursive=False)
+        if o.object_name and o.is_dir
+    ]
+    return [t for t in tenants if store.list_keys(work_bucket, f"{t}/{interview_id}/fusion/profiles/")]
+
+
+def stored_report_input(
+    store: ObjectStore, work_bucket: str, tenant_id: str, interview_id: str, *, version: int | None = None
+) -> ReportInput:
+    """The report input of a stored profile (latest version by default), from fusion's ledger."""
+    from services.fusion.ledger import Ledger
+
+    ledger = Ledger(store, work_bucket)
+    snap = ledger.snapshot(tenant_id, interview_id)
+    if not snap.profiles:
+        raise ProfileNotFound(f"no profile stored for {tenant_id}/{interview_id}")
+    chosen = version if version is not None else max(snap.profiles)
+    if chosen not in snap.profiles:
+        raise ProfileNotFound(f"{tenant_id}/{interview_id} has profile versions {sorted(snap.profiles)}, not {chosen}")
+    profile = ledger.profile(tenant_id, interview_id, chosen)
+    inputs = ledger.load(tenant_id, interview_id, snap, ledger.manifest(tenant_id, interview_id))
+    return ReportWriter(store, "unused").report_input(inputs, profile)

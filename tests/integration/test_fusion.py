@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterable
 from dataclasses import replace
+from pathlib import Path
 
 from services.common.contracts import (
     EventBase,
@@ -221,3 +225,36 @@ async def test_failed_units_and_failed_media_end_in_flagged_profiles_without_wai
     unprocessable = profiles[broken.interview_id]
     assert unprocessable.overall is None and unprocessable.dimensions == []
     assert {"media_unprocessable", "insufficient_data"} <= set(unprocessable.data_quality)
+
+
+async def test_the_report_command_writes_the_stored_profiles_report(stack_settings: Settings, tmp_path: Path) -> None:
+    settings = fusion_settings(stack_settings)
+    await create_topics(settings.kafka, TOPICS)
+    ingested, events = interview(STRONG, "report")
+    await send(settings, events)
+    async with Running(settings):
+        (profile,) = await profiles_until(settings, 1)
+    env = {
+        **os.environ,
+        "SIGHTLINE_S3__ENDPOINT": settings.s3.endpoint,
+        "SIGHTLINE_S3__ACCESS_KEY": settings.s3.access_key,
+        "SIGHTLINE_S3__SECRET_KEY": settings.s3.secret_key.get_secret_value(),
+        "SIGHTLINE_S3__WORK_BUCKET": settings.s3.work_bucket,
+    }
+
+    def report(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "services.cli", "report", *args]
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=180, cwd=tmp_path)
+
+    english = report(ingested.interview_id, "--out", "en.html", "--pdf")
+    assert english.returncode == 0, english.stderr
+    html = (tmp_path / "en.html").read_text()
+    assert profile.context.candidate_ref in html and "<svg" in html
+    assert (tmp_path / "en.pdf").read_bytes().startswith(b"%PDF")
+    chinese = report(ingested.interview_id, "--tenant", ingested.tenant_id, "--lang", "zh", "--out", "zh.html")
+    assert chinese.returncode == 0, chinese.stderr
+    assert 'lang="zh' in (tmp_path / "zh.html").read_text()
+    missing = report("no-such-interview")
+    assert missing.returncode == 1 and "give --tenant" in missing.stderr
+    wrong_version = report(ingested.interview_id, "--version", "7")
+    assert wrong_version.returncode == 1 and "not 7" in wrong_version.stderr
