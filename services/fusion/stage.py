@@ -14,6 +14,10 @@ partial profile flagged with what is missing. Parts arriving after that give a n
 
 State lives in the object store (`services.fusion.ledger`), so a restart or a rebalance resumes from
 what is stored; replayed messages overwrite their own part and re-emit the stored profile byte for byte.
+This is why fusion runs in the shared worker loop rather than as a faust agent with tables: a table
+restored from its changelog can miss the last updates (the local broker's recovery does), and faust's
+exactly-once mode needs transactions the design does not rely on; state that *is* the stored parts
+needs neither, and it is the same state the report and `sightline report` read.
 """
 
 from __future__ import annotations
