@@ -50,12 +50,12 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, OperationalError):
         return True
     if isinstance(exc, DatabaseError):
-        code = _error_code(str(exc))
+        code = error_code(str(exc))
         return code in TRANSIENT_CODES
     return isinstance(exc, ConnectionError | TimeoutError)
 
 
-def _error_code(message: str) -> int | None:
+def error_code(message: str) -> int | None:
     marker = "Code: "
     at = message.find(marker)
     if at < 0:
@@ -142,10 +142,13 @@ class BatchBuffer:
         return len(self.rows) >= self.max_rows or age >= self.max_age_s
 
     def flush(self, warehouse: Warehouse) -> int:
-        """Insert buffered rows as one idempotent batch; the buffer empties only on success."""
-        if not self.rows:
-            return 0
-        warehouse.insert(self.table, self.rows, self.columns, dedup_token(self.table, self.keys))
+        """Insert the rows buffered so far as one idempotent batch and drop them only on success; rows
+        added while the insert runs (it may run in a thread) stay for the next flush."""
         count = len(self.rows)
-        self.rows, self.keys, self.first_added = [], [], None
+        if count == 0:
+            return 0
+        warehouse.insert(self.table, self.rows[:count], self.columns, dedup_token(self.table, self.keys[:count]))
+        del self.rows[:count]
+        del self.keys[:count]
+        self.first_added = time.monotonic() if self.rows else None
         return count

@@ -216,8 +216,10 @@ class StageWorker:
     async def _poll_loop(self) -> None:
         assert self._consumer is not None
         worker = self.settings.worker
+        # A handler whose messages are cheap (the sink only buffers rows) may ask for more in flight.
+        limit = getattr(self.handler, "max_in_flight", None) or worker.max_in_flight
         while not self._stopping.is_set() and self.state.fatal is None:
-            capacity = worker.max_in_flight - len(self.state.jobs)
+            capacity = limit - len(self.state.jobs)
             self._apply_backpressure(capacity <= 0)
             batch = await self._consumer.getmany(timeout_ms=worker.poll_timeout_ms, max_records=max(1, capacity))
             for tp, records in batch.items():

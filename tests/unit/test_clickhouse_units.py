@@ -80,3 +80,23 @@ def test_badly_named_migration_is_refused(tmp_path: Path) -> None:
     (tmp_path / "1_init.sql").write_text("SELECT 1")
     with pytest.raises(MigrationError, match=r"0001_name\.sql"):
         load_migrations(tmp_path)
+
+
+def test_rows_added_while_a_batch_is_inserted_wait_for_the_next_flush() -> None:
+
+    from services.common.clickhouse import BatchBuffer
+
+    buffer = BatchBuffer("t", ["a"], max_rows=10, max_age_s=1.0)
+    inserted: list[list[Sequence[Any]]] = []
+
+    class Recording:
+        """Stands for the insert running in a thread while the event loop keeps buffering."""
+
+        def insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str], dedup_token: str) -> None:
+            inserted.append(list(rows))
+            buffer.add("late", ["late"])
+
+    buffer.add("k1", ["first"])
+    assert buffer.flush(Recording()) == 1  # type: ignore[arg-type]
+    assert inserted == [[["first"]]]
+    assert buffer.rows == [["late"]] and buffer.keys == ["late"] and buffer.first_added is not None

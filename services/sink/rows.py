@@ -1,0 +1,514 @@
+"""Events to ClickHouse rows: pure functions, one per event type, no I/O.
+
+Each row is a `Row`: the table, a key that names the row's identity *and* the event it came from
+(so the batch deduplication token changes when a different event rewrites the same row), and the
+values by column name. The column lists in `COLUMNS` mirror `schemas/clickhouse/migrations/0002_*`;
+`written_at` is left to its DEFAULT so a replayed row carries a newer version and replaces the old one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from services.common.contracts import (
+    EventBase,
+    MediaIngested,
+    ProfileReady,
+    SpeechResults,
+    StageStatus,
+    VisionFeatures,
+    encode,
+)
+from services.common.contracts.common import InterviewContext, ObjectRef, TimeRange
+
+
+class RowError(ValueError):
+    """An event that cannot become rows (a value outside what its column holds)."""
+
+
+CONTEXT_COLUMNS = ("tenant_id", "interview_id", "interview_started_at", "candidate_ref", "job_id")
+
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "interviews": (
+        "tenant_id",
+        "interview_id",
+        "candidate_ref",
+        "job_id",
+        "job_title",
+        "competency_model_id",
+        "competency_model_version",
+        "locale",
+        "jurisdiction",
+        "policy_version",
+        "consent_scopes",
+        "permitted_analyses",
+        "interview_started_at",
+        "duration_s",
+        "has_video",
+        "has_audio",
+        "media_kinds",
+        "media_flags",
+        "question_count",
+        "pressure_question_count",
+        "source_event_id",
+        "event_id",
+        "ingested_at",
+        "event_json",
+    ),
+    "answers": (
+        *CONTEXT_COLUMNS,
+        "segment_index",
+        "total_segments",
+        "question_id",
+        "question_text",
+        "pressure",
+        "start_s",
+        "end_s",
+        "language",
+        "transcribed",
+        "transcript",
+        "word_count",
+        "duration_s",
+        "wpm",
+        "cpm",
+        "pause_count",
+        "pause_mean_s",
+        "pause_longest_s",
+        "pause_ratio",
+        "filler_count",
+        "filler_rate",
+        "time_to_first_word_s",
+        "pitch_variation",
+        "energy_variation",
+        "competency.id",
+        "competency.score",
+        "competency.keyword_coverage",
+        "competency.semantic_similarity",
+        "competency.structure",
+        "competency.specificity",
+        "competency.hedging",
+        "competency.evidence_json",
+        "model_versions",
+        "event_id",
+        "produced_at",
+        "event_json",
+    ),
+    "vision_chunks": (
+        *CONTEXT_COLUMNS,
+        "chunk_index",
+        "total_chunks",
+        "start_s",
+        "end_s",
+        "frames_analysed",
+        "face_present_ratio",
+        "head_yaw_deg",
+        "head_pitch_deg",
+        "head_roll_deg",
+        "eye_contact_ratio",
+        "nod_count",
+        "shake_count",
+        "look_away_s",
+        "look_away_episodes",
+        "smile_s",
+        "face_absent_s",
+        "second_face_s",
+        "expression_distribution",
+        "emotion_inference_performed",
+        "emotion_inference_reason",
+        "motion_energy",
+        "posture_stability",
+        "look_away_count",
+        "nod_times_s",
+        "shake_times_s",
+        "smile_intensity_mean",
+        "frown_s",
+        "expression_volatility",
+        "brightness_mean",
+        "sharpness_mean",
+        "blurry_ratio",
+        "dark_ratio",
+        "timeline_uri",
+        "model_versions",
+        "event_id",
+        "produced_at",
+        "event_json",
+    ),
+    "behaviour_timeline": (
+        "tenant_id",
+        "interview_id",
+        "interview_started_at",
+        "second",
+        "chunk_index",
+        "frames",
+        "face_present_ratio",
+        "faces_max",
+        "head_yaw_deg",
+        "head_pitch_deg",
+        "head_roll_deg",
+        "eye_contact_ratio",
+        "smile_intensity",
+        "dominant_expression",
+        "motion_energy",
+        "event_id",
+    ),
+    "profiles": (
+        *CONTEXT_COLUMNS,
+        "job_title",
+        "competency_model_id",
+        "competency_model_version",
+        "locale",
+        "jurisdiction",
+        "profile_id",
+        "profile_version",
+        "overall",
+        "label",
+        "needs_human_review",
+        "data_quality",
+        "vision_chunks_received",
+        "vision_chunks_expected",
+        "speech_segments_received",
+        "speech_segments_expected",
+        "report_uri",
+        "scoring_model_version",
+        "feature_versions",
+        "event_id",
+        "produced_at",
+        "event_json",
+    ),
+    "profile_dimensions": (
+        "tenant_id",
+        "interview_id",
+        "interview_started_at",
+        "job_id",
+        "competency_model_id",
+        "competency_model_version",
+        "profile_id",
+        "profile_version",
+        "dimension",
+        "kind",
+        "score",
+        "confidence",
+        "evidence_count",
+        "evidence_json",
+        "produced_at",
+    ),
+    "stage_status": (
+        "event_id",
+        "tenant_id",
+        "interview_id",
+        "stage",
+        "state",
+        "attempt",
+        "unit",
+        "reason_code",
+        "reason_message",
+        "occurred_at",
+        "producer",
+        "emitted",
+        "detail_json",
+    ),
+    "sink_rejected_rows": ("target_table", "row_key", "reason", "row_json"),
+}
+
+# Unsigned integer columns narrower than the contract's bound: checked before a row is buffered.
+_UINT_LIMITS = {16: 2**16 - 1, 32: 2**32 - 1}
+
+
+@dataclass(frozen=True)
+class Row:
+    table: str
+    key: str
+    values: dict[str, Any]
+
+    def ordered(self) -> list[Any]:
+        """The values in the table's column order; a missing or extra column is a mapping bug."""
+        columns = COLUMNS[self.table]
+        if set(self.values) != set(columns):
+            raise RowError(f"{self.table}: columns {sorted(set(self.values) ^ set(columns))} do not match")
+        return [self.values[c] for c in columns]
+
+
+def _uint(value: int, bits: int, name: str) -> int:
+    if not 0 <= value <= _UINT_LIMITS[bits]:
+        raise RowError(f"{name}={value} does not fit UInt{bits}")
+    return value
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def _event_json(event: EventBase) -> str:
+    return encode(event).decode("utf-8")
+
+
+def _seconds(ranges: Sequence[TimeRange]) -> float:
+    return round(sum(r.duration_s for r in ranges), 3)
+
+
+def _context(event: EventBase, context: InterviewContext) -> dict[str, Any]:
+    return {
+        "tenant_id": event.tenant_id,
+        "interview_id": event.interview_id,
+        "interview_started_at": context.interview_started_at,
+        "candidate_ref": context.candidate_ref,
+        "job_id": context.job.job_id,
+    }
+
+
+def _row(table: str, event: EventBase, unit: str, values: dict[str, Any]) -> Row:
+    return Row(table, f"{event.tenant_id}/{event.interview_id}/{unit}@{event.event_id}", values)
+
+
+def interview_rows(event: MediaIngested) -> list[Row]:
+    ctx = event.context
+    return [
+        _row(
+            "interviews",
+            event,
+            "interview",
+            {
+                "tenant_id": event.tenant_id,
+                "interview_id": event.interview_id,
+                "candidate_ref": ctx.candidate_ref,
+                "job_id": ctx.job.job_id,
+                "job_title": ctx.job.title,
+                "competency_model_id": ctx.job.competency_model.id,
+                "competency_model_version": ctx.job.competency_model.version,
+                "locale": ctx.locale,
+                "jurisdiction": ctx.jurisdiction,
+                "policy_version": ctx.policy_version,
+                "consent_scopes": [str(s) for s in ctx.consent_scopes],
+                "permitted_analyses": [str(s) for s in ctx.permitted_analyses],
+                "interview_started_at": ctx.interview_started_at,
+                "duration_s": max(m.probe.duration_s for m in event.media),
+                "has_video": any(m.probe.video is not None for m in event.media),
+                "has_audio": any(m.probe.audio is not None for m in event.media),
+                "media_kinds": [str(m.kind) for m in event.media],
+                "media_flags": [str(f) for f in event.flags],
+                "question_count": len(ctx.questions),
+                "pressure_question_count": sum(q.pressure for q in ctx.questions),
+                "source_event_id": ctx.source_event_id,
+                "event_id": event.event_id,
+                "ingested_at": event.occurred_at,
+                "event_json": _event_json(event),
+            },
+        )
+    ]
+
+
+def answer_rows(event: SpeechResults) -> list[Row]:
+    question = next((q for q in event.context.questions if q.question_id == event.question_id), None)
+    m = event.metrics
+    scores = event.competency_scores
+    values = {
+        **_context(event, event.context),
+        "segment_index": _uint(event.segment_index, 32, "segment_index"),
+        "total_segments": _uint(event.total_segments, 32, "total_segments"),
+        "question_id": event.question_id or "",
+        "question_text": question.text if question else "",
+        "pressure": bool(question and question.pressure),
+        "start_s": event.start_s,
+        "end_s": event.end_s,
+        "language": event.language or "",
+        "transcribed": event.transcript is not None,
+        "transcript": event.transcript or "",
+        "word_count": _uint(len(event.words), 32, "word_count"),
+        "duration_s": m.duration_s,
+        "wpm": m.wpm,
+        "cpm": m.cpm,
+        "pause_count": _uint(m.pause_count, 32, "pause_count"),
+        "pause_mean_s": m.pause_mean_s,
+        "pause_longest_s": m.pause_longest_s,
+        "pause_ratio": m.pause_ratio,
+        "filler_count": _uint(m.filler_count, 32, "filler_count"),
+        "filler_rate": m.filler_rate,
+        "time_to_first_word_s": m.time_to_first_word_s,
+        "pitch_variation": m.pitch_variation,
+        "energy_variation": m.energy_variation,
+        "competency.id": [s.competency_id for s in scores],
+        "competency.score": [s.score for s in scores],
+        "competency.keyword_coverage": [s.keyword_coverage for s in scores],
+        "competency.semantic_similarity": [s.semantic_similarity for s in scores],
+        "competency.structure": [s.structure for s in scores],
+        "competency.specificity": [s.specificity for s in scores],
+        "competency.hedging": [s.hedging for s in scores],
+        "competency.evidence_json": [_json([q.model_dump(mode="json") for q in s.evidence]) for s in scores],
+        "model_versions": dict(event.model_versions),
+        "event_id": event.event_id,
+        "produced_at": event.occurred_at,
+        "event_json": _event_json(event),
+    }
+    return [_row("answers", event, f"segment/{event.segment_index}", values)]
+
+
+def vision_rows(event: VisionFeatures) -> list[Row]:
+    s = event.summary
+    pose, quality = s.mean_head_pose, s.image_quality
+    chunk = {
+        **_context(event, event.context),
+        "chunk_index": _uint(event.chunk_index, 32, "chunk_index"),
+        "total_chunks": _uint(event.total_chunks, 32, "total_chunks"),
+        "start_s": event.start_s,
+        "end_s": event.end_s,
+        "frames_analysed": _uint(s.frames_analysed, 32, "frames_analysed"),
+        "face_present_ratio": s.face_present_ratio,
+        "head_yaw_deg": pose.yaw_deg if pose else None,
+        "head_pitch_deg": pose.pitch_deg if pose else None,
+        "head_roll_deg": pose.roll_deg if pose else None,
+        "eye_contact_ratio": s.eye_contact_ratio,
+        "nod_count": _uint(s.nod_count, 32, "nod_count"),
+        "shake_count": _uint(s.shake_count, 32, "shake_count"),
+        "look_away_s": _seconds(s.episodes.look_away),
+        "look_away_episodes": len(s.episodes.look_away),
+        "smile_s": _seconds(s.episodes.smile),
+        "face_absent_s": _seconds(s.episodes.face_absent),
+        "second_face_s": _seconds(s.episodes.second_face),
+        "expression_distribution": dict(s.expression_distribution or {}),
+        "emotion_inference_performed": s.emotion_inference.performed,
+        "emotion_inference_reason": str(s.emotion_inference.reason),
+        "motion_energy": s.motion_energy,
+        "posture_stability": s.posture_stability,
+        "look_away_count": _uint(s.look_away_count, 32, "look_away_count"),
+        "nod_times_s": list(s.nod_times_s),
+        "shake_times_s": list(s.shake_times_s),
+        "smile_intensity_mean": s.smile_intensity_mean,
+        "frown_s": s.frown_s,
+        "expression_volatility": s.expression_volatility,
+        "brightness_mean": quality.brightness_mean if quality else None,
+        "sharpness_mean": quality.sharpness_mean if quality else None,
+        "blurry_ratio": quality.blurry_ratio if quality else None,
+        "dark_ratio": quality.dark_ratio if quality else None,
+        "timeline_uri": event.timeline.uri,
+        "model_versions": dict(event.model_versions),
+        "event_id": event.event_id,
+        "produced_at": event.occurred_at,
+        "event_json": _event_json(event),
+    }
+    rows = [_row("vision_chunks", event, f"chunk/{event.chunk_index}", chunk)]
+    for sec in event.seconds:
+        head = sec.head_pose
+        values = {
+            "tenant_id": event.tenant_id,
+            "interview_id": event.interview_id,
+            "interview_started_at": event.context.interview_started_at,
+            "second": sec.second,
+            "chunk_index": event.chunk_index,
+            "frames": _uint(sec.frames, 32, "frames"),
+            "face_present_ratio": sec.face_present_ratio,
+            "faces_max": _uint(sec.faces_max, 16, "faces_max"),
+            "head_yaw_deg": head.yaw_deg if head else None,
+            "head_pitch_deg": head.pitch_deg if head else None,
+            "head_roll_deg": head.roll_deg if head else None,
+            "eye_contact_ratio": sec.eye_contact_ratio,
+            "smile_intensity": sec.smile_intensity,
+            "dominant_expression": sec.dominant_expression or "",
+            "motion_energy": sec.motion_energy,
+            "event_id": event.event_id,
+        }
+        rows.append(_row("behaviour_timeline", event, f"second/{sec.second}/{event.chunk_index}", values))
+    return rows
+
+
+def _report_uri(report: Any) -> str:
+    return report.uri if isinstance(report, ObjectRef) else str(report.url)
+
+
+def profile_rows(event: ProfileReady) -> list[Row]:
+    ctx = event.context
+    model = ctx.job.competency_model
+    version = _uint(event.profile_version, 32, "profile_version")
+    profile = {
+        **_context(event, ctx),
+        "job_title": ctx.job.title,
+        "competency_model_id": model.id,
+        "competency_model_version": model.version,
+        "locale": ctx.locale,
+        "jurisdiction": ctx.jurisdiction,
+        "profile_id": event.profile_id,
+        "profile_version": version,
+        "overall": event.overall,
+        "label": str(event.label),
+        "needs_human_review": event.needs_human_review,
+        "data_quality": [str(f) for f in event.data_quality],
+        "vision_chunks_received": event.coverage.vision_chunks.received,
+        "vision_chunks_expected": event.coverage.vision_chunks.expected,
+        "speech_segments_received": event.coverage.speech_segments.received,
+        "speech_segments_expected": event.coverage.speech_segments.expected,
+        "report_uri": _report_uri(event.report),
+        "scoring_model_version": event.scoring_model_version,
+        "feature_versions": dict(event.feature_versions),
+        "event_id": event.event_id,
+        "produced_at": event.occurred_at,
+        "event_json": _event_json(event),
+    }
+    rows = [_row("profiles", event, f"profile/{version}", profile)]
+    for dim in event.dimensions:
+        values = {
+            "tenant_id": event.tenant_id,
+            "interview_id": event.interview_id,
+            "interview_started_at": ctx.interview_started_at,
+            "job_id": ctx.job.job_id,
+            "competency_model_id": model.id,
+            "competency_model_version": model.version,
+            "profile_id": event.profile_id,
+            "profile_version": version,
+            "dimension": dim.dimension,
+            "kind": str(dim.kind),
+            "score": dim.score,
+            "confidence": dim.confidence,
+            "evidence_count": len(dim.evidence),
+            "evidence_json": _json([e.model_dump(mode="json") for e in dim.evidence]),
+            "produced_at": event.occurred_at,
+        }
+        rows.append(_row("profile_dimensions", event, f"profile/{version}/{dim.dimension}", values))
+    return rows
+
+
+def status_rows(event: StageStatus) -> list[Row]:
+    reason = event.reason
+    values = {
+        "event_id": event.event_id,
+        "tenant_id": event.tenant_id,
+        "interview_id": event.interview_id,
+        "stage": str(event.stage),
+        "state": str(event.state),
+        "attempt": event.attempt,
+        "unit": event.unit or "",
+        "reason_code": str(reason.code) if reason else "",
+        "reason_message": reason.message if reason else "",
+        "occurred_at": event.occurred_at,
+        "producer": event.producer or "",
+        "emitted": {str(topic): _uint(n, 32, "emitted") for topic, n in event.emitted.items()},
+        "detail_json": _json(event.detail) if event.detail else "",
+    }
+    return [_row("stage_status", event, f"status/{event.event_id}", values)]
+
+
+_MAPPERS: dict[type[EventBase], Callable[[Any], list[Row]]] = {
+    MediaIngested: interview_rows,
+    SpeechResults: answer_rows,
+    VisionFeatures: vision_rows,
+    ProfileReady: profile_rows,
+    StageStatus: status_rows,
+}
+
+#: The event types the sink stores.
+SUPPORTED = tuple(_MAPPERS)
+
+
+def rows_for(event: EventBase) -> list[Row]:
+    """The rows one event becomes; RowError when it cannot be stored."""
+    mapper = _MAPPERS.get(type(event))
+    if mapper is None:
+        raise RowError(f"the sink does not store {event.event_type} events")
+    rows = mapper(event)
+    for row in rows:
+        row.ordered()  # fail here, on this event, rather than later in a shared batch
+    return rows
+
+
+__all__ = ["COLUMNS", "SUPPORTED", "Row", "RowError", "rows_for"]

@@ -1,0 +1,231 @@
+"""The sink stage: interviews, features, answers, profiles and statuses into ClickHouse.
+
+Run as ``sightline worker services.sink.stage:make``. `handle` only maps an event to rows and
+buffers them; rows reach ClickHouse in batches, by size or age (`SIGHTLINE_CLICKHOUSE__INSERT_BATCH_*`),
+from a background flusher and, above all, from the worker's `flush` hook that runs before every offset
+commit: when the insert fails the hook raises, the worker skips the commit, and the rows stay buffered
+for the next attempt. So an offset is committed only once ClickHouse holds the rows of every message
+before it; after a crash the uncommitted messages come again and their rows replace themselves
+(deterministic keys, ReplacingMergeTree, insert deduplication tokens).
+
+Stage-status events are read by a second worker loop in the same process, in a consumer group of its
+own, so the high volume of statuses never delays the feature and profile rows (and scales on its own lag).
+
+With embedded chDB the sink owns the data directory (only one process may open it) and answers other
+local processes' read-only queries, like `sightline db serve`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from prometheus_client import CollectorRegistry
+
+from services.common.chdb_owner import ChdbOwner, read_owner
+from services.common.clickhouse import DirectWarehouse, Warehouse, is_chdb
+from services.common.contracts import (
+    EventBase,
+    MediaIngested,
+    ProfileReady,
+    SpeechResults,
+    StageName,
+    StageStatus,
+    VisionFeatures,
+    topic_for,
+)
+from services.common.health import HealthServer
+from services.common.migrations import migrate
+from services.common.settings import Settings
+from services.common.worker import MessageMeta, Rejected, StageWorker
+from services.sink.batches import TableBatches
+from services.sink.rows import Row, RowError, rows_for
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+INVALID_ROW = "invalid_row"
+
+
+class SinkStage:
+    stage = StageName.SINK
+    input_topics: Sequence[str] = (
+        topic_for(MediaIngested),
+        topic_for(VisionFeatures),
+        topic_for(SpeechResults),
+        topic_for(ProfileReady),
+    )
+    output_topics: Sequence[str] = ()
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.max_in_flight = settings.sink.max_in_flight
+        ch = settings.clickhouse
+        self.batches = TableBatches(ch.database, ch.insert_batch_rows, ch.insert_batch_seconds)
+        self.warehouse: Warehouse | None = None
+        self._owner: ChdbOwner | None = None
+        self._owner_server: HealthServer | None = None
+        self._lock = asyncio.Lock()
+        self._room = asyncio.Event()  # set while the buffers have room (see _admit)
+        self._flusher: asyncio.Task[None] | None = None
+        self._status_worker: StatusWorker | None = None
+        self._status_task: asyncio.Task[None] | None = None
+
+    # ---- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self._open)
+        if self.settings.sink.migrate_on_start:
+            assert self.warehouse is not None
+            await self._call(migrate, self.warehouse)
+        if self._owner is not None:
+            await self._serve_owner(self._owner)
+        self._flusher = asyncio.create_task(self._flush_when_due(), name="sink-flusher")
+        self._status_worker = StatusWorker(StatusInput(self), self.settings)
+        self._status_task = asyncio.create_task(self._status_worker.run(), name="sink-status-worker")
+        self._status_task.add_done_callback(_report_status_worker_end)
+
+    async def stop(self) -> None:
+        if self._status_worker is not None and self._status_task is not None:
+            self._status_worker.stop()
+            with contextlib.suppress(Exception):
+                await self._status_task
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+        try:
+            await self.flush()  # rows of uncommitted messages: written now, or read again after restart
+        except Exception:
+            log.exception("final flush failed; the uncommitted messages will be delivered again")
+        if self._owner_server is not None:
+            await self._owner_server.stop()
+        if self._owner is not None:
+            self._owner.close()
+        elif self.warehouse is not None:
+            self.warehouse.close()
+
+    def _open(self) -> None:
+        ch = self.settings.clickhouse
+        if not is_chdb(ch.dsn):
+            self.warehouse = DirectWarehouse(ch)
+            return
+        holder = read_owner(ch.dsn)
+        if holder is not None:
+            raise RuntimeError(f"the chDB directory is owned by process {holder.pid}; stop it before the sink")
+        self._owner = ChdbOwner(ch)
+        self.warehouse = self._owner.warehouse
+
+    async def _serve_owner(self, owner: ChdbOwner) -> None:
+        host = self.settings.observability.http_host
+        server = HealthServer(
+            registry=CollectorRegistry(), host=host, port=self.settings.sink.owner_port, extra_routes=owner.routes()
+        )
+        owner.publish(await server.start(), host)
+        self._owner_server = server
+
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a blocking warehouse call off the loop, one at a time with the owner's query endpoint."""
+        if self._owner is not None:
+            result: T = await asyncio.to_thread(self._owner.run_locked, fn, *args)
+            return result
+        return await asyncio.to_thread(fn, *args)
+
+    # ---- the handler --------------------------------------------------------------------------
+
+    async def handle(self, event: EventBase, meta: MessageMeta) -> Sequence[EventBase]:
+        try:
+            rows = rows_for(event)
+        except RowError as exc:
+            reason = f"{event.event_type} {event.event_id} from {meta.source}: {exc}"
+            self.batches.add([_refused_row(event, reason)])
+            raise Rejected(INVALID_ROW, reason) from None
+        await self._admit()
+        self.batches.add(rows)
+        return []
+
+    async def _admit(self) -> None:
+        """Back-pressure: while ClickHouse refuses inserts, stop taking rows beyond the buffer limit."""
+        limit = self.settings.sink.max_buffered_rows
+        while self.batches.pending >= limit:
+            self._room.clear()
+            await self._room.wait()
+
+    async def flush(self) -> None:
+        """Write every buffered row; raising blocks the worker's offset commit (see module docstring)."""
+        async with self._lock:
+            if self.warehouse is None:
+                return
+            taken = self.batches.take()
+            for i, (table, batch) in enumerate(taken):
+                try:
+                    await self._call(self.batches.write, self.warehouse, table, batch)
+                except BaseException:
+                    self.batches.restore(taken[i:])
+                    raise
+            self._room.set()
+
+    async def _flush_when_due(self) -> None:
+        period = min(0.2, self.settings.clickhouse.insert_batch_seconds / 2)
+        while True:
+            await asyncio.sleep(period)
+            if not self.batches.due():
+                continue
+            try:
+                await self.flush()
+            except Exception as exc:  # retried at the next tick or commit; the commit stays blocked
+                log.warning("batch insert failed, will retry: %s", exc)
+
+
+def _report_status_worker_end(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("the stage-status reader stopped; statuses are not stored", exc_info=task.exception())
+
+
+def _refused_row(event: EventBase, reason: str) -> Row:
+    return Row(
+        "sink_rejected_rows",
+        f"{event.tenant_id}/{event.interview_id}@{event.event_id}",
+        {"target_table": event.event_type, "row_key": str(event.event_id), "reason": reason[:4000], "row_json": ""},
+    )
+
+
+class StatusInput:
+    """The stage-status half of the sink, run by `StatusWorker` with its own consumer group."""
+
+    stage = StageName.SINK
+    input_topics: Sequence[str] = (topic_for(StageStatus),)
+
+    def __init__(self, sink: SinkStage) -> None:
+        self.sink = sink
+        self.max_in_flight = sink.max_in_flight
+
+    async def handle(self, event: EventBase, meta: MessageMeta) -> Sequence[EventBase]:
+        return await self.sink.handle(event, meta)
+
+    async def flush(self) -> None:
+        await self.sink.flush()
+
+
+class StatusWorker(StageWorker):
+    """The shared worker loop on stage-status in a consumer group of its own. The loop reports nothing
+    about status inputs (a status about a status would feed itself back without end), so the sink's
+    statuses come only from its main loop."""
+
+    def __init__(self, handler: StatusInput, settings: Settings) -> None:
+        quiet = settings.model_copy(
+            update={"observability": settings.observability.model_copy(update={"http_port": 0})}
+        )
+        super().__init__(handler, quiet, group_id=settings.sink.status_group_id)
+
+
+def make(settings: Settings) -> SinkStage:
+    """Factory for ``sightline worker services.sink.stage:make``."""
+    return SinkStage(settings)
+
+
+__all__ = ["INVALID_ROW", "SinkStage", "StatusInput", "StatusWorker", "make"]

@@ -1,0 +1,270 @@
+"""Every query in docs/analytics.md, run against rows the real sink wrote from realistic events.
+
+The data: one tenant, two jobs, candidates of known quality (strong to weak), one candidate who
+interviewed twice, one profile re-analysed (version 2), one interview still being analysed, one whose
+frame extraction failed, and one event the sink must set aside. Each documented query has a check
+against what those events say; a query added to the page without a check fails the test.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from statistics import mean
+from typing import Any
+
+import pytest
+
+from services.common.contracts import MediaIngested, VisionFeatures
+from services.common.settings import Settings
+from tests.integration.test_sink import (
+    CHUNKS,
+    Candidate,
+    all_stored,
+    expected_counts,
+    eye_contact,
+    interview_events,
+    profile_event,
+    publish_events,
+    query,
+    run_sink_until,
+    sink_settings,
+    speech_event,
+    vision_event,
+)
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "analytics.md"
+DA = "Data Analyst"
+
+A0 = Candidate("IV-A0", "cand_alpha001", 0.5, label="pending", days_ago=20)
+A1 = Candidate("IV-A1", "cand_alpha001", 0.9, label="recommend")
+A2 = Candidate("IV-A2", "cand_bravo002", 0.55, label="pending", data_quality=("no_face_detected",))
+A3 = Candidate(
+    "IV-A3", "cand_charl003", 0.2, label="reject", profile_versions=2, data_quality=("missing_speech_segments",)
+)
+A4 = Candidate("IV-A4", "cand_delta004", 0.6)
+A5 = Candidate("IV-A5", "cand_echo0005", 0.4, failed_stage="frames")
+B1 = Candidate(
+    "IV-B1", "cand_foxtr006", 0.7, label="recommend", job_id="REQ-2040", job_title=DA,
+    data_quality=("missing_speech_segments",),
+)  # fmt: skip
+CANDIDATES = (A0, A1, A2, A3, A4, A5, B1)
+JOB = [c for c in CANDIDATES if c.job_id == "REQ-1187"]
+
+
+def documented_queries() -> dict[str, str]:
+    """Title of each `###` section of the page → its SQL block."""
+    sections = re.split(r"^### ", DOC.read_text(encoding="utf-8"), flags=re.M)[1:]
+    queries = {}
+    for section in sections:
+        title = section.splitlines()[0].strip()
+        block = re.search(r"```sql\n(.*?)```", section, flags=re.S)
+        assert block, f"section {title!r} has no SQL block"
+        queries[title] = block.group(1)
+    return queries
+
+
+def overall(c: Candidate) -> float:
+    score = profile_event(c, c.profile_versions).overall
+    assert score is not None
+    return score
+
+
+def profiled(cs: tuple[Candidate, ...] | list[Candidate]) -> list[Candidate]:
+    return [c for c in cs if c.label is not None and c.failed_stage is None]
+
+
+# ---- one check per documented query ------------------------------------------------------------------------
+
+
+def interviews_with_status(rows: list[list[Any]]) -> None:
+    status = {"IV-A4": "analysing", "IV-A5": "failed"}
+    assert [[r[0], r[1], r[4]] for r in rows] == [
+        [c.interview_id, c.candidate_ref, status.get(c.interview_id, "profiled")] for c in JOB
+    ]  # IV-A0 first: it is the oldest
+    media = interview_events(A1)[0]
+    assert isinstance(media, MediaIngested)
+    assert {(r[2], r[3]) for r in rows} == {(media.context.locale, max(m.probe.duration_s for m in media.media))}
+
+
+def latest_per_candidate(rows: list[list[Any]]) -> None:
+    assert [[*r[:3], r[4]] for r in rows] == [
+        ["cand_alpha001", "IV-A1", 1, "recommend"],  # the second interview, not IV-A0
+        ["cand_bravo002", "IV-A2", 1, "pending"],
+        ["cand_charl003", "IV-A3", 2, "reject"],
+    ]
+    assert [r[3] for r in rows] == [overall(A1), overall(A2), overall(A3)]
+
+
+def awaiting_review(rows: list[list[Any]]) -> None:
+    got = {r[0]: (r[1], sorted(r[3])) for r in rows}
+    assert got == {
+        "pending": (2, ["IV-A0", "IV-A2"]),
+        "recommend": (2, ["IV-A1", "IV-B1"]),
+        "reject": (1, ["IV-A3"]),
+    }
+    assert rows[0][3] == ["IV-A0", "IV-A2"]  # the older interview waits longer
+
+
+def funnel(rows: list[list[Any]]) -> None:
+    assert rows == [
+        ["REQ-1187", "Senior Data Engineer", 6, 5, 4, 1, 2, 1],
+        ["REQ-2040", DA, 1, 1, 1, 1, 0, 0],
+    ]
+
+
+def score_distribution(rows: list[list[Any]]) -> None:
+    profiles = [profile_event(c, c.profile_versions) for c in profiled(JOB)]
+    for dimension, kind, n, avg, _, quantiles in rows:
+        scores = [d.score for p in profiles for d in p.dimensions if d.dimension == dimension]
+        assert n == len(scores) == 4
+        assert avg == pytest.approx(mean(scores), abs=0.01)
+        assert quantiles == sorted(quantiles) and min(scores) <= quantiles[2] <= max(scores)
+        assert kind == ("behaviour" if dimension in ("composure", "engagement") else "competency")
+    assert [r[0] for r in rows] == ["composure", "engagement", "ownership", "problem-solving"]
+
+
+def overall_by_label(rows: list[list[Any]]) -> None:
+    assert [(r[0], r[1]) for r in rows] == [("recommend", 1), ("pending", 2), ("reject", 1)]
+    assert rows[1][2] == pytest.approx(mean([overall(A0), overall(A2)]), abs=0.051)  # rounded to 0.1
+
+
+def eye_contact_over_time(rows: list[list[Any]]) -> None:
+    expected = []
+    for question, start in CHUNKS:
+        for window in (start, start + 5):
+            values = [eye_contact(A3, question, s - start) for s in range(window, window + 5)]
+            expected.append([window, pytest.approx(mean(values), abs=1e-3)])
+    assert rows == expected
+
+
+def look_away_time(rows: list[list[Any]]) -> None:
+    analysed = sorted((c for c in JOB if c.failed_stage is None), key=lambda c: c.quality)
+    assert [r[0] for r in rows] == [c.interview_id for c in analysed]  # the weakest looks away longest
+    for row, c in zip(rows, analysed, strict=True):
+        chunks = [vision_event(c, i).summary for i in range(len(CHUNKS))]
+        assert row[1] == pytest.approx(sum(sum(e.duration_s for e in s.episodes.look_away) for s in chunks))
+        assert row[2] == len(CHUNKS)
+        assert row[3] == pytest.approx(mean(s.image_quality.dark_ratio for s in chunks if s.image_quality))
+
+
+def speaking_rate_by_label(rows: list[list[Any]]) -> None:
+    assert [r[0] for r in rows] == ["recommend", "pending", "reject"]
+    by_label: dict[str, list[float]] = {}
+    for c in profiled(CANDIDATES):
+        assert c.label is not None
+        by_label.setdefault(c.label, []).extend(speech_event(c, i).metrics.wpm for i in range(len(CHUNKS)))
+    assert {r[0]: r[1] for r in rows} == {k: pytest.approx(mean(v), abs=0.05) for k, v in by_label.items()}
+    assert rows[0][2] < rows[-1][2]  # stronger candidates use fewer fillers
+
+
+def pressure_stability(rows: list[list[Any]]) -> None:
+    analysed = sorted((c for c in CANDIDATES if c.failed_stage is None), key=lambda c: c.quality)
+    assert [r[0] for r in rows] == [c.interview_id for c in analysed]  # weakest drops most
+    for row, c in zip(rows, analysed, strict=True):
+        assert row[3] == pytest.approx(0.3 * (1 - c.quality), abs=2e-3)
+
+
+def competency_per_question(rows: list[list[Any]]) -> None:
+    analysed = [c for c in JOB if c.failed_stage is None]
+    expected = []
+    for index, (question, _) in enumerate(CHUNKS):
+        scores: dict[str, list[float]] = {}
+        for c in analysed:
+            for s in speech_event(c, index).competency_scores:
+                scores.setdefault(s.competency_id, []).append(s.score)
+        for competency in sorted(scores):
+            expected.append([question, competency, len(analysed), pytest.approx(mean(scores[competency]), abs=0.05)])
+    assert rows == expected
+
+
+def failures(rows: list[list[Any]]) -> None:
+    assert [r[:4] for r in rows] == [["frames", "unreachable_source", 1, 1], ["sink", "invalid_row", 1, 1]]
+    assert "faces_max" in rows[1][4]
+
+
+def not_profiled(rows: list[list[Any]]) -> None:
+    assert [[r[0], r[1], list(r[4])] for r in rows] == [["IV-A4", "analysing", []], ["IV-A5", "failed", ["frames"]]]
+    assert rows[1][2:4] == ["frames", "failed"]
+
+
+def data_quality(rows: list[list[Any]]) -> None:
+    assert [[r[0], r[1], sorted(r[2])] for r in rows] == [
+        ["missing_speech_segments", 2, ["IV-A3", "IV-B1"]],
+        ["no_face_detected", 1, ["IV-A2"]],
+    ]
+
+
+def evidence(rows: list[list[Any]]) -> None:
+    profile = profile_event(A1, 1)
+    moments = [(d.dimension, e.start_s, e.kind.value) for d in profile.dimensions for e in d.evidence]
+    expected = [(dimension, kind, start) for dimension, start, kind in sorted(moments)]
+    assert [(r[0], r[2], r[3]) for r in rows] == expected
+    assert {r[0]: r[1] for r in rows} == {d.dimension: d.score for d in profile.dimensions if d.evidence}
+    assert any("Airflow" in r[4] for r in rows if r[0] == "problem-solving")
+
+
+def rejected(rows: list[list[Any]]) -> None:
+    assert [r[:2] for r in rows] == [["vision-features", 1]]
+    assert "faces_max=70000" in rows[0][2]
+
+
+CHECKS: dict[str, Callable[[list[list[Any]]], None]] = {
+    "Interviews of a job with their status": interviews_with_status,
+    "Latest profile of each candidate for a job": latest_per_candidate,
+    "Profiles awaiting human review": awaiting_review,
+    "Funnel per job": funnel,
+    "Score distribution per dimension for a job": score_distribution,
+    "Overall score by label": overall_by_label,
+    "Eye contact over time in one interview": eye_contact_over_time,
+    "Look-away time per interview for a job": look_away_time,
+    "Speaking rate and fillers by label": speaking_rate_by_label,
+    "Stability under pressure": pressure_stability,
+    "Competency scores per question for a job": competency_per_question,
+    "Failures by stage and reason": failures,
+    "Interviews not profiled yet": not_profiled,
+    "Data-quality flags on current profiles": data_quality,
+    "Evidence behind a profile's scores": evidence,
+    "Rows the sink set aside": rejected,
+}
+
+
+def test_every_documented_query_has_a_check() -> None:
+    assert set(documented_queries()) == set(CHECKS)
+    assert len(CHECKS) >= 12
+
+
+def bad_event() -> VisionFeatures:
+    data = vision_event(A4, 0).model_dump(mode="json")
+    data.update(event_id="6f1d7d3e-8c59-4f55-9a55-3b8f2b1a7c01", chunk_index=7, total_chunks=8)
+    data["seconds"][0]["faces_max"] = 70_000
+    return VisionFeatures.model_validate(data)
+
+
+async def test_documented_queries_answer_from_the_sinks_rows(stack_settings: Settings) -> None:
+    settings = await sink_settings(stack_settings)
+    await publish_events(settings, [*(e for c in CANDIDATES for e in interview_events(c)), bad_event()])
+    expected = expected_counts(CANDIDATES)
+
+    async def loaded() -> bool:
+        failed = await query(settings, "SELECT count() FROM sightline.stage_status FINAL WHERE state = 'failed'")
+        return failed == [[2]] and await all_stored(settings, expected)
+
+    await run_sink_until(settings, "g-analytics", lambda: _safely(loaded))
+    problems = []
+    for title, sql in documented_queries().items():
+        rows: list[list[Any]] = []
+        try:
+            rows = await query(settings, sql)
+            CHECKS[title](rows)
+        except Exception as exc:
+            problems.append(f"{title}: {exc}\nrows: {rows}")
+    assert not problems, "\n\n".join(problems)
+
+
+async def _safely(check: Callable[[], Any]) -> bool:
+    try:
+        return bool(await check())
+    except Exception:  # the tables are being created
+        return False

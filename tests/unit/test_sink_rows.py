@@ -1,0 +1,134 @@
+"""Row mapping of the sink: events from the contract examples become the rows an analyst queries."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.common.contracts import (
+    EventBase,
+    MediaIngested,
+    ProfileReady,
+    SpeechResults,
+    StageStatus,
+    VisionFeatures,
+)
+from services.sink.rows import COLUMNS, Row, RowError, rows_for
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "schemas" / "examples" / "v1"
+
+
+def load(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((EXAMPLES / f"{name}.json").read_text())
+    return data
+
+
+def by_table(rows: list[Row], table: str) -> list[dict[str, Any]]:
+    return [r.values for r in rows if r.table == table]
+
+
+def test_media_ingested_becomes_one_interview_row() -> None:
+    event = MediaIngested.model_validate(load("media-ingested"))
+    (row,) = rows_for(event)
+    v = row.values
+    assert row.table == "interviews"
+    assert (v["tenant_id"], v["interview_id"], v["job_id"]) == ("acme-eu", "INT-2025-004211", "REQ-1187")
+    assert v["duration_s"] == 413.28 and v["has_video"] and v["has_audio"]
+    assert v["media_flags"] == ["variable_frame_rate"] and v["media_kinds"] == ["video_with_audio"]
+    assert v["question_count"] == 3 and v["pressure_question_count"] == 1
+    assert json.loads(v["event_json"])["event_id"] == str(event.event_id)
+
+
+def test_speech_results_become_an_answer_with_its_question_and_scores() -> None:
+    event = SpeechResults.model_validate(load("speech-results"))
+    (v,) = by_table(rows_for(event), "answers")
+    assert v["question_id"] == "q2" and v["question_text"].startswith("Describe a time")
+    assert v["pressure"] is False and v["language"] == "en" and v["transcribed"] is True
+    assert v["wpm"] == 138.6 and v["pause_count"] == 9 and v["word_count"] == len(event.words)
+    assert v["competency.id"] == ["problem-solving", "ownership"]
+    assert v["competency.score"] == [78.0, 84.5]
+    evidence = json.loads(v["competency.evidence_json"][0])
+    assert evidence[0]["start_s"] == 104.58 and "Airflow" in evidence[0]["quote"]
+    assert v["model_versions"]["asr_engine"] == "faster-whisper-1.2.1"
+
+
+def test_an_answer_to_a_pressure_question_is_marked() -> None:
+    data = load("speech-results")
+    data.update(question_id="q3", segment_index=2, start_s=231.0, end_s=285.0)
+    (v,) = by_table(rows_for(SpeechResults.model_validate(data)), "answers")
+    assert v["pressure"] is True and v["question_text"].startswith("You have thirty seconds")
+
+
+def test_vision_features_become_a_chunk_row_and_one_row_per_second() -> None:
+    event = VisionFeatures.model_validate(load("vision-features"))
+    rows = rows_for(event)
+    (chunk,) = by_table(rows, "vision_chunks")
+    assert chunk["look_away_s"] == pytest.approx(1.7 + 1.6) and chunk["look_away_episodes"] == 2
+    assert chunk["face_absent_s"] == pytest.approx(0.8) and chunk["second_face_s"] == 0
+    assert chunk["head_yaw_deg"] == -4.2 and chunk["emotion_inference_reason"] == "jurisdiction_prohibits"
+    assert chunk["expression_distribution"] == {} and chunk["emotion_inference_performed"] is False
+    assert chunk["nod_times_s"] == event.summary.nod_times_s and chunk["look_away_count"] == 2
+    quality = event.summary.image_quality
+    assert quality is not None and chunk["sharpness_mean"] == quality.sharpness_mean
+    assert chunk["timeline_uri"] == f"s3://{event.timeline.bucket}/{event.timeline.key}"
+    seconds = by_table(rows, "behaviour_timeline")
+    assert [s["second"] for s in seconds] == [s.second for s in event.seconds]
+    first = event.seconds[0]
+    assert seconds[0]["eye_contact_ratio"] == first.eye_contact_ratio
+    assert seconds[0]["head_yaw_deg"] == (first.head_pose.yaw_deg if first.head_pose else None)
+    assert all(s["chunk_index"] == 3 for s in seconds)
+
+
+def test_profile_ready_becomes_a_profile_and_its_dimensions() -> None:
+    event = ProfileReady.model_validate(load("profile-ready"))
+    rows = rows_for(event)
+    (profile,) = by_table(rows, "profiles")
+    assert profile["overall"] == 75.1 and profile["label"] == "recommend" and profile["needs_human_review"]
+    assert profile["data_quality"] == ["emotion_inference_not_permitted"]
+    assert profile["report_uri"] == "s3://sightline-reports/acme-eu/INT-2025-004211/profile-v1.html"
+    assert (profile["vision_chunks_received"], profile["speech_segments_expected"]) == (14, 3)
+    dims = {d["dimension"]: d for d in by_table(rows, "profile_dimensions")}
+    assert set(dims) == {"problem-solving", "ownership", "composure", "engagement"}
+    assert dims["composure"]["kind"] == "behaviour" and dims["composure"]["evidence_count"] == 2
+    assert json.loads(dims["composure"]["evidence_json"])[1]["kind"] == "key_frame"
+
+
+def test_a_failed_status_keeps_its_reason() -> None:
+    (v,) = by_table(rows_for(StageStatus.model_validate(load("stage-status.failed"))), "stage_status")
+    assert (v["stage"], v["state"], v["reason_code"]) == ("ingest", "failed", "unreachable_source")
+    assert json.loads(v["detail_json"]) == {"http_status": 403, "source_index": 0}
+
+
+def test_keys_name_the_row_and_the_event_so_a_different_event_gets_a_different_token() -> None:
+    data = load("vision-features")
+    first = rows_for(VisionFeatures.model_validate(data))
+    assert rows_for(VisionFeatures.model_validate(data)) == first
+    data["event_id"] = str(uuid.uuid4())
+    other = rows_for(VisionFeatures.model_validate(data))
+    assert [r.key.split("@")[0] for r in other] == [r.key.split("@")[0] for r in first]
+    assert not {r.key for r in other} & {r.key for r in first}
+    assert len({r.key for r in first}) == len(first)
+
+
+def test_every_row_has_exactly_its_tables_columns() -> None:
+    events: list[EventBase] = [
+        MediaIngested.model_validate(load("media-ingested")),
+        SpeechResults.model_validate(load("speech-results.zh-CN")),
+        VisionFeatures.model_validate(load("vision-features.zh-CN")),
+        ProfileReady.model_validate(load("profile-ready")),
+        StageStatus.model_validate(load("stage-status")),
+    ]
+    for event in events:
+        for row in rows_for(event):
+            assert list(row.values) == list(COLUMNS[row.table])
+
+
+def test_a_value_too_large_for_its_column_is_a_row_error() -> None:
+    data = load("vision-features")
+    data["seconds"][0]["faces_max"] = 70_000
+    with pytest.raises(RowError, match="faces_max=70000"):
+        rows_for(VisionFeatures.model_validate(data))
