@@ -8,6 +8,7 @@ endpoints and credentials and nothing else changes.
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -16,7 +17,9 @@ from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Each stage's group is defined beside the stage; these modules import nothing from services.common.
+from services.frames.settings import FramesSettings
 from services.fusion.settings import FusionSettings
+from services.ingest.settings import IngestSettings
 from services.sink.settings import SinkSettings
 from services.speech.settings import SpeechSettings
 from services.vision.settings import VisionSettings
@@ -145,6 +148,8 @@ class Settings(BaseSettings):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
     stack: StackSettings = Field(default_factory=StackSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    frames: FramesSettings = Field(default_factory=FramesSettings)
     vision: VisionSettings = Field(default_factory=VisionSettings)
     speech: SpeechSettings = Field(default_factory=SpeechSettings)
     fusion: FusionSettings = Field(default_factory=FusionSettings)
@@ -174,3 +179,24 @@ def iter_env_vars(model: type[BaseModel] = Settings, prefix: str = "SIGHTLINE_")
             shown = str(default).replace(str(PROJECT_ROOT), "<repo>")
         rows.append((f"{prefix}{name.upper()}", shown, field.description or ""))
     return rows
+
+
+def settings_env(settings: BaseModel, prefix: str = "SIGHTLINE_") -> dict[str, str]:
+    """The environment that makes another process read the same settings (for child stage processes)."""
+    env: dict[str, str] = {}
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        key = f"{prefix}{name.upper()}"
+        if isinstance(value, BaseModel):
+            env.update(settings_env(value, f"{key}__"))
+        elif value is None:
+            continue
+        elif isinstance(value, SecretStr):
+            env[key] = value.get_secret_value()
+        elif isinstance(value, bool):
+            env[key] = "true" if value else "false"
+        elif isinstance(value, dict | list | tuple):
+            env[key] = json.dumps(value, default=str)
+        else:
+            env[key] = str(value)
+    return env

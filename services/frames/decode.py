@@ -7,6 +7,8 @@ held in memory or copied to disk. Video and audio are demuxed in the same pass, 
 Times are seconds from the start of the recording (the container's start time is subtracted), the
 timeline every Sightline event uses. A packet that fails to decode mid-stream is counted in
 `DecodeStats.corrupt_packets` and skipped; a file that cannot be opened as media raises `NotMedia`.
+Audio lost that way is replaced by silence of the same length (`DecodeStats.filled_audio_samples`):
+audio times are counted in samples, so without it everything after the damage would come too early.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ from services.frames.geometry import DEFAULT_MAX_SIDE, Image, prepare
 from services.frames.sampling import DEFAULT_SAMPLE_FPS, FrameSampler
 
 AUDIO_RATE = 16_000
+#: Audio this far ahead of the samples produced so far follows a gap (lost packets) and is preceded by
+#: silence. Above the resampler's delay (about a millisecond), below one AAC packet at 16 kHz (64 ms).
+AUDIO_GAP_TOLERANCE_S = 0.03
 
 Samples = npt.NDArray[np.int16]
 
@@ -52,6 +57,7 @@ class DecodeStats:
     sampled_frames: int = 0
     corrupt_packets: int = 0
     audio_samples: int = 0
+    filled_audio_samples: int = 0
 
 
 def decode_media(
@@ -106,9 +112,21 @@ def decode_media(
                 else:
                     if audio_start is None:
                         audio_start = max(0.0, float(frame.time) - origin) if frame.time is not None else 0.0
+                    elif frame.time is not None:
+                        yield from _silence_before(float(frame.time) - origin, audio_start, stats)
                     yield from _resample(resampler, frame, audio_start, stats)
         if resampler is not None and audio_start is not None:
             yield from _resample(resampler, None, audio_start, stats)
+
+
+def _silence_before(frame_s: float, audio_start: float, stats: DecodeStats) -> Iterator[AudioBlock]:
+    """Silence up to ``frame_s`` when the audio produced so far ends well before it (packets were lost)."""
+    produced_s = audio_start + stats.audio_samples / AUDIO_RATE
+    if frame_s - produced_s > AUDIO_GAP_TOLERANCE_S:
+        count = round((frame_s - produced_s) * AUDIO_RATE)
+        stats.audio_samples += count
+        stats.filled_audio_samples += count
+        yield AudioBlock(produced_s, np.zeros(count, dtype=np.int16))
 
 
 def _resample(resampler: Any, frame: Any, audio_start: float, stats: DecodeStats) -> Iterator[AudioBlock]:

@@ -18,7 +18,9 @@ Outputs, all in the work bucket under ``<tenant>/<interview>/frames/<media-inges
   them; consumers find them by this key convention.
 
 A chunk in which no frame was decoded (a variable-frame-rate pause, corrupt packets) holds the frame
-still on screen at its start, so every chunk of the manifest exists. Audio-only media give no chunks,
+still on screen at its start, so every chunk of the manifest exists. Packets that fail to decode are
+skipped and the audio lost with them becomes silence, so later audio keeps its time; the "frames done"
+log line reports both (``corrupt_packets``, ``filled_audio_s``). Audio-only media give no chunks,
 video-only media no audio segments.
 
 Replays: event ids derive from the input event id and the output's index, keys from the input event
@@ -64,7 +66,7 @@ from services.frames.audio import (
     wav_bytes,
 )
 from services.frames.chunking import DEFAULT_CHUNK_S, Chunk, chunk_index, plan_chunks
-from services.frames.decode import AudioBlock, DecodeStats, NotMedia, VideoFrame, decode_media
+from services.frames.decode import AUDIO_RATE, AudioBlock, DecodeStats, NotMedia, VideoFrame, decode_media
 from services.frames.geometry import DEFAULT_MAX_SIDE, Image
 from services.frames.pack import PACK_CONTENT_TYPE, PACK_FORMAT, PackedFrame, encode_jpeg, write_pack
 from services.frames.sampling import DEFAULT_SAMPLE_FPS
@@ -239,6 +241,7 @@ class FramesStage:
                 "segments": len(audio_events),
                 "sampled_frames": stats.sampled_frames,
                 "corrupt_packets": stats.corrupt_packets,
+                "filled_audio_s": stats.filled_audio_samples / AUDIO_RATE,
             },
         )
         return [*chunk_events, *audio_events]
@@ -397,8 +400,9 @@ def select_sources(event: MediaIngested) -> tuple[StoredMedia | None, StoredMedi
 
 
 def make(settings: Settings) -> FramesStage:
-    """Factory for ``sightline worker services.frames.stage:make``."""
-    return FramesStage(ObjectStore(settings.s3), settings.s3.work_bucket)
+    """Factory for ``sightline worker services.frames.stage:make``; `SIGHTLINE_FRAMES__*` shape the outputs."""
+    config = FramesConfig(**settings.frames.model_dump())
+    return FramesStage(ObjectStore(settings.s3), settings.s3.work_bucket, config)
 
 
 __all__ = ["FramesConfig", "FramesStage", "chunk_key", "keyframe_key", "make", "output_prefix", "segment_key"]

@@ -8,7 +8,9 @@ bucket under content-addressed keys.
 Why check before storing: a rejected recording never reaches the bucket, so nothing has to be deleted
 afterwards, and a copy that another delivery of the same interview already relies on is never touched.
 The object store stages each upload and promotes it only after its sha256 matched, so no half-written
-object is ever visible under a real key.
+object is ever visible under a real key. A worker killed between staging and promotion leaves its staged
+copy behind; every ingest worker removes staged copies older than `staging_grace_s` when it starts and
+after each interview (a listing of a normally empty prefix), so such orphans do not accumulate.
 
 Duplicates and replays: the output's event id is derived from the input's event id, and the object key
 from the content (under the interview's prefix), so handling the same event twice stores one object and
@@ -22,10 +24,12 @@ import logging
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 from services.common.contracts import (
+    ConsentScope,
     EventBase,
     FailureCode,
     InterviewCompleted,
@@ -40,12 +44,13 @@ from services.common.contracts import (
     derived_envelope,
     topic_for,
 )
-from services.common.objectstore import ChecksumMismatch, ObjectStore
+from services.common.objectstore import STAGING_PREFIX, ChecksumMismatch, ObjectStore
 from services.common.settings import Settings
 from services.common.worker import MessageMeta, Rejected, Retryable
 from services.ingest.fetch import LocalMedia, SourceTooLarge, SourceUnavailable, fetch
 from services.ingest.policy import IngestLimits, JurisdictionPolicy, PolicyViolation, decide
 from services.ingest.probe import ProbeFailed, probe_file
+from services.ingest.settings import IngestSettings
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +117,7 @@ class IngestStage:
         limits: IngestLimits | None = None,
         work_dir: Path | None = None,
         allow_file_sources: bool = True,
+        staging_grace_s: float = 3600.0,
     ) -> None:
         self.store = store
         self.raw_bucket = raw_bucket
@@ -120,9 +126,22 @@ class IngestStage:
         self.work_dir = work_dir
         #: file:// URIs read the worker's own disk: for local development and tests, never in production.
         self.allow_file_sources = allow_file_sources
+        self.staging_grace_s = staging_grace_s
 
     async def start(self) -> None:
         await asyncio.to_thread(self.store.ensure_bucket, self.raw_bucket)
+        await asyncio.to_thread(self.remove_orphaned_staging)
+
+    def remove_orphaned_staging(self) -> list[str]:
+        """Delete staged uploads older than the grace period (left by a worker that died mid-copy)."""
+        cutoff = datetime.now(UTC) - timedelta(seconds=self.staging_grace_s)
+        modified = self.store.list_modified(self.raw_bucket, STAGING_PREFIX)
+        orphans = sorted(key for key, when in modified.items() if when < cutoff)
+        for key in orphans:
+            self.store.delete(self.raw_bucket, key)
+        if orphans:
+            log.warning("removed orphaned staged uploads", extra={"bucket": self.raw_bucket, "count": len(orphans)})
+        return orphans
 
     async def handle(self, event: EventBase, meta: MessageMeta) -> Sequence[EventBase]:
         if not isinstance(event, InterviewCompleted):
@@ -139,6 +158,7 @@ class IngestStage:
         with tempfile.TemporaryDirectory(prefix="sightline-ingest-", dir=self.work_dir) as tmp:
             checked = [self._check(index, source, Path(tmp)) for index, source in enumerate(event.media)]
             stored = [self._store(event, item) for item in checked]
+        self.remove_orphaned_staging()
         expected = (event.interview_ended_at - event.interview_started_at).total_seconds()
         return MediaIngested(
             **derived_envelope(event, StageName.INGEST.value, MediaIngested.EVENT_TYPE, producer=PRODUCER),
@@ -207,11 +227,28 @@ class IngestStage:
         )
 
 
+def policy_from(settings: IngestSettings) -> JurisdictionPolicy:
+    """The configured policy table; an unknown scope is refused, since a misspelt prohibition would permit it."""
+    known = {s.value for s in ConsentScope}
+    for key, scopes in settings.prohibited.items():
+        unknown = sorted(set(scopes) - known)
+        if unknown:
+            raise ValueError(f"policy table entry {key!r} names unknown consent scopes: {', '.join(unknown)}")
+    table = {key: frozenset(scopes) for key, scopes in settings.prohibited.items()}
+    return JurisdictionPolicy(settings.policy_version, table)
+
+
 def make(settings: Settings) -> IngestStage:
-    """Factory for ``sightline worker services.ingest.stage:make``."""
+    """Factory for ``sightline worker services.ingest.stage:make``; `SIGHTLINE_INGEST__*` set policy and limits."""
+    group = settings.ingest
     return IngestStage(
-        ObjectStore(settings.s3), settings.s3.raw_bucket, allow_file_sources=settings.environment != "production"
+        ObjectStore(settings.s3),
+        settings.s3.raw_bucket,
+        policy=policy_from(group),
+        limits=IngestLimits(max_size_bytes=group.max_size_bytes, max_duration_s=group.max_duration_s),
+        allow_file_sources=settings.environment != "production",
+        staging_grace_s=group.staging_grace_s,
     )
 
 
-__all__ = ["IngestStage", "make", "media_flags", "media_prefix"]
+__all__ = ["IngestStage", "make", "media_flags", "media_prefix", "policy_from"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from click.testing import CliRunner
+from pydantic import SecretStr
 
 from services.cli import cli
 from services.common.contracts import TOPICS
@@ -51,3 +52,27 @@ def test_config_markdown_matches_settings() -> None:
     result = CliRunner().invoke(cli, ["config", "--markdown"])
     assert result.exit_code == 0
     assert result.output.count("| `SIGHTLINE_") == len(iter_env_vars())
+
+
+def test_settings_env_makes_another_process_read_the_same_settings(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from services.common.settings import Settings, settings_env
+
+    mine = Settings().model_copy(
+        update={
+            "fusion": Settings().fusion.model_copy(update={"deadline_s": 12.5}),
+            "s3": Settings().s3.model_copy(update={"secret_key": SecretStr("s3cr3t"), "work_bucket": "w-1"}),
+        }
+    )
+    code = "from services.common.settings import Settings; print(Settings().model_dump_json())"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SIGHTLINE_")}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env={**clean, **settings_env(mine)}, capture_output=True, text=True, check=True
+    )
+    theirs = Settings.model_validate_json(out.stdout)
+    assert theirs.fusion.deadline_s == 12.5 and theirs.s3.work_bucket == "w-1"
+    assert settings_env(mine)["SIGHTLINE_S3__SECRET_KEY"] == "s3cr3t"
+    assert theirs.model_dump(exclude={"s3"}) == mine.model_dump(exclude={"s3"})
