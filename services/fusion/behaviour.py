@@ -11,7 +11,8 @@ import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from services.common.contracts import Question, SecondBehaviour, SpeechResults, TimeRange, VisionFeatures
+from services.common.contracts import Question, SecondBehaviour, SpeechResults, VisionFeatures
+from services.vision.aggregate import Period, QuestionBehaviour, Window, aggregate
 
 NEGATIVE_EXPRESSIONS = frozenset({"anger", "disgust", "contempt", "sadness", "fear"})
 
@@ -80,23 +81,8 @@ def _mean(values: Iterable[float | None]) -> float | None:
     return statistics.fmean(present) if present else None
 
 
-def join_episodes(ranges: Iterable[TimeRange], gap_s: float = 0.25) -> list[Episode]:
-    """Episodes clipped at chunk edges come back as one when they touch (within `gap_s`)."""
-    joined: list[Episode] = []
-    for r in sorted(ranges, key=lambda r: r.start_s):
-        if joined and r.start_s - joined[-1].end_s <= gap_s:
-            joined[-1] = Episode(joined[-1].start_s, max(joined[-1].end_s, r.end_s))
-        else:
-            joined.append(Episode(r.start_s, r.end_s))
-    return joined
-
-
-def _clip(episodes: Iterable[Episode], start: float, end: float) -> tuple[Episode, ...]:
-    return tuple(
-        Episode(max(e.start_s, start), min(e.end_s, end))
-        for e in episodes
-        if _overlap(e.start_s, e.end_s, start, end) > 0
-    )
+def _episodes(periods: Iterable[Period]) -> tuple[Episode, ...]:
+    return tuple(Episode(p.start_s, p.end_s) for p in periods)
 
 
 def _volatility(seconds: Sequence[SecondBehaviour]) -> float | None:
@@ -107,26 +93,21 @@ def _volatility(seconds: Sequence[SecondBehaviour]) -> float | None:
 
 
 def answer_behaviour(
-    question: Question, vision: Sequence[VisionFeatures], speech: Sequence[SpeechResults]
+    question: Question,
+    vision: Sequence[VisionFeatures],
+    speech: Sequence[SpeechResults],
+    seen: QuestionBehaviour | None = None,
 ) -> AnswerBehaviour:
-    """Measures of one question's window from every chunk and segment that overlaps it."""
+    """Measures of one question's window from every chunk and segment that overlaps it. Episodes, nods,
+    shakes, presence and eye contact come from the vision stage's own per-question aggregate."""
     start, end = question.start_s, question.end_s
+    if seen is None:
+        window = Window(question_id=question.question_id, start_s=start, end_s=end)
+        seen = aggregate(vision, [window]).questions[0]
     chunks = [v for v in vision if _overlap(v.start_s, v.end_s, start, end) > 0]
     seconds = sorted((s for v in chunks for s in v.seconds if start <= s.second + 0.5 < end), key=lambda s: s.second)
     face_seconds = [s for s in seconds if s.face_present_ratio > 0]
-    eye = [(s.eye_contact_ratio, s.face_present_ratio) for s in face_seconds if s.eye_contact_ratio is not None]
     labelled = [s.dominant_expression for s in face_seconds if s.dominant_expression is not None]
-
-    def episodes(pick: str) -> tuple[Episode, ...]:
-        ranges = [r for v in chunks for r in getattr(v.summary.episodes, pick)]
-        return _clip(join_episodes(ranges), start, end)
-
-    # Nods and shakes are counted per chunk; a chunk counts for the share of it inside the window.
-    nods = shakes = 0.0
-    for v in chunks:
-        share = _overlap(v.start_s, v.end_s, start, end) / max(v.end_s - v.start_s, 1e-9)
-        nods += v.summary.nod_count * share
-        shakes += v.summary.shake_count * share
     answer = next((s for s in speech if s.question_id == question.question_id), None)
     if answer is None:
         answer = max(
@@ -134,24 +115,25 @@ def answer_behaviour(
             key=lambda s: _overlap(s.start_s, s.end_s, start, end),
             default=None,
         )
+    inferred = any(v.summary.emotion_inference.performed for v in chunks)
     return AnswerBehaviour(
         question=question,
         seconds_observed=len(seconds),
-        face_present=_mean(s.face_present_ratio for s in seconds),
-        eye_contact=(sum(e * w for e, w in eye) / sum(w for _, w in eye)) if eye else None,
-        smile=_mean(s.smile_intensity for s in face_seconds),
-        motion=_mean(s.motion_energy for s in seconds),
+        face_present=seen.face_present_ratio,
+        eye_contact=seen.eye_contact_ratio,
+        smile=_mean(s.smile_intensity for s in face_seconds) if inferred else None,
+        motion=seen.motion_energy,
         posture_stability=_mean(v.summary.posture_stability for v in chunks),
         expression_volatility=_volatility(face_seconds),
         negative_share=(sum(1 for x in labelled if x in NEGATIVE_EXPRESSIONS) / len(labelled)) if labelled else None,
         positive_share=(sum(1 for x in labelled if x == "happiness") / len(labelled)) if labelled else None,
-        nods=round(nods),
-        shakes=round(shakes),
-        look_aways=episodes("look_away"),
-        smiles=episodes("smile"),
-        face_absent=episodes("face_absent"),
-        second_face=episodes("second_face"),
-        emotion_inferred=any(v.summary.emotion_inference.performed for v in chunks),
+        nods=seen.nod_count,
+        shakes=seen.shake_count,
+        look_aways=_episodes(seen.look_aways),
+        smiles=_episodes(seen.smiles),
+        face_absent=_episodes(seen.face_absent),
+        second_face=_episodes(seen.second_face),
+        emotion_inferred=inferred,
         speech=answer,
     )
 
@@ -159,4 +141,6 @@ def answer_behaviour(
 def answers(
     questions: Sequence[Question], vision: Sequence[VisionFeatures], speech: Sequence[SpeechResults]
 ) -> list[AnswerBehaviour]:
-    return [answer_behaviour(q, vision, speech) for q in questions]
+    windows = [Window(question_id=q.question_id, start_s=q.start_s, end_s=q.end_s) for q in questions]
+    seen = aggregate(vision, windows).questions
+    return [answer_behaviour(q, vision, speech, s) for q, s in zip(questions, seen, strict=True)]

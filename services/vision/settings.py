@@ -2,8 +2,75 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from typing import Literal
+
+from pydantic import BaseModel, Field
 
 
 class VisionSettings(BaseModel):
     """Configuration of the vision stage."""
+
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="Where the models run; `auto` takes CUDA when available, else the CPU."
+    )
+    half_precision: bool = Field(True, description="Run the models in float16 on CUDA (ignored on the CPU).")
+    threads: int = Field(0, ge=0, le=256, description="Torch CPU threads; 0 keeps torch's default (all cores).")
+    batch_size: int = Field(
+        64, ge=1, le=4096, description="Most frames in one forward pass, gathered across chunks and interviews."
+    )
+    max_batch_wait_ms: float = Field(
+        25.0, ge=0, le=10_000, description="How long the first queued frame waits for others before a pass starts."
+    )
+    sample_stride: int = Field(
+        1, ge=1, le=100, description="Analyse every N-th frame of a chunk (1: all sampled frames)."
+    )
+    detect_max_side: int = Field(
+        256, ge=64, le=4096, description="Frames are scaled down to this longer side for face detection."
+    )
+    min_face_score: float = Field(0.6, ge=0, le=1, description="Detector score below which a face is ignored.")
+    second_face_min_size: float = Field(
+        0.3, ge=0, le=1, description="A second face counts when its height is at least this share of the candidate's."
+    )
+    emotion_inference: bool = Field(
+        True,
+        description="Classify expressions where the interview permits it; false never does (reason `disabled`).",
+    )
+    eye_contact_max_yaw_deg: float = Field(
+        20.0, ge=0, le=90, description="Largest head yaw that still counts as facing the camera."
+    )
+    eye_contact_max_pitch_deg: float = Field(
+        20.0, ge=0, le=90, description="Largest pitch away from the chunk's median pitch that still faces the camera."
+    )
+    look_away_offset: float = Field(
+        0.045,
+        ge=0,
+        le=1,
+        description="Horizontal distance of the head from the picture's centre column (share of the width) beyond "
+        "which the candidate looks past the camera.",
+    )
+    look_away_min_s: float = Field(1.0, ge=0, le=60, description="Shortest gaze-away period that is an episode.")
+    nod_min_swing: float = Field(
+        0.06, ge=0, le=1, description="Smallest up-down swing of the nose tip, in face heights, counted as a nod."
+    )
+    shake_min_swing: float = Field(
+        0.12, ge=0, le=1, description="Smallest left-right swing of the nose tip, in face widths, in a head shake."
+    )
+    gesture_max_half_period_s: float = Field(
+        0.5, ge=0.05, le=5, description="Longest time between the turning points of one nod or shake."
+    )
+    smile_threshold: float = Field(
+        0.5, ge=0, le=1, description="Smile intensity (smoothed) above which a frame counts as smiling."
+    )
+    frown_threshold: float = Field(
+        0.5, ge=0, le=1, description="Combined anger, disgust and sadness probability above which a frame frowns."
+    )
+    expression_smoothing: int = Field(
+        3, ge=1, le=31, description="Frames in the moving average applied to expression probabilities."
+    )
+    blur_threshold: float = Field(
+        40.0, ge=0, le=1e6, description="Variance of the Laplacian below which a frame counts as blurry."
+    )
+    dark_threshold: float = Field(0.15, ge=0, le=1, description="Mean luma below which a frame counts as dark.")
+    posture_drift_scale: float = Field(
+        0.5, ge=0.01, le=10, description="Face-box drift (face widths, RMS) at which posture stability reaches 0."
+    )

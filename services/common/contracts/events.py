@@ -341,11 +341,26 @@ class EmotionInference(Contract):
     )
 
 
+class ImageQuality(Contract):
+    """How usable the chunk's pictures were for face analysis."""
+
+    brightness_mean: Ratio = Field(description="Mean luma of the frames, 0 black to 1 white.")
+    sharpness_mean: Annotated[float, Field(ge=0, le=1e9)] = Field(
+        description="Mean variance of the Laplacian of the face region (of the frame without a face); higher is "
+        "sharper."
+    )
+    blurry_ratio: Ratio = Field(description="Share of frames whose sharpness is below the configured blur threshold.")
+    dark_ratio: Ratio = Field(description="Share of frames darker than the configured brightness threshold.")
+
+
 class VisionSummary(Contract):
     """Aggregates of one chunk; the per-frame values are in the timeline object."""
 
     __rules__ = (
         When("expression_distribution", "emotion_inference.performed", (True,), then="required", otherwise="null"),
+        When("smile_intensity_mean", "emotion_inference.performed", (False,), then="null"),
+        When("frown_s", "emotion_inference.performed", (False,), then="null"),
+        When("expression_volatility", "emotion_inference.performed", (False,), then="null"),
     )
 
     frames_analysed: Count = Field(description="Frames of the chunk that were analysed.")
@@ -367,6 +382,27 @@ class VisionSummary(Contract):
     posture_stability: Ratio | None = Field(
         None, description="1 = steady posture, 0 = constant movement; null when no body was detected."
     )
+    nod_times_s: Annotated[list[Seconds], Field(max_length=10_000)] = Field(
+        default_factory=list, description="Media time of each counted nod (lowest point of the chin), ascending."
+    )
+    shake_times_s: Annotated[list[Seconds], Field(max_length=10_000)] = Field(
+        default_factory=list, description="Media time of each counted head shake (middle of its swing), ascending."
+    )
+    look_away_count: Count = Field(0, description="Look-away episodes that start in the chunk.")
+    smile_intensity_mean: Ratio | None = Field(
+        None,
+        description="Mean smile intensity 0-1 over face frames; null when no face or when expressions were not "
+        "inferred.",
+    )
+    frown_s: Seconds | None = Field(
+        None, description="Seconds with a frowning expression; null when expressions were not inferred."
+    )
+    expression_volatility: Ratio | None = Field(
+        None,
+        description="Mean change of the expression distribution between consecutive face frames (half the L1 "
+        "distance), 0-1; null when expressions were not inferred or fewer than two face frames.",
+    )
+    image_quality: ImageQuality | None = Field(None, description="Brightness and sharpness of the analysed frames.")
 
 
 class SecondBehaviour(Contract):
@@ -402,7 +438,10 @@ class VisionFeatures(EventBase):
     total_chunks: Total = Field(description="Chunks of the interview (the manifest).")
     start_s: Seconds = Field(description="Media time where the chunk starts, seconds.")
     end_s: Seconds = Field(description="Media time where the chunk ends (exclusive), seconds.")
-    timeline: ObjectRef = Field(description="Per-frame features (NDJSON, one object per analysed frame).")
+    timeline: ObjectRef = Field(
+        description="Per-frame features: Parquet, one row per analysed frame (columns described in the vision "
+        "stage's timeline module); expression columns exist only when emotion inference was performed."
+    )
     summary: VisionSummary = Field(description="Aggregates over the chunk.")
     seconds: Annotated[list[SecondBehaviour], UniqueBy(("second",)), Field(max_length=600)] = Field(
         description="Per-second behaviour over the chunk, ascending; what the sink stores as the timeline."
@@ -422,6 +461,7 @@ class Word(Contract):
     start_s: Seconds = Field(description="Media time where the word starts, seconds.")
     end_s: Seconds = Field(description="Media time where the word ends, seconds.")
     probability: Ratio = Field(description="Recogniser confidence, 0-1.")
+    filler: bool = Field(False, description="True when the word is (part of) a filler: um, uh, 嗯, 那个...")
 
 
 class SpeakingMetrics(Contract):
@@ -447,6 +487,11 @@ class SpeakingMetrics(Contract):
     energy_variation: Annotated[float, Field(ge=0, le=120)] | None = Field(
         None, description="Standard deviation of loudness, dB; null when silent."
     )
+    word_count: Count = Field(0, description="Answer length: words (en) or Han characters (zh), fillers included.")
+    speaking_time_s: Seconds = Field(0.0, description="From the first to the last word, pauses included, seconds.")
+    speech_ratio: Ratio | None = Field(
+        None, description="Share of the segment the voice-activity detector kept as speech; null without VAD."
+    )
 
 
 class CompetencyScore(Contract):
@@ -461,6 +506,12 @@ class CompetencyScore(Contract):
     hedging: Ratio = Field(description="Share of hedged statements; higher means less committal.")
     evidence: Annotated[list[Quote], Field(max_length=20)] = Field(
         default_factory=list, description="Quotes that support the score."
+    )
+    keywords_matched: Annotated[list[Annotated[str, Field(min_length=1, max_length=200)]], Field(max_length=100)] = (
+        Field(default_factory=list, description="The competency's indicator keywords found in the answer.")
+    )
+    star_parts: Annotated[list[Code], UniqueItems(), Field(max_length=4)] = Field(
+        default_factory=list, description="STAR parts the answer contains: situation, task, action, result."
     )
 
 
@@ -479,6 +530,9 @@ class SpeechResults(EventBase):
     language: Locale | None = Field(
         None, description="Language detected in the segment (en, zh); null when nothing was transcribed."
     )
+    language_probability: Ratio | None = Field(
+        None, description="Detector's probability of the language among the configured ones; null without a language."
+    )
     transcript: Annotated[str, Field(max_length=60_000)] | None = Field(
         None, description="Full text of the segment; empty when silent; null when transcription is not permitted."
     )
@@ -491,6 +545,11 @@ class SpeechResults(EventBase):
         description="Scores against the competencies; empty without a question or when scoring is not permitted.",
     )
     model_versions: ModelVersions = Field(description="Versions of the engines and models used, by component.")
+    flags: Annotated[list[Code], UniqueItems(), Field(max_length=16)] = Field(
+        default_factory=list,
+        description="Why parts are missing: transcription_not_permitted, scoring_not_permitted, "
+        "competency_model_unknown, no_speech. Unknown flags are ignored.",
+    )
 
 
 # --- fusion ------------------------------------------------------------------------------------------------

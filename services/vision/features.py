@@ -1,0 +1,351 @@
+"""From per-frame results to the features of one chunk: episodes, nods and shakes, expression
+aggregates, motion, posture, image quality and the per-second rows.
+
+A frame at time ``t`` stands for ``[t, t + period)``; episodes are runs of such frames, clipped to the
+chunk. Nods are counted on the vertical position of the nose tip in face heights (a nod moves it down
+and back), shakes on its horizontal position in face widths; both need turning points that are left
+again within ``gesture_max_half_period_s``, so slow leaning and single look-aways are not counted.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from services.common.contracts import (
+    EmotionInference,
+    Episodes,
+    HeadPose,
+    SecondBehaviour,
+    TimeRange,
+    VisionSummary,
+)
+from services.common.contracts.events import ImageQuality
+from services.frames.geometry import Image
+from services.vision.analyzer import FrameResult
+from services.vision.expression import CLASSES
+from services.vision.settings import VisionSettings
+from services.vision.signals import TurningPoint, moving_average, runs, turning_points
+
+HAPPINESS = CLASSES.index("happiness")
+FROWN = [CLASSES.index(c) for c in ("anger", "disgust", "sadness")]
+#: Share of a swing after which a turning point at the very end of a chunk already counts.
+TAIL_SWING = 0.5
+#: Width of the grey frames compared for motion energy.
+MOTION_WIDTH = 160
+
+
+@dataclass(frozen=True)
+class ChunkWindow:
+    start_s: float
+    end_s: float
+    period_s: float
+
+
+@dataclass(frozen=True)
+class ChunkFeatures:
+    columns: dict[str, list[object]]
+    summary: VisionSummary
+    seconds: list[SecondBehaviour]
+
+
+def motion_energy(frames: Sequence[Image], results: Sequence[FrameResult]) -> list[float | None]:
+    """Mean absolute difference to the previous frame (0-1) in the body region below the face."""
+    out: list[float | None] = [None]
+    previous: npt.NDArray[np.uint8] | None = None
+    for i, frame in enumerate(frames):
+        h, w = frame.shape[:2]
+        size = (MOTION_WIDTH, max(2, round(h * MOTION_WIDTH / w)))
+        small = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+        grey = np.asarray(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), dtype=np.uint8)
+        if previous is not None:
+            y0, x0, x1 = _body_region(results[i], size[0], size[1])
+            diff = cv2.absdiff(grey[y0:, x0:x1], previous[y0:, x0:x1])
+            out.append(float(diff.mean()) / 255.0 if diff.size else 0.0)
+        previous = grey
+    return out[: len(frames)]
+
+
+def _body_region(result: FrameResult, width: int, height: int) -> tuple[int, int, int]:
+    """Top row and column range of the region below the face (the lower two thirds without a face)."""
+    if result.box is None:
+        return height // 3, 0, width
+    x0, _, x1, y1 = result.box
+    face_w = x1 - x0
+    cx = (x0 + x1) / 2
+    left = max(0, int((cx - 1.5 * face_w) * width))
+    right = min(width, int((cx + 1.5 * face_w) * width) + 1)
+    return min(height - 1, int(y1 * height)), left, max(left + 1, right)
+
+
+def chunk_features(
+    window: ChunkWindow,
+    timestamps: Sequence[float],
+    results: Sequence[FrameResult],
+    motion: Sequence[float | None],
+    emotion: EmotionInference,
+    settings: VisionSettings,
+) -> ChunkFeatures:
+    n = len(results)
+    period = window.period_s
+    t = np.asarray(timestamps, dtype=np.float64)
+    has_face = np.array([r.box is not None for r in results], dtype=bool)
+    faces = np.array([r.faces for r in results], dtype=np.int64)
+    yaw = np.array([r.pose.yaw_deg if r.pose else np.nan for r in results])
+    pitch = np.array([r.pose.pitch_deg if r.pose else np.nan for r in results])
+    roll = np.array([r.pose.roll_deg if r.pose else np.nan for r in results])
+    centre_x = np.array([(r.box[0] + r.box[2]) / 2 if r.box else np.nan for r in results])
+    median_pitch = float(np.nanmedian(pitch)) if np.any(~np.isnan(pitch)) else 0.0
+    with np.errstate(invalid="ignore"):
+        facing = (
+            (np.abs(yaw) <= settings.eye_contact_max_yaw_deg)
+            & (np.abs(pitch - median_pitch) <= settings.eye_contact_max_pitch_deg)
+            & (np.abs(centre_x - 0.5) <= settings.look_away_offset)
+        )
+    facing &= has_face
+    away = has_face & ~facing
+
+    def ranges(mask: npt.NDArray[np.bool_], min_s: float = 0.0) -> list[TimeRange]:
+        out = []
+        for i, j in runs(mask):
+            start, end = max(window.start_s, t[i]), min(window.end_s, t[j - 1] + period)
+            # A run touching the chunk's edge may continue in the neighbouring chunk: aggregation joins it
+            # and applies the minimum duration then.
+            at_edge = i == 0 or j == n
+            if end > start and (at_edge or end - start >= min_s - 1e-9):
+                out.append(TimeRange(start_s=float(start), end_s=float(end)))
+        return out
+
+    look_away = ranges(away, settings.look_away_min_s)
+    nod_times, shake_times = _gestures(t, results, has_face, settings)
+
+    expression = None
+    smile = None
+    distribution = None
+    smile_episodes: list[TimeRange] = []
+    frown_s = volatility = smile_mean = None
+    dominant: list[str | None] = [None] * n
+    performed = emotion.performed
+    if performed:
+        face_idx = [i for i in range(n) if results[i].expression is not None]
+        probs = [p for p in (results[i].expression for i in face_idx) if p is not None]
+        raw = np.stack(probs) if probs else np.zeros((0, len(CLASSES)))
+        smoothed = moving_average(np.asarray(raw, np.float32), settings.expression_smoothing)
+        expression = np.full((n, len(CLASSES)), np.nan, dtype=np.float32)
+        expression[face_idx] = smoothed
+        smile = expression[:, HAPPINESS]
+        frowning = np.nan_to_num(expression[:, FROWN].sum(1)) > settings.frown_threshold
+        smile_episodes = ranges(np.nan_to_num(smile) > settings.smile_threshold)
+        frown_s = float(frowning.sum() * period)
+        if face_idx:
+            smile_mean = float(np.mean(smoothed[:, HAPPINESS]))
+            winners = smoothed.argmax(1)
+            distribution = {c: float(np.mean(winners == k)) for k, c in enumerate(CLASSES)}
+            for i, k in zip(face_idx, winners, strict=True):
+                dominant[i] = CLASSES[int(k)]
+            if len(face_idx) > 1:
+                volatility = float(np.mean(np.abs(np.diff(smoothed, axis=0)).sum(1) / 2))
+
+    motion_values = np.array([np.nan if m is None else m for m in motion], dtype=np.float64)
+    sharp = np.array([r.sharpness for r in results])
+    bright = np.array([r.brightness for r in results])
+    quality = ImageQuality(
+        brightness_mean=float(np.clip(bright.mean(), 0, 1)),
+        sharpness_mean=float(sharp.mean()),
+        blurry_ratio=float(np.mean(sharp < settings.blur_threshold)),
+        dark_ratio=float(np.mean(bright < settings.dark_threshold)),
+    )
+    summary = VisionSummary(
+        frames_analysed=n,
+        face_present_ratio=float(has_face.mean()) if n else 0.0,
+        mean_head_pose=_mean_pose(yaw, pitch, roll),
+        eye_contact_ratio=float(facing[has_face].mean()) if has_face.any() else None,
+        nod_count=len(nod_times),
+        shake_count=len(shake_times),
+        episodes=Episodes(
+            look_away=look_away,
+            smile=smile_episodes,
+            face_absent=ranges(faces == 0),
+            second_face=ranges(faces >= 2),
+        ),
+        expression_distribution=distribution,
+        emotion_inference=emotion,
+        motion_energy=float(np.nanmean(motion_values)) if np.any(~np.isnan(motion_values)) else 0.0,
+        posture_stability=_posture_stability(results, settings.posture_drift_scale),
+        nod_times_s=nod_times,
+        shake_times_s=shake_times,
+        look_away_count=sum(1 for r in look_away if r.start_s > window.start_s),
+        smile_intensity_mean=smile_mean,
+        frown_s=frown_s,
+        expression_volatility=volatility,
+        image_quality=quality,
+    )
+    columns = _columns(
+        t, results, yaw, pitch, roll, facing, away, motion_values, expression, _frowning(expression, settings)
+    )
+    seconds = _seconds(t, faces, has_face, yaw, pitch, roll, facing, smile, dominant, motion_values)
+    return ChunkFeatures(columns, summary, seconds)
+
+
+def _frowning(expression: npt.NDArray[np.float32] | None, settings: VisionSettings) -> list[bool] | None:
+    if expression is None:
+        return None
+    return [bool(v) for v in np.nan_to_num(expression[:, FROWN].sum(1)) > settings.frown_threshold]
+
+
+def _gestures(
+    t: npt.NDArray[np.float64], results: Sequence[FrameResult], has_face: npt.NDArray[np.bool_], s: VisionSettings
+) -> tuple[list[float], list[float]]:
+    nods: list[float] = []
+    shakes: list[float] = []
+    for i, j in runs(has_face):
+        if j - i < 3:
+            continue
+        idx = range(i, j)
+        boxes = [results[k].box for k in idx]
+        noses = [results[k].landmarks for k in idx]
+        # Positions are divided by the run's median face size, not each frame's: box jitter would add noise.
+        size = np.median(np.array(boxes, dtype=np.float64), axis=0)
+        face_w, face_h = max(size[2] - size[0], 1e-6), max(size[3] - size[1], 1e-6)
+        nose = np.array([n[2] for n in noses], dtype=np.float64)  # type: ignore[index]
+        vertical, horizontal = nose[:, 1] / face_h, nose[:, 0] / face_w
+        times = t[i:j]
+        for point in turning_points(vertical, s.nod_min_swing, TAIL_SWING):
+            if point.kind == 1 and _excursion_s(vertical, times, point.index, s.nod_min_swing) <= (
+                s.gesture_max_half_period_s
+            ):
+                nods.append(float(times[point.index]))
+        extremes = turning_points(horizontal, s.shake_min_swing, TAIL_SWING)
+        train: list[int] = []
+        ends: list[TurningPoint | None] = [*extremes, None]
+        for end in ends:
+            if end is not None and (not train or times[end.index] - times[train[-1]] <= s.gesture_max_half_period_s):
+                train.append(end.index)
+                continue
+            for k in range(0, len(train) - 1, 2):
+                shakes.append(float((times[train[k]] + times[train[k + 1]]) / 2))
+            train = [] if end is None else [end.index]
+    return sorted(nods), sorted(shakes)
+
+
+def _excursion_s(x: npt.NDArray[np.float64], times: npt.NDArray[np.float64], peak: int, swing: float) -> float:
+    """How long the signal stays within half a swing of its peak around ``peak``."""
+    level = x[peak] - swing / 2
+    a = peak
+    while a > 0 and x[a - 1] > level:
+        a -= 1
+    b = peak
+    while b < len(x) - 1 and x[b + 1] > level:
+        b += 1
+    return float(times[b] - times[a])
+
+
+def _mean_pose(
+    yaw: npt.NDArray[np.float64], pitch: npt.NDArray[np.float64], roll: npt.NDArray[np.float64]
+) -> HeadPose | None:
+    if not np.any(~np.isnan(yaw)):
+        return None
+    return HeadPose(
+        yaw_deg=float(np.nanmean(yaw)), pitch_deg=float(np.nanmean(pitch)), roll_deg=float(np.nanmean(roll))
+    )
+
+
+def _posture_stability(results: Sequence[FrameResult], scale: float) -> float | None:
+    """1 minus the RMS drift of the face centre (in face widths) relative to ``scale``, floored at 0."""
+    boxes = np.array([r.box for r in results if r.box is not None], dtype=np.float64)
+    if len(boxes) < 2:
+        return None
+    centres = (boxes[:, :2] + boxes[:, 2:]) / 2
+    width = float(np.mean(boxes[:, 2] - boxes[:, 0]))
+    drift = float(np.sqrt(np.mean(np.sum((centres - centres.mean(0)) ** 2, 1)))) / max(width, 1e-6)
+    return float(max(0.0, 1.0 - drift / scale))
+
+
+def _opt(v: float) -> float | None:
+    return None if math.isnan(v) else float(v)
+
+
+def _columns(
+    t: npt.NDArray[np.float64],
+    results: Sequence[FrameResult],
+    yaw: npt.NDArray[np.float64],
+    pitch: npt.NDArray[np.float64],
+    roll: npt.NDArray[np.float64],
+    facing: npt.NDArray[np.bool_],
+    away: npt.NDArray[np.bool_],
+    motion: npt.NDArray[np.float64],
+    expression: npt.NDArray[np.float32] | None,
+    frowning: list[bool] | None,
+) -> dict[str, list[object]]:
+    has = [r.box is not None for r in results]
+    cols: dict[str, list[object]] = {
+        "pts_s": [float(v) for v in t],
+        "faces": [r.faces for r in results],
+        "face_score": [r.score for r in results],
+        "box": [list(r.box) if r.box else None for r in results],
+        "landmarks": [
+            [float(v) for v in r.landmarks.reshape(-1)] if r.landmarks is not None else None for r in results
+        ],
+        "yaw_deg": [_opt(v) for v in yaw],
+        "pitch_deg": [_opt(v) for v in pitch],
+        "roll_deg": [_opt(v) for v in roll],
+        "eye_contact": [bool(f) if h else None for f, h in zip(facing, has, strict=True)],
+        "looking_away": [bool(a) if h else None for a, h in zip(away, has, strict=True)],
+        "motion_energy": [_opt(v) for v in motion],
+        "brightness": [r.brightness for r in results],
+        "sharpness": [r.sharpness for r in results],
+    }
+    if expression is not None and frowning is not None:
+        cols["smile_intensity"] = [_opt(float(v)) for v in expression[:, HAPPINESS]]
+        cols["frowning"] = [f if h else None for f, h in zip(frowning, has, strict=True)]
+        for k, name in enumerate(CLASSES):
+            cols[f"p_{name}"] = [_opt(float(v)) for v in expression[:, k]]
+    return cols
+
+
+def _seconds(
+    t: npt.NDArray[np.float64],
+    faces: npt.NDArray[np.int64],
+    has_face: npt.NDArray[np.bool_],
+    yaw: npt.NDArray[np.float64],
+    pitch: npt.NDArray[np.float64],
+    roll: npt.NDArray[np.float64],
+    facing: npt.NDArray[np.bool_],
+    smile: npt.NDArray[np.float32] | None,
+    dominant: list[str | None],
+    motion: npt.NDArray[np.float64],
+) -> list[SecondBehaviour]:
+    rows = []
+    whole = np.floor(t + 1e-9).astype(np.int64)
+    for second in sorted(set(whole.tolist())):
+        sel = whole == second
+        face_sel = sel & has_face
+        pose = _mean_pose(yaw[face_sel], pitch[face_sel], roll[face_sel]) if face_sel.any() else None
+        smile_value = None
+        if smile is not None and face_sel.any():
+            smile_value = float(np.clip(np.nanmean(smile[face_sel]), 0, 1))
+        labels = [label for i in np.flatnonzero(face_sel) if (label := dominant[i]) is not None]
+        m = motion[sel]
+        rows.append(
+            SecondBehaviour(
+                second=int(second),
+                frames=int(sel.sum()),
+                face_present_ratio=float(face_sel.sum() / sel.sum()),
+                faces_max=int(faces[sel].max()),
+                head_pose=pose,
+                eye_contact_ratio=float(facing[face_sel].mean()) if face_sel.any() else None,
+                smile_intensity=smile_value,
+                dominant_expression=Counter(sorted(labels)).most_common(1)[0][0] if labels else None,
+                motion_energy=float(np.nanmean(m)) if np.any(~np.isnan(m)) else 0.0,
+            )
+        )
+    return rows
+
+
+__all__ = ["ChunkFeatures", "ChunkWindow", "chunk_features", "motion_energy"]

@@ -1,0 +1,182 @@
+"""The vision stage: frame-chunk-ready in, one vision-features event per chunk out.
+
+Each handler reads its chunk's pack from the work bucket and decodes it in a thread, then submits the
+frames to the shared `Batcher`, so the chunks of every interview in flight (up to the worker's
+``max_in_flight``) share forward passes. The per-frame timeline is stored as Parquet under
+``<tenant>/<interview>/vision/<media-ingested event id>/timeline/<chunk>.parquet``; the event carries the
+chunk summary and the per-second rows.
+
+Expression inference runs only when ``emotion_inference`` is in ``context.permitted_analyses`` (ingest
+has already removed it where the jurisdiction forbids it) and the stage setting allows it; otherwise no
+expression value is computed or stored, and ``emotion_inference.reason`` says why.
+
+Replays: the event id derives from the input event id, the timeline key from the input's lineage and
+chunk index, and the content from the pack alone, so handling an event twice gives the same ids and
+objects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from minio.error import S3Error
+
+from services.common.contracts import (
+    ConsentScope,
+    EmotionInference,
+    EmotionInferenceReason,
+    EventBase,
+    FailureCode,
+    FrameChunkReady,
+    ObjectRef,
+    StageName,
+    VisionFeatures,
+    derived_envelope,
+    topic_for,
+)
+from services.common.objectstore import ObjectStore
+from services.common.settings import Settings
+from services.common.worker import MessageMeta, Rejected
+from services.frames.geometry import Image
+from services.frames.pack import PACK_FORMAT, PackError, read_pack
+from services.vision.analyzer import FrameAnalyzer, FrameJob, FrameResult
+from services.vision.batcher import Batcher
+from services.vision.features import ChunkWindow, chunk_features, motion_energy
+from services.vision.registry import EXPRESSION, FACE_DETECTOR, HEAD_POSE_VERSION
+from services.vision.settings import VisionSettings
+from services.vision.timeline import TIMELINE_CONTENT_TYPE, encode_timeline
+
+log = logging.getLogger(__name__)
+
+PRODUCER = "sightline-vision"
+_MISSING = frozenset({"NoSuchKey", "NoSuchObject", "NoSuchBucket"})
+
+
+def timeline_key(event: FrameChunkReady) -> str:
+    lineage = event.caused_by or event.event_id
+    return f"{event.tenant_id}/{event.interview_id}/vision/{lineage}/timeline/{event.chunk_index:06d}.parquet"
+
+
+def emotion_decision(event: FrameChunkReady, enabled: bool) -> EmotionInference:
+    """Whether expressions may be classified for this interview, and why not."""
+    scope = ConsentScope.EMOTION_INFERENCE.value
+    if not enabled:
+        return EmotionInference(performed=False, reason=EmotionInferenceReason.DISABLED)
+    if scope in event.context.permitted_analyses:
+        return EmotionInference(performed=True, reason=EmotionInferenceReason.PERMITTED)
+    if scope in event.context.consent_scopes:
+        return EmotionInference(performed=False, reason=EmotionInferenceReason.JURISDICTION_PROHIBITS)
+    return EmotionInference(performed=False, reason=EmotionInferenceReason.NO_CONSENT)
+
+
+@dataclass(frozen=True)
+class DecodedChunk:
+    timestamps: list[float]
+    frames: list[Image]
+
+
+class VisionStage:
+    stage = StageName.VISION
+    input_topics: Sequence[str] = (topic_for(FrameChunkReady),)
+    output_topics: Sequence[str] = (topic_for(VisionFeatures),)
+
+    def __init__(self, store: ObjectStore, work_bucket: str, settings: VisionSettings | None = None) -> None:
+        self.store = store
+        self.work_bucket = work_bucket
+        self.settings = settings or VisionSettings()
+        self._analyzer: FrameAnalyzer | None = None
+        self._batcher: Batcher[FrameJob, FrameResult] | None = None
+
+    @property
+    def analyzer(self) -> FrameAnalyzer:
+        if self._analyzer is None:
+            self._analyzer = FrameAnalyzer(self.settings)
+        return self._analyzer
+
+    @property
+    def batcher(self) -> Batcher[FrameJob, FrameResult]:
+        if self._batcher is None:
+            s = self.settings
+            self._batcher = Batcher(self.analyzer.analyse, s.batch_size, s.max_batch_wait_ms / 1000.0)
+        return self._batcher
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.store.ensure_bucket, self.work_bucket)
+        await asyncio.to_thread(lambda: self.analyzer)  # load the models before the first message
+
+    async def stop(self) -> None:
+        if self._batcher is not None:
+            await self._batcher.stop()
+
+    async def handle(self, event: EventBase, meta: MessageMeta) -> Sequence[EventBase]:
+        if not isinstance(event, FrameChunkReady):
+            raise Rejected(FailureCode.INVALID_EVENT, f"vision expects frame-chunk-ready, got {event.event_type}")
+        if event.pack_format != PACK_FORMAT:
+            raise Rejected(FailureCode.INVALID_EVENT, f"unknown frame pack format {event.pack_format!r}")
+        permitted = event.context.permitted_analyses
+        for scope in (ConsentScope.VIDEO_ANALYSIS.value, ConsentScope.FACE_ANALYSIS.value):
+            if scope not in permitted:
+                raise Rejected(FailureCode.POLICY_FORBIDS, f"{scope} is not permitted for this interview")
+        chunk = await asyncio.to_thread(self._read, event)
+        emotion = emotion_decision(event, self.settings.emotion_inference)
+        results = await self.batcher.submit([FrameJob(f, emotion.performed) for f in chunk.frames])
+        return [await asyncio.to_thread(self._features_event, event, chunk, results, emotion)]
+
+    def _read(self, event: FrameChunkReady) -> DecodedChunk:
+        ref = event.object
+        try:
+            data = self.store.get_bytes(ref.bucket, ref.key)
+        except S3Error as exc:
+            if exc.code not in _MISSING:
+                raise
+            raise Rejected(FailureCode.MISSING_OBJECT, f"frame pack of chunk {event.chunk_index} is missing") from None
+        try:
+            pack = read_pack(data)
+        except PackError as exc:
+            raise Rejected(FailureCode.NOT_MEDIA, f"frame pack of chunk {event.chunk_index}: {exc}") from None
+        stride = self.settings.sample_stride
+        return DecodedChunk(pack.timestamps[::stride], pack.frames[::stride])
+
+    def _features_event(
+        self, event: FrameChunkReady, chunk: DecodedChunk, results: list[FrameResult], emotion: EmotionInference
+    ) -> VisionFeatures:
+        if emotion.performed and not any(r.box is not None for r in results):
+            emotion = EmotionInference(performed=False, reason=EmotionInferenceReason.NO_FACE_DETECTED)
+        period = self.settings.sample_stride / event.sample_fps
+        window = ChunkWindow(event.start_s, event.end_s, period)
+        motion = motion_energy(chunk.frames, results)
+        features = chunk_features(window, chunk.timestamps, results, motion, emotion, self.settings)
+        data = encode_timeline(features.columns, {"chunk_index": str(event.chunk_index)})
+        stored = self.store.put_bytes(self.work_bucket, timeline_key(event), data, TIMELINE_CONTENT_TYPE)
+        versions = {"face_detector": FACE_DETECTOR.version, "head_pose": HEAD_POSE_VERSION}
+        if emotion.performed:
+            versions["expression"] = EXPRESSION.version
+        return VisionFeatures(
+            **derived_envelope(event, StageName.VISION.value, VisionFeatures.EVENT_TYPE, producer=PRODUCER),
+            context=event.context,
+            chunk_index=event.chunk_index,
+            total_chunks=event.total_chunks,
+            start_s=event.start_s,
+            end_s=event.end_s,
+            timeline=ObjectRef(
+                bucket=stored.bucket,
+                key=stored.key,
+                sha256=stored.sha256,
+                size_bytes=stored.size,
+                content_type=stored.content_type,
+            ),
+            summary=features.summary,
+            seconds=features.seconds,
+            model_versions=versions,
+        )
+
+
+def make(settings: Settings) -> VisionStage:
+    """Factory for ``sightline worker services.vision.stage:make``."""
+    return VisionStage(ObjectStore(settings.s3), settings.s3.work_bucket, settings.vision)
+
+
+__all__ = ["VisionStage", "emotion_decision", "make", "timeline_key"]

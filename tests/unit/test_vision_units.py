@@ -1,0 +1,186 @@
+"""Vision building blocks without the sample videos: pose geometry, signal tools, registry, timeline,
+the emotion-inference decision, episode joining and the shared batcher."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+import torch
+
+from services.common.contracts import ConsentScope, EmotionInferenceReason, FrameChunkReady, TimeRange
+from services.vision.aggregate import Period, clip, join
+from services.vision.analyzer import select_device
+from services.vision.batcher import Batcher
+from services.vision.pose import Pose, head_pose, project
+from services.vision.registry import get_model, list_models
+from services.vision.signals import TurningPoint, moving_average, runs, turning_points
+from services.vision.stage import emotion_decision, timeline_key
+from services.vision.timeline import encode_timeline, read_timeline
+from tests.integration.stage_fixtures import example
+
+
+@pytest.mark.parametrize(
+    "pose",
+    [Pose(25, 0, 0), Pose(-25, 0, 0), Pose(0, 15, 0), Pose(0, -15, 0), Pose(0, 0, 12), Pose(-18, 8, -6)],
+)
+def test_head_pose_recovers_projected_pose(pose: Pose) -> None:
+    points = project(pose, 600.0, 640, 480)
+    found = head_pose(points, 640, 480)
+    assert found is not None
+    assert found.yaw_deg == pytest.approx(pose.yaw_deg, abs=1.0)
+    assert found.pitch_deg == pytest.approx(pose.pitch_deg, abs=1.0)
+    assert found.roll_deg == pytest.approx(pose.roll_deg, abs=1.0)
+
+
+def test_head_pose_signs_in_image_terms() -> None:
+    frontal = project(Pose(0, 0, 0), 600.0, 640, 480)
+    eyes_mid = lambda p: (p[0] + p[1]) / 2  # noqa: E731
+    turned_left = project(Pose(25, 0, 0), 600.0, 640, 480)
+    # turning to the image's left brings the nose tip toward x = 0 relative to the eyes
+    assert (turned_left[2] - eyes_mid(turned_left))[0] < (frontal[2] - eyes_mid(frontal))[0] - 5
+    looking_up = project(Pose(0, 20, 0), 600.0, 640, 480)
+    # looking up raises the nose tip toward the eyes (smaller image y gap)
+    assert (looking_up[2] - eyes_mid(looking_up))[1] < (frontal[2] - eyes_mid(frontal))[1] - 5
+    clockwise = project(Pose(0, 0, 15), 600.0, 640, 480)
+    # a clockwise tilt lifts the eye on the image's left above the other
+    assert clockwise[0][1] < clockwise[1][1]
+
+
+def test_turning_points_confirm_only_what_the_signal_leaves() -> None:
+    t = np.arange(0, 3, 0.1)
+    wave = np.where((t > 0.5) & (t < 2.3), 0.1 * (1 - np.cos(2 * np.pi * (t - 0.5) / 0.6)) / 2, 0.0)
+    maxima = [p.index for p in turning_points(wave, 0.06) if p.kind == 1]
+    assert len(maxima) == 3  # three down-and-up cycles
+    assert turning_points(wave * 0.3, 0.06) == []  # too small to count
+    rising = np.linspace(0, 1, 10)
+    assert turning_points(rising, 0.1) == []  # the last extreme is never confirmed
+    assert turning_points(rising, 0.1, tail=0.5) == []  # nor reported while the signal still heads for it
+    peak_at_end = np.array([0.0, 0.0, 0.05, 0.1, 0.12, 0.08])
+    assert turning_points(peak_at_end, 0.06) == []
+    assert turning_points(peak_at_end, 0.06, tail=0.5) == [TurningPoint(4, 1)]  # it has turned back by half a swing
+
+
+def test_runs_and_moving_average() -> None:
+    assert runs([False, True, True, False, True]) == [(1, 3), (4, 5)]
+    assert runs([]) == []
+    x = np.array([[0.0, 1.0], [1.0, 0.0], [0.0, 1.0]], dtype=np.float32)
+    smoothed = moving_average(x, 3)
+    assert smoothed.shape == x.shape
+    assert smoothed[1] == pytest.approx([1 / 3, 2 / 3])
+    assert smoothed[0] == pytest.approx([0.5, 0.5])
+
+
+def test_join_merges_pieces_across_chunk_boundaries() -> None:
+    pieces = [TimeRange(start_s=3.5, end_s=4.0), TimeRange(start_s=4.0, end_s=4.6), TimeRange(start_s=9.0, end_s=9.4)]
+    assert join(pieces, min_s=1.0) == [Period(start_s=3.5, end_s=4.6)]
+    assert len(join(pieces)) == 2
+    assert clip(join(pieces), 4.2, 9.2) == [Period(start_s=4.2, end_s=4.6), Period(start_s=9.0, end_s=9.2)]
+
+
+def test_registry_resolves_installed_weights_and_licences() -> None:
+    for entry in list_models():
+        path = entry.weights_path()
+        assert path.is_file() and path.stat().st_size > 100_000
+        assert entry.licence in entry.installed_licence()
+        assert entry.version and entry.input_size and entry.preprocessing and entry.outputs
+    with pytest.raises(KeyError, match="unknown model"):
+        get_model("nope")
+
+
+def test_timeline_round_trip() -> None:
+    columns: dict[str, list[object]] = {
+        "pts_s": [0.0, 0.1],
+        "faces": [1, 0],
+        "box": [[0.1, 0.2, 0.3, 0.4], None],
+        "yaw_deg": [3.5, None],
+        "eye_contact": [True, None],
+    }
+    table = read_timeline(encode_timeline(columns, {"chunk_index": "3"}))
+    assert table.column_names == list(columns)
+    assert table.column("faces").to_pylist() == [1, 0]
+    assert table.column("box").to_pylist()[1] is None
+    assert table.schema.metadata[b"chunk_index"] == b"3"
+    assert encode_timeline(columns) == encode_timeline(columns)  # same content, same bytes
+
+
+def _chunk_event(consented: list[str], permitted: list[str]) -> FrameChunkReady:
+    event = FrameChunkReady.model_validate(example("frame-chunk-ready"))
+    context = event.context.model_copy(update={"consent_scopes": consented, "permitted_analyses": permitted})
+    return event.model_copy(update={"context": context})
+
+
+def test_emotion_decision_reasons() -> None:
+    base = [ConsentScope.VIDEO_ANALYSIS.value, ConsentScope.FACE_ANALYSIS.value]
+    emotion = ConsentScope.EMOTION_INFERENCE.value
+    allowed = emotion_decision(_chunk_event([*base, emotion], [*base, emotion]), True)
+    assert allowed.performed and allowed.reason == EmotionInferenceReason.PERMITTED
+    banned = emotion_decision(_chunk_event([*base, emotion], base), True)  # consented, removed by the policy
+    assert not banned.performed and banned.reason == EmotionInferenceReason.JURISDICTION_PROHIBITS
+    unasked = emotion_decision(_chunk_event(base, base), True)
+    assert not unasked.performed and unasked.reason == EmotionInferenceReason.NO_CONSENT
+    off = emotion_decision(_chunk_event([*base, emotion], [*base, emotion]), False)
+    assert not off.performed and off.reason == EmotionInferenceReason.DISABLED
+
+
+def test_timeline_key_is_under_the_interview() -> None:
+    event = FrameChunkReady.model_validate(example("frame-chunk-ready"))
+    key = timeline_key(event)
+    assert key.startswith(f"{event.tenant_id}/{event.interview_id}/vision/")
+    assert key.endswith(f"/timeline/{event.chunk_index:06d}.parquet")
+
+
+def test_batcher_shares_passes_between_submitters_and_keeps_order() -> None:
+    calls: list[list[int]] = []
+    threads: set[str] = set()
+
+    def run(values: Sequence[int]) -> list[int]:
+        calls.append(list(values))
+        threads.add(threading.current_thread().name)
+        return [v * 10 for v in values]
+
+    async def scenario() -> list[list[int]]:
+        batcher: Batcher[int, int] = Batcher(run, max_batch=8, max_wait_s=0.05)
+        try:
+            return list(await asyncio.gather(*(batcher.submit(list(range(k * 5, k * 5 + 5))) for k in range(3))))
+        finally:
+            await batcher.stop()
+
+    results = asyncio.run(scenario())
+    assert results == [[v * 10 for v in range(k * 5, k * 5 + 5)] for k in range(3)]
+    assert [len(c) for c in calls] == [8, 7]  # 15 frames of three submitters in two passes
+    assert len(threads) == 1 and threading.current_thread().name not in threads
+
+
+def test_batcher_failure_reaches_every_waiting_submitter() -> None:
+    def run(values: Sequence[int]) -> list[int]:
+        raise RuntimeError("model failed")
+
+    async def scenario() -> list[BaseException | list[int]]:
+        batcher: Batcher[int, int] = Batcher(run, max_batch=4, max_wait_s=0.01)
+        try:
+            return list(await asyncio.gather(batcher.submit([1]), batcher.submit([2]), return_exceptions=True))
+        finally:
+            await batcher.stop()
+
+    assert all(isinstance(r, RuntimeError) for r in asyncio.run(scenario()))
+
+
+def test_device_selection() -> None:
+    assert select_device("cpu").type == "cpu"
+    assert select_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_models_run_in_half_precision_on_cuda() -> None:
+    from services.vision.analyzer import FrameAnalyzer, FrameJob
+    from services.vision.settings import VisionSettings
+
+    analyzer = FrameAnalyzer(VisionSettings(device="cuda"))
+    assert next(analyzer.detector.parameters()).dtype == torch.float16
+    frame = np.full((480, 640, 3), 128, np.uint8)
+    results = analyzer.analyse([FrameJob(frame, True)] * 4)
+    assert len(results) == 4 and all(r.faces == 0 for r in results)
