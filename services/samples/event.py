@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from services.common.competency import CompetencyModel, CompetencyModelLibrary
-from services.common.contracts import InterviewCompleted
+from services.common.contracts import ConsentScope, InterviewCompleted
 from services.common.settings import PROJECT_ROOT, get_settings
 from services.samples.generate import SampleResult
 
@@ -91,6 +91,8 @@ def interview_event(
             for q in truth.questions
         ],
     )
+    # The candidate consents to every analysis; the jurisdiction's policy (applied at ingest) decides.
+    data["consent"]["scopes"] = [scope.value for scope in ConsentScope]
     data["job"] = {
         "job_id": job_id,
         "title": model.title.en,

@@ -2,8 +2,60 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+# This module is imported by services.common.settings, so it must not import from services.common.
+_PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 class SpeechSettings(BaseModel):
     """Configuration of the speech stage."""
+
+    engine: Literal["faster-whisper", "openai-whisper"] = Field(
+        "faster-whisper",
+        description="Transcription engine: faster-whisper (CTranslate2, default) or openai-whisper (the "
+        "reference implementation, several times slower).",
+    )
+    model_cache_dir: Path = Field(
+        _PROJECT_ROOT / ".local" / "models",
+        description="Writable directory where the Whisper weights shipped in packages are assembled once "
+        "(CTranslate2 directory and the converted openai-whisper checkpoint). In containers, a writable volume.",
+    )
+    openai_checkpoint: Path | None = Field(
+        None,
+        description="openai-whisper checkpoint (.pt with dims and model_state_dict) to load instead of the one "
+        "converted from the packaged weights.",
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="Where the engine runs; auto picks cuda when a GPU is visible, else cpu."
+    )
+    compute_type: str = Field(
+        "auto",
+        description="CTranslate2 compute type for faster-whisper; auto means int8 on CPU and float16 on GPU.",
+    )
+    cpu_threads: int = Field(0, ge=0, le=256, description="Threads of the engine on CPU; 0 uses all cores.")
+    beam_size: int = Field(
+        5, ge=1, le=10, description="Beam width of decoding; 1 is greedy (faster, more recognition errors)."
+    )
+    gpu_batch_size: int = Field(
+        8, ge=1, le=64, description="Batch size of faster-whisper's batched pipeline, used on GPU only."
+    )
+    vad: bool = Field(True, description="Skip non-speech with faster-whisper's built-in Silero VAD.")
+    languages: list[str] = Field(
+        default_factory=lambda: ["en", "zh"],
+        description="Languages the detector may choose from (Whisper codes); the most likely one of these wins. "
+        "Empty allows every language Whisper knows.",
+    )
+    filler_prompt: bool = Field(
+        True,
+        description="Prime the recogniser with a prompt full of filler words so it writes them (um, uh, 嗯, 呃) "
+        "instead of dropping them.",
+    )
+    competency_models_dir: Path = Field(
+        _PROJECT_ROOT / "competency-models",
+        description="Directory of competency-model YAML files; a job's model is found by its id and version.",
+    )
+    pause_min_s: float = Field(0.5, gt=0, le=10, description="Shortest silence between words counted as a pause.")

