@@ -31,7 +31,7 @@ from services.fusion.behaviour import AnswerBehaviour, answers
 from services.fusion.inputs import InterviewInputs
 from services.fusion.settings import FusionSettings
 
-SCORING_MODEL_VERSION = "2026.11.1"
+SCORING_MODEL_VERSION = "2026.11.2"
 
 COMMUNICATION = "communication"
 CONFIDENCE = "confidence"
@@ -316,13 +316,22 @@ def _emotional_stability(inputs: InterviewInputs, items: Sequence[AnswerBehaviou
     return _Dimension(EMOTIONAL_STABILITY, DimensionKind.BEHAVIOUR, scored, confidence, evidence)
 
 
+def _smiling_share(a: AnswerBehaviour) -> float | None:
+    if not a.emotion_inferred or not a.seconds_observed:
+        return None
+    return sum(e.duration_s for e in a.smiles) / max(a.question.end_s - a.question.start_s, 1.0)
+
+
 def _expression_positivity(inputs: InterviewInputs, items: Sequence[AnswerBehaviour]) -> _Dimension:
     inferred = [a for a in items if a.emotion_inferred]
 
     def components(a: AnswerBehaviour) -> list[Component]:
         return [
-            Component("smile", 0.5, higher_better(a.smile, 0.45, 0.05)),
-            Component("positive", 0.3, higher_better(a.positive_share, 0.3, 0.0)),
+            # Time spent smiling (vision's smile episodes) separates candidates best: expression models
+            # saturate, so even a relaxed neutral face reads as a fairly high happiness probability.
+            Component("smiling_time", 0.45, higher_better(_smiling_share(a), 0.35, 0.0)),
+            Component("smile", 0.25, higher_better(a.smile, 0.9, 0.2)),
+            Component("positive", 0.1, higher_better(a.positive_share, 0.7, 0.0)),
             Component("negative", 0.2, lower_better(a.negative_share, 0.05, 0.4)),
         ]
 
