@@ -133,20 +133,25 @@ def db_serve(port: int | None) -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "tsv", "csv"]), default="table", show_default=True)
 def query_cmd(sql: str, fmt: str) -> None:
     """Run a read-only SQL query against the configured ClickHouse."""
+    columns, rows = _read_only(sql, "query failed")
+    _print_rows(columns, rows, fmt)
+
+
+def _read_only(sql: str, failure: str) -> tuple[list[str], list[list[Any]]]:
+    """Run read-only SQL on the configured ClickHouse; exit 3 when unreachable, 1 when the query fails."""
     from services.common.chdb_owner import OwnerUnavailable, open_warehouse
 
-    settings = get_settings()
     try:
-        warehouse = open_warehouse(settings.clickhouse)
+        warehouse = open_warehouse(get_settings().clickhouse)
         columns, rows = warehouse.query_rows(sql, readonly=True)
         warehouse.close()
     except OwnerUnavailable as exc:
         err_console.print(f"[red]{exc}")
         sys.exit(EXIT_UNREACHABLE)
     except Exception as exc:
-        err_console.print(f"[red]query failed: {exc}")
+        err_console.print(f"[red]{failure}: {exc}")
         sys.exit(EXIT_PROBLEM)
-    _print_rows(columns, rows, fmt)
+    return columns, rows
 
 
 @cli.command("status")
@@ -159,21 +164,11 @@ def status_cmd(interview_id: str | None, tenant: str | None, limit: int, fmt: st
 
     Exit code 1 when a shown interview has failed, or INTERVIEW_ID is unknown.
     """
-    from services.common.chdb_owner import OwnerUnavailable, open_warehouse
     from services.status import STAGE_ORDER, progress_sql, summarise
 
-    settings = get_settings()
-    sql = progress_sql(settings.clickhouse.database, interview_id=interview_id, tenant_id=tenant, limit=limit)
-    try:
-        warehouse = open_warehouse(settings.clickhouse)
-        columns, rows = warehouse.query_rows(sql, readonly=True)
-        warehouse.close()
-    except OwnerUnavailable as exc:
-        err_console.print(f"[red]{exc}")
-        sys.exit(EXIT_UNREACHABLE)
-    except Exception as exc:
-        err_console.print(f"[red]status query failed: {exc}")
-        sys.exit(EXIT_PROBLEM)
+    database = get_settings().clickhouse.database
+    sql = progress_sql(database, interview_id=interview_id, tenant_id=tenant, limit=limit)
+    columns, rows = _read_only(sql, "status query failed")
     interviews = summarise(columns, rows)
     if interview_id is not None and not interviews:
         err_console.print(f"[red]no status recorded for interview {interview_id}")

@@ -18,16 +18,6 @@ NEGATIVE_EXPRESSIONS = frozenset({"anger", "disgust", "contempt", "sadness", "fe
 
 
 @dataclass(frozen=True)
-class Episode:
-    start_s: float
-    end_s: float
-
-    @property
-    def duration_s(self) -> float:
-        return self.end_s - self.start_s
-
-
-@dataclass(frozen=True)
 class AnswerBehaviour:
     """What one answer window shows; None where there was no data of that kind."""
 
@@ -44,10 +34,10 @@ class AnswerBehaviour:
     positive_share: float | None = None
     nods: int = 0
     shakes: int = 0
-    look_aways: Sequence[Episode] = field(default_factory=tuple)
-    smiles: Sequence[Episode] = field(default_factory=tuple)
-    face_absent: Sequence[Episode] = field(default_factory=tuple)
-    second_face: Sequence[Episode] = field(default_factory=tuple)
+    look_aways: Sequence[Period] = field(default_factory=tuple)
+    smiles: Sequence[Period] = field(default_factory=tuple)
+    face_absent: Sequence[Period] = field(default_factory=tuple)
+    second_face: Sequence[Period] = field(default_factory=tuple)
     emotion_inferred: bool = False
     # speech
     speech: SpeechResults | None = None
@@ -81,8 +71,8 @@ def _mean(values: Iterable[float | None]) -> float | None:
     return statistics.fmean(present) if present else None
 
 
-def _episodes(periods: Iterable[Period]) -> tuple[Episode, ...]:
-    return tuple(Episode(p.start_s, p.end_s) for p in periods)
+def _episodes(periods: Iterable[Period]) -> tuple[Period, ...]:
+    return tuple(periods)
 
 
 def _volatility(seconds: Sequence[SecondBehaviour]) -> float | None:
