@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,7 @@ STATUS = topic_for(StageStatus)
 ROOT = Path(__file__).resolve().parents[2]
 #: Short chunks give the frames pass many uploads, so there is a moment with some chunks stored and not all.
 CHUNK_S = 1.0
+GRACE_S = 1.0  # staged uploads older than this are orphans to the restarted ingest
 #: Where `paused_ingest` stops: after the upload is staged ("staged") or after it is promoted ("promoted").
 PAUSE_AT = "SIGHTLINE_TEST_PAUSE_AT"
 PAUSE_MARKER = "SIGHTLINE_TEST_PAUSE_MARKER"
@@ -117,6 +119,11 @@ def spawn(settings: Settings, factory: str, group: str, **env: str) -> subproces
     return subprocess.Popen(command, env=variables, cwd=ROOT)
 
 
+def staged_older_than(store: ObjectStore, bucket: str, seconds: float) -> bool:
+    modified = store.list_modified(bucket, STAGING_PREFIX)
+    return bool(modified) and all(datetime.now(UTC) - when > timedelta(seconds=seconds) for when in modified.values())
+
+
 def kill(proc: subprocess.Popen[bytes]) -> None:
     proc.send_signal(signal.SIGKILL)  # no chance to finish, produce or commit
     proc.wait(30)
@@ -173,6 +180,9 @@ async def test_ingest_and_frames_killed_mid_interview_lose_and_duplicate_nothing
         await wait_for(lambda: (tmp_path / "staged").exists(), 120, "ingest to stage the upload")
         kill(ingest)
         assert store.list_keys(s3.raw_bucket) == [(tmp_path / "staged").read_text()]
+        # The restarted worker only removes staged uploads older than its grace period; a fast restart
+        # would otherwise meet an upload that is still young enough to belong to a live worker.
+        await wait_for(lambda: staged_older_than(store, s3.raw_bucket, GRACE_S), 30, "the staged upload to age")
 
         # 2. Restarted; killed again with the media promoted under its key but no event produced.
         ingest = spawn(
@@ -182,7 +192,7 @@ async def test_ingest_and_frames_killed_mid_interview_lose_and_duplicate_nothing
             **{
                 PAUSE_AT: "promoted",
                 PAUSE_MARKER: str(tmp_path / "promoted"),
-                "SIGHTLINE_INGEST__STAGING_GRACE_S": "1",
+                "SIGHTLINE_INGEST__STAGING_GRACE_S": str(GRACE_S),
             },
         )
         await wait_for(lambda: (tmp_path / "promoted").exists(), 120, "ingest to promote the upload")
@@ -192,7 +202,9 @@ async def test_ingest_and_frames_killed_mid_interview_lose_and_duplicate_nothing
         assert await committed_total(settings.kafka, ingest_group, IN) == 0
 
         # 3. Restarted without pausing: ingests the interview and announces it.
-        ingest = spawn(settings, "services.ingest.stage:make", ingest_group, SIGHTLINE_INGEST__STAGING_GRACE_S="1")
+        ingest = spawn(
+            settings, "services.ingest.stage:make", ingest_group, SIGHTLINE_INGEST__STAGING_GRACE_S=str(GRACE_S)
+        )
         media_records = await read_topic(settings.kafka, MEDIA, lambda r: len(r) >= 1, 120)
         [ingested] = events_of(media_records, MEDIA, event.interview_id)
         total_chunks = chunk_count(ingested.media[0].probe.duration_s, CHUNK_S)
