@@ -17,17 +17,17 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
+from services.common.console import make_console
 from services.common.contracts.types import StageName
 from services.common.settings import Settings, get_settings, iter_env_vars
 
 EXIT_PROBLEM = 1
 EXIT_UNREACHABLE = 3
 
-console = Console()
-err_console = Console(stderr=True)
+console = make_console()
+err_console = make_console(stderr=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})

@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Literal
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from services.common.console import make_console
 from services.common.contracts import (
     InterviewCompleted,
     ProfileReady,
@@ -48,8 +48,9 @@ from services.common.stack import stack_status
 #: Every stage runs as its own process: name -> worker factory.
 DEPLOYED_STAGES: dict[str, str] = {stage.value: f"services.{stage.value}.stage:make" for stage in StageName}
 TIMEOUT_S = 20 * 60
+SINK_GRACE_S = 3.0  # about three of the sink's flush intervals
 
-console = Console()
+console = make_console()
 
 
 @dataclass(frozen=True)
@@ -129,10 +130,19 @@ def _start_stages(settings: Settings) -> dict[str, subprocess.Popen[bytes]]:
 
 
 def _stop_stages(procs: dict[str, subprocess.Popen[bytes]]) -> None:
-    for proc in procs.values():
+    """The producing stages first (each finishes what it holds), then the sink, so it stores their last words."""
+    last = StageName.SINK.value
+    _terminate([p for name, p in procs.items() if name != last])
+    if last in procs:
+        time.sleep(SINK_GRACE_S)
+        _terminate([procs[last]])
+
+
+def _terminate(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
-    for proc in procs.values():
+    for proc in procs:
         try:
             proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
@@ -201,7 +211,16 @@ class Tracker:
         return min(len(track.done) + len(track.failed), track.total), track.total, bool(track.failed)
 
     def finished(self) -> bool:
-        return all(self.counts(i, StageName.SINK.value)[0] == 1 or self.failed(i) for i in self.interviews)
+        """Every interview failed early or has every bar full, its profile stored by the sink included.
+
+        Waiting for all bars, not only the stored profile, matters on a re-run: fusion re-emits a stored
+        profile as soon as the interview is replayed, while the other stages are still redoing (and
+        re-announcing) their work.
+        """
+        return all(
+            self.failed(i) or all(done >= total for done, total, _ in (self.counts(i, s) for s in DEPLOYED_STAGES))
+            for i in self.interviews
+        )
 
     def failed(self, interview: str) -> bool:
         return any(
@@ -263,28 +282,29 @@ def _write_reports(settings: Settings, profiles: Iterable[ProfileReady]) -> dict
 
 
 def _print_profiles(tracker: Tracker, reports: dict[str, Path]) -> None:
-    table = Table("interview", "job", "overall", "label", "top dimensions", "data quality", "report", title="Profiles")
+    table = Table("interview", "job", "overall", "label*", "strongest", "weakest", "data quality", title="Profiles")
     for interview in tracker.interviews:
         profile = tracker.profiles.get(interview)
         if profile is None:
             reasons = [m for (i, _), t in tracker.stages.items() if i == interview for m in t.failed.values()]
             table.add_row(interview, "", "", "[red]no profile", "; ".join(reasons)[:80], "", "")
             continue
-        top = sorted(profile.dimensions, key=lambda d: -d.score)[:3]
+        ranked = sorted(profile.dimensions, key=lambda d: -d.score)
         colour = {"recommend": "green", "reject": "red"}.get(profile.label.value, "yellow")
         table.add_row(
             interview,
             profile.context.job.title,
             "" if profile.overall is None else f"{profile.overall:.1f}",
-            f"[{colour}]{profile.label.value}[/] (needs review)",
-            ", ".join(f"{d.dimension} {d.score:.0f}" for d in top),
+            f"[{colour}]{profile.label.value}[/]",
+            f"{ranked[0].dimension} {ranked[0].score:.0f}" if ranked else "",
+            f"{ranked[-1].dimension} {ranked[-1].score:.0f}" if ranked else "",
             ", ".join(map(str, profile.data_quality)) or "ok",
-            str(reports.get(interview, "")),
         )
     console.print(table)
-    console.print(
-        "Labels are suggestions: a person confirms every one. `sightline status` shows where each interview is."
-    )
+    console.print("* Labels are suggestions: a person confirms every one.")
+    for interview, path in reports.items():
+        console.print(f"report of {interview}: {path}", overflow="ignore", crop=False, soft_wrap=True)
+    console.print("`sightline status` shows where each interview is; `sightline report ID` writes a report again.")
 
 
 def main() -> int:

@@ -33,6 +33,7 @@ WITH recent AS (
 )
 SELECT
     s.tenant_id, s.interview_id, s.stage,
+    splitByChar(' ', s.unit)[1]                                        AS unit_kind,
     uniqExactIf(s.unit, s.state = 'completed')                        AS done_units,
     countIf(s.state = 'completed')                                     AS completions,
     max(toUInt32OrZero(splitByChar('/', s.unit)[2]))                   AS total_units,
@@ -44,7 +45,7 @@ SELECT
     any(r.last_seen)                                                   AS last_seen
 FROM {database}.stage_status AS s FINAL
 INNER JOIN recent AS r ON r.tenant_id = s.tenant_id AND r.interview_id = s.interview_id
-GROUP BY s.tenant_id, s.interview_id, s.stage
+GROUP BY s.tenant_id, s.interview_id, s.stage, unit_kind
 ORDER BY last_seen DESC, s.tenant_id, s.interview_id
 """
 
@@ -62,6 +63,13 @@ class StageProgress:
     last_state: str
     failure: str | None
     updated_at: datetime
+
+    @property
+    def complete(self) -> bool:
+        """Every unit of the manifest handled (a replay re-running one does not undo that), or finished."""
+        if self.total:
+            return self.done + self.failed >= self.total
+        return self.last_state == "completed"
 
     @property
     def text(self) -> str:
@@ -89,7 +97,7 @@ class InterviewProgress:
         if self.failed:
             return "failed"
         fusion = self.stages.get(StageName.FUSION.value)
-        if fusion is not None and fusion.last_state == "completed" and _profiled(self):
+        if fusion is not None and fusion.complete and _profiled(self):
             return "profiled"
         for stage in reversed(STAGE_ORDER):
             if stage in self.stages:
@@ -103,28 +111,45 @@ class InterviewProgress:
 
 def _profiled(progress: InterviewProgress) -> bool:
     sink = progress.stages.get(StageName.SINK.value)
-    return sink is None or sink.last_state == "completed"
+    return sink is None or sink.complete
 
 
 def summarise(columns: list[str], rows: list[list[Any]]) -> list[InterviewProgress]:
-    result: dict[tuple[str, str], dict[str, StageProgress]] = {}
+    """Rows per (interview, stage, unit kind) merged into one progress per stage.
+
+    A stage that works in units (vision's chunks, speech's segments; fusion and the sink see both kinds)
+    counts units done against the sum of its manifests; whole-interview messages count only when a stage
+    has no units at all.
+    """
+    grouped: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = {}
     for row in rows:
         r = dict(zip(columns, row, strict=True))
-        total = int(r["total_units"]) or None
-        failure = f"{r['failure_code']}: {r['failure_message']}" if r["failure_code"] else None
-        result.setdefault((r["tenant_id"], r["interview_id"]), {})[r["stage"]] = StageProgress(
-            stage=r["stage"],
-            done=int(r["done_units"]) if total else int(r["completions"]),
-            total=total,
-            failed=int(r["failed_units"]),
-            last_state=str(r["last_state"]),
-            failure=failure,
-            updated_at=r["updated_at"],
-        )
+        grouped.setdefault((r["tenant_id"], r["interview_id"]), {}).setdefault(r["stage"], []).append(r)
     return [
-        InterviewProgress(tenant, interview, dict(sorted(stages.items(), key=lambda kv: _stage_rank(kv[0]))))
-        for (tenant, interview), stages in result.items()
+        InterviewProgress(
+            tenant,
+            interview,
+            {stage: _merge(stage, parts[stage]) for stage in sorted(parts, key=_stage_rank)},
+        )
+        for (tenant, interview), parts in grouped.items()
     ]
+
+
+def _merge(stage: str, parts: list[dict[str, Any]]) -> StageProgress:
+    units = [p for p in parts if int(p["total_units"])]
+    latest = max(parts, key=lambda p: p["updated_at"])
+    failed = [p for p in parts if p["failure_code"]]
+    last_failure = max(failed, key=lambda p: p["updated_at"]) if failed else None
+    counted = units or parts
+    return StageProgress(
+        stage=stage,
+        done=sum(int(p["done_units"] if units else p["completions"]) for p in counted),
+        total=sum(int(p["total_units"]) for p in units) or None,
+        failed=sum(int(p["failed_units"]) for p in counted),
+        last_state=str(latest["last_state"]),
+        failure=f"{last_failure['failure_code']}: {last_failure['failure_message']}" if last_failure else None,
+        updated_at=latest["updated_at"],
+    )
 
 
 def _stage_rank(stage: str) -> int:

@@ -131,7 +131,10 @@ class StackSettings(BaseModel):
     kafka_port: int = Field(19092, ge=1, le=65535, description="Loopback port of the local broker.")
     s3_port: int = Field(19000, ge=1, le=65535, description="Loopback port of the local S3 gateway.")
     broker_storage: Literal["s3", "memory"] = Field(
-        "s3", description="`s3` keeps broker data in the local S3 gateway across restarts; `memory` does not."
+        "memory",
+        description="`memory` (safe) loses topics when the broker stops; `s3` keeps them in the local S3 gateway "
+        "across restarts but loses acknowledged records when several producers write one partition at once "
+        "(the gateway ignores conditional writes): single-writer experiments only.",
     )
     startup_timeout_s: float = Field(30.0, gt=0, description="How long `stack up` waits for readiness.")
 

@@ -5,9 +5,11 @@ services and never calls this module.
 
 * ``s3``: the JuiceFS S3 gateway (``juicefs gateway``) over a JuiceFS volume whose metadata is a
   SQLite file and whose blocks are plain files under ``<home>/s3``.
-* ``kafka``: the Tansu broker. With ``broker_storage="s3"`` it keeps topics, records and committed
-  offsets in the bucket ``tansu`` of the local gateway, so they survive a restart; with ``"memory"``
-  they are lost when the broker stops.
+* ``kafka``: the Tansu broker. With ``broker_storage="memory"`` (the default) topics are lost when the
+  broker stops. With ``"s3"`` it keeps topics, records and committed offsets in the bucket ``tansu`` of
+  the local gateway across restarts, but the gateway ignores conditional writes (If-Match), which the
+  broker needs to append safely from several producers to one partition: concurrent appends overwrite
+  each other and acknowledged records vanish. Single-writer use only.
 * ``clickhouse``: chDB runs inside the process that opens it; there is nothing to start. Its data
   directory is reported, with the process currently holding it, if any.
 
@@ -813,7 +815,7 @@ def local_stack_settings(
     *,
     kafka_port: int | None = None,
     s3_port: int | None = None,
-    broker_storage: Literal["s3", "memory"] = "s3",
+    broker_storage: Literal["s3", "memory"] = "memory",
     environment: Literal["local", "test", "production"] = "test",
 ) -> Settings:
     """Settings for a private stack kept in ``home``: Kafka, S3, ClickHouse and ``stack`` all point at it.

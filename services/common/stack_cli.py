@@ -11,9 +11,9 @@ from typing import NoReturn
 
 import click
 from rich import box
-from rich.console import Console
 from rich.table import Table
 
+from services.common.console import make_console
 from services.common.settings import Settings
 from services.common.stack import StackError, StackStatus, stack_status, start_stack, stop_stack
 
@@ -36,7 +36,7 @@ def _settings(ctx: click.Context) -> Settings:
 
 
 def _render(status: StackStatus) -> None:
-    console = Console()
+    console = make_console()
     table = Table(title=f"Local stack in {status.home}", title_justify="left", box=box.SIMPLE_HEAD)
     # Long paths fold instead of pushing the short columns out of a narrow terminal.
     table.add_column("component", no_wrap=True, min_width=10)

@@ -38,7 +38,10 @@ def dsn(tmp_path_factory: pytest.TempPathFactory) -> str:
         _row("iv-done", "frames", "completed", 5),
         *[_row("iv-done", "vision", "completed", 10 + i, unit=f"chunk {i + 1}/3") for i in range(3)],
         *[_row("iv-done", "speech", "completed", 10 + i, unit=f"segment {i + 1}/2") for i in range(2)],
-        _row("iv-done", "fusion", "completed", 20),
+        # fusion takes both kinds of units (and the whole-interview media event): counted against both manifests
+        _row("iv-done", "fusion", "completed", 19),
+        *[_row("iv-done", "fusion", "completed", 20, unit=f"chunk {i + 1}/3") for i in range(3)],
+        *[_row("iv-done", "fusion", "completed", 20, unit=f"segment {i + 1}/2") for i in range(2)],
         _row("iv-done", "sink", "completed", 21),
         # one still in vision, with a failed chunk
         _row("iv-busy", "ingest", "completed", 30),
@@ -73,6 +76,8 @@ def test_status_lists_each_interview_with_its_phase_units_and_failures(dsn: str)
     assert docs["iv-done"]["phase"] == "profiled"
     assert docs["iv-done"]["stages"]["vision"] == "3/3 done"
     assert docs["iv-done"]["stages"]["speech"] == "2/2 done"
+    assert docs["iv-done"]["stages"]["fusion"] == "5/5 done"
+    assert docs["iv-done"]["stages"]["sink"] == "completed"
     assert docs["iv-busy"]["phase"] == "vision"
     assert docs["iv-busy"]["stages"]["vision"] == "1/4"
     assert docs["iv-busy"]["failures"] == ["vision: missing_object: pack gone"]

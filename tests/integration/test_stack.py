@@ -18,7 +18,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from click.testing import CliRunner
 from minio import Minio
 
-from services.common.settings import Settings
+from services.common.settings import Settings, StackSettings
 from services.common.stack import (
     StackPaths,
     find_juicefs,
@@ -115,6 +115,28 @@ async def _read_all(settings: Settings, topic: str, partitions: int, expected: i
         return values
     finally:
         await consumer.stop()
+
+
+async def _produce_concurrently(settings: Settings, topic: str, producers: int, count: int) -> set[bytes]:
+    """``producers`` clients appending ``count`` records each to partition 0 at once, as the stages do."""
+
+    async def one(name: int) -> set[bytes]:
+        producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka.bootstrap_servers, enable_idempotence=False, acks="all"
+        )
+        await producer.start()
+        try:
+            values = {f"{name}-{i}".encode() for i in range(count)}
+            sent = []
+            for value in sorted(values):
+                sent.append(await producer.send(topic, value, partition=0))
+                await asyncio.sleep(0)  # interleave with the other producers
+            await asyncio.gather(*sent)
+            return values
+        finally:
+            await producer.stop()
+
+    return set().union(*await asyncio.gather(*(one(p) for p in range(producers))))
 
 
 # --------------------------------------------------------------------------------------------
@@ -346,3 +368,19 @@ async def test_broker_data_survives_restart(tmp_path: Path) -> None:
         final = stop_stack(settings)
     assert not final.healthy
     assert all(not final[name].running for name in ("s3", "kafka"))
+
+
+async def test_default_broker_keeps_every_acknowledged_record_from_concurrent_producers(tmp_path: Path) -> None:
+    # Six stages append their statuses to the same partition at once. The default broker storage must
+    # keep every acknowledged record; the gateway-backed storage does not (see StackSettings).
+    settings = local_stack_settings(tmp_path / "defaults")
+    assert settings.stack.broker_storage == StackSettings().broker_storage == "memory"
+    start_stack(settings)
+    try:
+        topic = f"concurrent-{uuid.uuid4().hex[:8]}"
+        await _create_topic(settings, topic, 1)
+        sent = await _produce_concurrently(settings, topic, producers=6, count=150)
+        received = await _read_all(settings, topic, 1, len(sent))
+        assert len(received) == len(sent) and set(received) == sent
+    finally:
+        stop_stack(settings)

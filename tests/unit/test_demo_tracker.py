@@ -1,0 +1,73 @@
+"""The demo's progress tracker: bars from stage statuses, and when the demo may stop its stages."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from services.common.contracts import ProfileReady, StageStatus
+from services.demo import DEPLOYED_STAGES, Tracker
+from tests.integration.stage_fixtures import example
+
+INTERVIEW = "INT-2025-004211"
+
+
+def _status(stage: str, state: str = "completed", **update: Any) -> StageStatus:
+    base = StageStatus.model_validate(example("stage-status"))
+    fields: dict[str, Any] = {"event_id": uuid.uuid4(), "caused_by": uuid.uuid4(), "stage": stage, "state": state}
+    fields.update(interview_id=INTERVIEW, reason=None)
+    fields["emitted"] = base.emitted if stage == "frames" else {}
+    return StageStatus.model_validate({**base.model_dump(), **fields, **update})
+
+
+def _unit(stage: str, kind: str, index: int, total: int, state: str = "completed") -> StageStatus:
+    detail = {"unit_kind": kind, "unit_index": index, "unit_total": total}
+    reason = {"code": "transcription_failed", "message": "decoder error", "retryable": True}
+    return _status(
+        stage, state, unit=f"{kind} {index + 1}/{total}", detail=detail, reason=reason if state == "failed" else None
+    )
+
+
+def _profile() -> ProfileReady:
+    return ProfileReady.model_validate({**example("profile-ready"), "interview_id": INTERVIEW})
+
+
+def _bars(tracker: Tracker) -> dict[str, tuple[int, int]]:
+    return {stage: tracker.counts(INTERVIEW, stage)[:2] for stage in DEPLOYED_STAGES}
+
+
+def test_frames_manifest_sets_the_vision_and_speech_bars() -> None:
+    tracker = Tracker([INTERVIEW])
+    tracker.add_status(_status("ingest"))
+    tracker.add_status(_status("frames"))  # the example announces 14 chunks and 3 segments
+    tracker.add_status(_unit("vision", "chunk", 0, 14))
+    tracker.add_status(_unit("vision", "chunk", 0, 14))  # a replayed unit counts once
+    tracker.add_status(_unit("speech", "segment", 1, 3, state="failed"))
+    bars = _bars(tracker)
+    assert bars["ingest"] == (1, 1) and bars["frames"] == (1, 1)
+    assert bars["vision"] == (1, 14) and bars["speech"] == (1, 3)
+    assert tracker.counts(INTERVIEW, "speech")[2] is True  # the failure shows on the bar
+
+
+def test_a_replayed_profile_alone_does_not_finish_the_demo() -> None:
+    # On a re-run fusion re-emits the stored profile at once, while the other stages still redo their work.
+    tracker = Tracker([INTERVIEW])
+    profile = _profile()
+    tracker.add_profile(profile)
+    tracker.add_status(_status("sink", caused_by=profile.event_id))
+    tracker.add_status(_status("ingest"))
+    tracker.add_status(_status("frames"))
+    assert not tracker.finished()
+    for i in range(14):
+        tracker.add_status(_unit("vision", "chunk", i, 14))
+    for i in range(3):
+        tracker.add_status(_unit("speech", "segment", i, 3, state="failed" if i == 2 else "completed"))
+    assert tracker.finished()
+
+
+def test_an_interview_rejected_at_ingest_is_finished_without_a_profile() -> None:
+    tracker = Tracker([INTERVIEW])
+    tracker.add_status(
+        _status("ingest", "failed", reason={"code": "no_consent", "message": "no consent", "retryable": False})
+    )
+    assert tracker.finished() and tracker.failed(INTERVIEW)
