@@ -45,6 +45,14 @@ from tests.integration.test_pipeline_restart import stack_env
 ROOT = Path(__file__).resolve().parents[2]
 SHORT_S, LONG_S = 120, 3600
 THROUGHPUT_SPEC = SampleSpec(seed=41, duration=30.0, width=1280, height=720, fps=25)
+HEADLINE = (
+    "throughput_720p.video_s_per_wall_s",
+    "stage_2min_video_only.video_s_per_wall_s",
+    "naive_2min_video_only.video_s_per_wall_s",
+    "stage_2min.peak_rss_mb",
+    "stage_60min.peak_rss_mb",
+    "rss_ratio_60min_vs_2min",
+)
 
 
 def naive_frames(store: ObjectStore, bucket: str, event: MediaIngested, path: Path, config: FramesConfig) -> int:

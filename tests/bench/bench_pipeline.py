@@ -2,10 +2,11 @@
 against a naive single-process baseline on the same interviews in the same run.
 
 Measured: interview-minutes processed per wall-minute (how many times real time), event-to-profile latency
-per interview, per-stage busy time (sum over units of completed - started), peak RSS of every stage
-process (VmHWM), and the same interviews through the naive baseline (`tests.bench.naive_pipeline`: every
-frame at full resolution one at a time through the same vision models, openai-whisper on the whole audio,
-one process). ``SIGHTLINE_BENCH_INTERVIEWS`` and ``SIGHTLINE_BENCH_MINUTES`` set the load (default 2 x 2 min).
+per interview, per-stage busy time (sum over units of completed - started), CPU seconds per stage process
+(what limits the pipeline on a small machine), peak RSS of every stage process (VmHWM), and the same
+interviews through the naive baseline (`tests.bench.naive_pipeline`: every frame at full resolution one at
+a time through the same vision models, openai-whisper on the whole audio, one process).
+``SIGHTLINE_BENCH_INTERVIEWS`` and ``SIGHTLINE_BENCH_MINUTES`` set the load (default 2 x 2 min).
 """
 
 from __future__ import annotations
@@ -44,6 +45,15 @@ INTERVIEWS = int(os.environ.get("SIGHTLINE_BENCH_INTERVIEWS", "2"))
 MINUTES = float(os.environ.get("SIGHTLINE_BENCH_MINUTES", "2"))
 SAMPLE_FPS = 15  # what the recordings are encoded at (a webcam in a browser)
 TIMEOUT_S = 60 * 60
+HEADLINE = (
+    "interview_minutes",
+    "pipeline.times_real_time",
+    "pipeline.wall_minutes",
+    "naive.wall_s",
+    "speedup_vs_naive",
+    "pipeline.limited_by",
+    "pipeline.machine_cpu_utilisation",
+)
 
 
 def _samples(home: Path) -> list[tuple[InterviewCompleted, Path]]:
@@ -90,6 +100,28 @@ def _peak_rss_mb(pid: int) -> float | None:
     except OSError:
         return None
     return None
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def _limits(cpu: dict[str, float], wall_s: float) -> dict[str, Any]:
+    """Where the CPU went while interviews were processed, and how busy the machine was."""
+    total = sum(cpu.values()) or 1e-9
+    cores = os.cpu_count() or 1
+    top = max(cpu, key=lambda k: cpu[k])
+    return {
+        "cpu_s": {k: round(v, 1) for k, v in sorted(cpu.items(), key=lambda kv: -kv[1])},
+        "cpu_share": {k: round(v / total, 2) for k, v in sorted(cpu.items(), key=lambda kv: -kv[1])},
+        "machine_cpu_utilisation": round(total / (wall_s * cores), 2) if wall_s > 0 else None,
+        "limited_by": f"{top} ({cpu[top] / total:.0%} of the pipeline's CPU)",
+    }
 
 
 def _stop(procs: dict[str, subprocess.Popen[bytes]]) -> None:
@@ -177,6 +209,7 @@ async def run(stack: Settings) -> dict[str, Any]:
     procs = _start(settings, logs)
     try:
         await asyncio.sleep(20)  # models load before the clock starts, as in a running deployment
+        cpu_before = {name: _cpu_s(p.pid) for name, p in procs.items()}  # model loading excluded
         producer = create_producer(settings.kafka, "bench")
         await producer.start()
         published = time.time()
@@ -189,6 +222,7 @@ async def run(stack: Settings) -> dict[str, Any]:
         profiles, statuses, last_profile = await _follow(settings, wanted)
         wall_s = last_profile - published
         peak = {name: _peak_rss_mb(p.pid) for name, p in procs.items()}
+        cpu = {name: _cpu_s(p.pid) - cpu_before[name] for name, p in procs.items()}
     finally:
         _stop(procs)
     interview_s = sum(e.interview_ended_at.timestamp() - e.interview_started_at.timestamp() for e, _ in samples)
@@ -205,6 +239,7 @@ async def run(stack: Settings) -> dict[str, Any]:
             "event_to_profile_latency_s": latencies,
             "stage_busy_s": _busy_seconds(statuses),
             "peak_rss_mb": peak,
+            **_limits(cpu, wall_s),
         },
         "naive": naive,
         "speedup_vs_naive": round(naive["wall_s"] / wall_s, 2) if wall_s > 0 else None,

@@ -27,6 +27,7 @@ from tests.integration.test_sink import (
 )
 
 INTERVIEWS = 60
+HEADLINE = ("sink.rows_per_s", "naive.rows_per_s", "speedup_vs_naive")
 
 #: The baseline writes every row on its own, one message at a time (insert per row); the sink batches.
 CONFIGS = {
