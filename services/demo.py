@@ -44,6 +44,7 @@ from services.common.kafka import connection_kwargs, create_producer, physical_t
 from services.common.objectstore import ObjectStore
 from services.common.settings import Settings, get_settings
 from services.common.stack import stack_status
+from services.report import fmt
 
 #: Every stage runs as its own process: name -> worker factory.
 DEPLOYED_STAGES: dict[str, str] = {stage.value: f"services.{stage.value}.stage:make" for stage in StageName}
@@ -294,7 +295,7 @@ def _print_profiles(tracker: Tracker, reports: dict[str, Path]) -> None:
         table.add_row(
             interview,
             profile.context.job.title,
-            "" if profile.overall is None else f"{profile.overall:.1f}",
+            "" if profile.overall is None else fmt.overall(profile.overall),
             f"[{colour}]{profile.label.value}[/]",
             f"{ranked[0].dimension} {ranked[0].score:.0f}" if ranked else "",
             f"{ranked[-1].dimension} {ranked[-1].score:.0f}" if ranked else "",

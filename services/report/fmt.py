@@ -27,3 +27,8 @@ def seconds(value: float) -> str:
 
 def score(value: float) -> str:
     return f"{value:.0f}"
+
+
+def overall(value: float) -> str:
+    """One decimal, cut rather than rounded: 69.96 under a recommend-at-70 rule must not read as 70."""
+    return f"{math.floor(value * 10) / 10:.1f}"

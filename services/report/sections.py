@@ -33,7 +33,7 @@ def header(view: View) -> Html:
 def verdict(view: View) -> Html:
     profile = view.report.profile
     label = str(profile.label)
-    overall = fmt.score(profile.overall) if profile.overall is not None else view.t("overall_missing")
+    overall = fmt.overall(profile.overall) if profile.overall is not None else view.t("overall_missing")
     return el(
         "section",
         el(

@@ -135,6 +135,13 @@ def test_header_shows_candidate_job_and_a_label_that_needs_a_person(en_html: str
     assert "needs confirmation by a person" in verdict.text
 
 
+def test_overall_score_is_not_rounded_across_a_label_threshold() -> None:
+    # 69.96 under a recommend-at-70 rule is 'pending': the page must not print 70 beside it.
+    report = english_input(overall=69.96, label="pending")
+    verdict = Page(section(render_html(report), "verdict")).text
+    assert "69.9" in verdict and "70" not in verdict.replace("69.9", "") and "Pending" in verdict
+
+
 def test_missing_overall_score_is_said_not_invented() -> None:
     report = english_input(overall=None, label="pending")
     verdict = Page(section(render_html(report), "verdict")).text
