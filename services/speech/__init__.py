@@ -4,5 +4,6 @@ Modules: ``weights`` (Whisper weights from installed packages, assembled and con
 (faster-whisper and openai-whisper behind one interface), ``fillers`` (lexicons and the filler prompt),
 ``metrics`` (rate, pauses, pitch and loudness variation), ``lexicons`` and ``scoring`` (answers against the
 job's competency model, see docs/competency-models.md), ``text`` (transcripts as timed text), ``stage``
-(the worker: audio-ready in, speech-results out).
+(the worker: audio-ready in, speech-results out), ``wer`` (word error rate against a script, for tests and
+the benchmark).
 """

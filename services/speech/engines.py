@@ -6,13 +6,22 @@ is transcribed in two steps: the language is detected first and restricted to th
 timestamps and a language-specific prompt (Simplified Chinese, optional fillers). whisper-base sometimes
 skips a passage after a prompt; when speech-like audio is left without words for seconds, the segment is
 decoded again without the filler prompt and the fuller transcript wins.
+
+faster-whisper cuts the segment at silences the voice-activity detector finds into chunks of at most one
+Whisper window (30 s) and decodes them together (its batched pipeline, on CPU as on GPU): every chunk is
+encoded once, no window overlaps the previous one, and no word is cut at a window edge. Language detection
+and every decoding pass of a segment share the encoder output of the chunks. Without VAD the audio is
+decoded window after window.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 import numpy as np
@@ -30,6 +39,12 @@ SAMPLE_RATE = 16_000
 #: Speech left without words for this long after decoding with the filler prompt means Whisper skipped a
 #: passage (it does after some prompts); the segment is then decoded again without the prompt.
 SKIPPED_SPEECH_S = 3.0
+#: Longest chunk decoded at once: one Whisper window.
+CHUNK_S = 30.0
+#: Silences the voice-activity detector splits speech at: short, so that chunks can end between phrases.
+VAD_MIN_SILENCE_MS = 160
+#: Encoder outputs kept per transcription for reuse (a batch of 8 chunks and its features: about 32 MB).
+_ENCODINGS_KEPT = 2
 Audio = NDArray[np.float32]
 
 
@@ -62,6 +77,21 @@ def pick_language(probabilities: dict[str, float], allowed: list[str]) -> tuple[
     return best, (candidates[best] / total if total > 0 else 0.0)
 
 
+def speech_chunks(speech: list[tuple[int, int]], max_samples: int) -> list[tuple[int, int]]:
+    """Consecutive speech ranges (samples) joined into chunks spanning at most ``max_samples``, silences
+    between them included; a range longer than that is cut."""
+    chunks: list[tuple[int, int]] = []
+    for start, end in speech:
+        if chunks and end - chunks[-1][0] <= max_samples:
+            chunks[-1] = (chunks[-1][0], end)
+            continue
+        while end - start > max_samples:
+            chunks.append((start, start + max_samples))
+            start += max_samples
+        chunks.append((start, end))
+    return chunks
+
+
 def _cuda_available() -> bool:
     import ctranslate2
 
@@ -81,12 +111,12 @@ def _package_version(name: str) -> str:
 
 
 class FasterWhisperEngine:
-    """CTranslate2 Whisper: int8 on CPU; float16 with the batched pipeline on GPU; Silero VAD built in."""
+    """CTranslate2 Whisper (int8 on CPU, float16 on GPU), Silero VAD and batched chunks."""
 
     name = "faster-whisper"
 
     def __init__(self, settings: SpeechSettings) -> None:
-        from faster_whisper import BatchedInferencePipeline, WhisperModel
+        from faster_whisper import WhisperModel
 
         self.settings = settings
         self.device = resolve_device(settings.device)
@@ -98,45 +128,147 @@ class FasterWhisperEngine:
         self.model = WhisperModel(
             str(model_dir), device=self.device, compute_type=compute_type, cpu_threads=settings.cpu_threads
         )
-        self.batched = BatchedInferencePipeline(self.model) if self.device == "cuda" else None
+        # faster-whisper encodes through this method everywhere (language detection, sequential and batched
+        # decoding); inside `_sharing_encodings` identical features are encoded once.
+        self._encode = self.model.encode
+        self.model.encode = self._encode_once
+        self._calls = threading.local()
 
-    def detect_language(self, audio: Audio) -> tuple[str, float]:
-        _, _, ranked = self.model.detect_language(audio, vad_filter=self.settings.vad)
-        return pick_language(dict(ranked), self.settings.languages)
+    # ---- encoder outputs shared within one transcription ----------------------------------------------
+
+    @contextmanager
+    def _sharing_encodings(self) -> Iterator[None]:
+        self._calls.encodings = []
+        try:
+            yield
+        finally:
+            self._calls.encodings = None
+
+    def _encode_once(self, features: NDArray[np.float32]) -> Any:
+        kept: list[tuple[NDArray[np.float32], Any]] | None = getattr(self._calls, "encodings", None)
+        if kept is None:
+            return self._encode(features)
+        for seen, output in kept:
+            if seen.shape == features.shape and np.array_equal(seen, features):
+                return output
+        output = self._encode(features)
+        kept.append((features, output))
+        del kept[:-_ENCODINGS_KEPT]
+        return output
+
+    # ---- transcription ---------------------------------------------------------------------------------
 
     def transcribe(self, audio: Audio, filler_prompt: bool | None = None) -> Transcription:
         if audio.size < SAMPLE_RATE // 10:
-            return Transcription(None, 0.0, "", [], 0.0)
-        language, probability = self.detect_language(audio)
+            return Transcription(None, 0.0, "", [], 0.0 if self.settings.vad else None)
         fillers = self.settings.filler_prompt if filler_prompt is None else filler_prompt
-        heard = self._decode(audio, language, probability, fillers)
-        if fillers and longest_unworded_speech_s(heard.words, audio) >= SKIPPED_SPEECH_S:
-            plain = self._decode(audio, language, probability, False)
-            heard = plain if len(plain.words) > len(heard.words) else heard
+        with self._sharing_encodings():
+            if self.settings.vad:
+                chunks, ratio = self._chunks(audio)
+                if not chunks:
+                    return Transcription(None, 0.0, "", [], 0.0)
+                language, probability = self._detect_batched(audio, chunks)
+                decode: Callable[[bool], Transcription] = partial(
+                    self._decode_batched, audio, chunks, language, probability, ratio
+                )
+            else:
+                language, probability = self._detect_sequential(audio)
+                decode = partial(self._decode_sequential, audio, language, probability)
+            heard = decode(fillers)
+            if fillers and longest_unworded_speech_s(heard.words, audio) >= SKIPPED_SPEECH_S:
+                plain = decode(False)
+                heard = plain if len(plain.words) > len(heard.words) else heard
         return heard
 
-    def _decode(self, audio: Audio, language: str, probability: float, fillers: bool) -> Transcription:
-        options: dict[str, Any] = {
+    def _chunks(self, audio: Audio) -> tuple[list[tuple[float, float]], float]:
+        """Chunks of speech (seconds) and the share of the audio that is speech."""
+        from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+        options = VadOptions(min_silence_duration_ms=VAD_MIN_SILENCE_MS, max_speech_duration_s=CHUNK_S)
+        speech = [(int(s["start"]), int(s["end"])) for s in get_speech_timestamps(audio, options)]
+        ratio = min(1.0, sum(end - start for start, end in speech) / audio.size)
+        chunks = speech_chunks(speech, int(CHUNK_S * SAMPLE_RATE))
+        return [(start / SAMPLE_RATE, end / SAMPLE_RATE) for start, end in chunks], ratio
+
+    def _language_of(self, encoder_output: Any, weights: list[float]) -> tuple[str, float]:
+        """The language from Whisper's language token over encoded windows, weighted by their speech."""
+        probabilities: dict[str, float] = {}
+        total = sum(weights) or 1.0
+        for weight, ranked in zip(weights, self.model.model.detect_language(encoder_output), strict=True):
+            for token, p in ranked:
+                language = token[2:-2]  # "<|en|>"
+                probabilities[language] = probabilities.get(language, 0.0) + weight / total * float(p)
+        return pick_language(probabilities, self.settings.languages)
+
+    def _detect_batched(self, audio: Audio, chunks: list[tuple[float, float]]) -> tuple[str, float]:
+        """Language of the first batch of chunks, encoded exactly as the batched pipeline will encode them."""
+        from faster_whisper.audio import pad_or_trim
+
+        first = chunks[: self.settings.batch_size]
+        # the pipeline cuts chunk audio at int(seconds * rate) and drops the last feature frame
+        features = np.stack(
+            [
+                pad_or_trim(self.model.feature_extractor(audio[int(a * SAMPLE_RATE) : int(b * SAMPLE_RATE)])[..., :-1])
+                for a, b in first
+            ]
+        )
+        return self._language_of(self.model.encode(features), [b - a for a, b in first])
+
+    def _detect_sequential(self, audio: Audio) -> tuple[str, float]:
+        """Language of the first window, encoded exactly as sequential decoding will encode it."""
+        from faster_whisper.audio import pad_or_trim
+
+        features = self.model.feature_extractor(audio)
+        window = self.model.feature_extractor.nb_max_frames
+        first = pad_or_trim(features[:, : min(window, features.shape[-1] - 1)])
+        return self._language_of(self.model.encode(first), [1.0])
+
+    def _options(self, language: str, fillers: bool) -> dict[str, Any]:
+        return {
             "language": language,
             "beam_size": self.settings.beam_size,
             "word_timestamps": True,
-            "vad_filter": self.settings.vad,
             "initial_prompt": initial_prompt(language, fillers),
-            "condition_on_previous_text": False,
         }
-        if self.batched is not None:
-            segments, info = self.batched.transcribe(audio, batch_size=self.settings.gpu_batch_size, **options)
-        else:
-            segments, info = self.model.transcribe(audio, **options)
+
+    def _decode_batched(
+        self,
+        audio: Audio,
+        chunks: list[tuple[float, float]],
+        language: str,
+        probability: float,
+        ratio: float,
+        fillers: bool,
+    ) -> Transcription:
+        from faster_whisper import BatchedInferencePipeline
+
+        options = self._options(language, fillers)
+        if options["initial_prompt"]:  # tokenised like sequential decoding and openai-whisper do it
+            options["initial_prompt"] = " " + options["initial_prompt"].strip()
+        pipeline = BatchedInferencePipeline(self.model)  # holds per-call state: one per call
+        segments, _ = pipeline.transcribe(
+            audio,
+            batch_size=self.settings.batch_size,
+            clip_timestamps=[{"start": a, "end": b} for a, b in chunks],
+            vad_filter=False,
+            **options,
+        )
+        return self._heard(segments, language, probability, ratio)
+
+    def _decode_sequential(self, audio: Audio, language: str, probability: float, fillers: bool) -> Transcription:
+        segments, _ = self.model.transcribe(
+            audio, vad_filter=False, condition_on_previous_text=False, **self._options(language, fillers)
+        )
+        return self._heard(segments, language, probability, None)
+
+    @staticmethod
+    def _heard(segments: Any, language: str, probability: float, ratio: float | None) -> Transcription:
         words: list[TimedWord] = []
         texts: list[str] = []
         for segment in segments:
             texts.append(segment.text)
             for w in segment.words or []:
                 words.append(TimedWord(w.word, float(w.start), float(max(w.end, w.start)), float(w.probability)))
-        ratio = None
-        if self.settings.vad and info.duration > 0:
-            ratio = min(1.0, float(info.duration_after_vad) / float(info.duration))
         return Transcription(language, probability, "".join(texts).strip(), words, ratio)
 
 
@@ -221,4 +353,5 @@ __all__ = [
     "Transcription",
     "load_engine",
     "pick_language",
+    "speech_chunks",
 ]

@@ -23,8 +23,11 @@ ZH_FILLERS = ("嗯", "呃", "额", "那个", "就是说", "然后")
 #: Prompts that set a verbatim style. The Chinese one also makes Whisper write Simplified characters.
 ZH_BASE_PROMPT = "以下是普通话的句子。"
 ZH_FILLER_PROMPT = "以下是普通话的句子。嗯，我那个，呃，就是说，然后我们，嗯，做了这个。"
-# Wording matters: "..., it was good." made faster-whisper skip a third of a 60 s answer; this one did not.
-EN_FILLER_PROMPT = "So, um, I was, uh, working on it, you know, and, like, it went well."
+# Wording matters. Over 19 generated English answers this one costs fewer word errors than "So, um, I was, uh,
+# working on it, you know, and, like, it went well." (greedy 9.5 % vs 10.8 %, beam 5 7.5 % vs 7.9 %; with it
+# whisper-base more often opened an answer with "I was so ...") at the same filler recall; "..., it was good."
+# once made window-by-window decoding skip a third of a 60 s answer.
+EN_FILLER_PROMPT = "Um, well, uh, I think, you know, it was, like, fine. Hmm."
 
 _EN_ALWAYS = re.compile(r"\b(?:u+m+|u+h+m*|e+r+m*|h+m+|a+h+)\b", re.IGNORECASE)
 _EN_SET_OFF = re.compile(r"(?:^|(?<=[,.?!;:]\s)|(?<=[,.?!;:]))\s*(like|you know|i mean)\b(?=\s*[,.?!;:]|\s*$)|"

@@ -169,10 +169,15 @@ def voice_onset(audio: NDArray[np.float32], start_s: float, end_s: float) -> flo
     return (first + int(loud[0])) * hop / SAMPLE_RATE if loud.size else start_s
 
 
+#: No spoken word lasts this long; a recognised word that does was stretched over something not recognised.
+MAX_WORD_S = 2.0
+
+
 def longest_unworded_speech_s(words: Sequence[TimedWord], audio: NDArray[np.float32], margin_s: float = 0.3) -> float:
     """Most speech-like audio inside one stretch that no recognised word covers, seconds (the speech frames
     of the gap, short pauses between phrases excluded). A large value means the recogniser skipped a passage,
-    which Whisper does after some prompts."""
+    which Whisper does after some prompts. A word said to last longer than `MAX_WORD_S` covers nothing: when
+    Whisper skips a passage it often stretches the next words over it instead of leaving a gap."""
     hop = 160
     levels = frame_levels_db(audio, 320, hop)
     if levels.size == 0:
@@ -180,6 +185,8 @@ def longest_unworded_speech_s(words: Sequence[TimedWord], audio: NDArray[np.floa
     speech = _speech_mask(levels)
     covered = np.zeros(levels.size, dtype=bool)
     for word in words:
+        if word.end_s - word.start_s > MAX_WORD_S:
+            continue
         first = max(0, int((word.start_s - margin_s) * SAMPLE_RATE / hop))
         last = min(levels.size, int((word.end_s + margin_s) * SAMPLE_RATE / hop) + 1)
         covered[first:last] = True

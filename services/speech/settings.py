@@ -40,10 +40,18 @@ class SpeechSettings(BaseModel):
     beam_size: int = Field(
         5, ge=1, le=10, description="Beam width of decoding; 1 is greedy (faster, more recognition errors)."
     )
-    gpu_batch_size: int = Field(
-        8, ge=1, le=64, description="Batch size of faster-whisper's batched pipeline, used on GPU only."
+    batch_size: int = Field(
+        8,
+        ge=1,
+        le=64,
+        description="Chunks of one segment (up to 30 s of speech each, cut at silences) that faster-whisper "
+        "encodes and decodes together, on CPU and GPU.",
     )
-    vad: bool = Field(True, description="Skip non-speech with faster-whisper's built-in Silero VAD.")
+    vad: bool = Field(
+        True,
+        description="Skip non-speech with faster-whisper's built-in Silero VAD and cut speech into chunks at its "
+        "silences; false decodes the audio window after window.",
+    )
     languages: list[str] = Field(
         default_factory=lambda: ["en", "zh"],
         description="Languages the detector may choose from (Whisper codes); the most likely one of these wins. "

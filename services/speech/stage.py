@@ -1,9 +1,11 @@
 """The speech stage: audio-ready in, speech-results out (one per audio segment).
 
 For each segment: read the 16 kHz mono WAV from the work bucket, transcribe it (language, words with times,
-VAD), mark fillers, measure speaking behaviour, and score the answer against the competencies of the job's
-model. The engine and the embedder load once in ``start()``; the CPU-bound work runs in a worker thread so
-the poll loop stays responsive.
+VAD), set apart the interviewer reading the question at the start of the window (flag
+``question_read_aloud``; the answer is measured from the end of the question), mark fillers, measure
+speaking behaviour, and score the answer against the competencies of the job's model. The engine and the
+embedder load once in ``start()``; the CPU-bound work runs in a worker thread so the poll loop stays
+responsive.
 
 Consent (``context.permitted_analyses``), decided once at ingest:
 
@@ -28,6 +30,7 @@ import io
 import logging
 import wave
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from importlib.metadata import version
 
 import numpy as np
@@ -54,6 +57,7 @@ from services.common.worker import MessageMeta, Rejected
 from services.speech.engines import SAMPLE_RATE, Audio, Engine, Transcription, load_engine
 from services.speech.fillers import filler_word_indexes, find_fillers
 from services.speech.metrics import Behaviour, speaking_behaviour
+from services.speech.prompt import prompt_length
 from services.speech.scoring import AnswerScorer, CompetencyResult, E5Embedder, Embedder
 from services.speech.settings import SpeechSettings
 from services.speech.text import Span, TimedText, TimedWord
@@ -66,6 +70,8 @@ FLAG_NO_TRANSCRIPTION = "transcription_not_permitted"
 FLAG_NO_SCORING = "scoring_not_permitted"
 FLAG_UNKNOWN_MODEL = "competency_model_unknown"
 FLAG_NO_SPEECH = "no_speech"
+#: The window opened with the question read aloud; those words are not the candidate's and were left out.
+FLAG_QUESTION_READ = "question_read_aloud"
 
 
 class BadAudio(ValueError):
@@ -85,6 +91,21 @@ def decode_wav(data: bytes) -> Audio:
     except (wave.Error, EOFError) as exc:
         raise BadAudio(f"not a WAV file: {exc}") from None
     return (np.frombuffer(frames, dtype="<i2").astype(np.float32) / 32768.0).astype(np.float32)
+
+
+def _question_text(event: AudioReady) -> str | None:
+    return next((q.text for q in event.context.questions if q.question_id == event.question_id), None)
+
+
+def _without_question(heard: Transcription, question: str | None) -> tuple[Transcription, float]:
+    """The candidate's part of a segment and where it starts (segment seconds): the interviewer reading
+    the question at the start of the window is set apart (see `services.speech.prompt`)."""
+    count = prompt_length(heard.words, question) if question else 0
+    if count == 0:
+        return heard, 0.0
+    answer = heard.words[count:]
+    text = "".join(w.text for w in answer).strip()
+    return replace(heard, text=text, words=answer), heard.words[count - 1].end_s
 
 
 def _quote(span: Span) -> Quote:
@@ -170,8 +191,17 @@ class SpeechStage:
         if not may_transcribe and ConsentScope.AUDIO_ANALYSIS not in permitted:
             raise Rejected(FailureCode.POLICY_FORBIDS, "neither audio_analysis nor transcription is permitted")
         audio = self._read_audio(event)
-        transcription = self.engine.transcribe(audio)
-        duration = max(event.end_s - event.start_s, len(audio) / SAMPLE_RATE, 1e-3)
+        heard = self.engine.transcribe(audio)
+        flags: list[str] = []
+        transcription, answer_start = _without_question(heard, _question_text(event))
+        if answer_start > 0:
+            flags.append(FLAG_QUESTION_READ)
+        # The answer is measured from the end of the question: time to first word is the candidate's.
+        answer_audio = audio[int(answer_start * SAMPLE_RATE) :]
+        duration = max(event.end_s - event.start_s, len(audio) / SAMPLE_RATE, 1e-3) - answer_start
+        answer_words = [
+            replace(w, start_s=w.start_s - answer_start, end_s=w.end_s - answer_start) for w in transcription.words
+        ]
 
         media_words = [
             TimedWord(w.text, event.start_s + w.start_s, event.start_s + w.end_s, w.probability)
@@ -181,10 +211,9 @@ class SpeechStage:
         fillers = find_fillers(text, transcription.language)
         filler_words = filler_word_indexes(text, fillers)
         behaviour = speaking_behaviour(
-            transcription.words, audio, duration, len(fillers), min_pause_s=self.settings.pause_min_s
+            answer_words, answer_audio, max(duration, 1e-3), len(fillers), min_pause_s=self.settings.pause_min_s
         )
 
-        flags: list[str] = []
         if not media_words:
             flags.append(FLAG_NO_SPEECH)
         if not may_transcribe:

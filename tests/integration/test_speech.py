@@ -32,7 +32,13 @@ from services.common.settings import Settings
 from services.common.worker import StageWorker
 from services.samples.script import ClipRequest
 from services.samples.speech import EspeakSynthesizer
-from services.speech.stage import FLAG_NO_SCORING, FLAG_NO_TRANSCRIPTION, FLAG_UNKNOWN_MODEL, SpeechStage
+from services.speech.stage import (
+    FLAG_NO_SCORING,
+    FLAG_NO_TRANSCRIPTION,
+    FLAG_QUESTION_READ,
+    FLAG_UNKNOWN_MODEL,
+    SpeechStage,
+)
 from tests.integration.kafka_helpers import (
     create_topics,
     distinct_events,
@@ -52,6 +58,7 @@ ANSWER = (
     "minutes. Afterwards I wrote the postmortem."
 )
 LEAD_S = 0.8
+THINK_S = 1.5  # silence between the question read aloud and the answer
 
 
 def _wav(samples: np.ndarray) -> bytes:
@@ -64,7 +71,9 @@ def _wav(samples: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def _event(store: ObjectStore, bucket: str, name: str, data: bytes, **context: Any) -> AudioReady:
+def _event(
+    store: ObjectStore, bucket: str, name: str, data: bytes, question_id: str = "incident", **context: Any
+) -> AudioReady:
     template = example("audio-ready")
     key = f"speech-test/{name}.wav"
     stored = store.put_bytes(bucket, key, data, "audio/wav")
@@ -78,7 +87,7 @@ def _event(store: ObjectStore, bucket: str, name: str, data: bytes, **context: A
             "event_id": str(uuid.uuid4()),
             "interview_id": f"INT-{name}-{uuid.uuid4().hex[:6]}",
             "context": ctx,
-            "question_id": "incident",
+            "question_id": question_id,
             "start_s": 100.0,
             "end_s": 100.0 + duration,
             "object": {
@@ -118,7 +127,12 @@ async def test_speech_stage_end_to_end(stack_settings: Settings) -> None:
         }
     )
     corrupt = _event(store, bucket, "corrupt", b"RIFF\x24\x00\x00\x00WAVEfmt garbage" * 40)
-    published = [full, no_transcript, unknown, corrupt, full]  # full twice: a replay
+    # A two-way interview: the window opens with the interviewer reading the question (q2 of the context).
+    question = next(q.text for q in full.context.questions if q.question_id == "q2")
+    asking = EspeakSynthesizer().synthesize(ClipRequest("en", "interviewer", question, 1.0), 16000)
+    think = np.zeros(int(THINK_S * 16000), np.float32)
+    asked = _event(store, bucket, "asked", _wav(np.concatenate([asking, think, speech, think])), question_id="q2")
+    published = [full, no_transcript, unknown, corrupt, asked, full]  # full twice: a replay
     await publish(settings.kafka, IN, [(message_key(e), encode(e)) for e in published])
 
     greedy = settings.speech.model_copy(update={"beam_size": 1})  # accuracy is the unit tests' concern
@@ -126,7 +140,7 @@ async def test_speech_stage_end_to_end(stack_settings: Settings) -> None:
     task = asyncio.create_task(worker.run())
     try:
         statuses = await read_topic(settings.kafka, STATUS, lambda r: len(terminal_statuses(r)) >= len(published), 240)
-        records = await read_topic(settings.kafka, OUT, lambda r: len(r) >= 4, 30)
+        records = await read_topic(settings.kafka, OUT, lambda r: len(r) >= 5, 30)
     finally:
         worker.stop()
         await asyncio.wait_for(task, 60)
@@ -166,3 +180,13 @@ async def test_speech_stage_end_to_end(stack_settings: Settings) -> None:
     # a competency model nobody configured: transcript and metrics, scores omitted with the flag
     lost = results[unknown.interview_id]
     assert lost.transcript and lost.competency_scores == [] and lost.flags == [FLAG_UNKNOWN_MODEL]
+
+    # the question read aloud is not the candidate's: not in the transcript, words, rate or time to first word
+    answered = results[asked.interview_id]
+    assert FLAG_QUESTION_READ in answered.flags
+    assert answered.transcript is not None and "rolled back" in answered.transcript.lower()
+    assert "production job" not in answered.transcript.lower() and "night" not in answered.transcript.lower()
+    question_s = len(asking) / 16000
+    assert answered.words[0].start_s == pytest.approx(100.0 + question_s + THINK_S, abs=0.5)
+    assert answered.metrics.time_to_first_word_s == pytest.approx(THINK_S, abs=0.5)
+    assert answered.metrics.word_count == pytest.approx(scored.metrics.word_count, abs=3)

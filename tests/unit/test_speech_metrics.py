@@ -10,7 +10,7 @@ import wave
 import numpy as np
 import pytest
 
-from services.speech.engines import pick_language
+from services.speech.engines import pick_language, speech_chunks
 from services.speech.fillers import filler_word_indexes, find_fillers, initial_prompt
 from services.speech.metrics import (
     energy_variation_db,
@@ -22,6 +22,7 @@ from services.speech.metrics import (
 )
 from services.speech.stage import BadAudio, decode_wav
 from services.speech.text import TimedText, TimedWord
+from services.speech.wer import normalise_en, word_error_rate, word_errors
 
 SR = 16_000
 
@@ -128,6 +129,29 @@ def test_language_is_chosen_among_the_allowed_ones() -> None:
     assert pick_language(probabilities, [])[0] == "nn"
 
 
+def test_speech_is_cut_into_chunks_of_one_window_at_silences() -> None:
+    window = 30 * SR
+    speech = [(0, 10 * SR), (11 * SR, 25 * SR), (26 * SR, 40 * SR), (41 * SR, 45 * SR)]
+    # a chunk spans consecutive speech (silences between included) as long as it fits one window
+    assert speech_chunks(speech, window) == [(0, 25 * SR), (26 * SR, 45 * SR)]
+    # speech longer than a window is cut into windows
+    assert speech_chunks([(SR, 71 * SR)], window) == [(SR, 31 * SR), (31 * SR, 61 * SR), (61 * SR, 71 * SR)]
+    assert speech_chunks([], window) == []
+
+
+def test_word_error_rate_counts_recognition_errors_not_spelling() -> None:
+    script = "I've seen twenty percent of 3,000 requests fail; afterwards I wrote the postmortem on their behaviour."
+    written = "I have seen 20% of three thousand requests fail. Afterwards, I wrote the post-mortem on their behavior."
+    assert word_errors(script, written) == (0, 18)
+    spelled = "p ninety nine was one hundred and sixty ms it will not"
+    assert normalise_en("p99 was 160 ms, it won't") == spelled.split(" ")
+    assert word_errors("a frontend and a back end", "a front end and a backend") == (0, 6)
+    # real errors still count: a homophone, a lost word, a split that is not the same word
+    assert word_errors("we cached the ten most common queries", "we cashed the ten most common") == (2, 7)
+    assert word_error_rate("um I led the migration", "I led a migration") == pytest.approx(2 / 5)
+    assert word_error_rate("", "") == 0.0
+
+
 def test_timed_text_maps_sentences_back_to_word_times() -> None:
     words = _words([(" We", 1.0, 1.2), (" shipped.", 1.2, 1.8), (" It", 3.0, 3.1), (" worked!", 3.1, 3.5)])
     sentences = list(TimedText(words).sentences())
@@ -165,3 +189,15 @@ def test_speech_left_without_words_is_measured() -> None:
     # short pauses between phrases of a skipped passage do not split it: its speech adds up
     phrases = [np.zeros(SR, np.float32)] + [np.concatenate([_tone(150.0, 1.0), np.zeros(SR // 4, np.float32)])] * 4
     assert longest_unworded_speech_s([], np.concatenate(phrases)) == pytest.approx(4.0, abs=0.1)
+
+
+def test_words_stretched_over_a_skipped_passage_do_not_cover_it() -> None:
+    # Whisper skipped the first 4 s of voice and spread its next words over them.
+    audio = np.concatenate([np.zeros(SR, np.float32), _tone(150.0, 6.0), np.zeros(SR, np.float32)])
+    stretched = _words([(" i", 1.0, 1.8), (" was", 1.8, 4.6), (" on", 4.6, 5.0), (" call", 5.2, 7.0)])
+    assert longest_unworded_speech_s(stretched, audio) == pytest.approx(4.6 - 1.8 - 0.3 * 2, abs=0.1)
+    # a last word drawn out over silence counts only its own voice (0.7 s), far below a skipped passage
+    trailing = np.concatenate([np.zeros(SR, np.float32), _tone(150.0, 2.0), np.zeros(4 * SR, np.float32)])
+    assert longest_unworded_speech_s(_words([(" a", 1.0, 2.0), (" b", 2.1, 6.5)]), trailing) == pytest.approx(
+        3.0 - 2.3, abs=0.05
+    )

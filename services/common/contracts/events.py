@@ -547,8 +547,9 @@ class SpeechResults(EventBase):
     model_versions: ModelVersions = Field(description="Versions of the engines and models used, by component.")
     flags: Annotated[list[Code], UniqueItems(), Field(max_length=16)] = Field(
         default_factory=list,
-        description="Why parts are missing: transcription_not_permitted, scoring_not_permitted, "
-        "competency_model_unknown, no_speech. Unknown flags are ignored.",
+        description="Why parts are missing or set apart: transcription_not_permitted, scoring_not_permitted, "
+        "competency_model_unknown, no_speech, question_read_aloud (the window opened with the question being "
+        "read; those words are not in transcript, words, metrics or scores). Unknown flags are ignored.",
     )
 
 
