@@ -132,17 +132,23 @@ def test_every_english_answer_is_transcribed_within_ten_percent_word_error_rate(
     assert all(rate <= 0.10 for rate in rates.values()), rates
 
 
-def test_language_detection_and_decoding_share_one_encoding(
-    faster: FasterWhisperEngine, samples: dict[str, list[Answer]], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    encoded: list[tuple[int, ...]] = []
+@pytest.fixture
+def encoded(faster: FasterWhisperEngine, monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, ...]]:
+    """Shapes of the features the engine's encoder is run on, in order."""
+    shapes: list[tuple[int, ...]] = []
     encode = faster._encode
 
     def counting(features: np.ndarray) -> object:
-        encoded.append(features.shape)
+        shapes.append(features.shape)
         return encode(features)
 
     monkeypatch.setattr(faster, "_encode", counting)
+    return shapes
+
+
+def test_language_detection_and_decoding_share_one_encoding(
+    faster: FasterWhisperEngine, samples: dict[str, list[Answer]], encoded: list[tuple[int, ...]]
+) -> None:
     answer = samples["en_weak"][0]  # under 30 s: one chunk
     heard = faster.transcribe(answer.audio)
     assert heard.language == "en" and heard.words
@@ -181,17 +187,9 @@ def test_concurrent_transcriptions_give_the_same_words_as_one_at_a_time(
     faster: FasterWhisperEngine,
     samples: dict[str, list[Answer]],
     heard_weak: dict[bool, list[Transcription]],
-    monkeypatch: pytest.MonkeyPatch,
+    encoded: list[tuple[int, ...]],
 ) -> None:
     """The stage transcribes several segments at once in threads; each keeps its own encoder outputs."""
-    encoded: list[tuple[int, ...]] = []
-    encode = faster._encode
-
-    def counting(features: np.ndarray) -> object:
-        encoded.append(features.shape)
-        return encode(features)
-
-    monkeypatch.setattr(faster, "_encode", counting)
     answers = samples["en_weak"]
     with ThreadPoolExecutor(len(answers)) as pool:
         heard = list(pool.map(lambda a: faster.transcribe(a.audio, filler_prompt=True), answers))
