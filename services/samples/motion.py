@@ -30,6 +30,7 @@ class Pose:
     second_face: float = 0.0  # 0: absent, 1: fully in frame
     second_side: str = "right"
     gain: float = 1.0  # global brightness (auto-exposure drift)
+    turn_deg: float = 0.0  # head turned in 3-D about the vertical axis, degrees; positive as yaw (image-right)
 
 
 def smoothstep(x: float) -> float:

@@ -4,12 +4,18 @@ Scene (built once): a lit wall with a bookshelf and a framed picture, a desk edg
 Per frame: the candidate's torso and head follow :class:`MotionModel`; the head is warped with a small
 perspective to suggest pitch (nods) and yaw (shakes, look-aways); a second person may lean in from one side;
 auto-exposure drift and sensor noise are applied; then the picture is rotated into the stored orientation.
+
+`SceneRenderer.render_pose` draws any pose; a pose with ``turn_deg`` turns the head in 3-D (`turn_head`), which the
+scripted motion never does: the 2-D squash of `head_quad` keeps the landmarks where they are relative to each other,
+a real turn moves the nose against the eyes.
 """
 
 from __future__ import annotations
 
+import math
 import random
 from collections import OrderedDict
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -30,6 +36,11 @@ FACE_CENTER = (0.5, 0.43)
 #: Second person: face size relative to the candidate's, centre height.
 SECOND_SCALE = 0.62
 SECOND_Y = 0.34
+#: Depth model of the head for 3-D turns, in face widths: a vertical cylinder (a head's cross-section is
+#: roughly round) and a ridge for the nose, from between the eyes to its tip, standing out in front of it.
+HEAD_RADIUS = 0.6
+NOSE_HEIGHT = 0.22
+NOSE_HALF_WIDTH = 0.07
 
 _PALETTES = [
     ((196, 206, 214), (150, 162, 172)),  # warm beige wall (BGR)
@@ -95,6 +106,44 @@ def build_desk(w: int, h: int) -> tuple[int, U8]:
     desk = np.broadcast_to(base, (dh, w, 3)).copy()
     desk[: max(1, dh // 12)] = (120, 150, 180)  # lit edge
     return h - dh, np.clip(desk, 0, 255).astype(np.uint8)
+
+
+def head_depth(shape: tuple[int, ...], face: tuple[float, float, float, float]) -> F32:
+    """How far each pixel of a head sprite of ``shape`` stands out toward the camera, in pixels, from the
+    vertical axis through the centre of ``face`` (x, y, w, h in sprite pixels)."""
+    fx, fy, fw, fh = face
+    cx = fx + fw / 2
+    ys, xs = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float32)
+    depth = np.sqrt(np.clip((HEAD_RADIUS * fw) ** 2 - (xs - cx) ** 2, 0.0, None))
+    bridge_y, tip_y = fy + 0.3 * fh, fy + 0.62 * fh
+    # The nose: a ridge rising from the bridge to the tip, ending just below it.
+    along = np.clip((ys - bridge_y) / (tip_y - bridge_y), 0.0, 1.0)
+    below_tip = np.clip(ys - tip_y, 0.0, None) / (0.05 * fh)
+    across = (xs - cx) / (NOSE_HALF_WIDTH * fw)
+    depth += NOSE_HEIGHT * fw * along * np.exp(-0.5 * (below_tip**2 + across**2))
+    return np.asarray(depth, np.float32)
+
+
+def turn_head(premul: U8, depth: F32, centre_x: float, turn_deg: float) -> U8:
+    """A head sprite turned by ``turn_deg`` about the vertical axis at ``centre_x`` (positive: the face turns
+    toward the image's right), seen from afar: every pixel moves with its depth, the parts turning away are
+    hidden behind nearer ones, and one cheek narrows while the other widens as on a real turned head."""
+    h, w = premul.shape[:2]
+    angle = math.radians(turn_deg)
+    direction = 1 if angle >= 0 else -1
+    xs = np.arange(w, dtype=np.float32)
+    moved = centre_x + (xs - centre_x) * math.cos(angle) + depth * math.sin(angle)  # (h, w): where each pixel goes
+    # Scanning from the side that comes nearer (opposite the turn), a pixel shows only beyond all before it.
+    scan = slice(None, None, direction)
+    ahead = direction * moved[:, scan]
+    source = xs[scan]
+    map_x = np.empty((h, w), np.float32)
+    for y in range(h):
+        visible = np.r_[True, ahead[y, 1:] > np.maximum.accumulate(ahead[y])[:-1]]
+        map_x[y] = np.interp(direction * xs, ahead[y][visible], source[visible], left=-1.0, right=-1.0)
+    map_y = np.repeat(np.arange(h, dtype=np.float32)[:, None], w, axis=1)
+    turned = cv2.remap(premul, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return np.asarray(turned, np.uint8)
 
 
 def _blend(frame: U8, fg: U8, alpha: F32, x: int, y: int) -> None:
@@ -202,7 +251,10 @@ class SceneRenderer:
 
     def render(self, t: float, index: int = 0) -> U8:
         """The upright picture at time t (display size, BGR)."""
-        pose = self.motion.pose(t)
+        return self.render_pose(self.motion.pose(t), index)
+
+    def render_pose(self, pose: Pose, index: int = 0) -> U8:
+        """The upright picture of ``pose`` (display size, BGR); ``index`` picks the sensor noise."""
         bx = self.body_x0 + round(pose.body_dx * self.w)
         by = self.body_y0 + round(pose.dy * self.h * 0.3)
         gq = round((pose.gain - 1.0) * 250)  # exposure in steps of 0.4 %
@@ -249,12 +301,15 @@ class SceneRenderer:
             cv2.rectangle(frame, (ncx - self.neck_w, ny0), (ncx + self.neck_w, ny1), shade, -1)
             cv2.rectangle(frame, (ncx - self.neck_w + 4, ny0), (ncx + self.neck_w - 2, ny1), skin, -1)
         hh, hw = self.head.bgra.shape[:2]
+        head = self.head_premul
+        if pose.turn_deg:
+            head = turn_head(head, self._head_depth, self.head.face_center[0], pose.turn_deg)
         if pose.pitch < 0.01 and abs(pose.yaw) < 0.06:
             # Near-frontal (most frames): the sprite is pasted at a whole-pixel position, no resampling.
             fcx, fcy = self.head.face_center
             x = round(self.cx + pose.dx * self.w - fcx)
             y = round(self.cy + pose.dy * self.h - fcy)
-            self._paste_premul(frame, self.head_premul, x, y, gain)
+            self._paste_premul(frame, head, x, y, gain)
             return
         x0, y0 = np.floor(q.min(axis=0)).astype(int)
         x1, y1 = np.ceil(q.max(axis=0)).astype(int)
@@ -265,7 +320,7 @@ class SceneRenderer:
         dst = q - np.asarray([cx0, cy0], np.float32)
         size = (cx1 - cx0, cy1 - cy0)
         m = cv2.getPerspectiveTransform(src, dst)
-        warped = np.asarray(cv2.warpPerspective(self.head_premul, m, size, flags=cv2.INTER_LINEAR), np.uint8)
+        warped = np.asarray(cv2.warpPerspective(head, m, size, flags=cv2.INTER_LINEAR), np.uint8)
         self._paste_premul(frame, warped, cx0, cy0, gain)
 
     @staticmethod
@@ -284,6 +339,10 @@ class SceneRenderer:
         roi = frame[y0:y1, x0:x1]
         cv2.multiply(roi, inv, dst=roi, scale=1 / 255)
         cv2.add(roi, color, dst=roi)
+
+    @cached_property
+    def _head_depth(self) -> F32:
+        return head_depth(self.head.bgra.shape, self.head.face)
 
     def _draw_second(self, frame: U8, pose: Pose) -> None:
         _sh, sw = self.second_alpha.shape

@@ -2,8 +2,13 @@
 
 Handlers `submit` the frames of a chunk and await their results. A single consumer task takes up to
 ``max_batch`` frames, waiting at most ``max_wait_s`` after the first one for more to arrive, and runs
-the analysis in a dedicated thread (the models are not thread-safe and the event loop must keep
-polling). Frames of one chunk may be split over consecutive batches; results keep their order.
+the analysis on a pool of ``workers`` threads (the event loop must keep polling): one batch per thread, so
+with several workers, batches run side by side while the next one fills. Frames of one chunk may be split
+over consecutive batches; results keep their order.
+
+`call` runs anything else on a batch thread, such as loading the models: every thread that runs torch
+operations keeps its own OpenMP workers, and once a process has more of them than cores, OpenMP stops
+spinning between operations and each one waits for its workers to wake up.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Generic, TypeVar
 
 In = TypeVar("In")
 Out = TypeVar("Out")
+T = TypeVar("T")
 
 
 @dataclass
@@ -27,12 +33,22 @@ class _Item(Generic[In, Out]):
 
 
 class Batcher(Generic[In, Out]):
-    def __init__(self, run: Callable[[Sequence[In]], list[Out]], max_batch: int, max_wait_s: float) -> None:
+    def __init__(
+        self,
+        run: Callable[[Sequence[In]], list[Out]],
+        max_batch: int,
+        max_wait_s: float,
+        workers: int = 1,
+        init_worker: Callable[[], object] | None = None,
+    ) -> None:
         self._run = run
         self.max_batch = max_batch
         self.max_wait_s = max_wait_s
+        self.workers = workers
         self._queue: asyncio.Queue[_Item[In, Out]] = asyncio.Queue()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vision-batch")
+        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="vision-batch", initializer=init_worker)
+        self._free = asyncio.Semaphore(workers)
+        self._running: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
         #: Sizes of the batches run so far (observability and tests).
         self.batch_sizes: list[int] = []
@@ -47,7 +63,12 @@ class Batcher(Generic[In, Out]):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        await asyncio.gather(*self._running, return_exceptions=True)
         self._executor.shutdown(wait=True)
+
+    async def call(self, fn: Callable[[], T]) -> T:
+        """The result of ``fn`` run on a batch thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
 
     async def submit(self, values: Sequence[In]) -> list[Out]:
         self.start()
@@ -58,8 +79,8 @@ class Batcher(Generic[In, Out]):
         return list(await asyncio.gather(*(item.future for item in items)))
 
     async def _loop(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
+            await self._free.acquire()  # a batch starts filling only when a thread can take it
             batch = [await self._queue.get()]
             deadline = time.monotonic() + self.max_wait_s
             while len(batch) < self.max_batch:
@@ -75,18 +96,28 @@ class Batcher(Generic[In, Out]):
                     break
             live = [item for item in batch if not item.future.done()]  # a cancelled handler's frames are skipped
             if not live:
+                self._free.release()
                 continue
             self.batch_sizes.append(len(live))
-            try:
-                outputs = await loop.run_in_executor(self._executor, self._run, [item.value for item in live])
-            except Exception as exc:  # every waiting handler sees the failure and retries its chunk
-                for item in live:
-                    if not item.future.done():
-                        item.future.set_exception(exc)
-                continue
-            for item, out in zip(live, outputs, strict=True):
+            task = asyncio.create_task(self._pass(live))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+
+    async def _pass(self, live: list[_Item[In, Out]]) -> None:
+        try:
+            outputs = await asyncio.get_running_loop().run_in_executor(
+                self._executor, self._run, [item.value for item in live]
+            )
+        except Exception as exc:  # every waiting handler sees the failure and retries its chunk
+            for item in live:
                 if not item.future.done():
-                    item.future.set_result(out)
+                    item.future.set_exception(exc)
+            return
+        finally:
+            self._free.release()
+        for item, out in zip(live, outputs, strict=True):
+            if not item.future.done():
+                item.future.set_result(out)
 
 
 __all__ = ["Batcher"]

@@ -13,6 +13,8 @@ import numpy.typing as npt
 import torch
 from torch import Tensor, nn
 
+from services.vision.inference import prepare
+
 #: Output order of the checkpoint, renamed to the contract's codes.
 CLASSES = ("anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral")
 INPUT_SIDE = 48
@@ -50,7 +52,7 @@ def load_expression(weights: str, device: torch.device) -> ExpressionNet:
     checkpoint = torch.load(weights, map_location="cpu", weights_only=True)
     net = ExpressionNet()
     net.load_state_dict(checkpoint["network"], strict=True)
-    return net.eval().to(device)
+    return prepare(net, device)
 
 
 def face_crop(grey: npt.NDArray[np.uint8], box: npt.NDArray[np.float32]) -> npt.NDArray[np.uint8]:

@@ -28,7 +28,7 @@ from services.common.contracts import (
 )
 from services.common.contracts.events import ImageQuality
 from services.frames.geometry import Image
-from services.vision.analyzer import FrameResult
+from services.vision.analyzer import FrameResult, shrink
 from services.vision.expression import CLASSES
 from services.vision.settings import VisionSettings
 from services.vision.signals import TurningPoint, moving_average, runs, turning_points
@@ -60,12 +60,9 @@ def motion_energy(frames: Sequence[Image], results: Sequence[FrameResult]) -> li
     out: list[float | None] = [None]
     previous: npt.NDArray[np.uint8] | None = None
     for i, frame in enumerate(frames):
-        h, w = frame.shape[:2]
-        size = (MOTION_WIDTH, max(2, round(h * MOTION_WIDTH / w)))
-        small = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
-        grey = np.asarray(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), dtype=np.uint8)
+        grey = np.asarray(cv2.cvtColor(shrink(frame, MOTION_WIDTH / frame.shape[1]), cv2.COLOR_BGR2GRAY), np.uint8)
         if previous is not None:
-            y0, x0, x1 = _body_region(results[i], size[0], size[1])
+            y0, x0, x1 = _body_region(results[i], grey.shape[1], grey.shape[0])
             diff = cv2.absdiff(grey[y0:, x0:x1], previous[y0:, x0:x1])
             out.append(float(diff.mean()) / 255.0 if diff.size else 0.0)
         previous = grey

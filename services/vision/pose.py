@@ -3,8 +3,9 @@
 A generic adult face in millimetres (x to the image's right, y up, z toward the camera) is fitted to
 the landmarks with OpenCV's PnP solver, a pinhole camera whose focal length is the image width and
 whose principal point is the image centre (webcams are near that). The rotation is reported in the
-contract's convention: positive yaw turns the face to the image's left, positive pitch looks up,
-positive roll tilts clockwise in the image.
+contract's convention: positive yaw turns the face to the image's left, which is the candidate's right (a
+candidate looking to their left has a negative yaw); positive pitch looks up; positive roll tilts clockwise in
+the image.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ FACE_MODEL_MM = np.array(
 
 @dataclass(frozen=True)
 class Pose:
+    """Head rotation in degrees: yaw positive toward the image's left, pitch up, roll clockwise."""
+
     yaw_deg: float
     pitch_deg: float
     roll_deg: float

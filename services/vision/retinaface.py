@@ -2,8 +2,8 @@
 
 The layer layout matches the published checkpoint (``mobilenet0.25_Final.pth``), so its state dict
 loads by name. Anchors are generated with tensor operations once per input size and cached; decoding
-and non-maximum suppression run batched (torchvision's ``batched_nms``), so a batch of frames costs
-one forward pass plus one NMS call.
+(of the anchors above the score threshold only) and non-maximum suppression run batched (torchvision's
+``batched_nms``), so a batch of frames costs its forward passes plus one NMS call.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.ops import batched_nms
+
+from services.vision.inference import prepare
 
 #: BGR channel means subtracted before the network (the checkpoint was trained on raw 0-255 BGR).
 BGR_MEAN = (104.0, 117.0, 123.0)
@@ -128,7 +130,9 @@ class RetinaFaceNet(nn.Module):
         fpn = self.fpn(self.body(x))
         feats = [self.ssh1(fpn[0]), self.ssh2(fpn[1]), self.ssh3(fpn[2])]
         boxes = torch.cat([h(f) for h, f in zip(self.BboxHead, feats, strict=True)], 1)
-        scores = torch.cat([h(f) for h, f in zip(self.ClassHead, feats, strict=True)], 1).softmax(-1)[..., 1]
+        logits = torch.cat([h(f) for h, f in zip(self.ClassHead, feats, strict=True)], 1)
+        # The face probability of a two-way softmax, without its slow path for a last dimension of 2.
+        scores = torch.sigmoid(logits[..., 1] - logits[..., 0])
         landmarks = torch.cat([h(f) for h, f in zip(self.LandmarkHead, feats, strict=True)], 1)
         return boxes, scores, landmarks
 
@@ -138,7 +142,7 @@ def load_retinaface(weights: str, device: torch.device) -> RetinaFaceNet:
     state = {k.removeprefix("module."): v for k, v in state.items()}
     net = RetinaFaceNet()
     net.load_state_dict(state, strict=True)
-    return net.eval().to(device)
+    return prepare(net, device)
 
 
 @lru_cache(maxsize=16)
@@ -168,6 +172,11 @@ class Detections:
     landmarks: npt.NDArray[np.float32]  # (n, 5, 2): right eye, left eye (image left/right), nose, mouth corners
 
 
+#: Frames per forward pass on a CPU. Larger passes gain nothing there, and their activations (tens of MB) are
+#: returned to the kernel after every pass and faulted in again on the next.
+CPU_PASS = 16
+
+
 @torch.inference_mode()
 def detect(
     net: RetinaFaceNet,
@@ -180,29 +189,26 @@ def detect(
     batch, height, width = images.shape[0], images.shape[1], images.shape[2]
     param = next(net.parameters())
     mean = torch.tensor(BGR_MEAN, device=images.device, dtype=param.dtype)
-    x = (images.to(param.dtype) - mean).permute(0, 3, 1, 2).contiguous()
-    loc, scores, landm = net(x)
-    loc, scores, landm = loc.float(), scores.float(), landm.float()
-    anchors = _anchors(height, width).to(images.device)
-    centre = anchors[None, :, :2] + loc[..., :2] * _VARIANCE[0] * anchors[None, :, 2:]
-    size = anchors[None, :, 2:] * torch.exp(loc[..., 2:] * _VARIANCE[1])
-    boxes = torch.cat([centre - size / 2, centre + size / 2], -1)
-    points = anchors[None, :, None, :2] + landm.reshape(batch, -1, 5, 2) * _VARIANCE[0] * anchors[None, :, None, 2:]
-    scale = torch.tensor([width, height], device=images.device, dtype=torch.float32)
-    boxes = boxes * scale.repeat(2)
-    points = points * scale
+    # HWC images seen as CHW are already in the channels-last layout the network runs in: no copy.
+    parts = torch.split(images, CPU_PASS if images.device.type == "cpu" else batch)
+    passes = (net((part.to(param.dtype) - mean).permute(0, 3, 1, 2)) for part in parts)
+    loc, scores, landm = (torch.cat(parts).float() for parts in zip(*passes, strict=True))
+    # Only the few anchors above the threshold are decoded.
     keep_b, keep_a = torch.nonzero(scores > min_score, as_tuple=True)
-    kept = batched_nms(boxes[keep_b, keep_a], scores[keep_b, keep_a], keep_b, nms_iou)
-    frame_of, anchor_of = keep_b[kept].cpu().numpy(), keep_a[kept].cpu().numpy()
-    all_boxes = boxes.cpu().numpy()
-    all_scores = scores.cpu().numpy()
-    all_points = points.cpu().numpy()
+    anchors = _anchors(height, width).to(images.device)[keep_a]
+    loc, landm, scores = loc[keep_b, keep_a], landm[keep_b, keep_a].reshape(-1, 5, 2), scores[keep_b, keep_a]
+    centre = anchors[:, :2] + loc[:, :2] * _VARIANCE[0] * anchors[:, 2:]
+    size = anchors[:, 2:] * torch.exp(loc[:, 2:] * _VARIANCE[1])
+    scale = torch.tensor([width, height], device=images.device, dtype=torch.float32)
+    boxes = torch.cat([centre - size / 2, centre + size / 2], -1) * scale.repeat(2)
+    points = (anchors[:, None, :2] + landm * _VARIANCE[0] * anchors[:, None, 2:]) * scale
+    kept = batched_nms(boxes, scores, keep_b, nms_iou)  # best score first
+    frame_of = keep_b[kept].cpu().numpy()
+    all_boxes, all_scores, all_points = (t[kept].cpu().numpy() for t in (boxes, scores, points))
     out = []
     for b in range(batch):
-        idx = anchor_of[frame_of == b]
-        order = np.argsort(-all_scores[b, idx], kind="stable")[:max_faces]
-        idx = idx[order]
-        out.append(Detections(all_boxes[b, idx], all_scores[b, idx], all_points[b, idx]))
+        idx = np.flatnonzero(frame_of == b)[:max_faces]
+        out.append(Detections(all_boxes[idx], all_scores[idx], all_points[idx]))
     return out
 
 

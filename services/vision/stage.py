@@ -2,7 +2,8 @@
 
 Each handler reads its chunk's pack from the work bucket and decodes it in a thread, then submits the
 frames to the shared `Batcher`, so the chunks of every interview in flight (up to the worker's
-``max_in_flight``) share forward passes. The per-frame timeline is stored as Parquet under
+``max_in_flight``) share forward passes. On a CPU the passes run on ``threads`` batch threads (one per core by
+default), each with one torch thread. The per-frame timeline is stored as Parquet under
 ``<tenant>/<interview>/vision/<media-ingested event id>/timeline/<chunk>.parquet``; the event carries the
 chunk summary and the per-second rows.
 
@@ -21,7 +22,9 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
+import torch
 from minio.error import S3Error
 
 from services.common.contracts import (
@@ -42,7 +45,7 @@ from services.common.settings import Settings
 from services.common.worker import MessageMeta, Rejected
 from services.frames.geometry import Image
 from services.frames.pack import PACK_FORMAT, PackError, read_pack
-from services.vision.analyzer import FrameAnalyzer, FrameJob, FrameResult
+from services.vision.analyzer import DEFAULT_THREADS, FrameAnalyzer, FrameJob, FrameResult, select_device
 from services.vision.batcher import Batcher
 from services.vision.features import ChunkWindow, chunk_features, motion_energy
 from services.vision.registry import EXPRESSION, FACE_DETECTOR, HEAD_POSE_VERSION
@@ -100,12 +103,21 @@ class VisionStage:
     def batcher(self) -> Batcher[FrameJob, FrameResult]:
         if self._batcher is None:
             s = self.settings
-            self._batcher = Batcher(self.analyzer.analyse, s.batch_size, s.max_batch_wait_ms / 1000.0)
+            workers, init = 1, None
+            if select_device(s.device).type == "cpu":
+                # Batches side by side, one core each: a pass over small frames splits poorly across cores
+                # (every operation ends at a barrier that waits for the slowest thread, and the threads decoding
+                # the next chunks take turns on the same cores), batches share nothing.
+                workers, init = s.threads or DEFAULT_THREADS, partial(torch.set_num_threads, 1)
+            self._batcher = Batcher(
+                lambda jobs: self.analyzer.analyse(jobs), s.batch_size, s.max_batch_wait_ms / 1000.0, workers, init
+            )
         return self._batcher
 
     async def start(self) -> None:
         await asyncio.to_thread(self.store.ensure_bucket, self.work_bucket)
-        await asyncio.to_thread(lambda: self.analyzer)  # load the models before the first message
+        # The models load before the first message, on the thread that runs them (see Batcher.call).
+        await self.batcher.call(lambda: self.analyzer)
 
     async def stop(self) -> None:
         if self._batcher is not None:

@@ -240,10 +240,11 @@ def test_look_away_direction_follows_the_truth(analysed: dict[str, Analysed]) ->
 
 def test_head_pose_signs_on_rendered_frames(analysed: dict[str, Analysed], analyzer: FrameAnalyzer) -> None:
     """Real frames turned by known image operations: a clockwise rotation raises roll, an anticlockwise one
-    lowers it, a mirror image negates it. Yaw and pitch signs are checked on projected landmarks in
-    test_vision_units: the sample's look-aways shift and squash the face in 2-D, which no landmark-based pose
-    reads as a turn (their direction is checked above from the head's position instead), and the frontal
-    astronaut's yaw of a few degrees is within the detector's left-right asymmetry."""
+    lowers it, a mirror image negates it. Pitch is checked on projected landmarks in test_vision_units, yaw
+    there and on heads turned in 3-D in test_vision_pose3d: the sample's look-aways shift and squash the face
+    in 2-D, which no landmark-based pose reads as a turn (their direction is checked above from the head's
+    position instead), and the frontal astronaut's yaw of a few degrees is within the detector's left-right
+    asymmetry."""
     stills = analysed["smiling"].stills
     height, width = stills[0].shape[:2]
 

@@ -1,22 +1,33 @@
 """Vision building blocks without the sample videos: pose geometry, signal tools, registry, timeline,
-the emotion-inference decision, episode joining and the shared batcher."""
+the emotion-inference decision, episode joining, the shared batcher, and the inference shortcuts (folded
+networks, batched detection, fast downscaling)."""
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+import cv2
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from services.common.contracts import ConsentScope, EmotionInferenceReason, FrameChunkReady, TimeRange
+from services.samples import SampleSpec
+from services.samples.motion import Pose as ScenePose
+from services.samples.render_video import SceneRenderer
+from services.samples.script import build_scenario
 from services.vision.aggregate import Period, clip, join
-from services.vision.analyzer import select_device
+from services.vision.analyzer import select_device, shrink
 from services.vision.batcher import Batcher
+from services.vision.expression import ExpressionNet
+from services.vision.inference import prepare
 from services.vision.pose import Pose, head_pose, project
-from services.vision.registry import get_model, list_models
+from services.vision.registry import FACE_DETECTOR, get_model, list_models
+from services.vision.retinaface import CPU_PASS, RetinaFaceNet, detect, load_retinaface
 from services.vision.signals import TurningPoint, moving_average, runs, turning_points
 from services.vision.stage import emotion_decision, timeline_key
 from services.vision.timeline import encode_timeline, read_timeline
@@ -169,6 +180,27 @@ def test_batcher_failure_reaches_every_waiting_submitter() -> None:
     assert all(isinstance(r, RuntimeError) for r in asyncio.run(scenario()))
 
 
+def test_batcher_runs_batches_side_by_side_on_its_threads() -> None:
+    both_running = threading.Barrier(2, timeout=5)  # passes only when two batches run at once
+    initialised: list[str] = []
+
+    def run(values: Sequence[int]) -> list[int]:
+        both_running.wait()
+        return [v * 10 for v in values]
+
+    async def scenario() -> list[list[int]]:
+        batcher: Batcher[int, int] = Batcher(
+            run, max_batch=4, max_wait_s=0.01, workers=2, init_worker=lambda: initialised.append("thread")
+        )
+        try:
+            return list(await asyncio.gather(batcher.submit([1, 2, 3, 4]), batcher.submit([5, 6, 7, 8])))
+        finally:
+            await batcher.stop()
+
+    assert asyncio.run(scenario()) == [[10, 20, 30, 40], [50, 60, 70, 80]]
+    assert initialised == ["thread", "thread"]
+
+
 def test_device_selection() -> None:
     assert select_device("cpu").type == "cpu"
     assert select_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
@@ -184,3 +216,49 @@ def test_models_run_in_half_precision_on_cuda() -> None:
     frame = np.full((480, 640, 3), 128, np.uint8)
     results = analyzer.analyse([FrameJob(frame, True)] * 4)
     assert len(results) == 4 and all(r.faces == 0 for r in results)
+
+
+@pytest.mark.parametrize(("make", "shape"), [(RetinaFaceNet, (2, 3, 96, 128)), (ExpressionNet, (3, 1, 48, 48))])
+def test_prepared_networks_compute_what_they_did(make: Callable[[], nn.Module], shape: tuple[int, ...]) -> None:
+    torch.manual_seed(0)
+    net = make().eval()
+    for module in net.modules():
+        if isinstance(module, nn.BatchNorm2d):  # statistics far from the identity, as a trained network has
+            module.running_mean.uniform_(-1.0, 1.0)
+            module.running_var.uniform_(0.5, 2.0)
+            nn.init.uniform_(module.weight, 0.5, 1.5)
+            nn.init.uniform_(module.bias, -0.5, 0.5)
+    x = torch.randn(shape)
+    with torch.inference_mode():
+        expected = net(x)
+        prepared = prepare(copy.deepcopy(net), torch.device("cpu"))
+        got = prepared(x.contiguous(memory_format=torch.channels_last))
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in prepared.modules())
+    outputs = [o if isinstance(o, tuple) else (o,) for o in (expected, got)]
+    for e, g in zip(*outputs, strict=True):
+        torch.testing.assert_close(g, e, rtol=1e-4, atol=1e-4)
+
+
+def test_batched_detection_gives_each_frame_what_it_gets_alone() -> None:
+    spec = SampleSpec(seed=7, duration=10, fps=10, audio=False)
+    renderer = SceneRenderer(spec, build_scenario(spec).truth)
+    poses = [ScenePose(dx=0.01 * k, second_face=float(k % 3 == 1), gain=1.0 + 0.01 * k) for k in range(CPU_PASS + 4)]
+    poses[-1] = ScenePose(dx=1.2)  # out of the picture
+    frames = [shrink(renderer.render_pose(pose, k), 0.4) for k, pose in enumerate(poses)]
+    net = load_retinaface(str(FACE_DETECTOR.weights_path()), torch.device("cpu"))
+    batched = detect(net, torch.from_numpy(np.stack(frames)), 0.6)
+    assert [len(d.scores) for d in batched][:3] == [1, 2, 1] and len(batched[-1].scores) == 0
+    for frame, together in zip(frames, batched, strict=True):
+        (alone,) = detect(net, torch.from_numpy(frame[None]), 0.6)
+        for field in ("boxes", "scores", "landmarks"):
+            np.testing.assert_allclose(getattr(together, field), getattr(alone, field), rtol=1e-4, atol=1e-2)
+
+
+def test_shrink_averages_like_opencv_area_resize() -> None:
+    rng = np.random.default_rng(3)
+    image = np.asarray(cv2.GaussianBlur(rng.integers(0, 256, (480, 640, 3), dtype=np.uint8), (0, 0), 2.0), np.uint8)
+    small = shrink(image, 0.4)
+    assert small.shape == (192, 256, 3)
+    area = cv2.resize(image, (256, 192), interpolation=cv2.INTER_AREA)
+    assert np.abs(small.astype(np.int16) - area).mean() < 1.0
+    assert shrink(image, 1.0) is image
