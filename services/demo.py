@@ -230,8 +230,14 @@ class Tracker:
 
 
 async def _follow(
-    settings: Settings, tracker: Tracker, progress: Progress, tasks: dict[tuple[str, str], TaskID]
+    settings: Settings,
+    tracker: Tracker,
+    progress: Progress,
+    tasks: dict[tuple[str, str], TaskID],
+    since_ms: int,
 ) -> None:
+    """Follow statuses and profiles produced since ``since_ms`` (a re-run on a running stack must not count
+    the previous run's records, which the topics still hold)."""
     status_topic = physical_topic(settings.kafka, topic_for(StageStatus))
     profile_topic = physical_topic(settings.kafka, topic_for(ProfileReady))
     consumer = AIOKafkaConsumer(**connection_kwargs(settings.kafka, "demo-progress"), enable_auto_commit=False)
@@ -247,6 +253,8 @@ async def _follow(
             batch = await consumer.getmany(timeout_ms=500)
             for tp, records in batch.items():
                 for record in records:
+                    if record.timestamp < since_ms:
+                        continue
                     if tp.topic == profile_topic:
                         profile = decode(topic_for(ProfileReady), record.value or b"")
                         if isinstance(profile, ProfileReady):
@@ -322,6 +330,7 @@ def main() -> int:
     tracker = Tracker([e.interview_id for e in events])
     procs = _start_stages(settings)
     try:
+        since_ms = int(time.time() * 1000)
         asyncio.run(_publish(settings, events))
         console.print(f"published {len(events)} interviews to {topic_for(InterviewCompleted)}")
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -331,7 +340,7 @@ def main() -> int:
                 for i in tracker.interviews
                 for stage in DEPLOYED_STAGES
             }
-            asyncio.run(_follow(settings, tracker, progress, tasks))
+            asyncio.run(_follow(settings, tracker, progress, tasks, since_ms))
         dead = [name for name, p in procs.items() if p.poll() is not None]
         if dead:
             console.print(f"[red]stage process(es) exited early: {', '.join(dead)}; see .local/logs/")
