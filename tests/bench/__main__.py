@@ -21,10 +21,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
 import tests.bench
+from services.common.console import make_console
 from services.common.stack import local_stack_settings, start_stack, stop_stack
 
 OUT_DIR = Path("bench-results")
@@ -59,7 +59,7 @@ def print_summary(rows: list[tuple[str, str, Any]]) -> None:
     table = Table("part", "measure", "value", title="Benchmark headlines")
     for part, path, value in rows:
         table.add_row(part, path, str(value))
-    Console(stderr=True, width=120).print(table)
+    make_console(stderr=True).print(table)
 
 
 def main(argv: list[str]) -> int:

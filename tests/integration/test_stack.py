@@ -75,6 +75,10 @@ def _consumer(settings: Settings, group_id: str | None) -> AIOKafkaConsumer:
     )
 
 
+def _producer(settings: Settings) -> AIOKafkaProducer:
+    return AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers, enable_idempotence=False, acks="all")
+
+
 async def _create_topic(settings: Settings, topic: str, partitions: int) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap_servers)
     await admin.start()
@@ -85,9 +89,7 @@ async def _create_topic(settings: Settings, topic: str, partitions: int) -> None
 
 
 async def _produce(settings: Settings, topic: str, count: int, partitions: int) -> None:
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka.bootstrap_servers, enable_idempotence=False, acks="all"
-    )
+    producer = _producer(settings)
     await producer.start()
     try:
         batch = [
@@ -121,9 +123,7 @@ async def _produce_concurrently(settings: Settings, topic: str, producers: int, 
     """``producers`` clients appending ``count`` records each to partition 0 at once, as the stages do."""
 
     async def one(name: int) -> set[bytes]:
-        producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka.bootstrap_servers, enable_idempotence=False, acks="all"
-        )
+        producer = _producer(settings)
         await producer.start()
         try:
             values = {f"{name}-{i}".encode() for i in range(count)}
