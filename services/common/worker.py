@@ -10,6 +10,10 @@ A stage is a `StageHandler`: a pure-ish `handle(event) -> output events`. The wo
   after a crash produces the same ids and downstream sinks de-duplicate;
 * retries failures with exponential backoff, then dead-letters the original bytes with headers that
   say why; domain rejections (`Rejected`) become a recorded failure at once;
+* lets a handler send outputs before it returns (`MessageMeta.emit`, from any thread): a long interview's
+  first frame chunks and audio segments reach the next stages while the rest is still being decoded. The
+  offset is still committed only after every output, early or not, is acknowledged; an output emitted
+  again (a retry) is sent once;
 * reports a stage-status event per message (started, retrying, completed, failed with a reason);
 * on revocation or SIGTERM lets in-flight work finish for `drain_timeout_s`, hands back the rest
   uncommitted, commits what finished and leaves the group.
@@ -18,13 +22,15 @@ A stage is a `StageHandler`: a pure-ish `handle(event) -> output events`. The wo
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import random
 import signal
+import threading
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
@@ -74,6 +80,10 @@ class Retryable(Exception):
     """A transient failure (network, store unavailable): worth another attempt after a pause."""
 
 
+#: Sends one output event now, before the handler returns; callable from any thread.
+Emit = Callable[[EventBase], None]
+
+
 @dataclass(frozen=True)
 class MessageMeta:
     topic: str
@@ -82,6 +92,8 @@ class MessageMeta:
     key: bytes | None
     timestamp_ms: int | None
     headers: tuple[tuple[str, bytes], ...]
+    #: Set by the worker while the message is handled; None where no worker runs the handler (tests, tools).
+    emit: Emit | None = field(default=None, compare=False, repr=False)
 
     @property
     def source(self) -> str:
@@ -97,7 +109,11 @@ class StageHandler(Protocol):
     # Optional: `output_topics: Sequence[str]`, counted (zeros included) in the completed status.
 
     async def handle(self, event: EventBase, meta: MessageMeta) -> Sequence[EventBase]:
-        """Process one event and return the events to emit. Raise Rejected or Retryable to fail."""
+        """Process one event and return the events to emit. Raise Rejected or Retryable to fail.
+
+        Outputs that stand on their own may be sent earlier through ``meta.emit``; returning them too
+        is harmless (an event id is sent once per message).
+        """
         ...
 
 
@@ -109,6 +125,34 @@ class HasFlush(Protocol):
 
 class FatalWorkerError(RuntimeError):
     """The worker cannot continue safely (outputs could not be produced); it stops without committing."""
+
+
+class _EarlyOutputs:
+    """Outputs a handler emits while it still works, sent in order on the worker's loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, send: Callable[[EventBase], Awaitable[asyncio.Future[Any]]]):
+        self._loop = loop
+        self._send = send
+        self._lock = threading.Lock()
+        self.sent: dict[str, EventBase] = {}
+        self._sending: list[concurrent.futures.Future[asyncio.Future[Any]]] = []
+
+    def emit(self, event: EventBase) -> None:
+        with self._lock:
+            if str(event.event_id) in self.sent:
+                return
+            self.sent[str(event.event_id)] = event
+            # run_coroutine_threadsafe keeps the order of calls, from the loop's thread as from others
+            self._sending.append(asyncio.run_coroutine_threadsafe(self._coro(event), self._loop))
+
+    async def _coro(self, event: EventBase) -> asyncio.Future[Any]:
+        return await self._send(event)
+
+    async def settle(self) -> list[asyncio.Future[Any]]:
+        """Delivery futures of everything emitted so far (sending errors raise here)."""
+        with self._lock:
+            sending, self._sending = self._sending, []
+        return list(await asyncio.gather(*(asyncio.wrap_future(f) for f in sending)))
 
 
 @dataclass
@@ -377,6 +421,8 @@ class StageWorker:
             return [] if quiet else [await self._send_status(event, meta, state, attempt, reason, unit, **kw)]
 
         pending = await status(StageState.STARTED, 1, None)
+        early = _EarlyOutputs(asyncio.get_running_loop(), lambda out: self._send(topic_for(out), out, meta))
+        meta = replace(meta, emit=early.emit)
         attempt = 1
         while True:
             try:
@@ -385,6 +431,7 @@ class StageWorker:
             except Rejected as rej:
                 reason = FailureReason(code=rej.code, message=rej.message, retryable=False)
                 log.warning("rejected", extra={"code": rej.code, "reason": rej.message})
+                pending.extend(await early.settle())
                 pending.extend(await status(StageState.FAILED, attempt, reason))
                 self.metrics.messages_failed.labels(self.stage.value, rej.code).inc()
                 await _acked(pending)
@@ -393,6 +440,7 @@ class StageWorker:
                 if attempt >= worker.max_attempts:
                     log.exception("giving up after %d attempts", attempt)
                     reason = _reason_for(exc, attempts=attempt)
+                    pending.extend(await early.settle())
                     pending.extend(await status(StageState.FAILED, attempt, reason))
                     await _acked(pending)
                     await self._dead_letter(meta, value, exc, attempts=attempt, retryable=True)
@@ -407,7 +455,12 @@ class StageWorker:
         # Every declared output topic is counted, zeros included, so a consumer of the status can
         # tell "nothing of this kind" (an audio-only interview has no frame chunks) from "not yet".
         emitted = dict.fromkeys(getattr(self.handler, "output_topics", ()), 0)
+        pending.extend(await early.settle())
+        for out in early.sent.values():
+            emitted[topic_for(out)] = emitted.get(topic_for(out), 0) + 1
         for out in outputs:
+            if str(out.event_id) in early.sent:
+                continue
             topic = topic_for(out)
             emitted[topic] = emitted.get(topic, 0) + 1
             pending.append(await self._send(topic, out, meta))

@@ -4,7 +4,9 @@ One media-ingested event covers a whole interview, so the work is streamed: the 
 from the raw bucket through ranged GETs (`ObjectStore.open`), demuxed and decoded once, in order
 (video and audio of the same file in the same pass), and every output object is uploaded as soon as
 it is complete. Memory holds one chunk of sampled frames, one audio segment and one candidate key
-frame at a time; the handler returns only the small events once the pass is over. The decode runs in
+frame at a time. Each event is emitted as soon as its object is stored (`MessageMeta.emit`), so speech
+and vision start on the first questions while the rest of the recording is still being decoded; the
+handler also returns them all once the pass is over (the worker sends each id once). The decode runs in
 a worker thread, so the poll loop stays responsive.
 
 Outputs, all in the work bucket under ``<tenant>/<interview>/frames/<media-ingested event id>/``:
@@ -34,6 +36,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import cv2
 import numpy as np
@@ -54,7 +57,7 @@ from services.common.contracts import (
 )
 from services.common.objectstore import ObjectStore, StoredObject
 from services.common.settings import Settings
-from services.common.worker import MessageMeta, Rejected
+from services.common.worker import Emit, MessageMeta, Rejected
 from services.frames.audio import (
     DEFAULT_SEGMENT_S,
     WAV_CONTENT_TYPE,
@@ -209,19 +212,20 @@ class FramesStage:
     async def handle(self, event: EventBase, meta: MessageMeta) -> Sequence[EventBase]:
         if not isinstance(event, MediaIngested):
             raise Rejected(FailureCode.INVALID_EVENT, f"frames expects media-ingested, got {event.event_type}")
-        return await asyncio.to_thread(self.process, event)
+        return await asyncio.to_thread(self.process, event, meta.emit)
 
     # ---- the blocking part, run off the event loop -------------------------------------------------------
 
-    def process(self, event: MediaIngested) -> list[EventBase]:
+    def process(self, event: MediaIngested, emit: Emit | None = None) -> list[EventBase]:
+        """Decode, pack and store the interview's frames and audio; ``emit`` gets each event once stored."""
         video_item, audio_item = select_sources(event)
         if video_item is None and audio_item is None:
             raise Rejected(FailureCode.NOT_MEDIA, "the ingested media has neither a video nor an audio stream")
         chunk_events: list[FrameChunkReady] = []
         audio_events: list[AudioReady] = []
         stats = DecodeStats()
-        video_sink = self._video_sink(event, video_item, chunk_events) if video_item is not None else None
-        audio_sink = self._audio_sink(event, audio_item, audio_events) if audio_item is not None else None
+        video_sink = _VideoSink(self, event, video_item, _Outputs(chunk_events, emit)) if video_item else None
+        audio_sink = _AudioSink(self, event, audio_item, _Outputs(audio_events, emit)) if audio_item else None
         if video_item is not None and audio_item is not None and video_item.object.key == audio_item.object.key:
             self._pass(video_item, stats, video_sink, audio_sink)
         else:
@@ -270,18 +274,29 @@ class FramesStage:
         finally:
             reader.close()
 
-    def _video_sink(self, event: MediaIngested, item: StoredMedia, out: list[FrameChunkReady]) -> _VideoSink:
-        return _VideoSink(self, event, item, out)
-
-    def _audio_sink(self, event: MediaIngested, item: StoredMedia, out: list[AudioReady]) -> _AudioSink:
-        return _AudioSink(self, event, item, out)
-
     def put(self, key: str, data: bytes, content_type: str) -> ObjectRef:
         return _ref(self.store.put_bytes(self.work_bucket, key, data, content_type))
 
 
+_E = TypeVar("_E", bound=EventBase)
+
+
+class _Outputs(Generic[_E]):
+    """Events of one kind, kept for the handler's result and emitted as they come."""
+
+    def __init__(self, kept: list[_E], emit: Emit | None) -> None:
+        self.kept, self.emit = kept, emit
+
+    def append(self, event: _E) -> None:
+        self.kept.append(event)
+        if self.emit is not None:
+            self.emit(event)
+
+
 class _VideoSink:
-    def __init__(self, stage: FramesStage, event: MediaIngested, item: StoredMedia, out: list[FrameChunkReady]) -> None:
+    def __init__(
+        self, stage: FramesStage, event: MediaIngested, item: StoredMedia, out: _Outputs[FrameChunkReady]
+    ) -> None:
         self.stage, self.event, self.out = stage, event, out
         cfg = stage.config
         duration = item.probe.duration_s
@@ -353,7 +368,7 @@ class _VideoSink:
 
 
 class _AudioSink:
-    def __init__(self, stage: FramesStage, event: MediaIngested, item: StoredMedia, out: list[AudioReady]) -> None:
+    def __init__(self, stage: FramesStage, event: MediaIngested, item: StoredMedia, out: _Outputs[AudioReady]) -> None:
         self.stage, self.event, self.out = stage, event, out
         windows = [Window(q.question_id, q.start_s, q.end_s) for q in event.context.questions]
         self.segments = plan_segments(windows, item.probe.duration_s, stage.config.segment_s)

@@ -8,10 +8,13 @@ skips a passage after a prompt; when speech-like audio is left without words for
 decoded again without the filler prompt and the fuller transcript wins.
 
 faster-whisper cuts the segment at silences the voice-activity detector finds into chunks of at most one
-Whisper window (30 s) and decodes them together (its batched pipeline, on CPU as on GPU): every chunk is
-encoded once, no window overlaps the previous one, and no word is cut at a window edge. Language detection
-and every decoding pass of a segment share the encoder output of the chunks. Without VAD the audio is
-decoded window after window.
+Whisper window (30 s) and decodes them through its batched pipeline: every chunk is encoded once, no window
+overlaps the previous one, and no word is cut at a window edge. Language detection and every decoding pass
+of a segment share the encoder output of the chunks. Windows are encoded only as long as the speech in them
+(rounded up, at least 10 s, `encoded_frames`) rather than padded to 30 s: the encoder is most of the cost,
+and most chunks of an answer are shorter than a window. A GPU decodes several chunks per batch; on CPU,
+where a batch costs what its chunks cost one by one, each chunk is a batch of its own, so a short chunk is
+not padded to the length of a long one. Without VAD the audio is decoded window after window.
 """
 
 from __future__ import annotations
@@ -43,8 +46,21 @@ SKIPPED_SPEECH_S = 3.0
 CHUNK_S = 30.0
 #: Silences the voice-activity detector splits speech at: short, so that chunks can end between phrases.
 VAD_MIN_SILENCE_MS = 160
-#: Encoder outputs kept per transcription for reuse (a batch of 8 chunks and its features: about 32 MB).
-_ENCODINGS_KEPT = 2
+#: Frames of log-mel features per second (10 ms hop) and in one full Whisper window.
+FRAMES_PER_S = 100
+WINDOW_FRAMES = int(CHUNK_S * FRAMES_PER_S)
+#: Shortest encoded window: with much less context Whisper's decoder loses track of where speech ends
+#: (repeats itself, stops early); 10 s kept the word error rate of padded windows on the generated answers.
+MIN_WINDOW_FRAMES = 10 * FRAMES_PER_S
+#: Chunks batched together when the setting says auto: on a GPU a batch fills the device; on CPU the
+#: same work costs the same batched or not, and one chunk at a time is encoded only as long as it is.
+GPU_BATCH_SIZE = 8
+CPU_BATCH_SIZE = 1
+#: The language is detected on the chunks at the start of a segment (weighted by their speech), at least
+#: this many when there are, encoded just as decoding will encode them, so decoding reuses the encodings.
+LANGUAGE_CHUNKS = 4
+#: Encoder batches kept per transcription for reuse: the detection's (and a re-decode's) encodings.
+_ENCODINGS_KEPT = LANGUAGE_CHUNKS
 Audio = NDArray[np.float32]
 
 
@@ -92,6 +108,19 @@ def speech_chunks(speech: list[tuple[int, int]], max_samples: int) -> list[tuple
     return chunks
 
 
+def encoded_frames(features: NDArray[np.float32], step_s: int) -> int:
+    """How many feature frames of a batch of padded windows to encode: up to the last frame any window fills
+    (the pipeline pads with exact zeros, which log-mel features of real audio never are), rounded up to
+    ``step_s`` seconds, at least `MIN_WINDOW_FRAMES`; the full window when ``step_s`` is 0."""
+    total = int(features.shape[-1])
+    if step_s <= 0:
+        return total
+    filled = np.flatnonzero(np.any(features != 0, axis=tuple(range(features.ndim - 1))))
+    used = int(filled[-1]) + 1 if filled.size else 0
+    step = step_s * FRAMES_PER_S
+    return min(total, max(MIN_WINDOW_FRAMES, -(-used // step) * step))
+
+
 def _cuda_available() -> bool:
     import ctranslate2
 
@@ -124,6 +153,8 @@ class FasterWhisperEngine:
         if compute_type == "auto":
             compute_type = "float16" if self.device == "cuda" else "int8"
         self.version = _package_version("faster-whisper")
+        auto_batch = GPU_BATCH_SIZE if self.device == "cuda" else CPU_BATCH_SIZE
+        self.batch_size = settings.batch_size or auto_batch
         model_dir = ctranslate2_model_dir(settings.model_cache_dir)
         self.model = WhisperModel(
             str(model_dir), device=self.device, compute_type=compute_type, cpu_threads=settings.cpu_threads
@@ -147,14 +178,20 @@ class FasterWhisperEngine:
     def _encode_once(self, features: NDArray[np.float32]) -> Any:
         kept: list[tuple[NDArray[np.float32], Any]] | None = getattr(self._calls, "encodings", None)
         if kept is None:
-            return self._encode(features)
+            return self._encode_trimmed(features)
         for seen, output in kept:
             if seen.shape == features.shape and np.array_equal(seen, features):
                 return output
-        output = self._encode(features)
+        output = self._encode_trimmed(features)
         kept.append((features, output))
         del kept[:-_ENCODINGS_KEPT]
         return output
+
+    def _encode_trimmed(self, features: NDArray[np.float32]) -> Any:
+        frames = encoded_frames(features, self.settings.window_step_s)
+        if frames < features.shape[-1]:
+            features = np.ascontiguousarray(features[..., :frames])
+        return self._encode(features)
 
     # ---- transcription ---------------------------------------------------------------------------------
 
@@ -190,29 +227,33 @@ class FasterWhisperEngine:
         chunks = speech_chunks(speech, int(CHUNK_S * SAMPLE_RATE))
         return [(start / SAMPLE_RATE, end / SAMPLE_RATE) for start, end in chunks], ratio
 
-    def _language_of(self, encoder_output: Any, weights: list[float]) -> tuple[str, float]:
-        """The language from Whisper's language token over encoded windows, weighted by their speech."""
-        probabilities: dict[str, float] = {}
-        total = sum(weights) or 1.0
+    def _language_votes(self, encoder_output: Any, weights: list[float], votes: dict[str, float]) -> None:
+        """Add Whisper's language-token probabilities of encoded windows to ``votes``, weighted."""
         for weight, ranked in zip(weights, self.model.model.detect_language(encoder_output), strict=True):
             for token, p in ranked:
                 language = token[2:-2]  # "<|en|>"
-                probabilities[language] = probabilities.get(language, 0.0) + weight / total * float(p)
-        return pick_language(probabilities, self.settings.languages)
+                votes[language] = votes.get(language, 0.0) + weight * float(p)
+
+    def _language_of(self, votes: dict[str, float]) -> tuple[str, float]:
+        total = sum(votes.values()) or 1.0
+        return pick_language({language: v / total for language, v in votes.items()}, self.settings.languages)
 
     def _detect_batched(self, audio: Audio, chunks: list[tuple[float, float]]) -> tuple[str, float]:
-        """Language of the first batch of chunks, encoded exactly as the batched pipeline will encode them."""
+        """Language of the first chunks, encoded exactly as the batched pipeline will encode them: in its
+        batches, each cut at int(seconds * rate), its last feature frame dropped, padded to a window."""
         from faster_whisper.audio import pad_or_trim
 
-        first = chunks[: self.settings.batch_size]
-        # the pipeline cuts chunk audio at int(seconds * rate) and drops the last feature frame
-        features = np.stack(
-            [
-                pad_or_trim(self.model.feature_extractor(audio[int(a * SAMPLE_RATE) : int(b * SAMPLE_RATE)])[..., :-1])
-                for a, b in first
-            ]
-        )
-        return self._language_of(self.model.encode(features), [b - a for a, b in first])
+        batch = self.batch_size
+        first = chunks[: max(batch, min(len(chunks), LANGUAGE_CHUNKS))]
+        features = [
+            pad_or_trim(self.model.feature_extractor(audio[int(a * SAMPLE_RATE) : int(b * SAMPLE_RATE)])[..., :-1])
+            for a, b in first
+        ]
+        votes: dict[str, float] = {}
+        for i in range(0, len(first), batch):
+            encoded = self.model.encode(np.stack(features[i : i + batch]))
+            self._language_votes(encoded, [b - a for a, b in first[i : i + batch]], votes)
+        return self._language_of(votes)
 
     def _detect_sequential(self, audio: Audio) -> tuple[str, float]:
         """Language of the first window, encoded exactly as sequential decoding will encode it."""
@@ -221,7 +262,9 @@ class FasterWhisperEngine:
         features = self.model.feature_extractor(audio)
         window = self.model.feature_extractor.nb_max_frames
         first = pad_or_trim(features[:, : min(window, features.shape[-1] - 1)])
-        return self._language_of(self.model.encode(first), [1.0])
+        votes: dict[str, float] = {}
+        self._language_votes(self.model.encode(first), [1.0], votes)
+        return self._language_of(votes)
 
     def _options(self, language: str, fillers: bool) -> dict[str, Any]:
         return {
@@ -248,7 +291,7 @@ class FasterWhisperEngine:
         pipeline = BatchedInferencePipeline(self.model)  # holds per-call state: one per call
         segments, _ = pipeline.transcribe(
             audio,
-            batch_size=self.settings.batch_size,
+            batch_size=self.batch_size,
             clip_timestamps=[{"start": a, "end": b} for a, b in chunks],
             vad_filter=False,
             **options,

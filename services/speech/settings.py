@@ -41,11 +41,20 @@ class SpeechSettings(BaseModel):
         5, ge=1, le=10, description="Beam width of decoding; 1 is greedy (faster, more recognition errors)."
     )
     batch_size: int = Field(
-        8,
-        ge=1,
+        0,
+        ge=0,
         le=64,
         description="Chunks of one segment (up to 30 s of speech each, cut at silences) that faster-whisper "
-        "encodes and decodes together, on CPU and GPU.",
+        "encodes and decodes together; 0 picks 8 on a GPU and 1 on CPU, where a batch costs as much as its "
+        "chunks one by one and each chunk alone is encoded only as long as its own speech.",
+    )
+    window_step_s: int = Field(
+        5,
+        ge=0,
+        le=30,
+        description="Whisper windows are encoded only as long as the speech they hold, rounded up to this many "
+        "seconds and at least 10 s, instead of padded to 30 s (the encoder's cost grows with the window); 0 "
+        "pads every window to 30 s as Whisper was trained. faster-whisper only.",
     )
     vad: bool = Field(
         True,

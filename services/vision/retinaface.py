@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.ops import batched_nms
 
-from services.vision.inference import prepare
+from services.vision.inference import CPU_PASS, prepare
 
 #: BGR channel means subtracted before the network (the checkpoint was trained on raw 0-255 BGR).
 BGR_MEAN = (104.0, 117.0, 123.0)
@@ -172,11 +172,6 @@ class Detections:
     landmarks: npt.NDArray[np.float32]  # (n, 5, 2): right eye, left eye (image left/right), nose, mouth corners
 
 
-#: Frames per forward pass on a CPU. Larger passes gain nothing there, and their activations (tens of MB) are
-#: returned to the kernel after every pass and faulted in again on the next.
-CPU_PASS = 16
-
-
 @torch.inference_mode()
 def detect(
     net: RetinaFaceNet,
@@ -212,4 +207,4 @@ def detect(
     return out
 
 
-__all__ = ["BGR_MEAN", "Detections", "RetinaFaceNet", "detect", "load_retinaface"]
+__all__ = ["BGR_MEAN", "CPU_PASS", "Detections", "RetinaFaceNet", "detect", "load_retinaface"]

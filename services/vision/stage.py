@@ -3,7 +3,8 @@
 Each handler reads its chunk's pack from the work bucket and decodes it in a thread, then submits the
 frames to the shared `Batcher`, so the chunks of every interview in flight (up to the worker's
 ``max_in_flight``) share forward passes. On a CPU the passes run on ``threads`` batch threads (one per core by
-default), each with one torch thread. The per-frame timeline is stored as Parquet under
+default), each with one torch thread, and the process keeps freed memory for the next pass (`keep_freed_memory`).
+The per-frame timeline is stored as Parquet under
 ``<tenant>/<interview>/vision/<media-ingested event id>/timeline/<chunk>.parquet``; the event carries the
 chunk summary and the per-second rows.
 
@@ -48,6 +49,7 @@ from services.frames.pack import PACK_FORMAT, PackError, read_pack
 from services.vision.analyzer import DEFAULT_THREADS, FrameAnalyzer, FrameJob, FrameResult, select_device
 from services.vision.batcher import Batcher
 from services.vision.features import ChunkWindow, chunk_features, motion_energy
+from services.vision.inference import keep_freed_memory
 from services.vision.registry import EXPRESSION, FACE_DETECTOR, HEAD_POSE_VERSION
 from services.vision.settings import VisionSettings
 from services.vision.timeline import TIMELINE_CONTENT_TYPE, encode_timeline
@@ -109,6 +111,7 @@ class VisionStage:
                 # (every operation ends at a barrier that waits for the slowest thread, and the threads decoding
                 # the next chunks take turns on the same cores), batches share nothing.
                 workers, init = s.threads or DEFAULT_THREADS, partial(torch.set_num_threads, 1)
+                keep_freed_memory()
             self._batcher = Batcher(
                 lambda jobs: self.analyzer.analyse(jobs), s.batch_size, s.max_batch_wait_ms / 1000.0, workers, init
             )

@@ -226,3 +226,27 @@ async def test_frames_stage_end_to_end(stack_settings: Settings, ingested: Inges
             with wave.open(io.BytesIO(store.get_bytes(a.object.bucket, a.object.key))) as wav:
                 assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (16000, 1, 2)
                 assert abs(wav.getnframes() / 16000 - (a.end_s - a.start_s)) < 0.1
+
+
+def test_each_output_is_emitted_once_its_object_is_stored_while_the_rest_is_still_decoding(
+    stack_settings: Settings, ingested: Ingested
+) -> None:
+    event = ingested.events["normal"]
+    store = ObjectStore(stack_settings.s3)
+    stage = FramesStage(store, f"work-{uuid.uuid4().hex[:12]}", FramesConfig(chunk_s=CHUNK_S))
+    store.ensure_bucket(stage.work_bucket)
+    emitted: list[tuple[FrameChunkReady | AudioReady, bool, int]] = []
+
+    def emit(out: Any) -> None:
+        assert isinstance(out, FrameChunkReady | AudioReady)
+        stored = store.get_bytes(out.object.bucket, out.object.key)  # the claim-check object is there already
+        chunks_so_far = len(store.list_keys(stage.work_bucket, f"{output_prefix(event)}/chunks/"))
+        emitted.append((out, bool(stored), chunks_so_far))
+
+    returned = stage.process(event, emit)
+    assert [e.event_id for e, _, _ in emitted] and all(stored for _, stored, _ in emitted)
+    assert sorted(str(e.event_id) for e, _, _ in emitted) == sorted(str(e.event_id) for e in returned)
+    chunks = [(e, n) for e, _, n in emitted if isinstance(e, FrameChunkReady)]
+    assert len(chunks) == math.ceil(7.0 / CHUNK_S) >= 2
+    # the first chunk went out before the second chunk was written: emitted while decoding, not at the end
+    assert chunks[0][0].chunk_index == 0 and chunks[0][1] == 1, chunks

@@ -11,23 +11,26 @@ import subprocess
 import sys
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from services.common.contracts import (
     DeadLetter,
+    EventBase,
     InterviewCompleted,
     MediaIngested,
     StageStatus,
     dead_letter_topic,
     decode,
+    deterministic_event_id,
     encode,
     message_key,
     topic_for,
 )
 from services.common.settings import Settings
-from services.common.worker import StageWorker
+from services.common.worker import MessageMeta, Retryable, StageWorker
 from tests.integration.kafka_helpers import (
     Record,
     committed_total,
@@ -96,6 +99,59 @@ async def test_outputs_are_produced_statuses_reported_and_offsets_committed(stac
     )
     assert all(states[(i, "started")] == 1 and states[(i, "completed")] == 1 for i in ids)
     assert await committed_total(settings.kafka, "g-happy", IN) == len(ids)
+
+
+class EarlyStage(EchoStage):
+    """Emits a first output from a worker thread, waits until it is on the topic, then fails once (first
+    attempt) or returns it again with a second output."""
+
+    output_topics = (OUT,)
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__()
+        self.settings = settings
+        self.seen_before_return: dict[str, bool] = {}
+
+    def _output(self, event: InterviewCompleted, n: int) -> MediaIngested:
+        return self._template.model_copy(
+            update={
+                "event_id": deterministic_event_id("early", event.event_id.hex, str(n)),
+                "tenant_id": event.tenant_id,
+                "interview_id": event.interview_id,
+            }
+        )
+
+    async def handle(self, event: EventBase, meta: MessageMeta) -> Sequence[EventBase]:
+        assert isinstance(event, InterviewCompleted) and meta.emit is not None
+        self.attempts[event.interview_id] += 1
+        first = self._output(event, 1)
+        await asyncio.to_thread(meta.emit, first)
+        on_topic = await read_topic(
+            self.settings.kafka, OUT, lambda r: str(first.event_id) in _distinct(r), timeout_s=20
+        )
+        self.seen_before_return[event.interview_id] = str(first.event_id) in _distinct(on_topic)
+        if self.attempts[event.interview_id] == 1:
+            raise Retryable("store unavailable after the first output")
+        return [first, self._output(event, 2)]
+
+
+async def test_outputs_emitted_early_arrive_before_the_handler_returns_and_only_once(
+    stack_settings: Settings,
+) -> None:
+    settings = await prepared(stack_settings)
+    await publish(settings.kafka, IN, messages(["iv-early"]))
+    stage = EarlyStage(settings)
+    worker = StageWorker(stage, settings, group_id="g-early")
+    await run_until(worker, lambda: _committed_is(settings, "g-early", 1))
+    assert stage.attempts["iv-early"] == 2 and stage.seen_before_return == {"iv-early": True}
+    done = await read_topic(settings.kafka, STATUS, lambda r: any(s.state.value == "completed" for s in statuses(r)))
+    assert [s.emitted for s in statuses(done) if s.state.value == "completed"] == [{OUT: 2}]
+    # Two attempts of one delivery (no re-delivery: attempts == 2): the first output, emitted on both attempts
+    # and returned too, was sent once; the return value added only the second.
+    out = await read_topic(settings.kafka, OUT, lambda r: len(r) >= 2)
+    await asyncio.sleep(0.5)
+    out = await read_topic(settings.kafka, OUT, lambda r: len(r) >= len(out))
+    assert sorted(Counter(json.loads(r.value)["event_id"] for r in out).values()) == [1, 1], out
 
 
 async def test_bad_input_ends_in_a_recorded_failure_or_a_retry(stack_settings: Settings) -> None:

@@ -7,6 +7,7 @@ clips are single answers (10-35 s) or parts of them, to keep the module near a m
 
 from __future__ import annotations
 
+import math
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -153,6 +154,36 @@ def test_language_detection_and_decoding_share_one_encoding(
     heard = faster.transcribe(answer.audio)
     assert heard.language == "en" and heard.words
     assert len(encoded) == 1 and encoded[0][0] == 1, encoded
+    # the window is encoded only as long as the speech in it (rounded up to 5 s), not padded to 30 s
+    seconds = len(answer.audio) / SAMPLE_RATE
+    assert seconds < 25 and encoded[0][-1] == max(1000, 500 * math.ceil(seconds * 100 / 500)), (seconds, encoded)
+
+
+def test_chunks_of_a_long_answer_are_encoded_one_by_one_on_cpu_each_once(
+    faster: FasterWhisperEngine, samples: dict[str, list[Answer]], encoded: list[tuple[int, ...]]
+) -> None:
+    answer = max(samples["en_strong"], key=lambda a: len(a.audio))
+    chunks, _ = faster._chunks(answer.audio)
+    assert faster.device == "cpu" and faster.batch_size == 1 and len(chunks) >= 2, chunks
+    heard = faster.transcribe(answer.audio)
+    assert heard.language == "en" and word_error_rate(answer.truth.text, heard.text) <= 0.10
+    # detection and decoding shared the encodings: one per chunk, each as long as its own speech
+    expected = [max(1000, 500 * math.ceil((b - a) * 100 / 500)) for a, b in chunks]
+    assert [(shape[0], shape[-1]) for shape in encoded] == [(1, frames) for frames in expected], (chunks, encoded)
+
+
+def test_padded_windows_are_still_available_and_hear_the_same_answer(
+    settings: SpeechSettings, faster: FasterWhisperEngine, samples: dict[str, list[Answer]]
+) -> None:
+    padded = FasterWhisperEngine(settings.model_copy(update={"window_step_s": 0}))
+    shapes: list[tuple[int, ...]] = []
+    encode = padded._encode
+    padded._encode = lambda features: shapes.append(features.shape) or encode(features)  # type: ignore[method-assign]
+    answer = samples["en_strong"][0]
+    full, trimmed = padded.transcribe(answer.audio), faster.transcribe(answer.audio)
+    assert shapes and all(shape[-1] == 3000 for shape in shapes), shapes
+    assert word_error_rate(answer.truth.text, full.text) <= 0.10
+    assert word_error_rate(full.text, trimmed.text) <= 0.05, (full.text, trimmed.text)
 
 
 def test_mandarin_is_detected_and_written_in_simplified_characters(

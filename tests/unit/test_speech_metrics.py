@@ -10,7 +10,7 @@ import wave
 import numpy as np
 import pytest
 
-from services.speech.engines import pick_language, speech_chunks
+from services.speech.engines import encoded_frames, pick_language, speech_chunks
 from services.speech.fillers import filler_word_indexes, find_fillers, initial_prompt
 from services.speech.metrics import (
     energy_variation_db,
@@ -137,6 +137,31 @@ def test_speech_is_cut_into_chunks_of_one_window_at_silences() -> None:
     # speech longer than a window is cut into windows
     assert speech_chunks([(SR, 71 * SR)], window) == [(SR, 31 * SR), (31 * SR, 61 * SR), (61 * SR, 71 * SR)]
     assert speech_chunks([], window) == []
+
+
+def _padded(*filled_frames: int) -> np.ndarray:
+    """A batch of 30 s feature windows (80 mel bins), each filled up to its frame count, zero-padded after."""
+    batch = np.zeros((len(filled_frames), 80, 3000), dtype=np.float32)
+    for i, frames in enumerate(filled_frames):
+        batch[i, :, :frames] = -0.7  # normalised log-mel of quiet audio: never exactly zero
+    return batch
+
+
+def test_windows_are_encoded_as_long_as_their_longest_speech_rounded_up() -> None:
+    # the longest window of the batch decides, rounded up to whole steps of 5 s
+    assert encoded_frames(_padded(1234, 2210), 5) == 2500
+    assert encoded_frames(_padded(2000), 5) == 2000
+    assert encoded_frames(_padded(2001), 5) == 2500
+    # at least 10 s, never more than the window
+    assert encoded_frames(_padded(150), 5) == 1000
+    assert encoded_frames(_padded(2990), 7) == 3000
+    assert encoded_frames(_padded(0), 5) == 1000
+    # a quiet frame in the middle is not padding: only trailing zeros are
+    batch = _padded(2600)
+    batch[0, :, 1500:1800] = 0.0
+    assert encoded_frames(batch, 5) == 3000
+    # step 0: padded to 30 s as trained
+    assert encoded_frames(_padded(1234), 0) == 3000
 
 
 def test_word_error_rate_counts_recognition_errors_not_spelling() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import platform
 import threading
 from collections.abc import Callable, Sequence
 
@@ -23,10 +24,10 @@ from services.samples.script import build_scenario
 from services.vision.aggregate import Period, clip, join
 from services.vision.analyzer import select_device, shrink
 from services.vision.batcher import Batcher
-from services.vision.expression import ExpressionNet
-from services.vision.inference import prepare
+from services.vision.expression import ExpressionNet, load_expression, probabilities
+from services.vision.inference import keep_freed_memory, prepare
 from services.vision.pose import Pose, head_pose, project
-from services.vision.registry import FACE_DETECTOR, get_model, list_models
+from services.vision.registry import EXPRESSION, FACE_DETECTOR, get_model, list_models
 from services.vision.retinaface import CPU_PASS, RetinaFaceNet, detect, load_retinaface
 from services.vision.signals import TurningPoint, moving_average, runs, turning_points
 from services.vision.stage import emotion_decision, timeline_key
@@ -252,6 +253,22 @@ def test_batched_detection_gives_each_frame_what_it_gets_alone() -> None:
         (alone,) = detect(net, torch.from_numpy(frame[None]), 0.6)
         for field in ("boxes", "scores", "landmarks"):
             np.testing.assert_allclose(getattr(together, field), getattr(alone, field), rtol=1e-4, atol=1e-2)
+
+
+def test_expression_passes_give_each_crop_what_it_gets_alone() -> None:
+    net = load_expression(str(EXPRESSION.weights_path()), torch.device("cpu"))
+    rng = np.random.default_rng(5)
+    crops = np.asarray(cv2.GaussianBlur(rng.integers(0, 256, (48, 48 * (CPU_PASS + 5)), np.uint8), (0, 0), 1.5))
+    crops = np.ascontiguousarray(crops.reshape(48, CPU_PASS + 5, 48).transpose(1, 0, 2))
+    together = probabilities(net, crops, torch.device("cpu"))
+    assert together.shape == (CPU_PASS + 5, 7)
+    for crop, row in zip(crops, together, strict=True):
+        np.testing.assert_allclose(row, probabilities(net, crop[None], torch.device("cpu"))[0], rtol=1e-4, atol=1e-5)
+
+
+def test_freed_memory_is_kept_where_the_allocator_allows() -> None:
+    # Process-wide, as in a worker: only the allocator's reuse of freed blocks changes.
+    assert keep_freed_memory() == (platform.system() == "Linux" and platform.libc_ver()[0] == "glibc")
 
 
 def test_shrink_averages_like_opencv_area_resize() -> None:
