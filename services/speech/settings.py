@@ -36,7 +36,21 @@ class SpeechSettings(BaseModel):
         "auto",
         description="CTranslate2 compute type for faster-whisper; auto means int8 on CPU and float16 on GPU.",
     )
-    cpu_threads: int = Field(0, ge=0, le=256, description="Threads of the engine on CPU; 0 uses all cores.")
+    workers: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="Segments faster-whisper transcribes at the same time, each on its own model worker (the "
+        "weights are shared); 0 means one per core on CPU and one on a GPU. The worker loop's max_in_flight "
+        "must allow as many messages at once.",
+    )
+    cpu_threads: int = Field(
+        0,
+        ge=0,
+        le=256,
+        description="Threads of each faster-whisper worker on CPU; 0 shares the cores among the workers (one "
+        "each by default: decoding gains little from a second thread and wastes CPU waiting for it).",
+    )
     beam_size: int = Field(
         5, ge=1, le=10, description="Beam width of decoding; 1 is greedy (faster, more recognition errors)."
     )

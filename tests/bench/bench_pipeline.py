@@ -2,7 +2,8 @@
 against a naive single-process baseline on the same interviews in the same run.
 
 Measured: interview-minutes processed per wall-minute (how many times real time), event-to-profile latency
-per interview, per-stage busy time (sum over units of completed - started), CPU seconds per stage process
+per interview, per-stage busy time (sum over units of completed - started) and span (first unit started,
+last unit completed, after publishing), CPU seconds per stage process
 (what limits the pipeline on a small machine), peak RSS of every stage process (VmHWM), and the same
 interviews through the naive baseline (`tests.bench.naive_pipeline`: every frame at full resolution one at
 a time through the same vision models, openai-whisper on the whole audio, one process).
@@ -185,6 +186,20 @@ def _busy_seconds(statuses: list[StageStatus]) -> dict[str, float]:
     return {k: round(v, 1) for k, v in sorted(busy.items())}
 
 
+def _spans(statuses: list[StageStatus], published: float) -> dict[str, list[float]]:
+    """Per stage, seconds after publishing when its first unit started and its last unit completed: how the
+    stages overlap, and which one the interviews wait for at the end."""
+    first: dict[str, float] = {}
+    last: dict[str, float] = {}
+    for s in statuses:
+        at = s.occurred_at.timestamp() - published
+        if s.state == StageState.STARTED:
+            first[s.stage.value] = min(first.get(s.stage.value, at), at)
+        elif s.state == StageState.COMPLETED:
+            last[s.stage.value] = max(last.get(s.stage.value, at), at)
+    return {k: [round(first[k], 1), round(last.get(k, first[k]), 1)] for k in sorted(first)}
+
+
 def _naive(media: list[Path]) -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, "-m", "tests.bench.naive_pipeline", *map(str, media)],
@@ -238,6 +253,7 @@ async def run(stack: Settings) -> dict[str, Any]:
             "times_real_time": round(pipeline_x, 2) if pipeline_x else None,
             "event_to_profile_latency_s": latencies,
             "stage_busy_s": _busy_seconds(statuses),
+            "stage_span_s": _spans(statuses, published),
             "peak_rss_mb": peak,
             **_limits(cpu, wall_s),
         },

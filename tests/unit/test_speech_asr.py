@@ -18,7 +18,13 @@ import pytest
 
 from services.samples import SampleSpec, generate_interview
 from services.samples.ground_truth import Utterance
-from services.speech.engines import SAMPLE_RATE, FasterWhisperEngine, OpenAIWhisperEngine, Transcription
+from services.speech.engines import (
+    SAMPLE_RATE,
+    FasterWhisperEngine,
+    OpenAIWhisperEngine,
+    Transcription,
+    available_cores,
+)
 from services.speech.fillers import find_fillers
 from services.speech.metrics import speaking_behaviour
 from services.speech.settings import SpeechSettings
@@ -220,7 +226,9 @@ def test_concurrent_transcriptions_give_the_same_words_as_one_at_a_time(
     heard_weak: dict[bool, list[Transcription]],
     encoded: list[tuple[int, ...]],
 ) -> None:
-    """The stage transcribes several segments at once in threads; each keeps its own encoder outputs."""
+    """The stage transcribes several segments at once in threads, side by side on the model's workers (one
+    per core on CPU); each keeps its own encoder outputs."""
+    assert faster.workers == available_cores()
     answers = samples["en_weak"]
     with ThreadPoolExecutor(len(answers)) as pool:
         heard = list(pool.map(lambda a: faster.transcribe(a.audio, filler_prompt=True), answers))

@@ -10,7 +10,7 @@ import wave
 import numpy as np
 import pytest
 
-from services.speech.engines import encoded_frames, pick_language, speech_chunks
+from services.speech.engines import encoded_frames, parallelism, pick_language, speech_chunks
 from services.speech.fillers import filler_word_indexes, find_fillers, initial_prompt
 from services.speech.metrics import (
     energy_variation_db,
@@ -20,6 +20,7 @@ from services.speech.metrics import (
     pitch_variation_semitones,
     speaking_behaviour,
 )
+from services.speech.settings import SpeechSettings
 from services.speech.stage import BadAudio, decode_wav
 from services.speech.text import TimedText, TimedWord
 from services.speech.wer import normalise_en, word_error_rate, word_errors
@@ -162,6 +163,16 @@ def test_windows_are_encoded_as_long_as_their_longest_speech_rounded_up() -> Non
     assert encoded_frames(batch, 5) == 3000
     # step 0: padded to 30 s as trained
     assert encoded_frames(_padded(1234), 0) == 3000
+
+
+def test_segments_run_side_by_side_one_thread_each_on_cpu() -> None:
+    auto = SpeechSettings()
+    assert parallelism(auto, "cpu", 2) == (2, 1)
+    assert parallelism(auto, "cpu", 8) == (8, 1)
+    assert parallelism(SpeechSettings(workers=2), "cpu", 8) == (2, 4)  # the cores shared among the workers
+    assert parallelism(SpeechSettings(workers=4), "cpu", 2) == (4, 1)
+    assert parallelism(SpeechSettings(workers=1, cpu_threads=3), "cpu", 8) == (1, 3)
+    assert parallelism(auto, "cuda", 8) == (1, 0)  # one stream of batches on a GPU
 
 
 def test_word_error_rate_counts_recognition_errors_not_spelling() -> None:
