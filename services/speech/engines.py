@@ -24,6 +24,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -177,13 +178,17 @@ class FasterWhisperEngine:
         self.batch_size = settings.batch_size or auto_batch
         model_dir = ctranslate2_model_dir(settings.model_cache_dir)
         self.workers, threads = parallelism(settings, self.device, available_cores())
-        self.model = WhisperModel(
-            str(model_dir),
-            device=self.device,
-            compute_type=compute_type,
-            cpu_threads=threads,
-            num_workers=self.workers,
-        )
+        # CTranslate2 sets the OpenMP thread count of the thread that loads the model, which would leave torch
+        # in the same process (openai-whisper, vision in tests) on one thread: load it on a thread of its own.
+        with ThreadPoolExecutor(1, thread_name_prefix="whisper-load") as loader:
+            self.model = loader.submit(
+                WhisperModel,
+                str(model_dir),
+                device=self.device,
+                compute_type=compute_type,
+                cpu_threads=threads,
+                num_workers=self.workers,
+            ).result()
         # faster-whisper encodes through this method everywhere (language detection, sequential and batched
         # decoding); inside `_sharing_encodings` identical features are encoded once.
         self._encode = self.model.encode

@@ -178,6 +178,14 @@ def test_chunks_of_a_long_answer_are_encoded_one_by_one_on_cpu_each_once(
     assert [(shape[0], shape[-1]) for shape in encoded] == [(1, frames) for frames in expected], (chunks, encoded)
 
 
+def test_loading_the_engine_leaves_torch_threads_alone(settings: SpeechSettings) -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    engine = FasterWhisperEngine(settings.model_copy(update={"workers": 2, "cpu_threads": 1}))
+    assert engine.workers == 2 and torch.get_num_threads() == before
+
+
 def test_padded_windows_are_still_available_and_hear_the_same_answer(
     settings: SpeechSettings, faster: FasterWhisperEngine, samples: dict[str, list[Answer]]
 ) -> None:
