@@ -53,6 +53,10 @@ def interview_prefix(tenant_id: str, interview_id: str) -> str:
     return f"{tenant_id}/{interview_id}/fusion/"
 
 
+#: Marker object: parts changed model versions since the latest profile.
+RESCORE = "rescore.json"
+
+
 def pending_key(tenant_id: str, interview_id: str) -> str:
     return f"{PENDING_PREFIX}{tenant_id}/{interview_id}"
 
@@ -69,6 +73,8 @@ class Snapshot:
     failed_segments: set[int] = field(default_factory=set)
     profiles: list[int] = field(default_factory=list)
     last_progress: datetime | None = None
+    #: A part was re-computed by other models after the latest profile: the next profile is scored anew.
+    rescore: bool = False
 
     @property
     def latest_profile(self) -> int | None:
@@ -110,11 +116,25 @@ class Ledger:
 
     def put_vision(self, event: VisionFeatures) -> None:
         key = f"{interview_prefix(event.tenant_id, event.interview_id)}vision/{event.chunk_index:06d}.json"
-        self._put(key, encode(event))
+        self._put_part(key, event, VisionFeatures)
 
     def put_speech(self, event: SpeechResults) -> None:
         key = f"{interview_prefix(event.tenant_id, event.interview_id)}speech/{event.segment_index:06d}.json"
+        self._put_part(key, event, SpeechResults)
+
+    def _put_part(self, key: str, event: VisionFeatures | SpeechResults, model: type[E]) -> None:
+        """Store a part; when it replaces one made by other model versions (a re-run after an upgrade), mark
+        the interview for re-scoring first, so a crash between the two writes cannot lose the mark."""
+        if self.store.exists(self.bucket, key):
+            before = decode_as(model, self._get(key))
+            if getattr(before, "model_versions", None) != event.model_versions:
+                self._put(interview_prefix(event.tenant_id, event.interview_id) + RESCORE, b"{}")
+                self._put(pending_key(event.tenant_id, event.interview_id), b"{}")  # for the deadline sweep
         self._put(key, encode(event))
+
+    def rescored(self, tenant_id: str, interview_id: str) -> None:
+        """The latest profile reflects every part again."""
+        self.store.delete(self.bucket, interview_prefix(tenant_id, interview_id) + RESCORE)
 
     def put_failure(self, status: StageStatus, unit_kind: str, index: int) -> None:
         key = f"{interview_prefix(status.tenant_id, status.interview_id)}failed/{unit_kind}/{index:06d}.json"
@@ -143,6 +163,8 @@ class Ledger:
                 snap.has_ingested = True
             elif name == "manifest.json":
                 snap.has_manifest = True
+            elif name == RESCORE:
+                snap.rescore = True
             elif match := _INDEXED.match(name):
                 kind, index = match.group(1), int(match.group(2))
                 {

@@ -13,7 +13,10 @@ When every unit of the manifest has arrived, the profile is scored, its report w
 partial profile flagged with what is missing. Parts arriving after that give a new profile version.
 
 State lives in the object store (`services.fusion.ledger`), so a restart or a rebalance resumes from
-what is stored; replayed messages overwrite their own part and re-emit the stored profile byte for byte.
+what is stored; replayed messages overwrite their own part and re-emit the stored profile byte for byte,
+unless a part now comes from other model versions (a re-run after an upgrade: scored again as the next
+version once the interview's parts stop changing for ``deadline_s``) or fusion's own scoring model changed
+(scored again at once).
 This is why fusion runs in the shared worker loop rather than as a faust agent with tables: a table
 restored from its changelog can miss the last updates (the local broker's recovery does), and faust's
 exactly-once mode needs transactions the design does not rely on; state that *is* the stored parts
@@ -57,7 +60,7 @@ from services.fusion.jobmodel import job_model
 from services.fusion.ledger import Ledger, Snapshot
 from services.fusion.profile import build_profile
 from services.fusion.reports import ReportWriter
-from services.fusion.scoring import score_interview
+from services.fusion.scoring import SCORING_MODEL_VERSION, score_interview
 
 log = logging.getLogger(__name__)
 
@@ -181,13 +184,20 @@ class FusionStage:
         if latest is not None:
             stored = self.ledger.profile(tenant, interview, latest)
             if _same_coverage(stored, snap):
-                # A replay, or a late duplicate: the answer is what was already said, byte for byte.
-                if complete or overdue:
-                    self.ledger.close(tenant, interview)
-                return stored
+                if snap.rescore and not overdue:
+                    # Parts are being re-computed (a re-run after an upgrade): score them once they stop
+                    # changing, when the deadline sweep finds the interview quiet, not once per part.
+                    return None
+                if not snap.rescore and stored.scoring_model_version == SCORING_MODEL_VERSION:
+                    # A replay, or a late duplicate: the answer is what was already said, byte for byte.
+                    if complete or overdue:
+                        self.ledger.close(tenant, interview)
+                    return stored
         inputs = self._with_job_model(self.ledger.load(tenant, interview, snap, manifest))
         profile = self._score(inputs, version=(latest or 0) + 1)
         self.ledger.put_profile(profile)
+        if snap.rescore:
+            self.ledger.rescored(tenant, interview)
         self.ledger.close(tenant, interview)
         log.info(
             "profile ready",

@@ -258,3 +258,37 @@ async def test_the_report_command_writes_the_stored_profiles_report(stack_settin
     assert missing.returncode == 1 and "give --tenant" in missing.stderr
     wrong_version = report(ingested.interview_id, "--version", "7")
     assert wrong_version.returncode == 1 and "not 7" in wrong_version.stderr
+
+
+async def test_parts_recomputed_by_other_models_are_scored_again_once_and_plain_replays_are_not(
+    stack_settings: Settings,
+) -> None:
+    settings = fusion_settings(stack_settings, deadline_s=2.0, sweep_interval_s=0.5)
+    await create_topics(settings.kafka, TOPICS)
+    ingested, events = interview(STRONG, "upgrade")
+    speech = [e for e in events if isinstance(e, SpeechResults)]
+    # Every answer transcribed again after an engine upgrade: other versions, and other words that no
+    # longer earn competency scores.
+    upgraded = [
+        e.model_copy(
+            update={"model_versions": {**e.model_versions, "asr_model": "whisper-small"}, "competency_scores": []}
+        )
+        for e in speech
+    ]
+    await send(settings, events)
+    async with Running(settings):
+        [first] = await profiles_until(settings, 1)
+        await send(settings, speech)  # a plain replay: the stored profile again, nothing new
+        await asyncio.sleep(3)
+        await send(settings, upgraded)  # one new version once the parts stop changing, not one per part
+        await profiles_until(settings, 2)
+        await send(settings, upgraded)  # replaying the upgraded parts: nothing new again
+        await asyncio.sleep(4)
+    profiles = [p for p in distinct_events(await read_all(settings.kafka, PROFILES), PROFILES)]
+    versions = {p.profile_version: p for p in profiles if isinstance(p, ProfileReady)}
+    assert sorted(versions) == [1, 2]
+    assert versions[1].event_id == first.event_id and first.feature_versions["asr_model"] == "large-v3"
+    assert versions[2].feature_versions["asr_model"] == "whisper-small"
+    assert versions[2].dimensions != first.dimensions and versions[2].overall != first.overall  # scored anew
+    ledger = Ledger(ObjectStore(settings.s3), settings.s3.work_bucket)
+    assert not ledger.snapshot(ingested.tenant_id, ingested.interview_id).rescore
