@@ -310,8 +310,8 @@ def test_env_overrides_replace_derived_settings_without_duplicates(tmp_path: Pat
     assert (vision["SIGHTLINE_VISION__THREADS"], vision["SIGHTLINE_VISION__DEVICE"]) == ("3", "cuda")
     defaults = deployments(rendered("defaults"))
     # speech on CPU: one model worker per core of the limit, one thread each
-    speech_defaults = env_of(container(defaults["speech"]))
-    assert (speech_defaults["SIGHTLINE_SPEECH__WORKERS"], speech_defaults["SIGHTLINE_SPEECH__CPU_THREADS"]) == ("4", "1")
+    on_cpu = env_of(container(defaults["speech"]))
+    assert (on_cpu["SIGHTLINE_SPEECH__WORKERS"], on_cpu["SIGHTLINE_SPEECH__CPU_THREADS"]) == ("4", "1")
     on_gpu = deployments(render([REQUIRED, {"services": {"speech": {"gpu": {"enabled": True}}}}], tmp_path))
     assert "SIGHTLINE_SPEECH__WORKERS" not in env_of(container(on_gpu["speech"]))
     assert env_of(container(defaults["sink"]))["SIGHTLINE_SINK__MIGRATE_ON_START"] == "false"
