@@ -21,7 +21,6 @@ thread each on CPU (`parallelism`). Without VAD the audio is decoded window afte
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +32,7 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from services.common.cpus import available_cores
 from services.speech.fillers import initial_prompt
 from services.speech.metrics import longest_unworded_speech_s
 from services.speech.settings import SpeechSettings
@@ -122,14 +122,6 @@ def encoded_frames(features: NDArray[np.float32], step_s: int) -> int:
     used = int(filled[-1]) + 1 if filled.size else 0
     step = step_s * FRAMES_PER_S
     return min(total, max(MIN_WINDOW_FRAMES, -(-used // step) * step))
-
-
-def available_cores() -> int:
-    """Cores this process may run on (a container's cpuset, not the host's count)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def parallelism(settings: SpeechSettings, device: str, cores: int) -> tuple[int, int]:

@@ -41,7 +41,8 @@ class SpeechSettings(BaseModel):
         ge=0,
         le=64,
         description="Segments faster-whisper transcribes at the same time, each on its own model worker (the "
-        "weights are shared); 0 means one per core on CPU and one on a GPU. The worker loop's max_in_flight "
+        "weights are shared); 0 means one per core the process may use on CPU (a container's CPU quota counts) "
+        "and one on a GPU. The worker loop's max_in_flight "
         "must allow as many messages at once.",
     )
     cpu_threads: int = Field(

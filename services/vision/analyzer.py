@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from services.common.cpus import available_cores
 from services.frames.geometry import Image
 from services.vision.expression import CLASSES, ExpressionNet, face_crop, load_expression, probabilities
 from services.vision.pose import Pose, head_pose
@@ -30,8 +31,9 @@ from services.vision.settings import VisionSettings
 
 log = logging.getLogger(__name__)
 
-#: Torch's CPU threads as the process started (OMP_NUM_THREADS, else one per core).
-DEFAULT_THREADS = torch.get_num_threads()
+#: Torch's CPU threads as the process started (OMP_NUM_THREADS, else one per core), at most the cores the
+#: container's CPU quota allows.
+DEFAULT_THREADS = min(torch.get_num_threads(), available_cores())
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from services.common.cpus import available_cores
 from services.samples import SampleSpec, generate_interview
 from services.samples.ground_truth import Utterance
 from services.speech.engines import (
@@ -23,7 +24,6 @@ from services.speech.engines import (
     FasterWhisperEngine,
     OpenAIWhisperEngine,
     Transcription,
-    available_cores,
 )
 from services.speech.fillers import find_fillers
 from services.speech.metrics import speaking_behaviour
