@@ -29,7 +29,7 @@ import random
 import signal
 import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
@@ -128,9 +128,12 @@ class FatalWorkerError(RuntimeError):
 
 
 class _EarlyOutputs:
-    """Outputs a handler emits while it still works, sent in order on the worker's loop."""
+    """A message's outputs, each sent once and in order on the worker's loop, whether the handler emits them
+    while it works (from any thread) or returns them."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, send: Callable[[EventBase], Awaitable[asyncio.Future[Any]]]):
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, send: Callable[[EventBase], Coroutine[Any, Any, asyncio.Future[Any]]]
+    ) -> None:
         self._loop = loop
         self._send = send
         self._lock = threading.Lock()
@@ -143,10 +146,7 @@ class _EarlyOutputs:
                 return
             self.sent[str(event.event_id)] = event
             # run_coroutine_threadsafe keeps the order of calls, from the loop's thread as from others
-            self._sending.append(asyncio.run_coroutine_threadsafe(self._coro(event), self._loop))
-
-    async def _coro(self, event: EventBase) -> asyncio.Future[Any]:
-        return await self._send(event)
+            self._sending.append(asyncio.run_coroutine_threadsafe(self._send(event), self._loop))
 
     async def settle(self) -> list[asyncio.Future[Any]]:
         """Delivery futures of everything emitted so far (sending errors raise here)."""
@@ -452,18 +452,14 @@ class StageWorker:
                 pending.extend(await status(StageState.RETRYING, attempt, _reason_for(exc, attempt)))
                 attempt += 1
                 await asyncio.sleep(delay)
+        for out in outputs:
+            early.emit(out)  # those already emitted early are not sent again
+        pending.extend(await early.settle())
         # Every declared output topic is counted, zeros included, so a consumer of the status can
         # tell "nothing of this kind" (an audio-only interview has no frame chunks) from "not yet".
         emitted = dict.fromkeys(getattr(self.handler, "output_topics", ()), 0)
-        pending.extend(await early.settle())
         for out in early.sent.values():
             emitted[topic_for(out)] = emitted.get(topic_for(out), 0) + 1
-        for out in outputs:
-            if str(out.event_id) in early.sent:
-                continue
-            topic = topic_for(out)
-            emitted[topic] = emitted.get(topic, 0) + 1
-            pending.append(await self._send(topic, out, meta))
         pending.extend(await status(StageState.COMPLETED, attempt, None, emitted=emitted))
         await _acked(pending)
 

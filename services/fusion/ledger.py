@@ -116,18 +116,18 @@ class Ledger:
 
     def put_vision(self, event: VisionFeatures) -> None:
         key = f"{interview_prefix(event.tenant_id, event.interview_id)}vision/{event.chunk_index:06d}.json"
-        self._put_part(key, event, VisionFeatures)
+        self._put_part(key, event)
 
     def put_speech(self, event: SpeechResults) -> None:
         key = f"{interview_prefix(event.tenant_id, event.interview_id)}speech/{event.segment_index:06d}.json"
-        self._put_part(key, event, SpeechResults)
+        self._put_part(key, event)
 
-    def _put_part(self, key: str, event: VisionFeatures | SpeechResults, model: type[E]) -> None:
+    def _put_part(self, key: str, event: VisionFeatures | SpeechResults) -> None:
         """Store a part; when it replaces one made by other model versions (a re-run after an upgrade), mark
         the interview for re-scoring first, so a crash between the two writes cannot lose the mark."""
         if self.store.exists(self.bucket, key):
-            before = decode_as(model, self._get(key))
-            if getattr(before, "model_versions", None) != event.model_versions:
+            before = decode_as(type(event), self._get(key))
+            if before.model_versions != event.model_versions:
                 self._put(interview_prefix(event.tenant_id, event.interview_id) + RESCORE, b"{}")
                 self._put(pending_key(event.tenant_id, event.interview_id), b"{}")  # for the deadline sweep
         self._put(key, encode(event))

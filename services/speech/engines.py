@@ -49,9 +49,8 @@ SKIPPED_SPEECH_S = 3.0
 CHUNK_S = 30.0
 #: Silences the voice-activity detector splits speech at: short, so that chunks can end between phrases.
 VAD_MIN_SILENCE_MS = 160
-#: Frames of log-mel features per second (10 ms hop) and in one full Whisper window.
+#: Frames of log-mel features per second (10 ms hop).
 FRAMES_PER_S = 100
-WINDOW_FRAMES = int(CHUNK_S * FRAMES_PER_S)
 #: Shortest encoded window: with much less context Whisper's decoder loses track of where speech ends
 #: (repeats itself, stops early); 10 s kept the word error rate of padded windows on the generated answers.
 MIN_WINDOW_FRAMES = 10 * FRAMES_PER_S
@@ -256,10 +255,6 @@ class FasterWhisperEngine:
                 language = token[2:-2]  # "<|en|>"
                 votes[language] = votes.get(language, 0.0) + weight * float(p)
 
-    def _language_of(self, votes: dict[str, float]) -> tuple[str, float]:
-        total = sum(votes.values()) or 1.0
-        return pick_language({language: v / total for language, v in votes.items()}, self.settings.languages)
-
     def _detect_batched(self, audio: Audio, chunks: list[tuple[float, float]]) -> tuple[str, float]:
         """Language of the first chunks, encoded exactly as the batched pipeline will encode them: in its
         batches, each cut at int(seconds * rate), its last feature frame dropped, padded to a window."""
@@ -275,7 +270,7 @@ class FasterWhisperEngine:
         for i in range(0, len(first), batch):
             encoded = self.model.encode(np.stack(features[i : i + batch]))
             self._language_votes(encoded, [b - a for a, b in first[i : i + batch]], votes)
-        return self._language_of(votes)
+        return pick_language(votes, self.settings.languages)
 
     def _detect_sequential(self, audio: Audio) -> tuple[str, float]:
         """Language of the first window, encoded exactly as sequential decoding will encode it."""
@@ -286,7 +281,7 @@ class FasterWhisperEngine:
         first = pad_or_trim(features[:, : min(window, features.shape[-1] - 1)])
         votes: dict[str, float] = {}
         self._language_votes(self.model.encode(first), [1.0], votes)
-        return self._language_of(votes)
+        return pick_language(votes, self.settings.languages)
 
     def _options(self, language: str, fillers: bool) -> dict[str, Any]:
         return {

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Generic, TypeVar
 
 In = TypeVar("In")
@@ -105,9 +106,7 @@ class Batcher(Generic[In, Out]):
 
     async def _pass(self, live: list[_Item[In, Out]]) -> None:
         try:
-            outputs = await asyncio.get_running_loop().run_in_executor(
-                self._executor, self._run, [item.value for item in live]
-            )
+            outputs = await self.call(partial(self._run, [item.value for item in live]))
         except Exception as exc:  # every waiting handler sees the failure and retries its chunk
             for item in live:
                 if not item.future.done():

@@ -13,7 +13,7 @@ import numpy.typing as npt
 import torch
 from torch import Tensor, nn
 
-from services.vision.inference import CPU_PASS, prepare
+from services.vision.inference import passes, prepare
 
 #: Output order of the checkpoint, renamed to the contract's codes.
 CLASSES = ("anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral")
@@ -75,8 +75,7 @@ def probabilities(net: ExpressionNet, crops: npt.NDArray[np.uint8], device: torc
         return np.zeros((0, len(CLASSES)), np.float32)
     param = next(net.parameters())
     x = torch.from_numpy(crops).to(device=device, dtype=param.dtype).unsqueeze(1) / 127.5 - 1.0
-    parts = torch.split(x, CPU_PASS if x.device.type == "cpu" else len(x))
-    scores = torch.cat([net(part) for part in parts]).float().clamp_min(1e-6)
+    scores = torch.cat([net(part) for part in passes(x)]).float().clamp_min(1e-6)
     return np.asarray((scores / scores.sum(1, keepdim=True)).cpu().numpy(), dtype=np.float32)
 
 

@@ -25,6 +25,11 @@ Net = TypeVar("Net", bound=nn.Module)
 CPU_PASS = 16
 
 
+def passes(batch: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """``batch`` in forward passes: of `CPU_PASS` images on a CPU, whole on a GPU."""
+    return torch.split(batch, CPU_PASS if batch.device.type == "cpu" else max(1, len(batch)))
+
+
 #: glibc's mallopt parameters and the values `keep_freed_memory` sets.
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 _MMAP_THRESHOLD = 32 * 1024 * 1024  # glibc's largest
@@ -71,4 +76,4 @@ def prepare(net: Net, device: torch.device) -> Net:
     return net
 
 
-__all__ = ["CPU_PASS", "fold_batch_norms", "keep_freed_memory", "prepare"]
+__all__ = ["CPU_PASS", "fold_batch_norms", "keep_freed_memory", "passes", "prepare"]

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.ops import batched_nms
 
-from services.vision.inference import CPU_PASS, prepare
+from services.vision.inference import passes, prepare
 
 #: BGR channel means subtracted before the network (the checkpoint was trained on raw 0-255 BGR).
 BGR_MEAN = (104.0, 117.0, 123.0)
@@ -185,9 +185,8 @@ def detect(
     param = next(net.parameters())
     mean = torch.tensor(BGR_MEAN, device=images.device, dtype=param.dtype)
     # HWC images seen as CHW are already in the channels-last layout the network runs in: no copy.
-    parts = torch.split(images, CPU_PASS if images.device.type == "cpu" else batch)
-    passes = (net((part.to(param.dtype) - mean).permute(0, 3, 1, 2)) for part in parts)
-    loc, scores, landm = (torch.cat(parts).float() for parts in zip(*passes, strict=True))
+    outputs = (net((part.to(param.dtype) - mean).permute(0, 3, 1, 2)) for part in passes(images))
+    loc, scores, landm = (torch.cat(parts).float() for parts in zip(*outputs, strict=True))
     # Only the few anchors above the threshold are decoded.
     keep_b, keep_a = torch.nonzero(scores > min_score, as_tuple=True)
     anchors = _anchors(height, width).to(images.device)[keep_a]
@@ -207,4 +206,4 @@ def detect(
     return out
 
 
-__all__ = ["BGR_MEAN", "CPU_PASS", "Detections", "RetinaFaceNet", "detect", "load_retinaface"]
+__all__ = ["BGR_MEAN", "Detections", "RetinaFaceNet", "detect", "load_retinaface"]

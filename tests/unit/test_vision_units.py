@@ -25,10 +25,10 @@ from services.vision.aggregate import Period, clip, join
 from services.vision.analyzer import select_device, shrink
 from services.vision.batcher import Batcher
 from services.vision.expression import ExpressionNet, load_expression, probabilities
-from services.vision.inference import keep_freed_memory, prepare
+from services.vision.inference import CPU_PASS, keep_freed_memory, prepare
 from services.vision.pose import Pose, head_pose, project
 from services.vision.registry import EXPRESSION, FACE_DETECTOR, get_model, list_models
-from services.vision.retinaface import CPU_PASS, RetinaFaceNet, detect, load_retinaface
+from services.vision.retinaface import RetinaFaceNet, detect, load_retinaface
 from services.vision.signals import TurningPoint, moving_average, runs, turning_points
 from services.vision.stage import emotion_decision, timeline_key
 from services.vision.timeline import encode_timeline, read_timeline
