@@ -430,9 +430,10 @@ def publish_cmd(files: tuple[Path, ...]) -> None:
 @click.argument("target")
 @click.option("--group", default=None, help="Consumer group (default: sightline-<stage>).")
 def worker_cmd(target: str, group: str | None) -> None:
-    """Run a stage handler, given as `module:factory`, in the shared worker loop until SIGTERM."""
+    """Run a stage handler, given as `module:factory`, on its stream engine until SIGTERM."""
+    from services.common.engines import create_worker
+    from services.common.handler import FatalWorkerError
     from services.common.logs import configure_logging
-    from services.common.worker import FatalWorkerError, StageWorker
 
     settings = get_settings()
     configure_logging(settings.observability.log_level, settings.observability.log_format)
@@ -442,7 +443,7 @@ def worker_cmd(target: str, group: str | None) -> None:
     factory = getattr(importlib.import_module(module_name), attr)
     handler = factory(settings) if callable(factory) and not hasattr(factory, "handle") else factory
     try:
-        asyncio.run(StageWorker(handler, settings, group_id=group).run(install_signal_handlers=True))
+        asyncio.run(create_worker(handler, settings, group_id=group).run(install_signal_handlers=True))
     except FatalWorkerError as exc:
         err_console.print(f"[red]worker stopped: {exc}")
         sys.exit(EXIT_PROBLEM)

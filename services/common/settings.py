@@ -113,6 +113,13 @@ class WorkerSettings(BaseModel):
     auto_offset_reset: Literal["earliest", "latest"] = Field(
         "earliest", description="Where a new consumer group starts."
     )
+    engine: Literal["auto", "loop", "faust"] = Field(
+        "auto",
+        description=(
+            "Stream engine: `loop` (the shared aiokafka loop), `faust` (faust-streaming agent) or `auto`, "
+            "each stage's own choice (fusion: faust; the rest: loop). Buffered stages (the sink) need `loop`."
+        ),
+    )
 
 
 class ObservabilitySettings(BaseModel):

@@ -55,9 +55,9 @@ from services.common.contracts import (
     derived_envelope,
     topic_for,
 )
+from services.common.handler import Emit, MessageMeta, Rejected
 from services.common.objectstore import ObjectStore, StoredObject
 from services.common.settings import Settings
-from services.common.worker import Emit, MessageMeta, Rejected
 from services.frames.audio import (
     DEFAULT_SEGMENT_S,
     WAV_CONTENT_TYPE,

@@ -12,8 +12,10 @@ Layout in the work bucket, under ``<tenant>/<interview>/fusion/``:
 * ``failed/chunk/000004.json``, ``failed/segment/000002.json``: units a stage gave up on (its failed status)
 * ``profiles/000001.json``: every profile version emitted, verbatim, so a replay re-emits the same event
 
-and ``fusion-pending/<tenant>/<interview>`` marks an interview that has no final profile yet: the
-deadline sweeper lists these after a restart instead of relying on timers held in memory.
+and ``fusion-pending/<tenant>/<interview>/p<partition>`` marks an interview that has no final profile yet:
+the deadline sweeper lists these after a restart instead of relying on timers held in memory. The partition
+its events arrive on is in the name, so each fusion instance sweeps only the interviews it owns; markers
+written before partitions were recorded (``fusion-pending/<tenant>/<interview>``) are anyone's.
 """
 
 from __future__ import annotations
@@ -57,8 +59,25 @@ def interview_prefix(tenant_id: str, interview_id: str) -> str:
 RESCORE = "rescore.json"
 
 
-def pending_key(tenant_id: str, interview_id: str) -> str:
-    return f"{PENDING_PREFIX}{tenant_id}/{interview_id}"
+def pending_key(tenant_id: str, interview_id: str, partition: int | None) -> str:
+    legacy = f"{PENDING_PREFIX}{tenant_id}/{interview_id}"
+    return legacy if partition is None else f"{legacy}/p{partition}"
+
+
+_PARTITION = re.compile(r"^p(\d+)$")
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An interview without a final profile, and the partitions its events arrived on (none: unknown)."""
+
+    tenant_id: str
+    interview_id: str
+    partitions: frozenset[int] = frozenset()
+
+    def owned_by(self, owned: frozenset[int] | None) -> bool:
+        """Whether an instance owning these partitions (None: all of them) sweeps this interview."""
+        return owned is None or not self.partitions or bool(self.partitions & owned)
 
 
 @dataclass
@@ -96,12 +115,12 @@ class Ledger:
 
     # ---- writing ----------------------------------------------------------------------------------
 
-    def open_interview(self, event: MediaIngested) -> None:
+    def open_interview(self, event: MediaIngested, partition: int | None = None) -> None:
         prefix = interview_prefix(event.tenant_id, event.interview_id)
         self._put(prefix + "ingested.json", encode(event))
-        self._put(pending_key(event.tenant_id, event.interview_id), b"{}")
+        self._put(pending_key(event.tenant_id, event.interview_id, partition), b"{}")
 
-    def put_manifest(self, tenant_id: str, interview_id: str, manifest: Manifest) -> None:
+    def put_manifest(self, tenant_id: str, interview_id: str, manifest: Manifest, partition: int | None = None) -> None:
         body = json.dumps(
             {
                 "media_event_id": manifest.media_event_id,
@@ -112,24 +131,25 @@ class Ledger:
             sort_keys=True,
         ).encode()
         self._put(interview_prefix(tenant_id, interview_id) + "manifest.json", body)
-        self._put(pending_key(tenant_id, interview_id), b"{}")
+        self._put(pending_key(tenant_id, interview_id, partition), b"{}")
 
-    def put_vision(self, event: VisionFeatures) -> None:
+    def put_vision(self, event: VisionFeatures, partition: int | None = None) -> None:
         key = f"{interview_prefix(event.tenant_id, event.interview_id)}vision/{event.chunk_index:06d}.json"
-        self._put_part(key, event)
+        self._put_part(key, event, partition)
 
-    def put_speech(self, event: SpeechResults) -> None:
+    def put_speech(self, event: SpeechResults, partition: int | None = None) -> None:
         key = f"{interview_prefix(event.tenant_id, event.interview_id)}speech/{event.segment_index:06d}.json"
-        self._put_part(key, event)
+        self._put_part(key, event, partition)
 
-    def _put_part(self, key: str, event: VisionFeatures | SpeechResults) -> None:
+    def _put_part(self, key: str, event: VisionFeatures | SpeechResults, partition: int | None) -> None:
         """Store a part; when it replaces one made by other model versions (a re-run after an upgrade), mark
         the interview for re-scoring first, so a crash between the two writes cannot lose the mark."""
         if self.store.exists(self.bucket, key):
             before = decode_as(type(event), self._get(key))
             if before.model_versions != event.model_versions:
                 self._put(interview_prefix(event.tenant_id, event.interview_id) + RESCORE, b"{}")
-                self._put(pending_key(event.tenant_id, event.interview_id), b"{}")  # for the deadline sweep
+                # for the deadline sweep
+                self._put(pending_key(event.tenant_id, event.interview_id, partition), b"{}")
         self._put(key, encode(event))
 
     def rescored(self, tenant_id: str, interview_id: str) -> None:
@@ -145,14 +165,22 @@ class Ledger:
         self._put(key, encode(profile))
 
     def close(self, tenant_id: str, interview_id: str) -> None:
-        self.store.delete(self.bucket, pending_key(tenant_id, interview_id))
+        legacy = pending_key(tenant_id, interview_id, None)
+        for key in [legacy, *self.store.list_keys(self.bucket, legacy + "/")]:
+            self.store.delete(self.bucket, key)
 
     # ---- reading ----------------------------------------------------------------------------------
 
-    def pending(self) -> list[tuple[str, str]]:
-        keys = self.store.list_keys(self.bucket, PENDING_PREFIX)
-        pairs = (key.removeprefix(PENDING_PREFIX).split("/", 1) for key in keys)
-        return [(p[0], p[1]) for p in pairs if len(p) == 2]
+    def pending(self) -> list[Pending]:
+        partitions: dict[tuple[str, str], set[int]] = {}
+        for key in self.store.list_keys(self.bucket, PENDING_PREFIX):
+            parts = key.removeprefix(PENDING_PREFIX).split("/")
+            if len(parts) not in (2, 3):
+                continue
+            seen = partitions.setdefault((parts[0], parts[1]), set())
+            if len(parts) == 3 and (number := _PARTITION.match(parts[2])):
+                seen.add(int(number.group(1)))
+        return [Pending(t, i, frozenset(p)) for (t, i), p in sorted(partitions.items())]
 
     def snapshot(self, tenant_id: str, interview_id: str) -> Snapshot:
         prefix = interview_prefix(tenant_id, interview_id)

@@ -17,10 +17,12 @@ what is stored; replayed messages overwrite their own part and re-emit the store
 unless a part now comes from other model versions (a re-run after an upgrade: scored again as the next
 version once the interview's parts stop changing for ``deadline_s``) or fusion's own scoring model changed
 (scored again at once).
-This is why fusion runs in the shared worker loop rather than as a faust agent with tables: a table
-restored from its changelog can miss the last updates (the local broker's recovery does), and faust's
-exactly-once mode needs transactions the design does not rely on; state that *is* the stored parts
-needs neither, and it is the same state the report and `sightline report` read.
+Fusion runs as a faust-streaming agent (engine "faust", `services.common.faust_worker`); faust's assignor
+keeps the four co-partitioned inputs of an interview on one instance. It keeps no faust table: a table
+restored from its changelog can miss the last updates (the local broker's recovery does), while state that
+*is* the stored parts needs no changelog, and it is the same state the report and `sightline report` read.
+The deadline sweeper runs beside the agent and covers only interviews on partitions this instance owns, so
+replicas never finalise one interview twice.
 """
 
 from __future__ import annotations
@@ -51,10 +53,10 @@ from services.common.contracts import (
     message_key,
     topic_for,
 )
+from services.common.handler import MessageMeta
 from services.common.kafka import create_producer, physical_topic
 from services.common.objectstore import ObjectStore
 from services.common.settings import Settings
-from services.common.worker import MessageMeta
 from services.fusion.inputs import InterviewInputs, Manifest
 from services.fusion.jobmodel import job_model
 from services.fusion.ledger import Ledger, Snapshot
@@ -70,6 +72,7 @@ _FAILED_UNITS = {StageName.VISION: "chunk", StageName.SPEECH: "segment"}
 
 class FusionStage:
     stage = StageName.FUSION.value
+    engine = "faust"
     input_topics = (
         topic_for(MediaIngested),
         topic_for(StageStatus),
@@ -88,6 +91,8 @@ class FusionStage:
         self._producer: AIOKafkaProducer | None = None
         self._models: CompetencyModelLibrary | None = None
         self._sweeper: asyncio.Task[None] | None = None
+        #: Partitions this instance owns (None until an engine says: all); it sweeps only their interviews.
+        self._owned: frozenset[int] | None = None
 
     # ---- lifecycle --------------------------------------------------------------------------------
 
@@ -109,30 +114,34 @@ class FusionStage:
         if self._producer is not None:
             await self._producer.stop()
 
+    def assigned(self, partitions: frozenset[int]) -> None:
+        """Called by the engine after a rebalance: another instance sweeps the interviews it now owns."""
+        self._owned = partitions
+
     # ---- messages ---------------------------------------------------------------------------------
 
     async def handle(self, event: EventBase, meta: MessageMeta) -> Sequence[EventBase]:
         tenant, interview = event.tenant_id, event.interview_id
         async with self._lock(tenant, interview):
-            if not await asyncio.to_thread(self._record, event):
+            if not await asyncio.to_thread(self._record, event, meta.partition):
                 return []
             return await self._finalise(tenant, interview, overdue=False)
 
-    def _record(self, event: EventBase) -> bool:
+    def _record(self, event: EventBase, partition: int) -> bool:
         """Store what the event adds to the interview's state; False when it adds nothing."""
         if isinstance(event, MediaIngested):
-            self.ledger.open_interview(event)
+            self.ledger.open_interview(event, partition)
         elif isinstance(event, VisionFeatures):
-            self.ledger.put_vision(event)
+            self.ledger.put_vision(event, partition)
         elif isinstance(event, SpeechResults):
-            self.ledger.put_speech(event)
+            self.ledger.put_speech(event, partition)
         elif isinstance(event, StageStatus):
-            return self._record_status(event)
+            return self._record_status(event, partition)
         else:
             return False
         return True
 
-    def _record_status(self, status: StageStatus) -> bool:
+    def _record_status(self, status: StageStatus, partition: int) -> bool:
         if status.stage == StageName.FRAMES and status.state in (StageState.COMPLETED, StageState.FAILED):
             if status.caused_by is None:
                 return False
@@ -144,7 +153,7 @@ class FusionStage:
                 segments=0 if failed else status.emitted.get(topic_for(AudioReady), 0),
                 frames_failed=(reason or "frames failed") if failed else None,
             )
-            self.ledger.put_manifest(status.tenant_id, status.interview_id, manifest)
+            self.ledger.put_manifest(status.tenant_id, status.interview_id, manifest, partition)
             return True
         unit_kind = _FAILED_UNITS.get(StageName(status.stage))
         if unit_kind is not None and status.state == StageState.FAILED:
@@ -253,10 +262,13 @@ class FusionStage:
                 log.exception("deadline sweep failed; trying again next interval")
 
     async def sweep(self, now: datetime | None = None) -> list[ProfileReady]:
-        """Write partial profiles for interviews that made no progress for ``deadline_s``."""
+        """Write partial profiles for this instance's interviews that made no progress for ``deadline_s``."""
         emitted: list[ProfileReady] = []
         cutoff = (now or datetime.now(UTC)) - timedelta(seconds=self.config.deadline_s)
-        for tenant, interview in await asyncio.to_thread(self.ledger.pending):
+        for pending in await asyncio.to_thread(self.ledger.pending):
+            if not pending.owned_by(self._owned):
+                continue
+            tenant, interview = pending.tenant_id, pending.interview_id
             async with self._lock(tenant, interview):
                 snap = await asyncio.to_thread(self.ledger.snapshot, tenant, interview)
                 if snap.last_progress is not None and snap.last_progress > cutoff:

@@ -44,9 +44,9 @@ from services.common.contracts import (
     derived_envelope,
     topic_for,
 )
+from services.common.handler import MessageMeta, Rejected, Retryable
 from services.common.objectstore import STAGING_PREFIX, ChecksumMismatch, ObjectStore
 from services.common.settings import Settings
-from services.common.worker import MessageMeta, Rejected, Retryable
 from services.ingest.fetch import LocalMedia, SourceTooLarge, SourceUnavailable, fetch
 from services.ingest.policy import IngestLimits, JurisdictionPolicy, PolicyViolation, decide
 from services.ingest.probe import ProbeFailed, probe_file

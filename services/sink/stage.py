@@ -37,10 +37,11 @@ from services.common.contracts import (
     VisionFeatures,
     topic_for,
 )
+from services.common.handler import MessageMeta, Rejected
 from services.common.health import HealthServer
 from services.common.migrations import migrate
 from services.common.settings import Settings
-from services.common.worker import MessageMeta, Rejected, StageWorker
+from services.common.worker import StageWorker
 from services.sink.batches import TableBatches
 from services.sink.rows import Row, RowError, rows_for
 

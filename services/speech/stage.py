@@ -51,9 +51,9 @@ from services.common.contracts import (
     derived_envelope,
     topic_for,
 )
+from services.common.handler import MessageMeta, Rejected
 from services.common.objectstore import ObjectStore
 from services.common.settings import Settings
-from services.common.worker import MessageMeta, Rejected
 from services.speech.engines import SAMPLE_RATE, Audio, Engine, Transcription, load_engine
 from services.speech.fillers import filler_word_indexes, find_fillers
 from services.speech.metrics import Behaviour, speaking_behaviour

@@ -41,9 +41,9 @@ from services.common.contracts import (
     derived_envelope,
     topic_for,
 )
+from services.common.handler import MessageMeta, Rejected
 from services.common.objectstore import ObjectStore
 from services.common.settings import Settings
-from services.common.worker import MessageMeta, Rejected
 from services.frames.geometry import Image
 from services.frames.pack import PACK_FORMAT, PackError, read_pack
 from services.vision.analyzer import DEFAULT_THREADS, FrameAnalyzer, FrameJob, FrameResult, select_device

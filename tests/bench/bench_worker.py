@@ -1,8 +1,9 @@
-"""Worker-loop throughput against a naive consumer, on the same broker and the same messages.
+"""Stream-engine throughput (the worker loop and faust) against a naive consumer, on the same broker and the
+same messages.
 
 The handler stands for a stage doing I/O (an object-store read, a model call on another device):
 it awaits `IO_WAIT_S` per message. The naive baseline is the textbook loop — take one message,
-handle it, produce and wait for the acknowledgement, commit, repeat. The worker overlaps handling,
+handle it, produce and wait for the acknowledgement, commit, repeat. Both engines overlap handling,
 producing and committing across `max_in_flight` messages.
 """
 
@@ -29,9 +30,10 @@ from services.common.contracts import (
     message_key,
     topic_for,
 )
+from services.common.engines import create_worker
+from services.common.handler import MessageMeta
 from services.common.kafka import connection_kwargs, physical_topic
 from services.common.settings import Settings
-from services.common.worker import MessageMeta, StageWorker
 from tests.integration.kafka_helpers import create_topics, isolated, publish, wait_for
 from tests.integration.stage_fixtures import example
 
@@ -94,7 +96,7 @@ async def _naive(settings: Settings, n: int) -> float:
 
 async def _worker(settings: Settings, n: int) -> float:
     stage = IoBoundStage()
-    worker = StageWorker(stage, settings, group_id="worker")
+    worker = create_worker(stage, settings, group_id=f"engine-{settings.worker.engine}")
     started = time.perf_counter()
     task = asyncio.create_task(worker.run())
     await wait_for(lambda: stage.done >= n, 600, "benchmark messages")
@@ -106,7 +108,12 @@ async def _worker(settings: Settings, n: int) -> float:
 
 async def run(stack: Settings, n: int = 1000) -> dict[str, Any]:
     results: dict[str, Any] = {"messages": n, "handler_io_wait_s": IO_WAIT_S}
-    for name, fn, extra in (("naive", _naive, {}), ("worker", _worker, {"max_in_flight": 32, "poll_max_records": 200})):
+    engine = {"max_in_flight": 32, "poll_max_records": 200}
+    for name, fn, extra in (
+        ("naive", _naive, {}),
+        ("worker", _worker, {**engine, "engine": "loop"}),
+        ("faust", _worker, {**engine, "engine": "faust"}),
+    ):
         settings = isolated(stack, **extra)
         await create_topics(
             settings.kafka, [IN, OUT, topic_for(StageStatus), dead_letter_topic("ingest")], partitions=4
@@ -115,4 +122,5 @@ async def run(stack: Settings, n: int = 1000) -> dict[str, Any]:
         elapsed = await fn(settings, n)
         results[name] = {"seconds": round(elapsed, 3), "messages_per_s": round(n / elapsed, 1)}
     results["speedup"] = round(results["worker"]["messages_per_s"] / results["naive"]["messages_per_s"], 2)
+    results["faust_speedup"] = round(results["faust"]["messages_per_s"] / results["naive"]["messages_per_s"], 2)
     return results

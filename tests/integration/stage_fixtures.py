@@ -30,8 +30,8 @@ from services.common.contracts import (
     deterministic_event_id,
     topic_for,
 )
+from services.common.handler import MessageMeta, Rejected, Retryable
 from services.common.settings import Settings
-from services.common.worker import MessageMeta, Rejected, Retryable
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "schemas" / "examples" / "v1"
 

@@ -27,9 +27,9 @@ from services.common.contracts import (
     InterviewCompleted,
     MediaIngested,
 )
+from services.common.handler import Rejected
 from services.common.objectstore import ObjectStore
 from services.common.settings import Settings
-from services.common.worker import Rejected
 from services.frames import stage as frames_stage
 from services.frames.pack import decode_jpeg, read_pack
 from services.frames.settings import FramesSettings

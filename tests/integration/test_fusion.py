@@ -1,4 +1,4 @@
-"""Fusion in the real worker loop on the local stack: joining by manifest, replays, restarts, deadlines."""
+"""Fusion on its engine (faust-streaming) on the local stack: joining by manifest, replays, restarts, deadlines."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import sys
 import uuid
 from collections.abc import Iterable
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from services.common.contracts import (
@@ -27,9 +28,11 @@ from services.common.contracts import (
     message_key,
     topic_for,
 )
+from services.common.engines import create_worker
+from services.common.faust_worker import FaustStageWorker
+from services.common.handler import MessageMeta
 from services.common.objectstore import ObjectStore
 from services.common.settings import Settings
-from services.common.worker import StageWorker
 from services.fusion.ledger import Ledger
 from services.fusion.scoring import EMOTIONAL_STABILITY
 from services.fusion.stage import FusionStage
@@ -92,7 +95,8 @@ async def profiles_until(settings: Settings, count: int, timeout_s: float = 90) 
 class Running:
     def __init__(self, settings: Settings, group: str = "g-fusion") -> None:
         self.stage = FusionStage(settings)
-        self.worker = StageWorker(self.stage, settings, group_id=group)
+        self.worker = create_worker(self.stage, settings, group_id=group)
+        assert isinstance(self.worker, FaustStageWorker)  # fusion's own engine
         self.task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> Running:
@@ -292,3 +296,43 @@ async def test_parts_recomputed_by_other_models_are_scored_again_once_and_plain_
     assert versions[2].dimensions != first.dimensions and versions[2].overall != first.overall  # scored anew
     ledger = Ledger(ObjectStore(settings.s3), settings.s3.work_bucket)
     assert not ledger.snapshot(ingested.tenant_id, ingested.interview_id).rescore
+
+
+async def test_each_instance_sweeps_only_the_interviews_on_its_partitions(stack_settings: Settings) -> None:
+    settings = fusion_settings(stack_settings, deadline_s=1.0)
+    await create_topics(settings.kafka, TOPICS)
+    owners = {0: FusionStage(settings), 1: FusionStage(settings)}
+    interviews: dict[int, MediaIngested] = {}
+    for partition in owners:
+        ingested, events = interview(STRONG, f"owned-{partition}")
+        interviews[partition] = ingested
+        incomplete = [e for e in events if not isinstance(e, SpeechResults)]  # stalls: speech never arrives
+        for offset, event in enumerate(incomplete):
+            meta = MessageMeta(
+                topic=topic_for(event), partition=partition, offset=offset, key=None, timestamp_ms=None, headers=()
+            )
+            assert await owners[0].handle(event, meta) == []
+    # An interview whose marker predates partition-named markers: any instance may sweep it.
+    legacy, legacy_events = interview(WEAK, "legacy")
+    ledger = Ledger(ObjectStore(settings.s3), settings.s3.work_bucket)
+    for event in legacy_events:
+        if isinstance(event, MediaIngested):
+            ledger.open_interview(event)
+    later = datetime.now(UTC) + timedelta(seconds=30)
+    for partition, stage in owners.items():
+        stage.assigned(frozenset({partition}))
+        await stage.start()
+    try:
+        swept_by_1 = await owners[1].sweep(now=later)
+        swept_by_0 = await owners[0].sweep(now=later)
+    finally:
+        for stage in owners.values():
+            await stage.stop()
+    assert {p.interview_id for p in swept_by_1} == {interviews[1].interview_id, legacy.interview_id}
+    assert {p.interview_id for p in swept_by_0} == {interviews[0].interview_id}
+    assert all(
+        "missing_speech_segments" in p.data_quality
+        for p in swept_by_0 + swept_by_1
+        if p.interview_id != legacy.interview_id
+    )
+    assert ledger.pending() == []

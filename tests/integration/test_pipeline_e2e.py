@@ -27,9 +27,9 @@ from services.common.contracts import (
     message_key,
     topic_for,
 )
+from services.common.engines import create_worker
 from services.common.objectstore import ObjectStore
 from services.common.settings import Settings
-from services.common.worker import StageWorker
 from services.frames.stage import make as make_frames
 from services.fusion.scoring import EXPRESSION_POSITIVITY
 from services.fusion.stage import make as make_fusion
@@ -73,7 +73,7 @@ def settings(stack_settings: Settings, tmp_path: Path) -> Settings:
 async def test_two_candidates_end_to_end(settings: Settings, candidates: dict[str, InterviewCompleted]) -> None:
     await create_topics(settings.kafka, TOPICS)
     factories = (make_ingest, make_frames, make_vision, make_speech, make_fusion, make_sink)
-    workers = [StageWorker(factory(settings), settings) for factory in factories]
+    workers = [create_worker(factory(settings), settings) for factory in factories]  # fusion on faust
     tasks = [asyncio.create_task(w.run()) for w in workers]
     try:
         await publish(

@@ -1,4 +1,5 @@
-"""The shared worker loop against the real broker: commits, retries, dead letters, rebalancing, crashes."""
+"""Both stream engines (the shared loop and faust) against the real broker: commits, retries, dead letters,
+rebalancing, crashes. Every test runs on each engine: they promise the same behaviour."""
 
 from __future__ import annotations
 
@@ -29,8 +30,10 @@ from services.common.contracts import (
     message_key,
     topic_for,
 )
+from services.common.engines import Worker, create_worker
+from services.common.faust_worker import FaustStageWorker
+from services.common.handler import FatalWorkerError, MessageMeta, Retryable, StageHandler
 from services.common.settings import Settings
-from services.common.worker import MessageMeta, Retryable, StageWorker
 from tests.integration.kafka_helpers import (
     Record,
     committed_total,
@@ -46,6 +49,16 @@ IN = topic_for(InterviewCompleted)
 OUT = topic_for(MediaIngested)
 STATUS = topic_for(StageStatus)
 DLQ = dead_letter_topic("ingest")
+
+
+@pytest.fixture(params=["loop", "faust"])
+def engine(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def make_worker(engine: str, stage: StageHandler, settings: Settings, *, group_id: str) -> Worker:
+    worker = settings.worker.model_copy(update={"engine": engine})
+    return create_worker(stage, settings.model_copy(update={"worker": worker}), group_id=group_id)
 
 
 def interview(interview_id: str) -> InterviewCompleted:
@@ -75,7 +88,7 @@ async def prepared(stack_settings: Settings, **worker: object) -> Settings:
     return settings
 
 
-async def run_until(worker: StageWorker, condition: object, timeout_s: float = 60.0) -> None:
+async def run_until(worker: Worker, condition: object, timeout_s: float = 60.0) -> None:
     task = asyncio.create_task(worker.run())
     try:
         await wait_for(lambda: task.done() or condition(), timeout_s, "the worker's outputs")  # type: ignore[operator]
@@ -84,12 +97,14 @@ async def run_until(worker: StageWorker, condition: object, timeout_s: float = 6
         await asyncio.wait_for(task, 60)
 
 
-async def test_outputs_are_produced_statuses_reported_and_offsets_committed(stack_settings: Settings) -> None:
+async def test_outputs_are_produced_statuses_reported_and_offsets_committed(
+    engine: str, stack_settings: Settings
+) -> None:
     settings = await prepared(stack_settings)
     ids = [f"iv-{i}" for i in range(10)]
     await publish(settings.kafka, IN, messages(ids))
     stage = EchoStage()
-    worker = StageWorker(stage, settings, group_id="g-happy")
+    worker = make_worker(engine, stage, settings, group_id=f"g-happy-{engine}")
     await run_until(worker, lambda: len(stage.handled) == len(ids))
     out = outputs(await read_topic(settings.kafka, OUT, lambda r: len(_distinct(r)) >= len(ids)))
     assert sorted({o.interview_id: o for o in out}) == sorted(ids)
@@ -98,7 +113,7 @@ async def test_outputs_are_produced_statuses_reported_and_offsets_committed(stac
         (s.interview_id, s.state.value) for s in {s.event_id: s for s in statuses(status_records)}.values()
     )
     assert all(states[(i, "started")] == 1 and states[(i, "completed")] == 1 for i in ids)
-    assert await committed_total(settings.kafka, "g-happy", IN) == len(ids)
+    assert await committed_total(settings.kafka, f"g-happy-{engine}", IN) == len(ids)
 
 
 class EarlyStage(EchoStage):
@@ -136,13 +151,14 @@ class EarlyStage(EchoStage):
 
 
 async def test_outputs_emitted_early_arrive_before_the_handler_returns_and_only_once(
+    engine: str,
     stack_settings: Settings,
 ) -> None:
     settings = await prepared(stack_settings)
     await publish(settings.kafka, IN, messages(["iv-early"]))
     stage = EarlyStage(settings)
-    worker = StageWorker(stage, settings, group_id="g-early")
-    await run_until(worker, lambda: _committed_is(settings, "g-early", 1))
+    worker = make_worker(engine, stage, settings, group_id=f"g-early-{engine}")
+    await run_until(worker, lambda: _committed_is(settings, f"g-early-{engine}", 1))
     assert stage.attempts["iv-early"] == 2 and stage.seen_before_return == {"iv-early": True}
     done = await read_topic(settings.kafka, STATUS, lambda r: any(s.state.value == "completed" for s in statuses(r)))
     assert [s.emitted for s in statuses(done) if s.state.value == "completed"] == [{OUT: 2}]
@@ -154,7 +170,7 @@ async def test_outputs_emitted_early_arrive_before_the_handler_returns_and_only_
     assert sorted(Counter(json.loads(r.value)["event_id"] for r in out).values()) == [1, 1], out
 
 
-async def test_bad_input_ends_in_a_recorded_failure_or_a_retry(stack_settings: Settings) -> None:
+async def test_bad_input_ends_in_a_recorded_failure_or_a_retry(engine: str, stack_settings: Settings) -> None:
     settings = await prepared(stack_settings)
     invalid = json.loads(encode(interview("iv-invalid")))
     del invalid["interview_id"]
@@ -167,9 +183,9 @@ async def test_bad_input_ends_in_a_recorded_failure_or_a_retry(stack_settings: S
     ]
     await publish(settings.kafka, IN, raw + messages(["iv-reject", "iv-flaky2", "iv-crash", "iv-ok"]))
     stage = EchoStage()
-    worker = StageWorker(stage, settings, group_id="g-bad")
+    worker = make_worker(engine, stage, settings, group_id=f"g-bad-{engine}")
     # Every one of the seven messages ends committed: handled, rejected or dead-lettered.
-    await run_until(worker, lambda: _committed_is(settings, "g-bad", 7))
+    await run_until(worker, lambda: _committed_is(settings, f"g-bad-{engine}", 7))
     assert stage.attempts["iv-crash"] == 3
 
     # At-least-once: a re-delivery may repeat a record, with the same deterministic event id.
@@ -197,34 +213,61 @@ async def test_bad_input_ends_in_a_recorded_failure_or_a_retry(stack_settings: S
 
     out = outputs(await read_topic(settings.kafka, OUT, lambda r: len(r) >= 2))
     assert sorted(o.interview_id for o in out) == ["iv-flaky2", "iv-ok"]
-    assert await committed_total(settings.kafka, "g-bad", IN) == 7
+    assert await committed_total(settings.kafka, f"g-bad-{engine}", IN) == 7
 
 
-async def test_a_slow_message_neither_blocks_polling_nor_costs_the_group_membership(stack_settings: Settings) -> None:
+async def test_a_slow_message_neither_blocks_polling_nor_costs_the_group_membership(
+    engine: str, stack_settings: Settings
+) -> None:
     settings = await prepared(stack_settings, max_in_flight=2)
     settings = settings.model_copy(update={"kafka": settings.kafka.model_copy(update={"max_poll_interval_ms": 2000})})
     ids = ["iv-a-slow"] + [f"iv-{i}" for i in range(6)]
     await publish(settings.kafka, IN, messages(ids))
     stage = EchoStage(slow_s=5.0)
-    worker = StageWorker(stage, settings, group_id="g-slow")
+    worker = make_worker(engine, stage, settings, group_id=f"g-slow-{engine}")
     await run_until(worker, lambda: len(stage.handled) == len(ids))
     assert stage.max_concurrent <= 2
     assert all(n == 1 for n in stage.attempts.values())  # no rebalance re-delivered anything
-    assert await committed_total(settings.kafka, "g-slow", IN) == len(ids)
+    assert await committed_total(settings.kafka, f"g-slow-{engine}", IN) == len(ids)
+
+
+async def test_a_slow_message_holds_back_its_partitions_commit_while_later_ones_finish(
+    engine: str, stack_settings: Settings
+) -> None:
+    settings = await prepared(stack_settings, max_in_flight=4, commit_interval_s=0.2)
+    ids = ["iv-h-0", "iv-h-slow", "iv-h-1", "iv-h-2", "iv-h-3"]
+    # One key, so one partition: the slow message sits right after a finished one, before three more.
+    await publish(settings.kafka, IN, [(b"one-partition", value) for _, value in messages(ids)])
+    stage = EchoStage(slow_s=4.0)
+    worker = make_worker(engine, stage, settings, group_id=f"g-hold-{engine}")
+    task = asyncio.create_task(worker.run())
+    try:
+        await wait_for(lambda: {"iv-h-0", "iv-h-1", "iv-h-2", "iv-h-3"} <= set(stage.handled), what="the fast ones")
+        await asyncio.sleep(1.0)  # several commit intervals while the slow one is still in flight
+        assert "iv-h-slow" not in stage.handled
+        assert await committed_total(settings.kafka, f"g-hold-{engine}", IN) == 1  # not past the slow one
+        await wait_for(lambda: _committed_is(settings, f"g-hold-{engine}", len(ids)), what="all committed")
+    finally:
+        worker.stop()
+        await asyncio.wait_for(task, 60)
 
 
 async def test_two_workers_share_the_partitions_and_one_takes_over_when_the_other_leaves(
+    engine: str,
     stack_settings: Settings,
 ) -> None:
     settings = await prepared(stack_settings)
     first_ids = [f"iv-first-{i}" for i in range(12)]
     await publish(settings.kafka, IN, messages(first_ids))
     a, b = EchoStage(), EchoStage()
-    wa, wb = StageWorker(a, settings, group_id="g-share"), StageWorker(b, settings, group_id="g-share")
+    wa, wb = (
+        make_worker(engine, a, settings, group_id=f"g-share-{engine}"),
+        make_worker(engine, b, settings, group_id=f"g-share-{engine}"),
+    )
     ta, tb = asyncio.create_task(wa.run()), asyncio.create_task(wb.run())
     try:
         await wait_for(lambda: len(a.handled) + len(b.handled) >= len(first_ids), what="first batch")
-        await wait_for(lambda: committed_total(settings.kafka, "g-share", IN), what="commit")
+        await wait_for(lambda: committed_total(settings.kafka, f"g-share-{engine}", IN), what="commit")
         wa.stop()
         await asyncio.wait_for(ta, 60)
         later_ids = [f"iv-later-{i}" for i in range(8)]
@@ -236,12 +279,24 @@ async def test_two_workers_share_the_partitions_and_one_takes_over_when_the_othe
     handled = a.handled + b.handled
     assert sorted(set(handled)) == sorted(first_ids + later_ids)
     assert len(handled) == len(set(handled))  # a graceful hand-over processes nothing twice
-    assert await committed_total(settings.kafka, "g-share", IN) == 20
+    assert await committed_total(settings.kafka, f"g-share-{engine}", IN) == 20
 
 
-def _spawn_worker(settings: Settings, group: str, env_extra: dict[str, str]) -> subprocess.Popen[bytes]:
+async def test_a_crashed_faust_app_ends_the_worker_with_an_error(stack_settings: Settings) -> None:
+    settings = await prepared(stack_settings)
+    worker = make_worker("faust", EchoStage(), settings, group_id="g-crash")
+    assert isinstance(worker, FaustStageWorker)
+    task = asyncio.create_task(worker.run())
+    await wait_for(lambda: worker.started or task.done(), what="the worker to start")
+    await worker.app.crash(RuntimeError("the consumer thread died"))
+    with pytest.raises(FatalWorkerError, match="consumer thread died"):
+        await asyncio.wait_for(task, 60)
+
+
+def _spawn_worker(engine: str, settings: Settings, group: str, env_extra: dict[str, str]) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
+        "SIGHTLINE_WORKER__ENGINE": engine,
         "SIGHTLINE_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
         "SIGHTLINE_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
         "SIGHTLINE_WORKER__COMMIT_INTERVAL_S": "0.2",
@@ -257,27 +312,29 @@ def _spawn_worker(settings: Settings, group: str, env_extra: dict[str, str]) -> 
 
 
 async def test_a_worker_killed_mid_message_loses_nothing_and_commits_it_once(
-    stack_settings: Settings, tmp_path: Path
+    engine: str, stack_settings: Settings, tmp_path: Path
 ) -> None:
     settings = await prepared(stack_settings)
     ids = [f"iv-{i}" for i in range(6)] + ["iv-k-slow"]
     await publish(settings.kafka, IN, messages(ids))
-    proc = _spawn_worker(settings, "g-kill", {"ECHO_SLOW_S": "120", "ECHO_MARKER_DIR": str(tmp_path)})
+    proc = _spawn_worker(engine, settings, f"g-kill-{engine}", {"ECHO_SLOW_S": "120", "ECHO_MARKER_DIR": str(tmp_path)})
     try:
         await wait_for(lambda: (tmp_path / "iv-k-slow.started").exists(), 90, "the slow message to start")
         await read_topic(settings.kafka, OUT, lambda r: len(r) >= 6)
     finally:
         proc.send_signal(signal.SIGKILL)  # no chance to finish, produce or commit
         proc.wait(30)
-    assert await committed_total(settings.kafka, "g-kill", IN) < len(ids)
+    assert await committed_total(settings.kafka, f"g-kill-{engine}", IN) < len(ids)
 
-    restarted = _spawn_worker(settings, "g-kill", {"ECHO_SLOW_S": "0"})
+    restarted = _spawn_worker(engine, settings, f"g-kill-{engine}", {"ECHO_SLOW_S": "0"})
     try:
         records = await read_topic(
             settings.kafka, OUT, lambda r: any(o.interview_id == "iv-k-slow" for o in outputs(r)), 120
         )
         await wait_for(
-            lambda: _committed_is(settings, "g-kill", len(ids)), 60, "the restarted worker to commit everything"
+            lambda: _committed_is(settings, f"g-kill-{engine}", len(ids)),
+            60,
+            "the restarted worker to commit everything",
         )
     finally:
         restarted.send_signal(signal.SIGTERM)
@@ -297,28 +354,28 @@ async def _committed_is(settings: Settings, group: str, expected: int) -> bool:
 
 
 async def test_sigterm_lets_in_flight_work_finish_then_commits_and_leaves(
-    stack_settings: Settings, tmp_path: Path
+    engine: str, stack_settings: Settings, tmp_path: Path
 ) -> None:
     settings = await prepared(stack_settings)
     ids = ["iv-t-slow", "iv-t-1", "iv-t-2"]
     await publish(settings.kafka, IN, messages(ids))
-    proc = _spawn_worker(settings, "g-term", {"ECHO_SLOW_S": "4", "ECHO_MARKER_DIR": str(tmp_path)})
+    proc = _spawn_worker(engine, settings, f"g-term-{engine}", {"ECHO_SLOW_S": "4", "ECHO_MARKER_DIR": str(tmp_path)})
     await wait_for(lambda: (tmp_path / "iv-t-slow.started").exists(), 90, "the slow message to start")
     proc.send_signal(signal.SIGTERM)
     assert await asyncio.to_thread(proc.wait, 60) == 0
     out = outputs(await read_topic(settings.kafka, OUT, lambda r: len(r) >= len(ids)))
     assert Counter(o.interview_id for o in out) == Counter(ids)
-    assert await committed_total(settings.kafka, "g-term", IN) == len(ids)
+    assert await committed_total(settings.kafka, f"g-term-{engine}", IN) == len(ids)
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics"])
-async def test_health_and_metrics_endpoints(stack_settings: Settings, path: str) -> None:
+async def test_health_and_metrics_endpoints(engine: str, stack_settings: Settings, path: str) -> None:
     import urllib.request
 
     settings = await prepared(stack_settings)
     await publish(settings.kafka, IN, messages(["iv-m-1"]))
     stage = EchoStage()
-    worker = StageWorker(stage, settings, group_id="g-metrics")
+    worker = make_worker(engine, stage, settings, group_id=f"g-metrics-{engine}")
     task = asyncio.create_task(worker.run())
     try:
         await wait_for(lambda: stage.handled and worker.health.bound_port, what="first message")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import random
 
-from services.common.worker import backoff_delay
+from services.common.processing import backoff_delay
 
 
 def test_backoff_doubles_within_jitter_and_is_capped() -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from services.common.worker import Rejected
+from services.common.handler import Rejected
 from services.frames.chunking import Chunk, plan_chunks
 from services.frames.decode import AUDIO_RATE, AudioBlock, DecodeStats, NotMedia, VideoFrame, decode_media
 from services.frames.pack import PackedFrame

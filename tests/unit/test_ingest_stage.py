@@ -10,8 +10,8 @@ from typing import cast
 import pytest
 
 from services.common.contracts import AudioStream, FailureCode, MediaSource, Probe, VideoStream
+from services.common.handler import Rejected
 from services.common.objectstore import ObjectStore
-from services.common.worker import Rejected
 from services.ingest.policy import IngestLimits
 from services.ingest.stage import IngestStage, media_flags
 

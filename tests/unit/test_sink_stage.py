@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from services.common.contracts import VisionFeatures
+from services.common.handler import MessageMeta, Rejected
 from services.common.settings import Settings
-from services.common.worker import MessageMeta, Rejected
 from services.sink.stage import INVALID_ROW, SinkStage
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "schemas" / "examples" / "v1"

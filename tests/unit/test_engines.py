@@ -1,0 +1,54 @@
+"""Which engine runs a stage."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from services.common.contracts import EventBase, StageName
+from services.common.engines import create_worker, engine_for
+from services.common.faust_worker import FaustStageWorker
+from services.common.handler import MessageMeta
+from services.common.settings import Settings, WorkerSettings
+from services.common.worker import StageWorker
+
+
+class Plain:
+    stage = StageName.INGEST
+    input_topics: Sequence[str] = ()
+
+    async def handle(self, event: EventBase, meta: MessageMeta) -> Sequence[EventBase]:
+        return []
+
+
+class OnFaust(Plain):
+    engine = "faust"
+
+
+class Buffered(Plain):
+    async def flush(self) -> None:
+        return None
+
+
+def settings(engine: str = "auto") -> Settings:
+    return Settings(worker=WorkerSettings(engine=engine))  # type: ignore[arg-type]
+
+
+def test_a_stage_runs_on_its_own_engine_unless_the_setting_says_otherwise() -> None:
+    assert engine_for(Plain(), settings()) == "loop"
+    assert engine_for(OnFaust(), settings()) == "faust"
+    assert engine_for(OnFaust(), settings("loop")) == "loop"
+    assert engine_for(Plain(), settings("faust")) == "faust"
+    assert isinstance(create_worker(OnFaust(), settings()), FaustStageWorker)
+    assert isinstance(create_worker(OnFaust(), settings("loop")), StageWorker)
+
+
+def test_fusion_chooses_faust_and_the_sink_cannot_run_there() -> None:
+    from services.fusion.stage import FusionStage
+    from services.sink.stage import SinkStage
+
+    assert engine_for(FusionStage(settings()), settings()) == "faust"
+    assert engine_for(SinkStage(settings()), settings()) == "loop"
+    with pytest.raises(ValueError, match="loop engine"):
+        create_worker(Buffered(), settings("faust"))
