@@ -8,6 +8,7 @@ and audio segment of the manifest arrives with exactly one event id each.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import signal
@@ -36,13 +37,16 @@ from services.common.settings import Settings
 from services.frames.audio import Window, plan_segments
 from services.frames.chunking import chunk_count
 from services.frames.stage import output_prefix
+from services.fusion.ledger import Ledger
 from services.ingest import stage as ingest_stage
 from services.samples import SampleSpec, generate_interview
 from services.samples.event import interview_event
+from tests.fusion_data import STRONG
 from tests.integration.kafka_helpers import (
     Record,
     committed_total,
     create_topics,
+    distinct_events,
     isolated,
     publish,
     read_all,
@@ -50,6 +54,7 @@ from tests.integration.kafka_helpers import (
     terminal_statuses,
     wait_for,
 )
+from tests.integration.test_fusion import PROFILES, TOPICS, fusion_settings, interview, profiles_until, send
 
 IN = topic_for(InterviewCompleted)
 MEDIA = topic_for(MediaIngested)
@@ -102,6 +107,7 @@ def stack_env(settings: Settings) -> dict[str, str]:
         "SIGHTLINE_S3__SECRET_KEY": s3.secret_key.get_secret_value(),
         "SIGHTLINE_S3__RAW_BUCKET": s3.raw_bucket,
         "SIGHTLINE_S3__WORK_BUCKET": s3.work_bucket,
+        "SIGHTLINE_S3__REPORT_BUCKET": s3.report_bucket,
     }
 
 
@@ -273,3 +279,35 @@ async def test_ingest_and_frames_killed_mid_interview_lose_and_duplicate_nothing
 
 async def _committed(settings: Settings, group: str, topic: str, expected: int) -> bool:
     return await committed_total(settings.kafka, group, topic) == expected
+
+
+async def test_fusion_killed_mid_interview_loses_and_duplicates_nothing(stack_settings: Settings) -> None:
+    settings = fusion_settings(stack_settings)
+    await create_topics(settings.kafka, TOPICS)
+    ingested, events = interview(STRONG, "killed")
+    half = len(events) // 2
+    await send(settings, events[:half])
+    ledger = Ledger(ObjectStore(settings.s3), settings.s3.work_bucket)
+
+    def parts_stored() -> int:
+        snap = ledger.snapshot(ingested.tenant_id, ingested.interview_id)
+        return len(snap.vision) + len(snap.speech)
+
+    first = spawn(settings, "services.fusion.stage:make", "g-fusion-kill")
+    try:
+        await wait_for(lambda: parts_stored() >= 2, 90, "fusion to store its first parts")
+    finally:
+        kill(first)  # mid-interview: some parts stored, offsets perhaps not committed
+    await send(settings, events[half:])
+    second = spawn(settings, "services.fusion.stage:make", "g-fusion-kill")
+    try:
+        (profile,) = await profiles_until(settings, 1)
+        await asyncio.sleep(2)  # anything re-delivered after the kill has been handled by now
+    finally:
+        stop(second)
+    assert second.returncode == 0
+    records = await read_all(settings.kafka, PROFILES)
+    assert len(distinct_events(records, PROFILES)) == 1  # re-delivered parts did not make a second profile
+    assert profile.coverage.vision_chunks.received == profile.coverage.vision_chunks.expected > 0
+    assert profile.coverage.speech_segments.received == profile.coverage.speech_segments.expected
+    assert profile.data_quality == [] and profile.profile_version == 1
