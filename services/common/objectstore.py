@@ -6,10 +6,12 @@ part by part, downloads and reads go through ranged GETs.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import logging
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -29,6 +31,20 @@ STAGING_PREFIX = "_staging/"
 
 class ChecksumMismatch(ValueError):
     """The bytes stored are not the bytes the sender announced."""
+
+
+_MISSING = frozenset({"NoSuchKey", "NoSuchObject", "NoSuchBucket"})
+
+
+@contextlib.contextmanager
+def _not_found_as(bucket: str, key: str) -> Iterator[None]:
+    """S3's "no such key/bucket" errors as `ObjectNotFound`, so callers need not know S3 error codes."""
+    try:
+        yield
+    except S3Error as exc:
+        if exc.code in _MISSING:
+            raise ObjectNotFound(f"s3://{bucket}/{key}") from exc
+        raise
 
 
 class ObjectNotFound(FileNotFoundError):
@@ -200,12 +216,8 @@ class ObjectStore:
     # ---- reading ------------------------------------------------------------------------------
 
     def stat(self, bucket: str, key: str) -> Any:
-        try:
+        with _not_found_as(bucket, key):
             return self.client.stat_object(bucket, key)
-        except S3Error as exc:
-            if exc.code in ("NoSuchKey", "NoSuchObject", "NoSuchBucket"):
-                raise ObjectNotFound(f"s3://{bucket}/{key}") from exc
-            raise
 
     def exists(self, bucket: str, key: str) -> bool:
         try:
@@ -226,7 +238,9 @@ class ObjectStore:
             response.release_conn()
 
     def get_bytes(self, bucket: str, key: str) -> bytes:
-        response = self.client.get_object(bucket, key)
+        """The object's bytes; `ObjectNotFound` when it (or its bucket) does not exist."""
+        with _not_found_as(bucket, key):
+            response = self.client.get_object(bucket, key)
         try:
             return bytes(response.read())
         finally:

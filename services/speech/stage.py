@@ -34,7 +34,6 @@ from dataclasses import replace
 from importlib.metadata import version
 
 import numpy as np
-from minio.error import S3Error
 
 from services.common.competency import CompetencyModel, CompetencyModelLibrary, UnknownCompetencyModel
 from services.common.contracts import (
@@ -52,7 +51,7 @@ from services.common.contracts import (
     topic_for,
 )
 from services.common.handler import MessageMeta, Rejected
-from services.common.objectstore import ObjectStore
+from services.common.objectstore import ObjectNotFound, ObjectStore
 from services.common.settings import Settings
 from services.speech.engines import SAMPLE_RATE, Audio, Engine, Transcription, load_engine
 from services.speech.fillers import filler_word_indexes, find_fillers
@@ -253,10 +252,8 @@ class SpeechStage:
     def _read_audio(self, event: AudioReady) -> Audio:
         try:
             data = self.store.get_bytes(event.object.bucket, event.object.key)
-        except S3Error as exc:
-            if exc.code in ("NoSuchKey", "NoSuchBucket"):
-                raise Rejected(FailureCode.MISSING_OBJECT, f"audio segment {event.object.key} not found") from None
-            raise
+        except ObjectNotFound:
+            raise Rejected(FailureCode.MISSING_OBJECT, f"audio segment {event.object.key} not found") from None
         try:
             return decode_wav(data)
         except BadAudio as exc:

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from functools import partial
 
 import torch
-from minio.error import S3Error
 
 from services.common.contracts import (
     ConsentScope,
@@ -42,7 +41,7 @@ from services.common.contracts import (
     topic_for,
 )
 from services.common.handler import MessageMeta, Rejected
-from services.common.objectstore import ObjectStore
+from services.common.objectstore import ObjectNotFound, ObjectStore
 from services.common.settings import Settings
 from services.frames.geometry import Image
 from services.frames.pack import PACK_FORMAT, PackError, read_pack
@@ -57,7 +56,6 @@ from services.vision.timeline import TIMELINE_CONTENT_TYPE, encode_timeline
 log = logging.getLogger(__name__)
 
 PRODUCER = "sightline-vision"
-_MISSING = frozenset({"NoSuchKey", "NoSuchObject", "NoSuchBucket"})
 
 
 def timeline_key(event: FrameChunkReady) -> str:
@@ -144,9 +142,7 @@ class VisionStage:
         ref = event.object
         try:
             data = self.store.get_bytes(ref.bucket, ref.key)
-        except S3Error as exc:
-            if exc.code not in _MISSING:
-                raise
+        except ObjectNotFound:
             raise Rejected(FailureCode.MISSING_OBJECT, f"frame pack of chunk {event.chunk_index} is missing") from None
         try:
             pack = read_pack(data)

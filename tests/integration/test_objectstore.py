@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from services.common.objectstore import STAGING_PREFIX, ChecksumMismatch, ObjectStore, content_key
+from services.common.objectstore import STAGING_PREFIX, ChecksumMismatch, ObjectNotFound, ObjectStore, content_key
 from services.common.settings import Settings
 
 
@@ -103,3 +103,14 @@ def test_presigned_urls_work_for_plain_http_clients(store: ObjectStore) -> None:
         assert response.status == 200
     with urllib.request.urlopen(store.presigned_get(bucket, key, expiry_s=300), timeout=10) as response:
         assert response.read() == b"<html>report</html>"
+
+
+def test_a_missing_object_or_bucket_is_object_not_found(store: ObjectStore) -> None:
+    bucket = store.settings.raw_bucket
+    with pytest.raises(ObjectNotFound, match="no-such-key"):
+        store.get_bytes(bucket, "no-such-key")
+    with pytest.raises(ObjectNotFound):
+        store.get_bytes(f"no-such-bucket-{uuid.uuid4().hex[:8]}", "key")
+    with pytest.raises(ObjectNotFound):
+        store.stat(bucket, "no-such-key")
+    assert not store.exists(bucket, "no-such-key")
