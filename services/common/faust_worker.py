@@ -26,8 +26,10 @@ import asyncio
 import contextlib
 import logging
 import ssl
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, cast
 
 import faust
@@ -47,6 +49,8 @@ log = logging.getLogger(__name__)
 def faust_app(settings: Settings, group_id: str) -> faust.App:
     """A faust app for one stage: no web server, tables or leader topic; topics come from the registry."""
     kafka, worker = settings.kafka, settings.worker
+    datadir = Path(tempfile.gettempdir()) / "sightline-faust" / group_id
+    datadir.parent.mkdir(parents=True, exist_ok=True)
     return faust.App(
         group_id,
         broker=[f"kafka://{server.strip()}" for server in kafka.bootstrap_servers.split(",")],
@@ -61,6 +65,9 @@ def faust_app(settings: Settings, group_id: str) -> faust.App:
         consumer_auto_offset_reset=worker.auto_offset_reset,
         processing_guarantee="at_least_once",
         store="memory://",
+        # faust creates its data directory at start even without tables; the working directory of a pod
+        # is read-only, its /tmp is not.
+        datadir=datadir,
         autodiscover=False,
         web_enabled=False,
         # Topics are created by `sightline topics create` with the registry's partition counts; a topic

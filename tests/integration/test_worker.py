@@ -282,7 +282,10 @@ async def test_two_workers_share_the_partitions_and_one_takes_over_when_the_othe
     assert await committed_total(settings.kafka, f"g-share-{engine}", IN) == 20
 
 
-async def test_a_crashed_faust_app_ends_the_worker_with_an_error(stack_settings: Settings) -> None:
+async def test_a_crashed_faust_app_ends_the_worker_with_an_error(
+    stack_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # a pod's working directory is read-only: faust must not write there
     settings = await prepared(stack_settings)
     worker = make_worker("faust", EchoStage(), settings, group_id="g-crash")
     assert isinstance(worker, FaustStageWorker)
@@ -291,6 +294,7 @@ async def test_a_crashed_faust_app_ends_the_worker_with_an_error(stack_settings:
     await worker.app.crash(RuntimeError("the consumer thread died"))
     with pytest.raises(FatalWorkerError, match="consumer thread died"):
         await asyncio.wait_for(task, 60)
+    assert list(tmp_path.iterdir()) == []
 
 
 def _spawn_worker(engine: str, settings: Settings, group: str, env_extra: dict[str, str]) -> subprocess.Popen[bytes]:
