@@ -33,13 +33,24 @@ def coverage(inputs: InterviewInputs) -> Coverage:
 
 
 def feature_versions(inputs: InterviewInputs) -> dict[str, str]:
-    """Versions of every upstream model that contributed, by component (the latest seen per component)."""
-    versions: dict[str, str] = {}
-    for vision in inputs.vision:
-        versions.update(vision.model_versions)
-    for speech in inputs.speech:
-        versions.update(speech.model_versions)
-    return versions or {"fusion": SCORING_MODEL_VERSION}
+    """Versions of every upstream model that contributed, by component. A component whose parts came from
+    several versions (an interview re-run half-way through an upgrade) lists them all, ``a+b``, so the
+    profile never claims one version for work another did."""
+    seen: dict[str, set[str]] = {}
+    for part in (*inputs.vision, *inputs.speech):
+        for component, version in part.model_versions.items():
+            seen.setdefault(component, set()).add(version)
+    return {component: _joined(sorted(versions)) for component, versions in seen.items()} or {
+        "fusion": SCORING_MODEL_VERSION
+    }
+
+
+def _joined(versions: list[str], limit: int = 64) -> str:
+    joined = "+".join(versions)
+    if len(joined) <= limit:
+        return joined
+    more = f"+{len(versions) - 1}more"
+    return versions[0][: limit - len(more)] + more
 
 
 def build_profile(

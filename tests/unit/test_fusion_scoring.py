@@ -9,7 +9,7 @@ import pytest
 from services.common.contracts import DimensionKind, EvidenceKind, ProfileLabel, StageName
 from services.fusion.behaviour import answer_behaviour
 from services.fusion.inputs import InterviewInputs, JobModel, Manifest
-from services.fusion.profile import build_profile, coverage
+from services.fusion.profile import build_profile, coverage, feature_versions
 from services.fusion.scoring import (
     BEHAVIOUR_DIMENSIONS,
     EMOTIONAL_STABILITY,
@@ -211,6 +211,25 @@ def test_profile_event_is_deterministic_per_version() -> None:
     c = build_profile(inputs, scores, version=2, report=ref, occurred_at=when)
     assert a == b and a.needs_human_review
     assert a.profile_id != c.profile_id and a.event_id != c.event_id
+
+
+def test_feature_versions_name_every_version_that_contributed() -> None:
+    inputs = inputs_for(STRONG)
+    asr = inputs.speech[0].model_versions["asr_model"]
+    assert feature_versions(inputs)["asr_model"] == asr
+    upgraded = [
+        s.model_copy(update={"model_versions": {**s.model_versions, "asr_model": "whisper-small"}})
+        for s in inputs.speech[:1]
+    ]
+    mixed = replace(inputs, speech=[*upgraded, *inputs.speech[1:]])
+    assert feature_versions(mixed)["asr_model"] == "+".join(sorted([asr, "whisper-small"]))
+    assert feature_versions(mixed).keys() == feature_versions(inputs).keys()
+    many = [
+        s.model_copy(update={"model_versions": {**s.model_versions, "asr_model": f"release-{i:02d}-" + "x" * 20}})
+        for i, s in enumerate(inputs.speech)
+    ]
+    long = feature_versions(replace(inputs, speech=many))["asr_model"]
+    assert len(long) <= 64 and long.startswith("release-00-") and long.endswith(f"+{len(many) - 1}more")
 
 
 def test_unit_status_names_its_manifest_position() -> None:
