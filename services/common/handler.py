@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from services.common.contracts import EventBase, StageName
+from services.common.contracts import EventBase
 
 
 class Rejected(Exception):
@@ -55,8 +55,16 @@ class MessageMeta:
 class StageHandler(Protocol):
     """What a stage provides; the engine does the rest."""
 
-    stage: StageName
-    input_topics: Sequence[str]
+    @property
+    def stage(self) -> str:
+        """The stage's name (a `StageName` value)."""
+        ...
+
+    @property
+    def input_topics(self) -> Sequence[str]:
+        """Registered names of the topics it consumes (co-partitioned when it keeps per-key state)."""
+        ...
+
     # Optional: `output_topics: Sequence[str]`, counted (zeros included) in the completed status;
     # `engine: Literal["loop", "faust"]`, where the stage runs unless `SIGHTLINE_WORKER__ENGINE` says;
     # `async start()` / `async stop()` around the engine's life; `max_in_flight: int`;

@@ -11,6 +11,8 @@ from services.common.contracts import (
     ProfileReady,
     Progress,
     ReportLink,
+    SpeechResults,
+    VisionFeatures,
     deterministic_event_id,
 )
 from services.fusion.inputs import InterviewInputs
@@ -37,7 +39,8 @@ def feature_versions(inputs: InterviewInputs) -> dict[str, str]:
     several versions (an interview re-run half-way through an upgrade) lists them all, ``a+b``, so the
     profile never claims one version for work another did."""
     seen: dict[str, set[str]] = {}
-    for part in (*inputs.vision, *inputs.speech):
+    parts: list[VisionFeatures | SpeechResults] = [*inputs.vision, *inputs.speech]
+    for part in parts:
         for component, version in part.model_versions.items():
             seen.setdefault(component, set()).add(version)
     return {component: _joined(sorted(versions)) for component, versions in seen.items()} or {

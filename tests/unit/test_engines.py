@@ -32,7 +32,7 @@ class Buffered(Plain):
 
 
 def settings(engine: str = "auto") -> Settings:
-    return Settings(worker=WorkerSettings(engine=engine))  # type: ignore[arg-type]
+    return Settings(worker=WorkerSettings(engine=engine))
 
 
 def test_a_stage_runs_on_its_own_engine_unless_the_setting_says_otherwise() -> None:
