@@ -88,17 +88,26 @@ def write_pack(frames: Sequence[PackedFrame], width: int, height: int, meta: Map
 
 def read_pack(data: bytes) -> Pack:
     """Decode a pack written by `write_pack`."""
+    width, height, packed, meta = _open_pack(data)
+    frames = [decode_jpeg(f.jpeg) for f in packed]
+    return Pack(width, height, [f.pts_s for f in packed], frames, meta)
+
+
+def read_packed_frames(data: bytes) -> list[PackedFrame]:
+    """A pack's frames as stored (JPEG bytes), for a reader that decodes them one at a time."""
+    return _open_pack(data)[2]
+
+
+def _open_pack(data: bytes) -> tuple[int, int, list[PackedFrame], dict[str, Any]]:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             manifest = json.loads(archive.read(MANIFEST))
             if manifest.get("format") != PACK_FORMAT:
                 raise PackError(f"unknown pack format {manifest.get('format')!r}")
-            entries = manifest["frames"]
-            frames = [decode_jpeg(archive.read(e["name"])) for e in entries]
-            timestamps = [float(e["pts_s"]) for e in entries]
+            packed = [PackedFrame(float(e["pts_s"]), archive.read(e["name"])) for e in manifest["frames"]]
     except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as exc:
         raise PackError(f"not a frame pack: {exc}") from None
-    return Pack(int(manifest["width"]), int(manifest["height"]), timestamps, frames, dict(manifest["meta"]))
+    return int(manifest["width"]), int(manifest["height"]), packed, dict(manifest["meta"])
 
 
 def _member(name: str) -> zipfile.ZipInfo:

@@ -15,7 +15,15 @@ from services.frames.audio import SegmentAssembler, Window, plan_segments, wav_b
 from services.frames.chunking import chunk_count, chunk_index, plan_chunks
 from services.frames.decode import AudioBlock
 from services.frames.geometry import fit_size, prepare, rotate_upright, upright_size
-from services.frames.pack import PACK_FORMAT, PackedFrame, PackError, encode_jpeg, read_pack, write_pack
+from services.frames.pack import (
+    PACK_FORMAT,
+    PackedFrame,
+    PackError,
+    encode_jpeg,
+    read_pack,
+    read_packed_frames,
+    write_pack,
+)
 from services.frames.sampling import FrameSampler, select
 
 
@@ -90,11 +98,14 @@ def test_pack_round_trip_is_deterministic() -> None:
     assert pack.timestamps == pytest.approx([0.0, 0.1, 0.2])
     assert pack.meta == {"chunk_index": 2}
     assert [f.shape for f in pack.frames] == [(48, 64, 3)] * 3
+    assert read_packed_frames(data) == frames  # the stored JPEG bytes, undecoded
     flat = np.full((48, 64, 3), 120, dtype=np.uint8)
     decoded = read_pack(write_pack([PackedFrame(0.0, encode_jpeg(flat))], 64, 48)).frames[0]
     assert np.abs(decoded.astype(int) - 120).max() <= 2
     with pytest.raises(PackError):
         read_pack(b"not a zip")
+    with pytest.raises(PackError):
+        read_packed_frames(b"not a zip")
     with pytest.raises(ValueError):
         write_pack([], 64, 48)
     assert PACK_FORMAT == "zip-jpeg-v1"
