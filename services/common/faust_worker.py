@@ -154,6 +154,10 @@ class FaustStageWorker(StageRunner):
                 continue  # stopping: leave the rest unacked for the next owner
             await self._slots.acquire()
             message = event.message
+            if message.tp not in self.app.consumer.assignment():
+                # Taken from the buffer before a revocation (while waiting for a slot): the new owner reads it.
+                self._slots.release()
+                continue
             part = self._partitions.setdefault(message.tp, _Partition())
             if message.offset in part.tasks or (
                 part.offsets.committed is not None and message.offset < part.offsets.committed
