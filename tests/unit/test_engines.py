@@ -52,3 +52,35 @@ def test_fusion_chooses_faust_and_the_sink_cannot_run_there() -> None:
     assert engine_for(SinkStage(settings()), settings()) == "loop"
     with pytest.raises(ValueError, match="loop engine"):
         create_worker(Buffered(), settings("faust"))
+
+
+@pytest.mark.parametrize(
+    "kafka",
+    [
+        {},
+        {"security_protocol": "SSL"},
+        {
+            "security_protocol": "SASL_PLAINTEXT",
+            "sasl_mechanism": "SCRAM-SHA-512",
+            "sasl_username": "u",
+            "sasl_password": "p",
+        },
+        {"security_protocol": "SASL_SSL", "sasl_username": "u", "sasl_password": "p"},
+    ],
+)
+def test_the_faust_engine_connects_as_the_loop_does(kafka: dict[str, str]) -> None:
+    from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
+
+    from services.common.faust_worker import faust_app
+    from services.common.kafka import connection_kwargs
+    from services.common.settings import KafkaSettings
+
+    settings = Settings(kafka=KafkaSettings(**kafka))  # type: ignore[arg-type]
+    loop = connection_kwargs(settings.kafka, "x")
+    app = faust_app(settings, "g-connect")
+    faust_side = credentials_to_aiokafka_auth(app.conf.broker_credentials)
+    for key in ("security_protocol", "sasl_mechanism", "sasl_plain_username", "sasl_plain_password"):
+        assert faust_side.get(key) == loop.get(key), key
+    assert (faust_side.get("ssl_context") is None) == (loop.get("ssl_context") is None)
+    assert [str(url) for url in app.conf.broker] == [f"kafka://{settings.kafka.bootstrap_servers}"]
+    assert app.conf.broker_session_timeout == settings.kafka.session_timeout_ms / 1000
