@@ -63,6 +63,9 @@ def faust_app(settings: Settings, group_id: str) -> faust.App:
         broker_commit_interval=worker.commit_interval_s,
         broker_max_poll_records=worker.poll_max_records,
         consumer_auto_offset_reset=worker.auto_offset_reset,
+        # Records wait in faust's buffer while every slot is busy; a small buffer pauses fetching soon, as
+        # the loop does, instead of holding thousands of records that a crash would deliver again anyway.
+        stream_buffer_maxsize=worker.poll_max_records,
         processing_guarantee="at_least_once",
         store="memory://",
         # faust creates its data directory at start even without tables; the working directory of a pod
@@ -152,7 +155,11 @@ class FaustStageWorker(StageRunner):
         async for event in cast(faust.Stream[bytes], stream).noack().events():
             if self.fatal is not None:
                 continue  # stopping: leave the rest unacked for the next owner
+            if self._slots.locked():
+                # Full: the agent stops taking records, faust's buffer fills and its consumer pauses.
+                self.metrics.paused.labels(self.stage.value).set(1)
             await self._slots.acquire()
+            self.metrics.paused.labels(self.stage.value).set(0)
             message = event.message
             if message.tp not in self.app.consumer.assignment():
                 # Taken from the buffer before a revocation (while waiting for a slot): the new owner reads it.

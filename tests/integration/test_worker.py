@@ -252,6 +252,24 @@ async def test_a_slow_message_holds_back_its_partitions_commit_while_later_ones_
         await asyncio.wait_for(task, 60)
 
 
+async def test_a_full_worker_reports_back_pressure(engine: str, stack_settings: Settings) -> None:
+    settings = await prepared(stack_settings, max_in_flight=1)
+    # One partition, slow message first: the next ones must wait for its slot.
+    await publish(settings.kafka, IN, [(b"one-partition", v) for _, v in messages(["iv-p-slow", "iv-p-1", "iv-p-2"])])
+    stage = EchoStage(slow_s=3.0)
+    worker = make_worker(engine, stage, settings, group_id=f"g-pressure-{engine}")
+    paused = worker.metrics.paused.labels("ingest")
+    task = asyncio.create_task(worker.run())
+    try:
+        await wait_for(lambda: paused._value.get() == 1 or task.done(), 30, "back-pressure while the slot is busy")
+        assert not task.done()
+        await wait_for(lambda: len(stage.handled) == 3, 30, "all messages")
+        await wait_for(lambda: paused._value.get() == 0, 10, "back-pressure to end")
+    finally:
+        worker.stop()
+        await asyncio.wait_for(task, 60)
+
+
 async def test_two_workers_share_the_partitions_and_one_takes_over_when_the_other_leaves(
     engine: str,
     stack_settings: Settings,
