@@ -1,1 +1,2 @@
-"""The runtime every stage stands on: settings, Kafka worker loop, object store, ClickHouse, metrics, logs."""
+"""The runtime every stage stands on: settings, stream engines (aiokafka loop, faust), object store, ClickHouse,
+metrics, logs."""
