@@ -157,9 +157,9 @@ class FaustStageWorker(StageRunner):
                 continue  # stopping: leave the rest unacked for the next owner
             if self._slots.locked():
                 # Full: the agent stops taking records, faust's buffer fills and its consumer pauses.
-                self.metrics.paused.labels(self.stage.value).set(1)
+                self.metrics.paused.labels(self.metrics_label).set(1)
             await self._slots.acquire()
-            self.metrics.paused.labels(self.stage.value).set(0)
+            self.metrics.paused.labels(self.metrics_label).set(0)
             message = event.message
             if message.tp not in self.app.consumer.assignment():
                 # Taken from the buffer before a revocation (while waiting for a slot): the new owner reads it.
@@ -174,7 +174,7 @@ class FaustStageWorker(StageRunner):
             part.offsets.start(message.offset)
             task = asyncio.create_task(self._process(stream, event, part), name=f"{message.tp}/{message.offset}")
             part.tasks[message.offset] = task
-            self.metrics.in_flight.labels(self.stage.value).set(self._in_flight())
+            self.metrics.in_flight.labels(self.metrics_label).set(self._in_flight())
 
     async def _process(self, stream: StreamT[bytes], event: EventT[bytes], part: _Partition) -> None:
         message = event.message
@@ -204,7 +204,7 @@ class FaustStageWorker(StageRunner):
         finally:
             part.tasks.pop(message.offset, None)
             self._slots.release()
-            self.metrics.in_flight.labels(self.stage.value).set(self._in_flight())
+            self.metrics.in_flight.labels(self.metrics_label).set(self._in_flight())
 
     async def _ack_in_order(self, stream: StreamT[bytes], part: _Partition) -> None:
         point = part.offsets.commit_point()

@@ -112,11 +112,15 @@ def message_meta(
 class MessageProcessor:
     """Runs records through a stage's handler; the engine owns consuming, committing and the producer."""
 
-    def __init__(self, handler: StageHandler, settings: Settings, metrics: StageMetrics) -> None:
+    def __init__(
+        self, handler: StageHandler, settings: Settings, metrics: StageMetrics, metrics_label: str | None = None
+    ) -> None:
         self.handler = handler
         self.settings = settings
         self.stage = StageName(handler.stage)
         self.metrics = metrics
+        #: The `stage` label of its metrics: the stage's name unless a second consumer of a stage needs its own.
+        self.metrics_label = metrics_label or self.stage.value
         #: Set by the engine once started (acks=all, see `services.common.kafka.create_producer`).
         self.producer: AIOKafkaProducer | None = None
 
@@ -126,10 +130,10 @@ class MessageProcessor:
         Raises only when something could not be produced; the record must then not be committed.
         """
         started = time.perf_counter()
-        self.metrics.messages_in.labels(self.stage.value, meta.topic).inc()
+        self.metrics.messages_in.labels(self.metrics_label, meta.topic).inc()
         with log_context(stage=self.stage.value, source=meta.source):
             await self._process_record(meta, value)
-        self.metrics.processing_seconds.labels(self.stage.value).observe(time.perf_counter() - started)
+        self.metrics.processing_seconds.labels(self.metrics_label).observe(time.perf_counter() - started)
 
     async def _process_record(self, meta: MessageMeta, value: bytes) -> None:
         try:
@@ -137,7 +141,7 @@ class MessageProcessor:
         except ContractError as exc:
             log.warning("malformed event", extra={"error": str(exc)})
             letter = await self._dead_letter(meta, value, exc, attempts=1, retryable=False)
-            self.metrics.messages_failed.labels(self.stage.value, "invalid_event").inc()
+            self.metrics.messages_failed.labels(self.metrics_label, "invalid_event").inc()
             if letter.tenant_id and letter.interview_id:
                 # Enough of the event survived to say whose interview failed: record it where people look.
                 reason = FailureReason(code="invalid_event", message=str(exc)[:2000], retryable=False)
@@ -169,7 +173,7 @@ class MessageProcessor:
                 log.warning("rejected", extra={"code": rej.code, "reason": rej.message})
                 pending.extend(await early.settle())
                 pending.extend(await status(StageState.FAILED, attempt, reason))
-                self.metrics.messages_failed.labels(self.stage.value, rej.code).inc()
+                self.metrics.messages_failed.labels(self.metrics_label, rej.code).inc()
                 await _acked(pending)
                 return
             except Exception as exc:
@@ -180,11 +184,11 @@ class MessageProcessor:
                     pending.extend(await status(StageState.FAILED, attempt, reason))
                     await _acked(pending)
                     await self._dead_letter(meta, value, exc, attempts=attempt, retryable=True)
-                    self.metrics.messages_failed.labels(self.stage.value, reason.code).inc()
+                    self.metrics.messages_failed.labels(self.metrics_label, reason.code).inc()
                     return
                 delay = backoff_delay(attempt, worker.backoff_initial_s, worker.backoff_max_s)
                 log.warning("attempt %d failed, retrying in %.2fs: %s", attempt, delay, exc)
-                self.metrics.messages_retried.labels(self.stage.value).inc()
+                self.metrics.messages_retried.labels(self.metrics_label).inc()
                 pending.extend(await status(StageState.RETRYING, attempt, _reason_for(exc, attempt)))
                 attempt += 1
                 await asyncio.sleep(delay)
@@ -210,7 +214,7 @@ class MessageProcessor:
         fut: asyncio.Future[Any] = await self.producer.send(
             physical_topic(self.settings.kafka, topic), encode(event), key=key, headers=headers
         )
-        self.metrics.messages_out.labels(self.stage.value, topic).inc()
+        self.metrics.messages_out.labels(self.metrics_label, topic).inc()
         return fut
 
     async def _send_status(
@@ -261,7 +265,7 @@ class MessageProcessor:
         )
         fut = await self._send(dead_letter_topic(self.stage.value), letter, meta)
         await _acked([fut])
-        self.metrics.dead_lettered.labels(self.stage.value).inc()
+        self.metrics.dead_lettered.labels(self.metrics_label).inc()
         return letter
 
 

@@ -31,13 +31,15 @@ class StageRunner:
         *,
         group_id: str | None = None,
         metrics: StageMetrics | None = None,
+        metrics_label: str | None = None,
     ) -> None:
         self.handler = handler
         self.settings = settings
         self.stage = StageName(handler.stage)
         self.group_id = group_id or f"sightline-{self.stage.value}"
         self.metrics = metrics or create_metrics()
-        self.processor = MessageProcessor(handler, settings, self.metrics)
+        self.metrics_label = metrics_label or self.stage.value
+        self.processor = MessageProcessor(handler, settings, self.metrics, self.metrics_label)
         #: Why the engine stopped on its own (outputs could not be produced, the consumer died), if it did.
         self.fatal: BaseException | None = None
         self.started = False
@@ -73,6 +75,10 @@ class StageRunner:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.stop)
         await self.health.start()
+        # A stage that runs consumers of its own (the sink's stage-status reader) reports on this registry.
+        use_metrics = getattr(self.handler, "use_metrics", None)
+        if use_metrics is not None:
+            use_metrics(self.metrics)
         start_hook = getattr(self.handler, "start", None)
         if start_hook is not None:
             await start_hook()

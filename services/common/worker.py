@@ -92,11 +92,11 @@ class StageWorker(StageRunner):
         if full and not self.state.paused:
             self._consumer.pause(*self._consumer.assignment())
             self.state.paused = True
-            self.metrics.paused.labels(self.stage.value).set(1)
+            self.metrics.paused.labels(self.metrics_label).set(1)
         elif not full and self.state.paused:
             self._consumer.resume(*self._consumer.assignment())
             self.state.paused = False
-            self.metrics.paused.labels(self.stage.value).set(0)
+            self.metrics.paused.labels(self.metrics_label).set(0)
 
     def _spawn(self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]) -> None:
         if tp not in self.state.assigned:
@@ -107,7 +107,7 @@ class StageWorker(StageRunner):
         tracker.start(record.offset)
         task = asyncio.create_task(self._process(tp, record), name=f"{tp.topic}/{tp.partition}/{record.offset}")
         self.state.jobs[(tp, record.offset)] = _Job(tp, record.offset, task)
-        self.metrics.in_flight.labels(self.stage.value).set(len(self.state.jobs))
+        self.metrics.in_flight.labels(self.metrics_label).set(len(self.state.jobs))
 
     async def _shutdown(self) -> None:
         await self._drain(set(self.state.assigned))
@@ -149,7 +149,7 @@ class StageWorker(StageRunner):
                 return {}
             for tp, point in points.items():
                 self.state.offsets[tp].mark_committed(point)
-            self.metrics.commits.labels(self.stage.value).inc()
+            self.metrics.commits.labels(self.metrics_label).inc()
             return points
 
     # ---- rebalancing --------------------------------------------------------------------------
@@ -195,7 +195,7 @@ class StageWorker(StageRunner):
             self._stopping.set()
         finally:
             self.state.jobs.pop((tp, record.offset), None)
-            self.metrics.in_flight.labels(self.stage.value).set(len(self.state.jobs))
+            self.metrics.in_flight.labels(self.metrics_label).set(len(self.state.jobs))
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]

@@ -39,6 +39,7 @@ from services.common.contracts import (
 )
 from services.common.handler import MessageMeta, Rejected
 from services.common.health import HealthServer
+from services.common.metrics import StageMetrics
 from services.common.migrations import migrate
 from services.common.settings import Settings
 from services.common.worker import StageWorker
@@ -75,8 +76,14 @@ class SinkStage:
         self._flusher: asyncio.Task[None] | None = None
         self._status_worker: StatusWorker | None = None
         self._status_task: asyncio.Task[None] | None = None
+        #: The registry of the worker running the sink (its /metrics), once the worker says.
+        self.metrics: StageMetrics | None = None
 
     # ---- lifecycle ----------------------------------------------------------------------------
+
+    def use_metrics(self, metrics: StageMetrics) -> None:
+        """Called by the worker before `start`: the stage-status reader reports on the same /metrics."""
+        self.metrics = metrics
 
     async def start(self) -> None:
         await asyncio.to_thread(self._open)
@@ -86,7 +93,7 @@ class SinkStage:
         if self._owner is not None:
             await self._serve_owner(self._owner)
         self._flusher = asyncio.create_task(self._flush_when_due(), name="sink-flusher")
-        self._status_worker = StatusWorker(StatusInput(self), self.settings)
+        self._status_worker = StatusWorker(StatusInput(self), self.settings, self.metrics)
         self._status_task = asyncio.create_task(self._status_worker.run(), name="sink-status-worker")
         self._status_task.add_done_callback(_report_status_worker_end)
 
@@ -212,16 +219,24 @@ class StatusInput:
         await self.sink.flush()
 
 
+#: The `stage` label of the stage-status reader's metrics.
+STATUS_METRICS_LABEL = "sink-status"
+
+
 class StatusWorker(StageWorker):
     """The shared worker loop on stage-status in a consumer group of its own. The loop reports nothing
     about status inputs (a status about a status would feed itself back without end), so the sink's
     statuses come only from its main loop."""
 
-    def __init__(self, handler: StatusInput, settings: Settings) -> None:
+    def __init__(self, handler: StatusInput, settings: Settings, metrics: StageMetrics | None = None) -> None:
         quiet = settings.model_copy(
             update={"observability": settings.observability.model_copy(update={"http_port": 0})}
         )
-        super().__init__(handler, quiet, group_id=settings.sink.status_group_id)
+        # On the sink's registry (its /metrics) under a label of its own: its in-flight and back-pressure
+        # gauges are not the main loop's.
+        super().__init__(
+            handler, quiet, group_id=settings.sink.status_group_id, metrics=metrics, metrics_label=STATUS_METRICS_LABEL
+        )
 
 
 def make(settings: Settings) -> SinkStage:

@@ -19,6 +19,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from prometheus_client import generate_latest
+
 from services.common.chdb_owner import open_warehouse, read_owner
 from services.common.clickhouse import DirectWarehouse
 from services.common.contracts import (
@@ -299,12 +301,17 @@ async def test_events_become_rows_and_a_replay_changes_nothing(stack_settings: S
     await publish_events(settings, events)
     expected = expected_counts(CANDIDATES)
     statuses = sum(isinstance(e, StageStatus) for e in events)
-    await run_sink_until(
+    sink = await run_sink_until(
         settings,
         "g-sink-1",
         lambda: _stored_with_one_rejected(settings, expected),
     )
     first = await snapshot(settings)
+    # The stage-status reader reports on the sink's own registry (its /metrics), under a label of its own.
+    assert sink.metrics is not None
+    exposed = generate_latest(sink.metrics.registry).decode()
+    status_in = f'sightline_messages_in_total{{stage="sink-status",topic="{topic_for(StageStatus)}"}}'
+    assert status_in in exposed and 'sightline_messages_in_total{stage="sink",' in exposed
     assert {t: len(rows) for t, rows in first.items()} == expected
     strong = {r[0]: r for r in first["profiles"] if r[1] == 1}
     assert strong["IV-S-1"][3] == "recommend" and strong["IV-W-1"][3] == "reject"
