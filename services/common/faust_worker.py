@@ -110,8 +110,7 @@ class FaustStageWorker(StageRunner):
             # A buffered sink's flush must run before, and block, every commit; the loop engine does that.
             raise ValueError(f"{self.stage.value}: buffered stages (with flush) run on the loop engine")
         self._partitions: dict[TP, _Partition] = {}
-        limit = getattr(self.handler, "max_in_flight", None) or self.settings.worker.max_in_flight
-        self._slots = asyncio.Semaphore(limit)
+        self._slots = asyncio.Semaphore(self.max_in_flight)
 
     @cached_property
     def app(self) -> faust.App:
@@ -188,19 +187,10 @@ class FaustStageWorker(StageRunner):
             headers=list(message.headers.items() if isinstance(message.headers, Mapping) else message.headers or ()),
         )
         try:
-            await self.processor.process(meta, message.value or b"")
-        except asyncio.CancelledError:
-            part.offsets.abandon(message.offset)
-            raise
-        except Exception as exc:  # outputs not produced: never ack, stop, let the next owner retry
-            part.offsets.abandon(message.offset)
-            log.exception("could not produce outputs; stopping without committing")
-            self.fatal = exc
-            self._stopping.set()
-        else:
-            part.offsets.finish(message.offset)
-            part.finished[message.offset] = event
-            await self._ack_in_order(stream, part)
+            # A record whose outputs could not be produced is never acked: the next owner retries it.
+            if await self._process_tracked(meta, message.value or b"", part.offsets):
+                part.finished[message.offset] = event
+                await self._ack_in_order(stream, part)
         finally:
             part.tasks.pop(message.offset, None)
             self._slots.release()

@@ -112,15 +112,12 @@ def message_meta(
 class MessageProcessor:
     """Runs records through a stage's handler; the engine owns consuming, committing and the producer."""
 
-    def __init__(
-        self, handler: StageHandler, settings: Settings, metrics: StageMetrics, metrics_label: str | None = None
-    ) -> None:
+    def __init__(self, handler: StageHandler, settings: Settings, metrics: StageMetrics, metrics_label: str) -> None:
         self.handler = handler
         self.settings = settings
         self.stage = StageName(handler.stage)
         self.metrics = metrics
-        #: The `stage` label of its metrics: the stage's name unless a second consumer of a stage needs its own.
-        self.metrics_label = metrics_label or self.stage.value
+        self.metrics_label = metrics_label
         #: Set by the engine once started (acks=all, see `services.common.kafka.create_producer`).
         self.producer: AIOKafkaProducer | None = None
 

@@ -11,10 +11,11 @@ from collections.abc import Collection
 from aiokafka import AIOKafkaProducer
 
 from services.common.contracts import StageName
-from services.common.handler import FatalWorkerError, StageHandler
+from services.common.handler import FatalWorkerError, MessageMeta, StageHandler
 from services.common.health import HealthServer
 from services.common.kafka import create_producer
 from services.common.metrics import StageMetrics, create_metrics
+from services.common.offsets import PartitionOffsets
 from services.common.processing import MessageProcessor
 from services.common.settings import Settings
 
@@ -38,7 +39,10 @@ class StageRunner:
         self.stage = StageName(handler.stage)
         self.group_id = group_id or f"sightline-{self.stage.value}"
         self.metrics = metrics or create_metrics()
+        #: The `stage` label of its metrics: the stage's name unless a second consumer of a stage needs its own.
         self.metrics_label = metrics_label or self.stage.value
+        # A handler whose messages are cheap (the sink only buffers rows) may ask for more in flight.
+        self.max_in_flight: int = getattr(handler, "max_in_flight", None) or settings.worker.max_in_flight
         self.processor = MessageProcessor(handler, settings, self.metrics, self.metrics_label)
         #: Why the engine stopped on its own (outputs could not be produced, the consumer died), if it did.
         self.fatal: BaseException | None = None
@@ -101,6 +105,23 @@ class StageRunner:
     def _raise_if_fatal(self) -> None:
         if self.fatal is not None:
             raise FatalWorkerError(str(self.fatal)) from self.fatal
+
+    async def _process_tracked(self, meta: MessageMeta, value: bytes, offsets: PartitionOffsets) -> bool:
+        """Process one record and note in its partition's offsets whether it finished. False when its outputs
+        could not be produced: the engine then stops, and the record is never committed."""
+        try:
+            await self.processor.process(meta, value)
+        except asyncio.CancelledError:
+            offsets.abandon(meta.offset)
+            raise
+        except Exception as exc:
+            offsets.abandon(meta.offset)
+            log.exception("could not produce outputs; stopping without committing")
+            self.fatal = exc
+            self._stopping.set()
+            return False
+        offsets.finish(meta.offset)
+        return True
 
     async def _drain_tasks(self, tasks: Collection[asyncio.Task[None]]) -> None:
         """Let in-flight messages finish for `drain_timeout_s`, then cancel the rest (handed back uncommitted)."""

@@ -23,12 +23,11 @@ from dataclasses import dataclass, field
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
-from services.common.handler import HasFlush, StageHandler, tell_assigned
+from services.common.handler import HasFlush, tell_assigned
 from services.common.kafka import create_consumer, physical_topic
 from services.common.offsets import PartitionOffsets
 from services.common.processing import message_meta
 from services.common.runner import StageRunner
-from services.common.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +74,8 @@ class StageWorker(StageRunner):
     async def _poll_loop(self) -> None:
         assert self._consumer is not None
         worker = self.settings.worker
-        # A handler whose messages are cheap (the sink only buffers rows) may ask for more in flight.
-        limit = getattr(self.handler, "max_in_flight", None) or worker.max_in_flight
         while not self._stopping.is_set() and self.fatal is None:
-            capacity = limit - len(self.state.jobs)
+            capacity = self.max_in_flight - len(self.state.jobs)
             self._apply_backpressure(capacity <= 0)
             batch = await self._consumer.getmany(timeout_ms=worker.poll_timeout_ms, max_records=max(1, capacity))
             for tp, records in batch.items():
@@ -172,27 +169,17 @@ class StageWorker(StageRunner):
     # ---- one message --------------------------------------------------------------------------
 
     async def _process(self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]) -> None:
-        tracker = self.state.offsets[tp]
+        meta = message_meta(
+            self.settings.kafka,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key,
+            timestamp_ms=record.timestamp,
+            headers=record.headers,
+        )
         try:
-            meta = message_meta(
-                self.settings.kafka,
-                topic=record.topic,
-                partition=record.partition,
-                offset=record.offset,
-                key=record.key,
-                timestamp_ms=record.timestamp,
-                headers=record.headers,
-            )
-            await self.processor.process(meta, record.value or b"")
-            tracker.finish(record.offset)
-        except asyncio.CancelledError:
-            tracker.abandon(record.offset)
-            raise
-        except Exception as exc:  # producing failed: cannot record the outcome, so do not commit
-            tracker.abandon(record.offset)
-            log.exception("could not produce outputs; stopping without committing")
-            self.fatal = exc
-            self._stopping.set()
+            await self._process_tracked(meta, record.value or b"", self.state.offsets[tp])
         finally:
             self.state.jobs.pop((tp, record.offset), None)
             self.metrics.in_flight.labels(self.metrics_label).set(len(self.state.jobs))
@@ -207,9 +194,3 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         self.worker.on_assigned(set(assigned))
-
-
-async def run_worker(handler: StageHandler, settings: Settings) -> None:
-    """Entry point of a stage process: run until SIGTERM, exit non-zero on a fatal error."""
-    worker = StageWorker(handler, settings)
-    await worker.run(install_signal_handlers=True)

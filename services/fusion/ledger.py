@@ -39,7 +39,7 @@ from services.common.contracts import (
     decode_as,
     encode,
 )
-from services.common.objectstore import ObjectStore
+from services.common.objectstore import ObjectNotFound, ObjectStore
 from services.frames.stage import JPEG_CONTENT_TYPE, output_prefix
 from services.fusion.inputs import InterviewInputs, Manifest
 
@@ -144,12 +144,13 @@ class Ledger:
     def _put_part(self, key: str, event: VisionFeatures | SpeechResults, partition: int | None) -> None:
         """Store a part; when it replaces one made by other model versions (a re-run after an upgrade), mark
         the interview for re-scoring first, so a crash between the two writes cannot lose the mark."""
-        if self.store.exists(self.bucket, key):
+        try:
             before = decode_as(type(event), self._get(key))
-            if before.model_versions != event.model_versions:
-                self._put(interview_prefix(event.tenant_id, event.interview_id) + RESCORE, b"{}")
-                # for the deadline sweep
-                self._put(pending_key(event.tenant_id, event.interview_id, partition), b"{}")
+        except ObjectNotFound:
+            before = None  # the first delivery of this part
+        if before is not None and before.model_versions != event.model_versions:
+            self._put(interview_prefix(event.tenant_id, event.interview_id) + RESCORE, b"{}")
+            self._put(pending_key(event.tenant_id, event.interview_id, partition), b"{}")  # for the deadline sweep
         self._put(key, encode(event))
 
     def rescored(self, tenant_id: str, interview_id: str) -> None:
