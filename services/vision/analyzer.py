@@ -1,20 +1,31 @@
 """Per-frame analysis of a batch of frames: faces, the candidate's face, landmarks, head pose,
 expression probabilities and image quality.
 
-Frames of equal size share one detector pass (frames of different interviews may differ in size, so a
-batch is split by size). Detection runs on frames scaled down to ``detect_max_side``; landmarks, pose,
-expression crops and sharpness use the full-resolution frame. Expression runs only on the face crops of
-frames whose interview permits it.
+A frame is searched for faces in one of two ways, both on the frame scaled down to ``detect_max_side``
+(frames of equal size share one detector pass; frames of different interviews may differ in size, so a batch
+is split by size). Whole, or in a window around where a job's ``roi`` expects the face (as
+`services.vision.tracking` plans it): a square of the scaled frame ``ROI_EXPAND`` times the face's size, its
+corners on the network's coarsest grid (``WINDOW_GRID`` pixels). On that grid a window sees the very pixels
+and anchors the whole frame does, so the face found in it is the one a whole search finds, up to what the
+network sees past the window's edges (landmarks about 1.5 full-resolution pixels apart), and a face that stays
+put is searched in the same window frame after frame. A window is a fraction of the frame's pixels. A window
+whose face is not found, or found cut by the window's edge or at a size far from the expected one, gives a
+result without a face, and the tracker searches the whole frame. Landmarks, pose, expression crops and
+sharpness use the full-resolution frame either way. Expression runs only on the face crops of frames whose
+interview permits it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import math
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -26,7 +37,7 @@ from services.frames.geometry import Image
 from services.vision.expression import CLASSES, ExpressionNet, face_crop, load_expression, probabilities
 from services.vision.pose import Pose, head_pose
 from services.vision.registry import EXPRESSION, FACE_DETECTOR
-from services.vision.retinaface import Detections, RetinaFaceNet, detect, load_retinaface
+from services.vision.retinaface import BGR_MEAN, Detections, RetinaFaceNet, detect, load_retinaface
 from services.vision.settings import VisionSettings
 
 log = logging.getLogger(__name__)
@@ -36,10 +47,36 @@ log = logging.getLogger(__name__)
 DEFAULT_THREADS = min(torch.get_num_threads(), available_cores())
 
 
+#: Side of the window searched around an expected face, in face sizes (its box's longer side).
+ROI_EXPAND = 2.0
+#: The detector's coarsest stride: windows start and end on multiples of it.
+WINDOW_GRID = 32
+#: A face found in a window must be this far inside the window's edges (pixels), else it may be cut off.
+ROI_EDGE_PX = 1.0
+#: A face found in a window must be within this factor of the expected size, else it is someone else.
+ROI_SIZE_RATIO = 2.0
+
+Box = tuple[float, float, float, float]
+Search = Literal["whole", "window"]
+
+
 @dataclass(frozen=True)
 class FrameJob:
     image: Image
     expression: bool
+    #: Where the candidate's face is expected (fractions of the frame, x0, y0, x1, y1); None searches the frame.
+    roi: Box | None = None
+
+
+@dataclass(frozen=True)
+class _Found:
+    """The faces detected in one frame, in pixels of the full-resolution frame."""
+
+    faces: int
+    search: Search
+    box: npt.NDArray[np.float32] | None = None
+    landmarks: npt.NDArray[np.float32] | None = None
+    score: float | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +91,8 @@ class FrameResult:
     expression: npt.NDArray[np.float32] | None  # (7,) in CLASSES order
     brightness: float
     sharpness: float
+    #: How the face was searched for: in the whole frame, or in a window around where it was expected.
+    search: Search = "whole"
 
 
 def select_device(setting: str) -> torch.device:
@@ -81,20 +120,8 @@ class FrameAnalyzer:
         log.info("vision models loaded", extra={"device": str(self.device), "half": half})
 
     def analyse(self, jobs: Sequence[FrameJob]) -> list[FrameResult]:
-        by_size: dict[tuple[int, int], list[int]] = defaultdict(list)
-        for i, job in enumerate(jobs):
-            by_size[job.image.shape[:2]].append(i)
-        detections: dict[int, Detections] = {}
-        scales: dict[int, float] = {}
-        for (height, width), idx in by_size.items():
-            scale = min(1.0, self.settings.detect_max_side / max(height, width))
-            small = [shrink(jobs[i].image, scale) for i in idx]
-            t0 = time.perf_counter()
-            batch = torch.from_numpy(np.stack(small)).to(self.device)
-            for i, det in zip(idx, detect(self.detector, batch, self.settings.min_face_score), strict=True):
-                detections[i] = det
-                scales[i] = scale
-            self._add_time("face_detector", t0)
+        found = self._detect_whole([i for i, job in enumerate(jobs) if job.roi is None], jobs)
+        found.update(self._detect_in_windows([i for i, job in enumerate(jobs) if job.roi is not None], jobs))
         results: list[FrameResult | None] = [None] * len(jobs)
         crops: list[npt.NDArray[np.uint8]] = []
         crop_owner: list[int] = []
@@ -102,15 +129,9 @@ class FrameAnalyzer:
         for i, job in enumerate(jobs):
             height, width = job.image.shape[:2]
             grey = np.asarray(cv2.cvtColor(job.image, cv2.COLOR_BGR2GRAY), dtype=np.uint8)
-            det = detections[i]
-            faces, chosen = self._candidate(det, scales[i], width, height)
-            box = landmarks = None
-            score = None
-            pose = None
-            if chosen is not None:
-                box = det.boxes[chosen] / scales[i]
-                landmarks = det.landmarks[chosen] / scales[i]
-                score = float(det.scores[chosen])
+            face = found[i]
+            box, landmarks, pose = face.box, face.landmarks, None
+            if box is not None and landmarks is not None:
                 pose = head_pose(landmarks, width, height)
                 if job.expression:
                     crops.append(face_crop(grey, box))
@@ -118,14 +139,15 @@ class FrameAnalyzer:
             sharp = _sharpness(grey, box)
             brightness = cv2.mean(grey)[0] / 255.0  # a tenth of the cost of numpy's mean over a frame
             results[i] = FrameResult(
-                faces=faces,
+                faces=face.faces,
                 box=None if box is None else _normalise_box(box, width, height),
-                score=score,
-                landmarks=None if landmarks is None else landmarks / np.array([width, height], np.float32),
+                score=face.score,
+                landmarks=None if landmarks is None else _normalise_points(landmarks, width, height),
                 pose=pose,
                 expression=None,
                 brightness=brightness,
                 sharpness=sharp,
+                search=face.search,
             )
         self._add_time("pose_quality", t0)
         if crops:
@@ -135,8 +157,56 @@ class FrameAnalyzer:
             for owner, p in zip(crop_owner, probs, strict=True):
                 current = results[owner]
                 assert current is not None
-                results[owner] = _with_expression(current, p)
+                results[owner] = dataclasses.replace(current, expression=p)
         return [r for r in results if r is not None]
+
+    def _scale(self, image: Image) -> float:
+        """The factor frames of this size are scaled by for detection."""
+        return min(1.0, self.settings.detect_max_side / float(max(image.shape[:2])))
+
+    def _detect_whole(self, idx: list[int], jobs: Sequence[FrameJob]) -> dict[int, _Found]:
+        by_size: dict[tuple[int, int], list[int]] = defaultdict(list)
+        for i in idx:
+            by_size[jobs[i].image.shape[:2]].append(i)
+        found: dict[int, _Found] = {}
+        for (height, width), same in by_size.items():
+            scale = self._scale(jobs[same[0]].image)
+            small = [shrink(jobs[i].image, scale) for i in same]
+            t0 = time.perf_counter()
+            batch = torch.from_numpy(np.stack(small)).to(self.device)
+            for i, det in zip(same, detect(self.detector, batch, self.settings.min_face_score), strict=True):
+                counted, chosen = self._candidate(det, scale, width, height)
+                if chosen is None:
+                    found[i] = _Found(0, "whole")
+                else:
+                    box, points = det.boxes[chosen] / scale, det.landmarks[chosen] / scale
+                    found[i] = _Found(counted, "whole", box, points, float(det.scores[chosen]))
+            self._add_time("face_detector", t0)
+        return found
+
+    def _detect_in_windows(self, idx: list[int], jobs: Sequence[FrameJob]) -> dict[int, _Found]:
+        """The candidate's face searched in a window around each job's ``roi`` (see the module's docstring)."""
+        windows: dict[int, Window] = {}
+        by_size: dict[int, list[int]] = defaultdict(list)
+        for i in idx:
+            scale = self._scale(jobs[i].image)
+            windows[i] = window_around(shrink(jobs[i].image, scale), _roi(jobs[i]) * scale, scale)
+            by_size[windows[i].pixels.shape[0]].append(i)
+        found: dict[int, _Found] = {}
+        for side, same in by_size.items():
+            t0 = time.perf_counter()
+            batch = torch.from_numpy(np.stack([windows[i].pixels for i in same])).to(self.device)
+            for i, det in zip(same, detect(self.detector, batch, self.settings.min_face_score), strict=True):
+                window = windows[i]
+                counted, chosen = self._candidate(det, 1.0, side, side)
+                if chosen is None or not window.holds(det.boxes[chosen]):
+                    found[i] = _Found(0, "window")
+                    continue
+                box = (det.boxes[chosen] + np.tile(window.origin, 2)) / window.scale
+                points = (det.landmarks[chosen] + window.origin) / window.scale
+                found[i] = _Found(counted, "window", box, points, float(det.scores[chosen]))
+            self._add_time("face_tracker", t0)
+        return found
 
     def _add_time(self, name: str, since: float) -> None:
         with self._timings_lock:
@@ -158,6 +228,49 @@ class FrameAnalyzer:
         return counted, chosen
 
 
+@dataclass(frozen=True)
+class Window:
+    """A square of a frame scaled for detection, around an expected face."""
+
+    pixels: Image
+    origin: npt.NDArray[np.float32]  # (x, y) of its top-left corner in the scaled frame
+    scale: float  # scaled pixels per frame pixel
+    expected_side: float  # the expected face's longer side, in scaled pixels
+
+    def holds(self, box: npt.NDArray[np.float32]) -> bool:
+        """Whether a face found at ``box`` (window pixels) is whole and about the expected size."""
+        side = self.pixels.shape[0]
+        inside = min(box[0], box[1]) >= ROI_EDGE_PX and max(box[2], box[3]) <= side - ROI_EDGE_PX
+        size = max(box[2] - box[0], box[3] - box[1])
+        return bool(inside) and self.expected_side / ROI_SIZE_RATIO <= size <= self.expected_side * ROI_SIZE_RATIO
+
+
+def window_around(small: Image, box: npt.NDArray[np.float32], scale: float) -> Window:
+    """The window of ``small`` (a frame scaled by ``scale``) around ``box`` (in its pixels): ``ROI_EXPAND`` times the
+    box's longer side, rounded up to and placed on the ``WINDOW_GRID``; where it reaches past the frame it holds the
+    detector's mean colour (a zero input, as the network's own padding)."""
+    height, width = small.shape[:2]
+    face = max(float(box[2] - box[0]), float(box[3] - box[1]), 1.0)
+    size = WINDOW_GRID * max(1, math.ceil(ROI_EXPAND * face / WINDOW_GRID))
+    x0 = WINDOW_GRID * round(((box[0] + box[2]) / 2 - size / 2) / WINDOW_GRID)
+    y0 = WINDOW_GRID * round(((box[1] + box[3]) / 2 - size / 2) / WINDOW_GRID)
+    xa, ya, xb, yb = max(0, x0), max(0, y0), min(width, x0 + size), min(height, y0 + size)
+    if (xa, ya, xb, yb) == (x0, y0, x0 + size, y0 + size):
+        pixels = np.ascontiguousarray(small[ya:yb, xa:xb])
+    else:
+        pixels = np.empty((size, size, 3), np.uint8)
+        pixels[:] = BGR_MEAN
+        if xa < xb and ya < yb:
+            pixels[ya - y0 : yb - y0, xa - x0 : xb - x0] = small[ya:yb, xa:xb]
+    return Window(pixels, np.array([x0, y0], np.float32), scale, face)
+
+
+def _roi(job: FrameJob) -> npt.NDArray[np.float32]:
+    assert job.roi is not None
+    height, width = job.image.shape[:2]
+    return np.asarray(job.roi, np.float32) * np.array([width, height, width, height], np.float32)
+
+
 def shrink(image: Image, scale: float) -> Image:
     """``image`` resized by ``scale``. Halving with pixel averaging is OpenCV's fast path, a fraction of the cost
     of averaging at any other factor, so the image is halved while it stays at least twice the target size and
@@ -173,22 +286,13 @@ def shrink(image: Image, scale: float) -> Image:
     return out
 
 
-def _with_expression(result: FrameResult, probs: npt.NDArray[np.float32]) -> FrameResult:
-    return FrameResult(
-        faces=result.faces,
-        box=result.box,
-        score=result.score,
-        landmarks=result.landmarks,
-        pose=result.pose,
-        expression=probs,
-        brightness=result.brightness,
-        sharpness=result.sharpness,
-    )
-
-
 def _normalise_box(box: npt.NDArray[np.float32], width: int, height: int) -> tuple[float, float, float, float]:
     x0, y0, x1, y1 = (float(v) for v in box)
     return (x0 / width, y0 / height, x1 / width, y1 / height)
+
+
+def _normalise_points(points: npt.NDArray[np.float32], width: int, height: int) -> npt.NDArray[np.float32]:
+    return np.asarray(points / np.array([width, height], np.float32), np.float32)
 
 
 def _sharpness(grey: npt.NDArray[np.uint8], box: npt.NDArray[np.float32] | None) -> float:
@@ -203,4 +307,16 @@ def _sharpness(grey: npt.NDArray[np.uint8], box: npt.NDArray[np.float32] | None)
     return float(cv2.Laplacian(region, cv2.CV_32F).var())
 
 
-__all__ = ["CLASSES", "DEFAULT_THREADS", "FrameAnalyzer", "FrameJob", "FrameResult", "select_device", "shrink"]
+__all__ = [
+    "CLASSES",
+    "DEFAULT_THREADS",
+    "ROI_EXPAND",
+    "WINDOW_GRID",
+    "Box",
+    "FrameAnalyzer",
+    "FrameJob",
+    "FrameResult",
+    "Window",
+    "select_device",
+    "shrink",
+]

@@ -284,6 +284,7 @@ def _columns(
     cols: dict[str, list[object]] = {
         "pts_s": [float(v) for v in t],
         "faces": [r.faces for r in results],
+        "face_search": [r.search for r in results],
         "face_score": [r.score for r in results],
         "box": [list(r.box) if r.box else None for r in results],
         "landmarks": [

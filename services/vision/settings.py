@@ -19,13 +19,25 @@ class VisionSettings(BaseModel):
         64, ge=1, le=4096, description="Most frames in one forward pass, gathered across chunks and interviews."
     )
     max_batch_wait_ms: float = Field(
-        25.0, ge=0, le=10_000, description="How long the first queued frame waits for others before a pass starts."
+        5.0,
+        ge=0,
+        le=10_000,
+        description="How long the first queued frame waits for others before a pass starts. A chunk's frames are "
+        "queued together, and on a CPU passes of over 16 frames gain nothing, so waiting longer only idles a core; "
+        "on a GPU fed by many interviews, tens of ms fill larger batches.",
     )
     sample_stride: int = Field(
         1, ge=1, le=100, description="Analyse every N-th frame of a chunk (1: all sampled frames)."
     )
     detect_max_side: int = Field(
         256, ge=64, le=4096, description="Frames are scaled down to this longer side for face detection."
+    )
+    keyframe_interval_s: float = Field(
+        0.5,
+        ge=0,
+        le=10,
+        description="Whole frames are searched for faces this far apart (and every frame between two whose face "
+        "count differs); the frames between are searched only around the face. 0 searches every frame whole.",
     )
     min_face_score: float = Field(0.6, ge=0, le=1, description="Detector score below which a face is ignored.")
     second_face_min_size: float = Field(

@@ -1,7 +1,8 @@
 """The vision stage: frame-chunk-ready in, one vision-features event per chunk out.
 
 Each handler reads its chunk's pack from the work bucket and decodes it in a thread, then submits the
-frames to the shared `Batcher`, so the chunks of every interview in flight (up to the worker's
+frames to the shared `Batcher` in the rounds `services.vision.tracking` plans (whole key frames, then the
+face followed in the frames between), so the chunks of every interview in flight (up to the worker's
 ``max_in_flight``) share forward passes. On a CPU the passes run on ``threads`` batch threads (one per core by
 default), each with one torch thread, and the process keeps freed memory for the next pass (`keep_freed_memory`).
 The per-frame timeline is stored as Parquet under
@@ -52,6 +53,7 @@ from services.vision.inference import keep_freed_memory
 from services.vision.registry import EXPRESSION, FACE_DETECTOR, HEAD_POSE_VERSION
 from services.vision.settings import VisionSettings
 from services.vision.timeline import TIMELINE_CONTENT_TYPE, encode_timeline
+from services.vision.tracking import analyse_chunk, key_every
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +137,8 @@ class VisionStage:
                 raise Rejected(FailureCode.POLICY_FORBIDS, f"{scope} is not permitted for this interview")
         chunk = await asyncio.to_thread(self._read, event)
         emotion = emotion_decision(event, self.settings.emotion_inference)
-        results = await self.batcher.submit([FrameJob(f, emotion.performed) for f in chunk.frames])
+        every = key_every(self.settings.keyframe_interval_s, self.settings.sample_stride / event.sample_fps)
+        results = await analyse_chunk(self.batcher.submit, chunk.frames, emotion.performed, every)
         return [await asyncio.to_thread(self._features_event, event, chunk, results, emotion)]
 
     def _read(self, event: FrameChunkReady) -> DecodedChunk:

@@ -1,11 +1,12 @@
 """The per-frame timeline of a chunk as a Parquet object (one row per analysed frame).
 
-Columns: ``pts_s`` (media time), ``faces`` (faces counted), ``face_score``, ``box`` ([x0, y0, x1, y1] as
-fractions of the frame), ``landmarks`` (10 values: x, y of the eyes, nose tip and mouth corners, as
-fractions), ``yaw_deg``, ``pitch_deg``, ``roll_deg`` (contract sign convention), ``eye_contact``,
-``looking_away``, ``motion_energy`` (0-1, null on a chunk's first frame), ``brightness`` (0-1),
-``sharpness`` (variance of the Laplacian). Only when emotion inference was performed: ``smile_intensity``,
-``frowning`` and ``p_<expression>`` per class. Null where no face was found.
+Columns: ``pts_s`` (media time), ``faces`` (faces counted), ``face_search`` (``whole``: the frame was
+searched for faces; ``window``: only around the face its key frames showed, see `services.vision.tracking`),
+``face_score``, ``box`` ([x0, y0, x1, y1] as fractions of the frame), ``landmarks`` (10 values: x, y of the
+eyes, nose tip and mouth corners, as fractions), ``yaw_deg``, ``pitch_deg``, ``roll_deg`` (contract sign
+convention), ``eye_contact``, ``looking_away``, ``motion_energy`` (0-1, null on a chunk's first frame),
+``brightness`` (0-1), ``sharpness`` (variance of the Laplacian). Only when emotion inference was performed:
+``smile_intensity``, ``frowning`` and ``p_<expression>`` per class. Null where no face was found.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ TIMELINE_FORMAT = "parquet-vision-timeline-v1"
 _TYPES: dict[str, pa.DataType] = {
     "pts_s": pa.float64(),
     "faces": pa.int16(),
+    "face_search": pa.string(),
     "face_score": pa.float32(),
     "box": pa.list_(pa.float32(), 4),
     "landmarks": pa.list_(pa.float32(), 10),

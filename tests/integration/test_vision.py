@@ -150,6 +150,7 @@ async def test_vision_stage_end_to_end(stack_settings: Settings, chunks: Chunks)
     assert len(features) == len(good)
     assert len(out_records) == len(good) + 1
     assert {(f.interview_id, f.chunk_index) for f in features} == {(c.interview_id, c.chunk_index) for c in good}
+    windowed = 0
     for f in features:
         source = next(c for c in good if c.interview_id == f.interview_id and c.chunk_index == f.chunk_index)
         assert f.caused_by == source.event_id and f.total_chunks == source.total_chunks
@@ -157,6 +158,10 @@ async def test_vision_stage_end_to_end(stack_settings: Settings, chunks: Chunks)
         table = read_timeline(store.get_bytes(f.timeline.bucket, f.timeline.key))
         assert table.num_rows == source.frame_count == f.summary.frames_analysed
         assert [s.second for s in f.seconds] == sorted({int(t) for t in table.column("pts_s").to_pylist()})
+        searches = table.column("face_search").to_pylist()
+        # key frames (every 0.5 s and the chunk's last) are searched whole, most others only around the face
+        assert searches[0] == searches[-1] == "whole" and searches.count("whole") >= table.num_rows // 5
+        windowed += searches.count("window")
         expression_columns = [c for c in table.column_names if c in EXPRESSION_COLUMNS]
         emotion = f.summary.emotion_inference
         if f.interview_id == chunks.forbidden[0].interview_id:
@@ -171,6 +176,7 @@ async def test_vision_stage_end_to_end(stack_settings: Settings, chunks: Chunks)
             assert f.summary.expression_distribution is not None
             assert f.summary.smile_intensity_mean is not None
 
+    assert windowed > len(features) * 10
     # per question, joined across chunks: the scripted absence is found, and per-question rows add up
     for interview in (chunks.permitted, chunks.forbidden):
         mine = [f for f in features if f.interview_id == interview[0].interview_id]

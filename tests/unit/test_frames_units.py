@@ -8,6 +8,7 @@ import math
 import random
 import wave
 
+import cv2
 import numpy as np
 import pytest
 
@@ -19,6 +20,7 @@ from services.frames.pack import (
     PACK_FORMAT,
     PackedFrame,
     PackError,
+    decode_jpeg,
     encode_jpeg,
     read_pack,
     read_packed_frames,
@@ -109,6 +111,18 @@ def test_pack_round_trip_is_deterministic() -> None:
     with pytest.raises(ValueError):
         write_pack([], 64, 48)
     assert PACK_FORMAT == "zip-jpeg-v1"
+
+
+def test_pack_frames_that_are_not_whole_jpegs_are_refused() -> None:
+    rng = np.random.default_rng(1)
+    image = cv2.GaussianBlur(rng.integers(0, 255, (120, 160, 3), dtype=np.uint8), (5, 5), 0)
+    jpeg = encode_jpeg(image, 90)
+    assert np.abs(decode_jpeg(jpeg).astype(int) - image).mean() < 10  # noise through 4:2:0 chroma
+    grey = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_BGR2GRAY))[1].tobytes()
+    assert decode_jpeg(grey).shape == (120, 160, 3)  # three channels, whatever the JPEG holds
+    for bad in (jpeg[: len(jpeg) // 2], b"not a jpeg"):  # a truncated frame is refused, not returned half grey
+        with pytest.raises(PackError, match="not a JPEG"):
+            read_pack(write_pack([PackedFrame(0.0, bad)], 160, 120))
 
 
 def test_rotation_turns_frames_upright() -> None:

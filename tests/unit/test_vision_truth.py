@@ -35,6 +35,7 @@ from services.vision.batcher import Batcher
 from services.vision.features import ChunkFeatures, ChunkWindow, chunk_features, motion_energy
 from services.vision.settings import VisionSettings
 from services.vision.timeline import TIMELINE_CONTENT_TYPE
+from services.vision.tracking import analyse_chunk, key_every
 from tests.integration.stage_fixtures import example
 
 CHUNK_S = 4.0
@@ -54,6 +55,7 @@ class Analysed:
     chunks: list[tuple[ChunkWindow, list[float], list[FrameResult], ChunkFeatures]]
     events: list[VisionFeatures]
     stills: list[np.ndarray]  # a few frames of the candidate at rest, facing the camera
+    nodding: list[np.ndarray]  # the frames of the first scripted nod
 
     def behaviour(self, windows: list[Window] | None = None) -> InterviewBehaviour:
         return aggregate(self.events, windows)
@@ -102,13 +104,20 @@ def _event(window: ChunkWindow, index: int, total: int, features: ChunkFeatures)
 
 
 async def _analyse_all(
-    analyzer: FrameAnalyzer, packs: dict[str, list[tuple[ChunkWindow, list[float], list[np.ndarray]]]]
+    analyzer: FrameAnalyzer,
+    packs: dict[str, list[tuple[ChunkWindow, list[float], list[np.ndarray]]]],
+    settings: VisionSettings,
 ) -> dict[str, list[list[FrameResult]]]:
-    """All chunks of all samples submitted at once, as concurrent handlers do: they share batches."""
+    """All chunks of all samples submitted at once, as concurrent handlers do (key frames, then the face
+    followed in between, as the stage does): they share batches."""
     batcher: Batcher[FrameJob, FrameResult] = Batcher(analyzer.analyse, max_batch=64, max_wait_s=0.05)
     try:
         names = list(packs)
-        jobs = [batcher.submit([FrameJob(f, True) for f in frames]) for name in names for _, _, frames in packs[name]]
+        jobs = [
+            analyse_chunk(batcher.submit, frames, True, key_every(settings.keyframe_interval_s, window.period_s))
+            for name in names
+            for window, _, frames in packs[name]
+        ]
         results = await asyncio.gather(*jobs)
     finally:
         await batcher.stop()
@@ -135,7 +144,7 @@ def analysed(tmp_path_factory: pytest.TempPathFactory, analyzer: FrameAnalyzer) 
         result = generate_interview(spec, out_dir, name=name)
         truths[name] = result.truth
         packs[name] = _chunk_packs(result.media_path, result.truth.duration_s)
-    results = asyncio.run(_analyse_all(analyzer, packs))
+    results = asyncio.run(_analyse_all(analyzer, packs, settings))
     analysed = {}
     for name in SPECS:
         chunks = []
@@ -145,7 +154,9 @@ def analysed(tmp_path_factory: pytest.TempPathFactory, analyzer: FrameAnalyzer) 
             chunks.append((window, stamps, res, features))
             events.append(_event(window, index, len(packs[name]), features))
         stills = packs[name][0][2][:4]
-        analysed[name] = Analysed(truths[name], chunks, events, stills)
+        nod = truths[name].events.nods[0]
+        nodding = [f for _, ts, fs in packs[name] for t, f in zip(ts, fs, strict=True) if nod.start <= t < nod.end]
+        analysed[name] = Analysed(truths[name], chunks, events, stills, nodding)
     return analysed
 
 
@@ -267,6 +278,33 @@ def test_head_pose_signs_on_rendered_frames(analysed: dict[str, Analysed], analy
         assert 7.0 <= right.roll_deg - base.roll_deg <= 23.0
         assert -23.0 <= left.roll_deg - base.roll_deg <= -7.0
         assert mirror.roll_deg == pytest.approx(-base.roll_deg, abs=2.5)
+
+
+def test_a_window_around_the_face_finds_what_the_whole_frame_search_finds(
+    analysed: dict[str, Analysed], analyzer: FrameAnalyzer
+) -> None:
+    """The tracked frames' landmarks and pose agree with a whole-frame search of the same frames; a window
+    around the wrong place reports no face, which sends the frame back to a whole search."""
+    sample = analysed["neutral"]
+    frames = [*sample.stills, *sample.nodding]
+    height, width = frames[0].shape[:2]
+    whole = analyzer.analyse([FrameJob(f, True) for f in frames])
+    assert all(r.box is not None and r.search == "whole" for r in whole)
+    windowed = analyzer.analyse([FrameJob(f, True, r.box) for f, r in zip(frames, whole, strict=True)])
+    scale = np.array([width, height], np.float32)
+    for w, t in zip(whole, windowed, strict=True):
+        assert t.search == "window" and t.box is not None and t.faces == 1
+        assert w.landmarks is not None and t.landmarks is not None and w.pose is not None and t.pose is not None
+        assert np.abs((t.landmarks - w.landmarks) * scale).max() <= 4.0  # full-resolution pixels
+        # The 5-point pose moves a few degrees with landmarks 2-3 px apart (yaw most: the face is frontal).
+        assert abs(t.pose.roll_deg - w.pose.roll_deg) <= 3.0
+        assert abs(t.pose.yaw_deg - w.pose.yaw_deg) <= 8.0 and abs(t.pose.pitch_deg - w.pose.pitch_deg) <= 8.0
+        # Expressions are classified on both, but not compared: the classifier swings by up to a third between
+        # crops 4 px apart on this rendered face, whichever search placed them.
+        assert t.expression is not None and w.expression is not None
+    empty_corner = (0.0, 0.0, 0.12, 0.16)
+    lost = analyzer.analyse([FrameJob(f, True, empty_corner) for f in frames[:2]])
+    assert all(r.box is None and r.faces == 0 and r.expression is None for r in lost)
 
 
 def test_without_permission_no_expression_is_computed_or_kept(analysed: dict[str, Analysed]) -> None:

@@ -107,6 +107,7 @@ def test_timeline_round_trip() -> None:
     columns: dict[str, list[object]] = {
         "pts_s": [0.0, 0.1],
         "faces": [1, 0],
+        "face_search": ["window", "whole"],
         "box": [[0.1, 0.2, 0.3, 0.4], None],
         "yaw_deg": [3.5, None],
         "eye_contact": [True, None],
@@ -114,6 +115,7 @@ def test_timeline_round_trip() -> None:
     table = read_timeline(encode_timeline(columns, {"chunk_index": "3"}))
     assert table.column_names == list(columns)
     assert table.column("faces").to_pylist() == [1, 0]
+    assert table.column("face_search").to_pylist() == ["window", "whole"]
     assert table.column("box").to_pylist()[1] is None
     assert table.schema.metadata[b"chunk_index"] == b"3"
     assert encode_timeline(columns) == encode_timeline(columns)  # same content, same bytes
