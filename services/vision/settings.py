@@ -26,6 +26,14 @@ class VisionSettings(BaseModel):
         "queued together, and on a CPU passes of over 16 frames gain nothing, so waiting longer only idles a core; "
         "on a GPU fed by many interviews, tens of ms fill larger batches.",
     )
+    max_in_flight: int = Field(
+        8,
+        ge=1,
+        le=1024,
+        description="Chunks the stage handles at once. A chunk reaches the batch threads in up to three rounds "
+        "(key frames, disputed stretches, windows), so twice the usual number keeps them busy (each chunk holds "
+        "its decoded frames, about 40 MB at 640x480). Replaces SIGHTLINE_WORKER__MAX_IN_FLIGHT for vision.",
+    )
     sample_stride: int = Field(
         1, ge=1, le=100, description="Analyse every N-th frame of a chunk (1: all sampled frames)."
     )

@@ -92,6 +92,7 @@ class VisionStage:
         self.store = store
         self.work_bucket = work_bucket
         self.settings = settings or VisionSettings()
+        self.max_in_flight = self.settings.max_in_flight
         self._analyzer: FrameAnalyzer | None = None
         self._batcher: Batcher[FrameJob, FrameResult] | None = None
 

@@ -2,7 +2,7 @@
 
 Input: a generated interview, decoded and packed by the real frames code, the packs stored in the local
 S3 gateway. The batched path is the stage's handler (read the pack, decode, shared batcher, features,
-Parquet timeline upload), with `MAX_IN_FLIGHT` chunks handled at once as the worker does. The naive
+Parquet timeline upload), with the stage's ``max_in_flight`` chunks handled at once as the worker does. The naive
 baseline decodes and analyses one frame at a time at full resolution with no batching (expression
 included; decoding the frame's JPEG is work both paths do, and the batched time includes it too), in a
 fresh process as a naive program runs: with torch's default threads (the stage sets its batch threads to
@@ -52,7 +52,6 @@ from tests.integration.stage_fixtures import example
 SPEC = SampleSpec(seed=31, duration=96.0, fps=10, audio=False)
 CHUNK_S = 4.0
 FPS = 10.0
-MAX_IN_FLIGHT = 4
 NAIVE_FRAMES = 60
 ROUNDS = 3
 
@@ -116,7 +115,7 @@ def _events(
 
 
 async def _batched(stage: VisionStage, events: list[FrameChunkReady]) -> tuple[float, float]:
-    limit = asyncio.Semaphore(MAX_IN_FLIGHT)
+    limit = asyncio.Semaphore(stage.max_in_flight)
 
     async def one(event: FrameChunkReady) -> None:
         async with limit:
@@ -176,14 +175,14 @@ async def run(stack: Settings) -> dict[str, Any]:
     stage = VisionStage(store, bucket, VisionSettings())
     await stage.start()
     # Warm-up with full batches, as a running worker is: the first passes at a new batch size grow the heap.
-    await _batched(stage, events[:MAX_IN_FLIGHT])
+    await _batched(stage, events[: stage.max_in_flight])
     batched = await _batched_rounds(stage, events)
     await stage.stop()
 
     # A finer configuration for comparison: detection on 320-pixel frames (smaller faces found).
     finer = VisionStage(store, bucket, VisionSettings(detect_max_side=320))
     await finer.start()
-    await _batched(finer, events[:MAX_IN_FLIGHT])
+    await _batched(finer, events[: finer.max_in_flight])
     finer_s = (await _batched_rounds(finer, events)).wall_s
     await finer.stop()
 
@@ -195,6 +194,7 @@ async def run(stack: Settings) -> dict[str, Any]:
         "device": "cuda" if torch.cuda.is_available() else "cpu",
         "torch_threads": DEFAULT_THREADS,
         "batch_threads": stage.batcher.workers,
+        "chunks_in_flight": stage.max_in_flight,
         "frames": frames,
         "chunks": len(events),
         "batched_fps": round(batched_fps, 1),

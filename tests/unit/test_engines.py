@@ -84,3 +84,14 @@ def test_the_faust_engine_connects_as_the_loop_does(kafka: dict[str, str]) -> No
     assert (faust_side.get("ssl_context") is None) == (loop.get("ssl_context") is None)
     assert [str(url) for url in app.conf.broker] == [f"kafka://{settings.kafka.bootstrap_servers}"]
     assert app.conf.broker_session_timeout == settings.kafka.session_timeout_ms / 1000
+
+
+def test_vision_handles_as_many_chunks_at_once_as_its_own_setting_says() -> None:
+    from services.common.objectstore import ObjectStore
+    from services.vision.settings import VisionSettings
+    from services.vision.stage import VisionStage
+
+    base = Settings(worker=WorkerSettings(max_in_flight=4), vision=VisionSettings(max_in_flight=8))
+    stage = VisionStage(ObjectStore(base.s3), "work", base.vision)  # nothing is loaded or contacted yet
+    assert create_worker(stage, base).max_in_flight == 8
+    assert create_worker(Plain(), base).max_in_flight == 4  # the other stages keep the worker's
