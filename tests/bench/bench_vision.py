@@ -3,13 +3,15 @@
 Input: a generated interview, decoded and packed by the real frames code, the packs stored in the local
 S3 gateway. The batched path is the stage's handler (read the pack, decode, shared batcher, features,
 Parquet timeline upload), with the stage's ``max_in_flight`` chunks handled at once as the worker does. The naive
-baseline decodes and analyses one frame at a time at full resolution with no batching (expression
+baseline decodes and analyses one frame at a time at full resolution with no batching, each frame searched
+whole for faces (expression
 included; decoding the frame's JPEG is work both paths do, and the batched time includes it too), in a
 fresh process as a naive program runs: with torch's default threads (the stage sets its batch threads to
 one each) and no OpenMP workers left by other threads (with more of them than cores, OpenMP stops spinning
 between operations, which slows small ones down). Both use the same models; per-model seconds come from the
-analyzer's timers (summed over the stage's batch threads). Each path is timed `ROUNDS` times and its
-fastest round counts, since the machine may be shared.
+analyzer's timers (summed over the stage's batch threads). Each path is timed `ROUNDS` times, the two taking
+turns so both see the machine in the same phases (it is shared, and its speed drifts by a fifth over
+minutes); each path's fastest round counts, and the ratio of every pair of rounds is reported too.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ SPEC = SampleSpec(seed=31, duration=96.0, fps=10, audio=False)
 CHUNK_S = 4.0
 FPS = 10.0
 NAIVE_FRAMES = 60
-ROUNDS = 3
+ROUNDS = 4
 
 
 @dataclass(frozen=True)
@@ -126,40 +128,54 @@ async def _batched(stage: VisionStage, events: list[FrameChunkReady]) -> tuple[f
     return time.perf_counter() - started, time.process_time() - cpu
 
 
-async def _batched_rounds(stage: VisionStage, events: list[FrameChunkReady]) -> Round:
-    rounds = []
-    for _ in range(ROUNDS):
-        stage.analyzer.timings.clear()
-        before = len(stage.batcher.batch_sizes)
-        wall, cpu = await _batched(stage, events)
-        rounds.append(Round(wall, cpu, dict(stage.analyzer.timings), stage.batcher.batch_sizes[before:]))
-    return min(rounds, key=lambda r: r.wall_s)
+async def _batched_round(stage: VisionStage, events: list[FrameChunkReady]) -> Round:
+    stage.analyzer.timings.clear()
+    before = len(stage.batcher.batch_sizes)
+    wall, cpu = await _batched(stage, events)
+    return Round(wall, cpu, dict(stage.analyzer.timings), stage.batcher.batch_sizes[before:])
 
 
-def _naive(packs: list[tuple[int, float, float, bytes, int]]) -> Round:
-    analyzer = FrameAnalyzer(VisionSettings(detect_max_side=4096))  # full resolution
+#: The naive program's state in its own process: the analyzer at full resolution and the frames it decodes.
+_NAIVE: dict[str, Any] = {}
+
+
+def _naive_load(packs: list[tuple[int, float, float, bytes, int]]) -> None:
+    analyzer = FrameAnalyzer(VisionSettings(detect_max_side=4096))  # full resolution, every frame searched whole
     every = [f.jpeg for _, _, _, data, _ in packs for f in read_packed_frames(data)]
     # spread over the whole recording, so the naive path sees the same mix of scenes (no face, two faces)
     jpegs = every[:: max(1, len(every) // NAIVE_FRAMES)][:NAIVE_FRAMES]
     analyzer.analyse([FrameJob(decode_jpeg(jpegs[0]), True)])  # warm-up, as the batched stage loads at start
-    rounds = []
-    for _ in range(ROUNDS):
-        analyzer.timings.clear()
-        decoding = 0.0
-        started, cpu_started = time.perf_counter(), time.process_time()
-        for jpeg in jpegs:
-            decode_started = time.perf_counter()
-            frame = decode_jpeg(jpeg)
-            decoding += time.perf_counter() - decode_started
-            analyzer.analyse([FrameJob(frame, True)])
-        wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-        rounds.append(Round(wall, cpu, {**analyzer.timings, "decode": decoding}, [1] * len(jpegs)))
-    return min(rounds, key=lambda r: r.wall_s)
+    _NAIVE.update(analyzer=analyzer, jpegs=jpegs)
 
 
-def _naive_in_fresh_process(packs: list[tuple[int, float, float, bytes, int]]) -> Round:
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(_naive, packs).result()
+def _naive_round() -> Round:
+    analyzer: FrameAnalyzer = _NAIVE["analyzer"]
+    jpegs: list[bytes] = _NAIVE["jpegs"]
+    analyzer.timings.clear()
+    decoding = 0.0
+    started, cpu_started = time.perf_counter(), time.process_time()
+    for jpeg in jpegs:
+        decode_started = time.perf_counter()
+        frame = decode_jpeg(jpeg)
+        decoding += time.perf_counter() - decode_started
+        analyzer.analyse([FrameJob(frame, True)])
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    return Round(wall, cpu, {**analyzer.timings, "decode": decoding}, [1] * len(jpegs))
+
+
+async def _paired_rounds(
+    stage: VisionStage, events: list[FrameChunkReady], packs: list[tuple[int, float, float, bytes, int]]
+) -> tuple[list[Round], list[Round]]:
+    """`ROUNDS` rounds of each path, taking turns, so both see the machine in the same phases."""
+    loop = asyncio.get_running_loop()
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=context, initializer=_naive_load, initargs=(packs,)) as pool:
+        await loop.run_in_executor(pool, _naive_round)  # loads the models before the first timed round
+        batched, naive = [], []
+        for _ in range(ROUNDS):
+            batched.append(await _batched_round(stage, events))
+            naive.append(await loop.run_in_executor(pool, _naive_round))
+    return batched, naive
 
 
 async def run(stack: Settings) -> dict[str, Any]:
@@ -176,20 +192,22 @@ async def run(stack: Settings) -> dict[str, Any]:
     await stage.start()
     # Warm-up with full batches, as a running worker is: the first passes at a new batch size grow the heap.
     await _batched(stage, events[: stage.max_in_flight])
-    batched = await _batched_rounds(stage, events)
+    batched_rounds, naive_rounds = await _paired_rounds(stage, events, packs)
     await stage.stop()
 
     # A finer configuration for comparison: detection on 320-pixel frames (smaller faces found).
     finer = VisionStage(store, bucket, VisionSettings(detect_max_side=320))
     await finer.start()
     await _batched(finer, events[: finer.max_in_flight])
-    finer_s = (await _batched_rounds(finer, events)).wall_s
+    finer_s = min([(await _batched_round(finer, events)).wall_s for _ in range(ROUNDS)])
     await finer.stop()
 
-    naive = _naive_in_fresh_process(packs)
+    batched = min(batched_rounds, key=lambda r: r.wall_s)
+    naive = min(naive_rounds, key=lambda r: r.wall_s)
     naive_frames = naive.frames
     batched_fps = frames / batched.wall_s
     naive_fps = naive_frames / naive.wall_s
+    per_round = [(frames / b.wall_s) / (n.frames / n.wall_s) for b, n in zip(batched_rounds, naive_rounds, strict=True)]
     return {
         "device": "cuda" if torch.cuda.is_available() else "cpu",
         "torch_threads": DEFAULT_THREADS,
@@ -205,6 +223,7 @@ async def run(stack: Settings) -> dict[str, Any]:
         "naive_frames": naive_frames,
         "naive_model_s": {k: round(v, 2) for k, v in naive.model_s.items()},
         "speedup": round(batched_fps / naive_fps, 1),
+        "speedup_per_round": [round(r, 1) for r in per_round],
         "detect_max_side": stage.settings.detect_max_side,
         "batched_320_fps": round(frames / finer_s, 1),
         "speedup_320": round(frames / finer_s / naive_fps, 1),
