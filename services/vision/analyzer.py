@@ -120,8 +120,10 @@ class FrameAnalyzer:
         log.info("vision models loaded", extra={"device": str(self.device), "half": half})
 
     def analyse(self, jobs: Sequence[FrameJob]) -> list[FrameResult]:
-        found = self._detect_whole([i for i, job in enumerate(jobs) if job.roi is None], jobs)
-        found.update(self._detect_in_windows([i for i, job in enumerate(jobs) if job.roi is not None], jobs))
+        # A face so close that its window would be the size of the frame is searched whole: same cost, no edges.
+        windowed = [i for i, job in enumerate(jobs) if job.roi is not None and self._window_pays(job)]
+        found = self._detect_in_windows(windowed, jobs)
+        found.update(self._detect_whole([i for i in range(len(jobs)) if i not in found], jobs))
         results: list[FrameResult | None] = [None] * len(jobs)
         crops: list[npt.NDArray[np.uint8]] = []
         crop_owner: list[int] = []
@@ -163,6 +165,12 @@ class FrameAnalyzer:
     def _scale(self, image: Image) -> float:
         """The factor frames of this size are scaled by for detection."""
         return min(1.0, self.settings.detect_max_side / float(max(image.shape[:2])))
+
+    def _window_pays(self, job: FrameJob) -> bool:
+        """Whether the window around ``job.roi`` is smaller than the whole frame, as the detector sees them."""
+        scale = self._scale(job.image)
+        height, width = job.image.shape[:2]
+        return bool(window_side(_roi(job) * scale) ** 2 < height * width * scale * scale)
 
     def _detect_whole(self, idx: list[int], jobs: Sequence[FrameJob]) -> dict[int, _Found]:
         by_size: dict[tuple[int, int], list[int]] = defaultdict(list)
@@ -245,13 +253,22 @@ class Window:
         return bool(inside) and self.expected_side / ROI_SIZE_RATIO <= size <= self.expected_side * ROI_SIZE_RATIO
 
 
+def _face_side(box: npt.NDArray[np.float32]) -> float:
+    return max(float(box[2] - box[0]), float(box[3] - box[1]), 1.0)
+
+
+def window_side(box: npt.NDArray[np.float32]) -> int:
+    """Side of the window searched around ``box``: ``ROI_EXPAND`` times its longer side, rounded up to the grid."""
+    return WINDOW_GRID * max(1, math.ceil(ROI_EXPAND * _face_side(box) / WINDOW_GRID))
+
+
 def window_around(small: Image, box: npt.NDArray[np.float32], scale: float) -> Window:
     """The window of ``small`` (a frame scaled by ``scale``) around ``box`` (in its pixels): ``ROI_EXPAND`` times the
     box's longer side, rounded up to and placed on the ``WINDOW_GRID``; where it reaches past the frame it holds the
     detector's mean colour (a zero input, as the network's own padding)."""
     height, width = small.shape[:2]
-    face = max(float(box[2] - box[0]), float(box[3] - box[1]), 1.0)
-    size = WINDOW_GRID * max(1, math.ceil(ROI_EXPAND * face / WINDOW_GRID))
+    face = _face_side(box)
+    size = window_side(box)
     x0 = WINDOW_GRID * round(((box[0] + box[2]) / 2 - size / 2) / WINDOW_GRID)
     y0 = WINDOW_GRID * round(((box[1] + box[3]) / 2 - size / 2) / WINDOW_GRID)
     xa, ya, xb, yb = max(0, x0), max(0, y0), min(width, x0 + size), min(height, y0 + size)
@@ -319,4 +336,6 @@ __all__ = [
     "Window",
     "select_device",
     "shrink",
+    "window_around",
+    "window_side",
 ]

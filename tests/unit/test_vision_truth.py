@@ -302,6 +302,8 @@ def test_a_window_around_the_face_finds_what_the_whole_frame_search_finds(
         # Expressions are classified on both, but not compared: the classifier swings by up to a third between
         # crops 4 px apart on this rendered face, whichever search placed them.
         assert t.expression is not None and w.expression is not None
+    close_up = analyzer.analyse([FrameJob(frames[0], True, (0.05, 0.05, 0.95, 0.95))])[0]
+    assert close_up.search == "whole" and close_up.box is not None  # a window as large as the frame is not cut
     empty_corner = (0.0, 0.0, 0.12, 0.16)
     lost = analyzer.analyse([FrameJob(f, True, empty_corner) for f in frames[:2]])
     assert all(r.box is None and r.faces == 0 and r.expression is None for r in lost)

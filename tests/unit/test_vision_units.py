@@ -281,3 +281,27 @@ def test_shrink_averages_like_opencv_area_resize() -> None:
     area = cv2.resize(image, (256, 192), interpolation=cv2.INTER_AREA)
     assert np.abs(small.astype(np.int16) - area).mean() < 1.0
     assert shrink(image, 1.0) is image
+
+
+def test_windows_sit_on_the_detectors_grid_and_are_padded_past_the_frame() -> None:
+    from services.vision.analyzer import WINDOW_GRID, window_around, window_side
+    from services.vision.retinaface import BGR_MEAN
+
+    small = np.arange(192 * 256 * 3, dtype=np.uint32).reshape(192, 256, 3).astype(np.uint8)  # a scaled frame
+    inside = window_around(small, np.array([100, 60, 150, 122], np.float32), 0.4)
+    assert window_side(np.array([100, 60, 150, 122], np.float32)) == 128  # twice 62, rounded up to the grid
+    assert inside.pixels.shape == (128, 128, 3) and inside.scale == 0.4 and inside.expected_side == 62
+    x0, y0 = (int(v) for v in inside.origin)
+    assert x0 % WINDOW_GRID == 0 and y0 % WINDOW_GRID == 0
+    assert np.array_equal(inside.pixels, small[y0 : y0 + 128, x0 : x0 + 128])  # the scaled frame's own pixels
+    # a face a pixel away gives the same window: a face that stays put is searched in the same pixels
+    nudged = window_around(small, np.array([101, 61, 151, 123], np.float32), 0.4)
+    assert np.array_equal(nudged.origin, inside.origin)
+    edge = window_around(small, np.array([220, 150, 270, 200], np.float32), 0.4)  # partly off the frame
+    ex, ey = (int(v) for v in edge.origin)
+    assert edge.pixels.shape == (128, 128, 3) and ex + 128 > 256 and ey + 128 > 192
+    assert np.array_equal(edge.pixels[: 192 - ey, : 256 - ex], small[ey:, ex:])
+    assert (edge.pixels[192 - ey :, :] == np.array(BGR_MEAN, np.uint8)).all()  # the detector's zero input
+    assert edge.holds(np.array([30, 30, 90, 90], np.float32))
+    assert not edge.holds(np.array([0, 30, 60, 90], np.float32))  # touching the edge: may be cut off
+    assert not edge.holds(np.array([30, 30, 50, 50], np.float32))  # far smaller than expected: someone else
