@@ -53,7 +53,7 @@ from services.vision.inference import keep_freed_memory
 from services.vision.registry import EXPRESSION, FACE_DETECTOR, HEAD_POSE_VERSION
 from services.vision.settings import VisionSettings
 from services.vision.timeline import TIMELINE_CONTENT_TYPE, encode_timeline
-from services.vision.tracking import analyse_chunk, key_every
+from services.vision.tracking import analyse_chunk, key_every, search_version
 
 log = logging.getLogger(__name__)
 
@@ -138,9 +138,11 @@ class VisionStage:
                 raise Rejected(FailureCode.POLICY_FORBIDS, f"{scope} is not permitted for this interview")
         chunk = await asyncio.to_thread(self._read, event)
         emotion = emotion_decision(event, self.settings.emotion_inference)
-        every = key_every(self.settings.keyframe_interval_s, self.settings.sample_stride / event.sample_fps)
+        interval = self.settings.keyframe_interval_s
+        every = key_every(interval, self.settings.sample_stride / event.sample_fps)
         results = await analyse_chunk(self.batcher.submit, chunk.frames, emotion.performed, every)
-        return [await asyncio.to_thread(self._features_event, event, chunk, results, emotion)]
+        search = search_version(every, interval)
+        return [await asyncio.to_thread(self._features_event, event, chunk, results, emotion, search)]
 
     def _read(self, event: FrameChunkReady) -> DecodedChunk:
         ref = event.object
@@ -156,7 +158,12 @@ class VisionStage:
         return DecodedChunk(pack.timestamps[::stride], pack.frames[::stride])
 
     def _features_event(
-        self, event: FrameChunkReady, chunk: DecodedChunk, results: list[FrameResult], emotion: EmotionInference
+        self,
+        event: FrameChunkReady,
+        chunk: DecodedChunk,
+        results: list[FrameResult],
+        emotion: EmotionInference,
+        face_search: str,
     ) -> VisionFeatures:
         if emotion.performed and not any(r.box is not None for r in results):
             emotion = EmotionInference(performed=False, reason=EmotionInferenceReason.NO_FACE_DETECTED)
@@ -166,7 +173,7 @@ class VisionStage:
         features = chunk_features(window, chunk.timestamps, results, motion, emotion, self.settings)
         data = encode_timeline(features.columns, {"chunk_index": str(event.chunk_index)})
         stored = self.store.put_bytes(self.work_bucket, timeline_key(event), data, TIMELINE_CONTENT_TYPE)
-        versions = {"face_detector": FACE_DETECTOR.version, "head_pose": HEAD_POSE_VERSION}
+        versions = {"face_detector": FACE_DETECTOR.version, "face_search": face_search, "head_pose": HEAD_POSE_VERSION}
         if emotion.performed:
             versions["expression"] = EXPRESSION.version
         return VisionFeatures(

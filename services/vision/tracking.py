@@ -9,7 +9,7 @@ submission to the shared batcher (other chunks' frames share the passes):
 2. Between two key frames that disagree (a different number of faces, or no face in one), every frame is
    searched whole too, so a face leaving or a second face arriving is found at the frame it happens.
 3. The frames between two key frames that agree are searched in a window around both key frames' faces
-   (`FrameJob.roi`, see `services.vision.analyzer`), which costs about a third of a whole search. They share
+   (`FrameJob.roi`, see `services.vision.window`), which costs about a third of a whole search. They share
    that window, so a face that stays put is searched in the very same pixels frame after frame and its
    landmarks do not jitter. The faces they count are the key frames'.
 
@@ -35,6 +35,11 @@ def key_every(interval_s: float, period_s: float) -> int:
     if interval_s <= 0 or period_s <= 0:
         return 1
     return max(1, round(interval_s / period_s))
+
+
+def search_version(every: int, interval_s: float) -> str:
+    """How a chunk's faces were searched, for its ``model_versions`` (and so the profile's provenance)."""
+    return "whole-1" if every <= 1 else f"track-1-{interval_s:g}s"
 
 
 def key_frames(n: int, every: int) -> list[int]:
@@ -109,4 +114,14 @@ async def analyse_chunk(submit: Submit, frames: Sequence[Image], expression: boo
     return out
 
 
-__all__ = ["Follow", "Submit", "analyse_chunk", "disputed", "follows", "key_every", "key_frames", "union"]
+__all__ = [
+    "Follow",
+    "Submit",
+    "analyse_chunk",
+    "disputed",
+    "follows",
+    "key_every",
+    "key_frames",
+    "search_version",
+    "union",
+]

@@ -15,7 +15,15 @@ import numpy as np
 import pytest
 
 from services.vision.analyzer import Box, FrameJob, FrameResult
-from services.vision.tracking import analyse_chunk, disputed, follows, key_every, key_frames, union
+from services.vision.tracking import (
+    analyse_chunk,
+    disputed,
+    follows,
+    key_every,
+    key_frames,
+    search_version,
+    union,
+)
 
 FACE: Box = (0.40, 0.30, 0.60, 0.60)
 
@@ -81,6 +89,7 @@ def test_key_frame_spacing_follows_the_interval_in_frames() -> None:
     assert key_frames(11, 5) == [0, 5, 10]
     assert key_frames(1, 5) == [0]
     assert key_frames(0, 5) == []
+    assert search_version(5, 0.5) == "track-1-0.5s" and search_version(1, 0.0) == "whole-1"
 
 
 def test_a_still_face_is_searched_whole_on_key_frames_and_in_one_window_between() -> None:

@@ -284,8 +284,8 @@ def test_shrink_averages_like_opencv_area_resize() -> None:
 
 
 def test_windows_sit_on_the_detectors_grid_and_are_padded_past_the_frame() -> None:
-    from services.vision.analyzer import WINDOW_GRID, window_around, window_side
     from services.vision.retinaface import BGR_MEAN
+    from services.vision.window import WINDOW_GRID, window_around, window_side
 
     small = np.arange(192 * 256 * 3, dtype=np.uint32).reshape(192, 256, 3).astype(np.uint8)  # a scaled frame
     inside = window_around(small, np.array([100, 60, 150, 122], np.float32), 0.4)
