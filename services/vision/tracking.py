@@ -5,7 +5,7 @@ little from one frame to the next. So the frames of a chunk are analysed in up t
 submission to the shared batcher (other chunks' frames share the passes):
 
 1. Key frames, every ``every``-th frame and the last, are searched whole: how many faces, and where the
-   candidate's is.
+   candidate's is. Their results stand as they are.
 2. Between two key frames that disagree (a different number of faces, or no face in one), every frame is
    searched whole too, so a face leaving or a second face arriving is found at the frame it happens.
 3. The frames between two key frames that agree are searched in a window around both key frames' faces
