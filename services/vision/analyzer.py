@@ -107,9 +107,7 @@ class FrameAnalyzer:
         log.info("vision models loaded", extra={"device": str(self.device), "half": half})
 
     def analyse(self, jobs: Sequence[FrameJob]) -> list[FrameResult]:
-        # A face so close that its window would be the size of the frame is searched whole: same cost, no edges.
-        windowed = [i for i, job in enumerate(jobs) if job.roi is not None and self._window_pays(job)]
-        found = self._detect_in_windows(windowed, jobs)
+        found = self._detect_in_windows([i for i, job in enumerate(jobs) if job.roi is not None], jobs)
         found.update(self._detect_whole([i for i in range(len(jobs)) if i not in found], jobs))
         results: list[FrameResult | None] = [None] * len(jobs)
         crops: list[npt.NDArray[np.uint8]] = []
@@ -153,12 +151,6 @@ class FrameAnalyzer:
         """The factor frames of this size are scaled by for detection."""
         return min(1.0, self.settings.detect_max_side / float(max(image.shape[:2])))
 
-    def _window_pays(self, job: FrameJob) -> bool:
-        """Whether the window around ``job.roi`` is smaller than the whole frame, as the detector sees them."""
-        scale = self._scale(job.image)
-        height, width = job.image.shape[:2]
-        return bool(window_side(_roi(job) * scale) ** 2 < height * width * scale * scale)
-
     def _detect_whole(self, idx: list[int], jobs: Sequence[FrameJob]) -> dict[int, _Found]:
         by_size: dict[tuple[int, int], list[int]] = defaultdict(list)
         for i in idx:
@@ -180,12 +172,18 @@ class FrameAnalyzer:
         return found
 
     def _detect_in_windows(self, idx: list[int], jobs: Sequence[FrameJob]) -> dict[int, _Found]:
-        """The candidate's face searched in a window around each job's ``roi`` (see the module's docstring)."""
+        """The candidate's face searched in a window around each job's ``roi`` (see the module's docstring). A job
+        whose window would be as large as the frame (a face close to the camera) is left out, for a whole search:
+        same cost, no edges."""
         windows: dict[int, Window] = {}
         by_size: dict[int, list[int]] = defaultdict(list)
         for i in idx:
-            scale = self._scale(jobs[i].image)
-            windows[i] = window_around(shrink(jobs[i].image, scale), _roi(jobs[i]) * scale, scale)
+            image = jobs[i].image
+            scale = self._scale(image)
+            box = _roi(jobs[i]) * scale
+            if window_side(box) ** 2 >= image.shape[0] * image.shape[1] * scale * scale:
+                continue
+            windows[i] = window_around(shrink(image, scale), box, scale)
             by_size[windows[i].pixels.shape[0]].append(i)
         found: dict[int, _Found] = {}
         for side, same in by_size.items():

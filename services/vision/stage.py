@@ -2,7 +2,7 @@
 
 Each handler reads its chunk's pack from the work bucket and decodes it in a thread, then submits the
 frames to the shared `Batcher` in the rounds `services.vision.tracking` plans (whole key frames, then the
-face followed in the frames between), so the chunks of every interview in flight (up to the worker's
+face followed in the frames between), so the chunks of every interview in flight (up to the vision setting
 ``max_in_flight``) share forward passes. On a CPU the passes run on ``threads`` batch threads (one per core by
 default), each with one torch thread, and the process keeps freed memory for the next pass (`keep_freed_memory`).
 The per-frame timeline is stored as Parquet under
