@@ -65,6 +65,8 @@ class MotionModel:
         items.sort(key=lambda e: _outer(e)[0])
         self._events = items
         self._starts = [_outer(e)[0] for e in items]
+        #: Head motion is drawn in display fractions for the default framing; a smaller face moves less.
+        self._head_scale = truth.spec.head_scale
         rng = random.Random(truth.spec.seed * 104729 + 3)
         self._phase = [rng.uniform(0, 2 * math.pi) for _ in range(6)]
 
@@ -106,7 +108,10 @@ class MotionModel:
             dy += 0.008 * f
             yaw += sign * LOOK_YAW * f
             body_dx += sign * 0.02 * f
-        elif isinstance(e, NoFace):
+        k = self._head_scale
+        dx, dy, body_dx = dx * k, dy * k, body_dx * k
+        if isinstance(e, NoFace):
+            # Leaving the picture is a move across the frame, whatever the face's size.
             sign = -1.0 if e.side == "left" else 1.0
             f = ramp(t, e.leave_start, e.back_end, e.start - e.leave_start)
             dx += sign * LEAVE_SHIFT * f

@@ -29,10 +29,8 @@ from services.samples.spec import SampleSpec
 U8 = NDArray[np.uint8]
 F32 = NDArray[np.float32]
 
-#: Face box height as a fraction of the shorter display side.
-FACE_FRACTION = 0.27
-#: Resting face centre as fractions of display width and height.
-FACE_CENTER = (0.5, 0.43)
+#: Resting face centre height as a fraction of the display height (the horizontal place is the spec's face_x).
+FACE_Y = 0.43
 #: Second person: face size relative to the candidate's, centre height.
 SECOND_SCALE = 0.62
 SECOND_Y = 0.34
@@ -169,11 +167,10 @@ class SceneRenderer:
         self.w, self.h = w, h
         self.bg = build_background(w, h, spec.seed)
         self.desk_y, self.desk = build_desk(w, h)
-        u = min(w, h)
-        face_px = FACE_FRACTION * u
+        face_px = spec.face_side_px
         self.head = head_sprite(spec.variant).scaled(face_px / head_sprite(spec.variant).face[3])
         self.face_px = face_px
-        self.cx, self.cy = FACE_CENTER[0] * w, FACE_CENTER[1] * h
+        self.cx, self.cy = spec.face_x * w, FACE_Y * h
         # Candidate torso: a sprite that moves with the body.
         hw = self.head.bgra.shape[1]
         neck_top = int(self.cy + 0.42 * face_px)

@@ -418,18 +418,41 @@ def _draft(kind: EventKind, rng: random.Random, compact: bool, second_side: str)
     return _Draft(kind, visible + 0.8, {"side": second_side, "move_s": 0.4})
 
 
-def schedule_events(spec: SampleSpec, rng: random.Random) -> Events:
-    """Non-overlapping head-motion and scene events inside the recording."""
+#: Seconds of recording per event when the script holds only gestures or only look-aways.
+FOCUSED_EVENT_SPACING_S = {"gestures": 3.0, "gaze": 5.0}
+#: Shortest look-away a gaze-only script holds (turns excluded), well above the shortest episode vision reports.
+FOCUSED_LOOK_MIN_S = 1.5
+
+
+def _drafts(spec: SampleSpec, rng: random.Random, second_side: str) -> list[_Draft]:
+    """The events the spec's mix asks for, most important first."""
     window = spec.duration - 2 * EVENT_MARGIN_S
+    if spec.events == "still":
+        return []
+    if spec.events in FOCUSED_EVENT_SPACING_S:
+        n = max(1, int(window // FOCUSED_EVENT_SPACING_S[spec.events]))
+        if spec.events == "gestures":  # nods and shakes taking turns
+            return [_draft("nod" if i % 2 == 0 else "shake", rng, False, second_side) for i in range(n)]
+        drafts = [_draft("look_away", rng, False, second_side) for _ in range(n)]
+        for d in drafts:
+            d.length = max(d.length, FOCUSED_LOOK_MIN_S + 2 * float(d.params["turn_s"]))
+        return drafts
     compact = spec.duration < 30.0
-    # The second person leans in on the bookshelf side of the room (the framed picture hangs on the other).
-    second_side = "right" if spec.seed % 2 == 0 else "left"
     drafts = [_draft(k, rng, compact, second_side) for k in GUARANTEED]
     minutes = spec.duration / 60.0
     if not compact:
         for kind, rate in RATE_PER_MIN.items():
             extra = max(0, round(rate * minutes) - 1)
             drafts += [_draft(kind, rng, False, second_side) for _ in range(extra)]
+    return drafts
+
+
+def schedule_events(spec: SampleSpec, rng: random.Random) -> Events:
+    """Non-overlapping head-motion and scene events inside the recording."""
+    window = spec.duration - 2 * EVENT_MARGIN_S
+    # The second person leans in on the bookshelf side of the room (the framed picture hangs on the other).
+    second_side = "right" if spec.seed % 2 == 0 else "left"
+    drafts = _drafts(spec, rng, second_side)
     # Drop from the end (lowest priority first) until everything fits with margins between events.
     while drafts and sum(d.length for d in drafts) + EVENT_MARGIN_S * (len(drafts) - 1) > window:
         drafts.pop()

@@ -10,6 +10,12 @@ Lang = Literal["en", "zh"]
 Variant = Literal["smiling", "neutral"]
 Candidate = Literal["strong", "weak"]
 Rotation = Literal[0, 90, 180, 270]
+#: Which head-motion and scene events the script holds: a mix of everything (an interview), none (a still head),
+#: only nods and head shakes, or only look-aways.
+EventMix = Literal["mixed", "still", "gestures", "gaze"]
+
+#: Default face box side as a fraction of the shorter display side (a webcam at arm's length).
+FACE_FRACTION = 0.27
 
 MIN_DURATION_S = 5.0
 MAX_DURATION_S = 2 * 3600.0
@@ -42,6 +48,21 @@ class SampleSpec(BaseModel):
         True, description="Questions are spoken by an interviewer voice (else the candidate reads them silently)."
     )
     sample_rate: int = Field(16000, ge=8000, le=48000, description="Audio sample rate in Hz (mono).")
+    face_px: float | None = Field(
+        None,
+        ge=24,
+        le=2000,
+        description="Side of the candidate's face box in display pixels (about the face's width); None: "
+        f"{FACE_FRACTION:.0%} of the shorter display side. Head motion scales with the face, as a real head's does.",
+    )
+    face_x: float = Field(
+        0.5,
+        ge=0.15,
+        le=0.85,
+        description="Horizontal position of the resting face centre, as a share of the display width (framing: a "
+        "candidate seated left or right of the camera's axis still looks into it).",
+    )
+    events: EventMix = Field("mixed", description="Which head-motion and scene events are scripted.")
 
     @model_validator(mode="after")
     def _check(self) -> SampleSpec:
@@ -50,6 +71,16 @@ class SampleSpec(BaseModel):
         if self.width % 2 or self.height % 2:
             raise ValueError("width and height must be even (4:2:0 video)")
         return self
+
+    @property
+    def face_side_px(self) -> float:
+        """The candidate's face box side in display pixels."""
+        return self.face_px if self.face_px is not None else FACE_FRACTION * min(self.display_size)
+
+    @property
+    def head_scale(self) -> float:
+        """Head size relative to the default framing: head motion, in display fractions, scales by it."""
+        return self.face_side_px / (FACE_FRACTION * min(self.display_size))
 
     @property
     def display_size(self) -> tuple[int, int]:

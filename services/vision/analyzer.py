@@ -1,14 +1,14 @@
 """Per-frame analysis of a batch of frames: faces, the candidate's face, landmarks, head pose,
 expression probabilities and image quality.
 
-A frame is searched for faces in one of two ways, both on the frame scaled down to ``detect_max_side``
-(frames of equal size share one detector pass; frames of different interviews may differ in size, so a batch
-is split by size). Whole, or in a window around where a job's ``roi`` expects the face (as
-`services.vision.tracking` plans it; `services.vision.window` places it), a fraction of the frame's pixels. A
-window whose face is not found, or found cut by the window's edge or at a size far from the expected one, gives
-a result without a face, and the tracker searches the whole frame. Landmarks, pose, expression crops and
-sharpness use the full-resolution frame either way. Expression runs only on the face crops of frames whose
-interview permits it.
+A job either searches its frame whole, on the frame scaled down to ``detect_max_side`` (frames of equal size share
+one detector pass; frames of different interviews may differ in size, so a batch is split by size), or measures
+the face in a window (`FrameJob.window`, placed by `services.vision.window` and chosen by
+`services.vision.tracking`): a square around where the face is expected, at the scale that gives the face about
+the detector's working size. A window whose face is not found, or found cut by the window's edge or at a size far
+from the expected one, gives a result without a face, and the tracker searches the whole frame. Pose, expression
+crops and sharpness use the full-resolution frame either way. Expression runs only on the face crops of frames
+whose interview permits it.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from services.vision.pose import Pose, head_pose
 from services.vision.registry import EXPRESSION, FACE_DETECTOR
 from services.vision.retinaface import Detections, RetinaFaceNet, detect, load_retinaface
 from services.vision.settings import VisionSettings
-from services.vision.window import Window, window_around, window_side
+from services.vision.window import Placement, cut, enlarged, place
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +51,11 @@ Search = Literal["whole", "window"]
 class FrameJob:
     image: Image
     expression: bool
-    #: Where the candidate's face is expected (fractions of the frame, x0, y0, x1, y1); None searches the frame.
-    roi: Box | None = None
+    #: The window the candidate's face is measured in; None searches the whole frame.
+    window: Placement | None = None
+    #: A whole search that only proposes where the candidate's face may be (from ``face_proposal_score``): a
+    #: window measures it before it counts. Small faces score low in a frame scaled for a whole search.
+    propose: bool = False
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,7 @@ class FrameAnalyzer:
         log.info("vision models loaded", extra={"device": str(self.device), "half": half})
 
     def analyse(self, jobs: Sequence[FrameJob]) -> list[FrameResult]:
-        found = self._detect_in_windows([i for i, job in enumerate(jobs) if job.roi is not None], jobs)
+        found = self._detect_in_windows([i for i, job in enumerate(jobs) if job.window is not None], jobs)
         found.update(self._detect_whole([i for i in range(len(jobs)) if i not in found], jobs))
         results: list[FrameResult | None] = [None] * len(jobs)
         crops: list[npt.NDArray[np.uint8]] = []
@@ -147,9 +150,9 @@ class FrameAnalyzer:
                 results[owner] = dataclasses.replace(current, expression=p)
         return [r for r in results if r is not None]
 
-    def _scale(self, image: Image) -> float:
-        """The factor frames of this size are scaled by for detection."""
-        return min(1.0, self.settings.detect_max_side / float(max(image.shape[:2])))
+    def _scale(self, width: int, height: int) -> float:
+        """The factor frames of this size are scaled by for a whole-frame search."""
+        return min(1.0, self.settings.detect_max_side / float(max(width, height)))
 
     def _detect_whole(self, idx: list[int], jobs: Sequence[FrameJob]) -> dict[int, _Found]:
         by_size: dict[tuple[int, int], list[int]] = defaultdict(list)
@@ -157,12 +160,13 @@ class FrameAnalyzer:
             by_size[jobs[i].image.shape[:2]].append(i)
         found: dict[int, _Found] = {}
         for (height, width), same in by_size.items():
-            scale = self._scale(jobs[same[0]].image)
+            scale = self._scale(width, height)
             small = [shrink(jobs[i].image, scale) for i in same]
             t0 = time.perf_counter()
             batch = torch.from_numpy(np.stack(small)).to(self.device)
-            for i, det in zip(same, detect(self.detector, batch, self.settings.min_face_score), strict=True):
-                counted, chosen = self._candidate(det, scale, width, height)
+            lowest = min(self.settings.face_proposal_score, self.settings.min_face_score)
+            for i, det in zip(same, detect(self.detector, batch, lowest), strict=True):
+                counted, chosen = self._candidate(det, scale, width, height, jobs[i].propose)
                 if chosen is None:
                     found[i] = _Found(0, "whole")
                 else:
@@ -171,32 +175,33 @@ class FrameAnalyzer:
             self._add_time("face_detector", t0)
         return found
 
+    def placement(self, box: Box, width: int, height: int) -> Placement | None:
+        """The window a face at ``box`` (fractions of a ``width`` x ``height`` frame) is measured in; None: the
+        whole frame (a face so close that its window would be as large as the frame)."""
+        return place(box, width, height, self._scale(width, height))
+
     def _detect_in_windows(self, idx: list[int], jobs: Sequence[FrameJob]) -> dict[int, _Found]:
-        """The candidate's face searched in a window around each job's ``roi`` (see the module's docstring). A job
-        whose window would be as large as the frame (a face close to the camera) is left out, for a whole search:
-        same cost, no edges."""
-        windows: dict[int, Window] = {}
+        """The candidate's face searched in each job's window (see the module's docstring)."""
+        pixels: dict[int, Image] = {}
         by_size: dict[int, list[int]] = defaultdict(list)
         for i in idx:
+            window = jobs[i].window
+            assert window is not None
             image = jobs[i].image
-            scale = self._scale(image)
-            box = _roi(jobs[i]) * scale
-            if window_side(box) ** 2 >= image.shape[0] * image.shape[1] * scale * scale:
-                continue
-            windows[i] = window_around(shrink(image, scale), box, scale)
-            by_size[windows[i].pixels.shape[0]].append(i)
+            pixels[i] = enlarged(image, window) if window.scale > 1.0 else cut(shrink(image, window.scale), window)
+            by_size[window.side].append(i)
         found: dict[int, _Found] = {}
         for side, same in by_size.items():
             t0 = time.perf_counter()
-            batch = torch.from_numpy(np.stack([windows[i].pixels for i in same])).to(self.device)
+            batch = torch.from_numpy(np.stack([pixels[i] for i in same])).to(self.device)
             for i, det in zip(same, detect(self.detector, batch, self.settings.min_face_score), strict=True):
-                window = windows[i]
-                counted, chosen = self._candidate(det, 1.0, side, side)
+                window = jobs[i].window
+                assert window is not None
+                counted, chosen = self._candidate(det, 1.0, side, side, False)
                 if chosen is None or not window.holds(det.boxes[chosen]):
                     found[i] = _Found(0, "window")
                     continue
-                box = (det.boxes[chosen] + np.tile(window.origin, 2)) / window.scale
-                points = (det.landmarks[chosen] + window.origin) / window.scale
+                box, points = window.to_frame(det.boxes[chosen]), window.to_frame(det.landmarks[chosen])
                 found[i] = _Found(counted, "window", box, points, float(det.scores[chosen]))
             self._add_time("face_tracker", t0)
         return found
@@ -205,9 +210,14 @@ class FrameAnalyzer:
         with self._timings_lock:
             self.timings[name] += time.perf_counter() - since
 
-    def _candidate(self, det: Detections, scale: float, width: int, height: int) -> tuple[int, int | None]:
-        """(faces counted, index of the candidate's face): the largest face, favouring the centre."""
-        if len(det.scores) == 0:
+    def _candidate(
+        self, det: Detections, scale: float, width: int, height: int, propose: bool
+    ) -> tuple[int, int | None]:
+        """(faces counted, index of the candidate's face): the largest face, favouring the centre, among those
+        scoring ``min_face_score`` (``face_proposal_score`` when only proposing one)."""
+        floor = self.settings.face_proposal_score if propose else self.settings.min_face_score
+        eligible = det.scores >= floor
+        if not eligible.any():
             return 0, None
         boxes = det.boxes / scale
         heights = boxes[:, 3] - boxes[:, 1]
@@ -215,16 +225,12 @@ class FrameAnalyzer:
         centre_x = (boxes[:, 0] + boxes[:, 2]) / 2 / width
         centre_y = (boxes[:, 1] + boxes[:, 3]) / 2 / height
         off_centre = np.hypot(centre_x - 0.5, centre_y - 0.5)
-        chosen = int(np.argmax(areas * (1.0 - np.clip(off_centre, 0.0, 0.7))))
-        # Tiny faces (a photo on the wall, a face in the background far away) do not count as a second person.
-        counted = int(np.sum(heights >= self.settings.second_face_min_size * heights[chosen]))
+        chosen = int(np.argmax(np.where(eligible, areas * (1.0 - np.clip(off_centre, 0.0, 0.7)), -1.0)))
+        # Tiny faces (a photo on the wall, a face in the background far away) do not count as a second person;
+        # other faces count from min_face_score, as in every search.
+        counts = (det.scores >= self.settings.min_face_score) | (np.arange(len(det.scores)) == chosen)
+        counted = int(np.sum(counts & (heights >= self.settings.second_face_min_size * heights[chosen])))
         return counted, chosen
-
-
-def _roi(job: FrameJob) -> npt.NDArray[np.float32]:
-    assert job.roi is not None
-    height, width = job.image.shape[:2]
-    return np.asarray(job.roi, np.float32) * np.array([width, height, width, height], np.float32)
 
 
 def shrink(image: Image, scale: float) -> Image:

@@ -48,6 +48,14 @@ class VisionSettings(BaseModel):
         "count differs); the frames between are searched only around the face. 0 searches every frame whole.",
     )
     min_face_score: float = Field(0.6, ge=0, le=1, description="Detector score below which a face is ignored.")
+    face_proposal_score: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description="Score from which a whole-frame search proposes the candidate's face; it counts once its window, "
+        "at the detector's working size, scores it min_face_score (a small face scores low in a frame scaled to "
+        "detect_max_side).",
+    )
     second_face_min_size: float = Field(
         0.3, ge=0, le=1, description="A second face counts when its height is at least this share of the candidate's."
     )

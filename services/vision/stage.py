@@ -140,7 +140,9 @@ class VisionStage:
         emotion = emotion_decision(event, self.settings.emotion_inference)
         interval = self.settings.keyframe_interval_s
         every = key_every(interval, self.settings.sample_stride / event.sample_fps)
-        results = await analyse_chunk(self.batcher.submit, chunk.frames, emotion.performed, every)
+        results = await analyse_chunk(
+            self.batcher.submit, chunk.frames, emotion.performed, every, self.analyzer.placement
+        )
         search = search_version(every, interval)
         return [await asyncio.to_thread(self._features_event, event, chunk, results, emotion, search)]
 

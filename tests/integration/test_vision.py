@@ -162,7 +162,7 @@ async def test_vision_stage_end_to_end(stack_settings: Settings, chunks: Chunks)
         # key frames (every 0.5 s and the chunk's last) are searched whole, most others only around the face
         assert searches[0] == searches[-1] == "whole" and searches.count("whole") >= table.num_rows // 5
         windowed += searches.count("window")
-        assert f.model_versions["face_search"] == "track-1-0.5s"  # how faces were searched travels with the features
+        assert f.model_versions["face_search"] == "track-2-0.5s"  # how faces were searched travels with the features
         expression_columns = [c for c in table.column_names if c in EXPRESSION_COLUMNS]
         emotion = f.summary.emotion_inference
         if f.interview_id == chunks.forbidden[0].interview_id:

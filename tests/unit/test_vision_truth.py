@@ -7,126 +7,36 @@ the per-question behaviour comes from `aggregate` over the resulting vision-feat
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from services.common.contracts import (
-    EmotionInference,
-    EmotionInferenceReason,
-    FrameChunkReady,
-    ObjectRef,
-    VisionFeatures,
-    derived_envelope,
-)
-from services.frames.chunking import chunk_index, plan_chunks
-from services.frames.decode import VideoFrame, decode_media
-from services.frames.pack import PackedFrame, encode_jpeg, read_pack, write_pack
+from services.common.contracts import EmotionInference, EmotionInferenceReason
 from services.samples import SampleSpec, generate_interview
 from services.samples.ground_truth import GroundTruth
-from services.vision.aggregate import InterviewBehaviour, Period, Window, aggregate
-from services.vision.analyzer import FrameAnalyzer, FrameJob, FrameResult
-from services.vision.batcher import Batcher
-from services.vision.features import ChunkFeatures, ChunkWindow, chunk_features, motion_energy
+from services.vision.aggregate import Window
+from services.vision.analyzer import FrameAnalyzer, FrameJob
+from services.vision.features import chunk_features
 from services.vision.settings import VisionSettings
-from services.vision.timeline import TIMELINE_CONTENT_TYPE
-from services.vision.tracking import analyse_chunk, key_every
-from tests.integration.stage_fixtures import example
+from tests.vision_harness import Analysed as Measured
+from tests.vision_harness import analyse_samples, chunk_packs, coverage, nod_peaks, shake_middles
 
-CHUNK_S = 4.0
 FPS = 10.0
 SPECS = {
     # seed 7: a left look-away, 4 nods, 3 shakes; seed 4: a right look-away, 4 nods, 2 shakes
     "smiling": SampleSpec(seed=7, duration=32, fps=FPS, audio=False, variant="smiling"),
     "neutral": SampleSpec(seed=4, duration=32, fps=FPS, audio=False, variant="neutral"),
 }
-PERMITTED = EmotionInference(performed=True, reason=EmotionInferenceReason.PERMITTED)
 FORBIDDEN = EmotionInference(performed=False, reason=EmotionInferenceReason.JURISDICTION_PROHIBITS)
 
 
 @dataclass(frozen=True)
-class Analysed:
-    truth: GroundTruth
-    chunks: list[tuple[ChunkWindow, list[float], list[FrameResult], ChunkFeatures]]
-    events: list[VisionFeatures]
+class Analysed(Measured):
     stills: list[np.ndarray]  # a few frames of the candidate at rest, facing the camera
     nodding: list[np.ndarray]  # the frames of the first scripted nod
-
-    def behaviour(self, windows: list[Window] | None = None) -> InterviewBehaviour:
-        return aggregate(self.events, windows)
-
-    def frames_in(self, start: float, end: float) -> list[FrameResult]:
-        return [r for _, ts, rs, _ in self.chunks for t, r in zip(ts, rs, strict=True) if start <= t < end]
-
-
-def _chunk_packs(path: Path, duration: float) -> list[tuple[ChunkWindow, list[float], list[np.ndarray]]]:
-    chunks = plan_chunks(duration, CHUNK_S)
-    frames: dict[int, list[PackedFrame]] = {c.index: [] for c in chunks}
-    with path.open("rb") as fh:
-        for item in decode_media(fh, video=True, audio=False, sample_fps=FPS):
-            if isinstance(item, VideoFrame):
-                index = chunk_index(item.pts_s, CHUNK_S, len(chunks))
-                frames[index].append(PackedFrame(item.pts_s, encode_jpeg(item.image)))
-    out = []
-    for c in chunks:
-        pack = read_pack(write_pack(frames[c.index], 640, 480))
-        out.append((ChunkWindow(c.start_s, c.end_s, 1.0 / FPS), pack.timestamps, pack.frames))
-    return out
-
-
-def _event(window: ChunkWindow, index: int, total: int, features: ChunkFeatures) -> VisionFeatures:
-    """A vision-features event as the stage builds it, around the computed features."""
-    source = FrameChunkReady.model_validate(example("frame-chunk-ready"))
-    ref = ObjectRef(
-        bucket="sightline-work",
-        key=f"t/{index}.parquet",
-        sha256="0" * 64,
-        size_bytes=1,
-        content_type=TIMELINE_CONTENT_TYPE,
-    )
-    return VisionFeatures(
-        **derived_envelope(source, "vision", VisionFeatures.EVENT_TYPE, str(index), producer="sightline-vision"),
-        context=source.context,
-        chunk_index=index,
-        total_chunks=total,
-        start_s=window.start_s,
-        end_s=window.end_s,
-        timeline=ref,
-        summary=features.summary,
-        seconds=features.seconds,
-        model_versions={"face_detector": "test"},
-    )
-
-
-async def _analyse_all(
-    analyzer: FrameAnalyzer,
-    packs: dict[str, list[tuple[ChunkWindow, list[float], list[np.ndarray]]]],
-    settings: VisionSettings,
-) -> dict[str, list[list[FrameResult]]]:
-    """All chunks of all samples submitted at once, as concurrent handlers do (key frames, then the face
-    followed in between, as the stage does): they share batches."""
-    batcher: Batcher[FrameJob, FrameResult] = Batcher(analyzer.analyse, max_batch=64, max_wait_s=0.05)
-    try:
-        names = list(packs)
-        jobs = [
-            analyse_chunk(batcher.submit, frames, True, key_every(settings.keyframe_interval_s, window.period_s))
-            for name in names
-            for window, _, frames in packs[name]
-        ]
-        results = await asyncio.gather(*jobs)
-    finally:
-        await batcher.stop()
-    assert max(batcher.batch_sizes) > 40  # frames of several chunks shared a pass
-    out: dict[str, list[list[FrameResult]]] = {}
-    it = iter(results)
-    for name in names:
-        out[name] = [next(it) for _ in packs[name]]
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -137,32 +47,19 @@ def analyzer() -> FrameAnalyzer:
 @pytest.fixture(scope="module")
 def analysed(tmp_path_factory: pytest.TempPathFactory, analyzer: FrameAnalyzer) -> dict[str, Analysed]:
     out_dir = tmp_path_factory.mktemp("vision-samples")
-    settings = VisionSettings()
-    packs = {}
-    truths = {}
+    samples = {}
     for name, spec in SPECS.items():
         result = generate_interview(spec, out_dir, name=name)
-        truths[name] = result.truth
-        packs[name] = _chunk_packs(result.media_path, result.truth.duration_s)
-    results = asyncio.run(_analyse_all(analyzer, packs, settings))
+        samples[name] = (result.truth, chunk_packs(result.media_path, result.truth.duration_s))
+    measured, batch_sizes = analyse_samples(analyzer, samples, VisionSettings())
+    assert max(batch_sizes) > 40  # frames of several chunks shared a pass
     analysed = {}
-    for name in SPECS:
-        chunks = []
-        events = []
-        for index, ((window, stamps, frames), res) in enumerate(zip(packs[name], results[name], strict=True)):
-            features = chunk_features(window, stamps, res, motion_energy(frames, res), PERMITTED, settings)
-            chunks.append((window, stamps, res, features))
-            events.append(_event(window, index, len(packs[name]), features))
-        stills = packs[name][0][2][:4]
-        nod = truths[name].events.nods[0]
-        nodding = [f for _, ts, fs in packs[name] for t, f in zip(ts, fs, strict=True) if nod.start <= t < nod.end]
-        analysed[name] = Analysed(truths[name], chunks, events, stills, nodding)
+    for name, (truth, packs) in samples.items():
+        nod = truth.events.nods[0]
+        nodding = [f for _, ts, fs in packs for t, f in zip(ts, fs, strict=True) if nod.start <= t < nod.end]
+        m = measured[name]
+        analysed[name] = Analysed(m.truth, m.chunks, m.events, packs[0][2][:4], nodding)
     return analysed
-
-
-def _coverage(found: list[Period], start: float, end: float) -> float:
-    covered = sum(max(0.0, min(p.end_s, end) - max(p.start_s, start)) for p in found)
-    return covered / (end - start)
 
 
 def _windows(truth: GroundTruth, length: float = 8.0) -> list[Window]:
@@ -174,20 +71,19 @@ def _windows(truth: GroundTruth, length: float = 8.0) -> list[Window]:
 def test_nods_and_shakes_per_window_within_one(analysed: dict[str, Analysed], name: str) -> None:
     sample = analysed[name]
     events = sample.truth.events
-    nod_peaks = [n.start + (k + 0.5) * n.period_s for n in events.nods for k in range(n.count)]
-    shake_mid = [s.start + (k + 0.5) * s.period_s for s in events.shakes for k in range(s.count)]
+    peaks, middles = nod_peaks(sample.truth), shake_middles(sample.truth)
     windows = [
         *_windows(sample.truth),
         *(Window(question_id=q.question_id, start_s=q.start, end_s=q.end) for q in sample.truth.questions),
     ]
     behaviour = sample.behaviour(windows)
     for w, q in zip(windows, behaviour.questions, strict=True):
-        expected_nods = sum(1 for t in nod_peaks if w.start_s <= t < w.end_s)
-        expected_shakes = sum(1 for t in shake_mid if w.start_s <= t < w.end_s)
+        expected_nods = sum(1 for t in peaks if w.start_s <= t < w.end_s)
+        expected_shakes = sum(1 for t in middles if w.start_s <= t < w.end_s)
         assert abs(q.nod_count - expected_nods) <= 1, (w, q.nod_count, expected_nods)
         assert abs(q.shake_count - expected_shakes) <= 1, (w, q.shake_count, expected_shakes)
     total_nods = sum(len(e.summary.nod_times_s) for e in sample.events)
-    assert abs(total_nods - len(nod_peaks)) <= 1
+    assert abs(total_nods - len(peaks)) <= 1
     # every counted nod lies inside a scripted nod
     assert all(
         any(n.start - 0.2 <= t <= n.end + 0.2 for n in events.nods)
@@ -203,7 +99,7 @@ def test_look_aways_found(analysed: dict[str, Analysed], name: str) -> None:
     truth = sample.truth.events.look_aways
     assert truth
     for look in truth:
-        assert _coverage(behaviour.look_aways, look.start + look.turn_s, look.end - look.turn_s) >= 0.9
+        assert coverage(behaviour.look_aways, look.start + look.turn_s, look.end - look.turn_s) >= 0.9
     for found in behaviour.look_aways:  # nothing else is reported as looking away
         assert any(found.start_s < t.end + 0.3 and t.start - 0.3 < found.end_s for t in truth), found
 
@@ -215,9 +111,9 @@ def test_face_absent_and_second_face_found(analysed: dict[str, Analysed], name: 
     events = sample.truth.events
     assert events.no_face and events.second_face
     for gone in events.no_face:
-        assert _coverage(behaviour.face_absent, gone.start, gone.end) >= 0.9
+        assert coverage(behaviour.face_absent, gone.start, gone.end) >= 0.9
     for extra in events.second_face:
-        assert _coverage(behaviour.second_face, extra.start, extra.end) >= 0.9
+        assert coverage(behaviour.second_face, extra.start, extra.end) >= 0.9
     for found in behaviour.face_absent:
         assert any(found.start_s < g.back_end and g.leave_start < found.end_s for g in events.no_face), found
     for found in behaviour.second_face:
@@ -290,7 +186,9 @@ def test_a_window_around_the_face_finds_what_the_whole_frame_search_finds(
     height, width = frames[0].shape[:2]
     whole = analyzer.analyse([FrameJob(f, True) for f in frames])
     assert all(r.box is not None and r.search == "whole" for r in whole)
-    windowed = analyzer.analyse([FrameJob(f, True, r.box) for f, r in zip(frames, whole, strict=True)])
+    windows = [analyzer.placement(r.box, width, height) for r in whole if r.box is not None]
+    assert all(w is not None and w.scale >= 256 / 640 for w in windows)  # never coarser than the whole search
+    windowed = analyzer.analyse([FrameJob(f, True, w) for f, w in zip(frames, windows, strict=True)])
     scale = np.array([width, height], np.float32)
     for w, t in zip(whole, windowed, strict=True):
         assert t.search == "window" and t.box is not None and t.faces == 1
@@ -302,9 +200,8 @@ def test_a_window_around_the_face_finds_what_the_whole_frame_search_finds(
         # Expressions are classified on both, but not compared: the classifier swings by up to a third between
         # crops 4 px apart on this rendered face, whichever search placed them.
         assert t.expression is not None and w.expression is not None
-    close_up = analyzer.analyse([FrameJob(frames[0], True, (0.05, 0.05, 0.95, 0.95))])[0]
-    assert close_up.search == "whole" and close_up.box is not None  # a window as large as the frame is not cut
-    empty_corner = (0.0, 0.0, 0.12, 0.16)
+    assert analyzer.placement((0.05, 0.05, 0.95, 0.95), width, height) is None  # a close-up is measured whole
+    empty_corner = analyzer.placement((0.0, 0.0, 0.12, 0.16), width, height)
     lost = analyzer.analyse([FrameJob(f, True, empty_corner) for f in frames[:2]])
     assert all(r.box is None and r.faces == 0 and r.expression is None for r in lost)
 

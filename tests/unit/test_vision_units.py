@@ -285,23 +285,48 @@ def test_shrink_averages_like_opencv_area_resize() -> None:
 
 def test_windows_sit_on_the_detectors_grid_and_are_padded_past_the_frame() -> None:
     from services.vision.retinaface import BGR_MEAN
-    from services.vision.window import WINDOW_GRID, window_around, window_side
+    from services.vision.window import WINDOW_GRID, cut, place
 
-    small = np.arange(192 * 256 * 3, dtype=np.uint32).reshape(192, 256, 3).astype(np.uint8)  # a scaled frame
-    inside = window_around(small, np.array([100, 60, 150, 122], np.float32), 0.4)
-    assert window_side(np.array([100, 60, 150, 122], np.float32)) == 128  # twice 62, rounded up to the grid
-    assert inside.pixels.shape == (128, 128, 3) and inside.scale == 0.4 and inside.expected_side == 62
-    x0, y0 = (int(v) for v in inside.origin)
-    assert x0 % WINDOW_GRID == 0 and y0 % WINDOW_GRID == 0
-    assert np.array_equal(inside.pixels, small[y0 : y0 + 128, x0 : x0 + 128])  # the scaled frame's own pixels
+    small = np.arange(192 * 256 * 3, dtype=np.uint32).reshape(192, 256, 3).astype(np.uint8)  # scaled by 0.4
+    face = (250 / 640, 150 / 480, 375 / 640, 305 / 480)  # 155 frame pixels high: 62 at the whole search's scale
+    inside = place(face, 640, 480, 0.4)
+    assert inside is not None and inside.scale == 0.4  # big enough: measured at the whole search's scale
+    assert inside.side == 128 and inside.expected_side == pytest.approx(62, abs=0.01)  # twice 62, up to the grid
+    assert inside.x0 % WINDOW_GRID == 0 and inside.y0 % WINDOW_GRID == 0
+    x0, y0 = inside.x0, inside.y0
+    assert np.array_equal(cut(small, inside), small[y0 : y0 + 128, x0 : x0 + 128])  # the scaled frame's own pixels
     # a face a pixel away gives the same window: a face that stays put is searched in the same pixels
-    nudged = window_around(small, np.array([101, 61, 151, 123], np.float32), 0.4)
-    assert np.array_equal(nudged.origin, inside.origin)
-    edge = window_around(small, np.array([220, 150, 270, 200], np.float32), 0.4)  # partly off the frame
-    ex, ey = (int(v) for v in edge.origin)
-    assert edge.pixels.shape == (128, 128, 3) and ex + 128 > 256 and ey + 128 > 192
-    assert np.array_equal(edge.pixels[: 192 - ey, : 256 - ex], small[ey:, ex:])
-    assert (edge.pixels[192 - ey :, :] == np.array(BGR_MEAN, np.uint8)).all()  # the detector's zero input
+    assert place((252 / 640, 152 / 480, 377 / 640, 307 / 480), 640, 480, 0.4) == inside
+    edge = place((550 / 640, 375 / 480, 675 / 640, 500 / 480), 640, 480, 0.4)  # partly off the frame
+    assert edge is not None
+    ex, ey = edge.x0, edge.y0
+    pixels = cut(small, edge)
+    assert pixels.shape == (128, 128, 3) and ex + 128 > 256 and ey + 128 > 192
+    assert np.array_equal(pixels[: 192 - ey, : 256 - ex], small[ey:, ex:])
+    assert (pixels[192 - ey :, :] == np.array(BGR_MEAN, np.uint8)).all()  # the detector's zero input
     assert edge.holds(np.array([30, 30, 90, 90], np.float32))
     assert not edge.holds(np.array([0, 30, 60, 90], np.float32))  # touching the edge: may be cut off
     assert not edge.holds(np.array([30, 30, 50, 50], np.float32))  # far smaller than expected: someone else
+    assert place((0.02, 0.02, 0.98, 0.98), 640, 480, 0.4) is None  # as large as the frame: measured whole
+
+
+def test_small_faces_are_measured_enlarged_to_the_detectors_working_size() -> None:
+    from services.vision.window import MAX_UPSCALE, MEASURE_FACE_PX, enlarged, measure_scale, place
+
+    assert measure_scale(160, 0.4) == 0.4  # 64 pixels at the whole search's scale: no need to enlarge
+    for face in (20.0, 30.0, 40.0, 60.0, 90.0):
+        scale = measure_scale(face, 0.4)
+        assert 0.4 <= scale <= MAX_UPSCALE
+        at_top = scale * 2 ** (1 / 4) > MAX_UPSCALE  # the ladder's last step
+        assert face * scale == pytest.approx(MEASURE_FACE_PX, rel=0.1) or at_top
+    assert measure_scale(41.0, 0.4) == measure_scale(43.0, 0.4)  # a face whose size wavers keeps its scale
+    rng = np.random.default_rng(5)
+    frame = np.asarray(cv2.GaussianBlur(rng.integers(0, 256, (360, 640, 3), dtype=np.uint8), (0, 0), 1.5), np.uint8)
+    window = place((0.40, 0.40, 0.46, 0.51), 640, 360, 0.4)  # a 40-pixel face
+    assert window is not None and window.scale > 1.0
+    whole = cv2.resize(frame, None, fx=window.scale, fy=window.scale, interpolation=cv2.INTER_LINEAR)
+    reference = whole[window.y0 : window.y0 + window.side, window.x0 : window.x0 + window.side]
+    # the same pixels the whole frame enlarged would give, from the window alone (bilinear rounding aside)
+    assert np.abs(enlarged(frame, window).astype(np.int16) - reference).max() <= 2
+    points = np.array([[0.0, 0.0], [window.side, window.side]], np.float32)
+    assert np.allclose(window.to_frame(points) * window.scale, points + window.origin)
