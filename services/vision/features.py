@@ -4,7 +4,8 @@ aggregates, motion, posture, image quality and the per-second rows.
 A frame at time ``t`` stands for ``[t, t + period)``; episodes are runs of such frames, clipped to the
 chunk. Nods are counted on the vertical position of the nose tip in face heights (a nod moves it down
 and back), shakes on its horizontal position in face widths; both need turning points that are left
-again within ``gesture_max_half_period_s``, so slow leaning and single look-aways are not counted.
+again within ``gesture_max_half_period_s``, so slow leaning and single look-aways are not counted, and a nod
+needs more up-and-down than sideways movement, so the bob of a head shake is not one.
 """
 
 from __future__ import annotations
@@ -214,9 +215,15 @@ def _gestures(
         vertical, horizontal = nose[:, 1] / face_h, nose[:, 0] / face_w
         times = t[i:j]
         for point in turning_points(vertical, s.nod_min_swing, TAIL_SWING):
-            if point.kind == 1 and _excursion_s(vertical, times, point.index, s.nod_min_swing) <= (
-                s.gesture_max_half_period_s
-            ):
+            if point.kind != 1:
+                continue
+            a, b = _excursion(vertical, point.index, s.nod_min_swing)
+            if times[b] - times[a] > s.gesture_max_half_period_s:
+                continue
+            # A head shake bobs the nose up and down a little each time it passes the middle: a swing is a nod
+            # only where the head moved more up and down than sideways around it.
+            near = np.abs(times - times[point.index]) <= s.gesture_max_half_period_s / 2
+            if np.ptp(horizontal[near]) <= np.ptp(vertical[near]):
                 nods.append(float(times[point.index]))
         extremes = turning_points(horizontal, s.shake_min_swing, TAIL_SWING)
         train: list[int] = []
@@ -231,8 +238,8 @@ def _gestures(
     return sorted(nods), sorted(shakes)
 
 
-def _excursion_s(x: npt.NDArray[np.float64], times: npt.NDArray[np.float64], peak: int, swing: float) -> float:
-    """How long the signal stays within half a swing of its peak around ``peak``."""
+def _excursion(x: npt.NDArray[np.float64], peak: int, swing: float) -> tuple[int, int]:
+    """The first and last index around ``peak`` between which the signal stays within half a swing of it."""
     level = x[peak] - swing / 2
     a = peak
     while a > 0 and x[a - 1] > level:
@@ -240,7 +247,7 @@ def _excursion_s(x: npt.NDArray[np.float64], times: npt.NDArray[np.float64], pea
     b = peak
     while b < len(x) - 1 and x[b + 1] > level:
         b += 1
-    return float(times[b] - times[a])
+    return a, b
 
 
 def _mean_pose(

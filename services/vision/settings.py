@@ -6,6 +6,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+#: The key-frame intervals the truth tests measure gestures, look-aways and face episodes at (seconds).
+KEYFRAME_INTERVALS_S = (0.0, 0.5, 1.0)
+
 
 class VisionSettings(BaseModel):
     """Configuration of the vision stage."""
@@ -43,9 +46,11 @@ class VisionSettings(BaseModel):
     keyframe_interval_s: float = Field(
         0.5,
         ge=0,
-        le=10,
+        le=max(KEYFRAME_INTERVALS_S),
         description="Whole frames are searched for faces this far apart (and every frame between two whose face "
-        "count differs); the frames between are searched only around the face. 0 searches every frame whole.",
+        "count differs); the frames between are searched only around the face. 0 searches every frame whole. "
+        "Every face is measured in a window either way. Up to 1 s (the intervals the truth tests cover: 0, 0.5, "
+        "1); a second face shown for less than the interval can be missed.",
     )
     min_face_score: float = Field(0.6, ge=0, le=1, description="Detector score below which a face is ignored.")
     face_proposal_score: float = Field(
