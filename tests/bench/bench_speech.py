@@ -10,11 +10,18 @@ audio at silences found by its VAD into chunks of at most 30 s and decodes them 
 temperature fallback; openai-whisper (float32, PyTorch) decodes the whole audio window after window with its
 default fallback, as it does in the stage. The default faster-whisper setting (beam 5) is timed too.
 
-Word error rate (``services.speech.wer``) is measured per answer: on the answers of the timed audio (words
-placed in the answer's time range; a cut-off answer up to its last complete phrase), and on all six English
-answers of the question bank spoken by the candidate voice, each transcribed on its own as the stage gets
-it. Word counts with and without the filler prompt show whether the prompt cost content (whisper-base can
-skip a passage after some prompts); the real-time factor without it shows what it costs in time.
+Accuracy is measured on real recordings (``tests/speech_clips.py``: JFK, LibriVox and playing-card clips in
+English, AISHELL-1 utterances in Mandarin, installed from packages): word error rate per English set and
+character error rate for Mandarin (``services.speech.wer``, ``services.speech.cer``), for faster-whisper with
+beam 5 (the default) and greedy and for openai-whisper greedy. The targets are English WER ≤ 10 % on clean
+read speech (JFK, LibriVox) and Mandarin CER ≤ 15 %; the cards (isolated words) are reported beside them.
+
+The synthetic voices are measured too, per answer, without a target (espeak-ng is hard for whisper-base):
+on the answers of the timed audio (words placed in the answer's time range; a cut-off answer up to its last
+complete phrase), and on all six English answers of the question bank spoken by the candidate voice, each
+transcribed on its own as the stage gets it. Word counts with and without the filler prompt show whether the
+prompt cost content (whisper-base can skip a passage after some prompts); the real-time factor without it
+shows what it costs in time.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from services.speech.scoring import AnswerScorer, E5Embedder
 from services.speech.settings import SpeechSettings
 from services.speech.text import TimedText
 from services.speech.wer import word_error_rate
+from tests.speech_clips import TARGETS, clip_sets
 
 AUDIO_SPEC = SampleSpec(seed=5, duration=60.0, video=False, lang="en", candidate="strong")
 #: Long enough for every question of the bank to be asked once; answers are cut out one by one.
@@ -45,7 +53,6 @@ BANK_SPEC = SampleSpec(seed=0, duration=400.0, video=False, lang="en", candidate
 ZH_SPEC = SampleSpec(seed=1, duration=25.0, video=False, lang="zh", candidate="strong", interviewer_voice=False)
 LEAD_S = 0.5  # audio kept before an answer starts, as the frames stage cuts segments
 MEASURED_RUNS = 2
-WER_TARGET = 0.10
 
 
 def _generate(spec: SampleSpec) -> tuple[np.ndarray, GroundTruth]:
@@ -107,6 +114,26 @@ def _wer_per_answer(engine: Engine, audio: np.ndarray, truth: GroundTruth) -> di
     return rates
 
 
+def _real_speech(engine: Engine) -> dict[str, Any]:
+    """Error rate per set of real recordings, each clip transcribed on its own, what was heard, and the
+    real-time factor (of short clips: openai-whisper pads each to a 30 s window)."""
+    out: dict[str, Any] = {}
+    audio_s = busy_s = 0.0
+    for name, clips in clip_sets().items():
+        texts = []
+        for clip in clips.clips:
+            audio = clip.audio()
+            started = time.perf_counter()
+            texts.append(engine.transcribe(audio).text)
+            busy_s += time.perf_counter() - started
+            audio_s += len(audio) / SAMPLE_RATE
+        heard = {clip.name: text for clip, text in zip(clips.clips, texts, strict=True)}
+        out[name] = {"language": clips.language, **clips.score(texts), "heard": heard}
+    out["audio_s"] = round(audio_s, 1)
+    out["rtf"] = round(busy_s / audio_s, 4)
+    return out
+
+
 def _scoring_rate(settings: SpeechSettings) -> dict[str, Any]:
     model = CompetencyModelLibrary.from_directory(settings.competency_models_dir).get("software-engineer", "1.0")
     scorer = AnswerScorer(E5Embedder())
@@ -155,6 +182,7 @@ def _measure() -> dict[str, Any]:
     results["openai_whisper_greedy"], heard = _rtf(reference, audio)
     results["openai_whisper_greedy"]["wer_per_answer"] = _wer_in_audio(heard, truth, audio_s)
     results["load_average_1m_after_timing"] = round(os.getloadavg()[0], 2)
+    results["real_speech"] = {"openai_whisper_greedy": _real_speech(reference)}
 
     results["speed_ratio_greedy"] = round(
         results["openai_whisper_greedy"]["rtf"] / results["faster_whisper_greedy"]["rtf"], 2
@@ -162,6 +190,12 @@ def _measure() -> dict[str, Any]:
     results["speed_ratio_faster_beam5_vs_openai_greedy"] = round(
         results["openai_whisper_greedy"]["rtf"] / results["faster_whisper_beam5"]["rtf"], 2
     )
+
+    faster.settings = greedy
+    results["real_speech"]["faster_whisper_greedy"] = _real_speech(faster)
+    faster.settings = base
+    results["real_speech"]["faster_whisper_beam5"] = _real_speech(faster)
+    faster.settings = padded
 
     bank_audio, bank_truth = _generate(BANK_SPEC)
     results["wer_bank_answers_beam5_padded_windows"] = _wer_per_answer(faster, bank_audio, bank_truth)
@@ -175,19 +209,25 @@ def _measure() -> dict[str, Any]:
     zh = faster.transcribe(zh_audio)
     results["mandarin"] = {"language": zh.language, "probability": round(zh.language_probability, 3)}
 
-    default_rates = [
+    synthetic = [
         *results["faster_whisper_beam5"]["wer_per_answer"].values(),
         *results["wer_bank_answers_beam5"].values(),
     ]
+    results["wer_synthetic_answers_beam5"] = {
+        "answers": len(synthetic),
+        "mean": round(sum(synthetic) / len(synthetic), 3),
+        "max": max(synthetic),
+    }
+    real = results["real_speech"]["faster_whisper_beam5"]
     results["targets"] = {
         "faster_whisper_greedy_rtf_le_0.1": results["faster_whisper_greedy"]["rtf"] <= 0.1,
         "faster_whisper_beam5_rtf_le_0.1": results["faster_whisper_beam5"]["rtf"] <= 0.1,
         "speed_ratio_greedy_ge_5": results["speed_ratio_greedy"] >= 5,
-        "wer_every_answer_le_0.1_beam5": all(rate <= WER_TARGET for rate in default_rates),
-        "answers_over_wer_target_beam5": sum(rate > WER_TARGET for rate in default_rates),
-        "answers_measured_beam5": len(default_rates),
         "mandarin_detected_zh": zh.language == "zh",
     }
+    for name, limit in TARGETS.items():  # on real read speech, with the default decoding
+        measure = "cer" if real[name]["language"] == "zh" else "wer"
+        results["targets"][f"real_{name}_{measure}_le_{limit}_beam5"] = real[name]["rate"] <= limit
     results["scoring"] = _scoring_rate(base)
     return results
 

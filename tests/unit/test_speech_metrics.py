@@ -10,6 +10,7 @@ import wave
 import numpy as np
 import pytest
 
+from services.speech.cer import character_error_rate, character_errors, normalise_zh, numeral_value
 from services.speech.engines import encoded_frames, parallelism, pick_language, speech_chunks
 from services.speech.fillers import filler_word_indexes, find_fillers, initial_prompt
 from services.speech.metrics import (
@@ -186,6 +187,20 @@ def test_word_error_rate_counts_recognition_errors_not_spelling() -> None:
     assert word_errors("we cached the ten most common queries", "we cashed the ten most common") == (2, 7)
     assert word_error_rate("um I led the migration", "I led a migration") == pytest.approx(2 / 5)
     assert word_error_rate("", "") == 0.0
+    assert word_errors("and mister john dashwood", "And Mr. John Dashwood") == (0, 4)
+
+
+def test_character_error_rate_counts_recognition_errors_not_script_or_numerals() -> None:
+    # Traditional characters, digits for spelled numerals, punctuation: the same words
+    assert character_errors("一二线城市虽然也处于调整中", "1、2線城市雖然也處於調整中。") == (0, 13)
+    assert character_errors("延迟降低了百分之四十", "延遲降低了40%") == (0, 8)
+    assert normalise_zh("二〇二四年有三十五个人") == [*"2024年有35个人"]
+    assert normalise_zh("我用 Kafka 和ＡＰＩ，百姓") == ["我", "用", "kafka", "和", "api", "百", "姓"]
+    assert [numeral_value(n) for n in ("十二", "一百零五", "两千零一十七", "三万五千")] == [12, 105, 2017, 35000]
+    # real errors still count: a wrong character, a lost one, a wrong number
+    assert character_errors("甚至出现交易几乎停滞的情况", "甚至出现交易几乎停制的情况") == (1, 13)
+    assert character_error_rate("三十五个人", "三十六人") == pytest.approx(2 / 4)
+    assert character_error_rate("", "") == 0.0
 
 
 def test_timed_text_maps_sentences_back_to_word_times() -> None:
