@@ -6,8 +6,9 @@ Decoding conditioned on a prompt that itself contains fillers makes it keep them
 transcription style); the gain is measured in the tests and the speech benchmark.
 
 Ambiguous English fillers ("like", "you know", "I mean") count only where punctuation sets them off, as
-Whisper writes them ("like, backend stuff"); "I like Python" is not a filler. Chinese discourse markers
-(那个, 就是说, 然后) count when jieba segments them as words of their own.
+Whisper writes them ("like, backend stuff"); "I like Python" is not a filler. "You know" and "I mean" before a
+comma are fillers wherever they stand ("and you know, I was looking"), unless a question asks ("do you know,
+..."). Chinese discourse markers (那个, 就是说, 然后) count when jieba segments them as words of their own.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ EN_FILLER_PROMPT = "Um, well, uh, I think, you know, it was, like, fine. Hmm."
 
 _EN_ALWAYS = re.compile(r"\b(?:u+m+|u+h+m*|e+r+m*|h+m+|a+h+)\b", re.IGNORECASE)
 _EN_SET_OFF = re.compile(r"(?:^|(?<=[,.?!;:]\s)|(?<=[,.?!;:]))\s*(like|you know|i mean)\b(?=\s*[,.?!;:]|\s*$)|"
-                         r"(?:^|(?<=[,.?!;:]))\s*(like|you know|i mean)\s*,", re.IGNORECASE)  # fmt: skip
+                         r"(?:^|(?<=[,.?!;:]))\s*(like|you know|i mean)\s*,|"
+                         r"\b(?<!do )(?<!did )(you know|i mean)(?=,)", re.IGNORECASE)  # fmt: skip
 _ZH_ALWAYS = re.compile(r"嗯+|呃+|额+|就是说")
 _ZH_MARKERS = frozenset({"那个", "然后"})
 
@@ -53,7 +55,7 @@ def find_fillers(text: TimedText, language: str | None) -> list[Span]:
                 found.append((start, end))
     found += [m.span() for m in _EN_ALWAYS.finditer(text.text)]
     for match in _EN_SET_OFF.finditer(text.text):
-        group = 1 if match.group(1) else 2
+        group = next(g for g in (1, 2, 3) if match.group(g))
         found.append(match.span(group))
     spans = [text.span(start, end) for start, end in sorted(set(found))]
     return [span for span in spans if span.text]

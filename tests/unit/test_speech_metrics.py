@@ -110,6 +110,8 @@ def test_english_fillers_count_only_where_they_are_fillers() -> None:
     assert all(f.start_s < f.end_s for f in found)
     flagged = [text.words[i].text.strip(" ,.") for i in sorted(filler_word_indexes(text, found))]
     assert flagged == ["Um", "Like", "you", "know", "Uh"]
+    within = TimedText.from_plain("It was fine and you know, I mean, we shipped. Do you know, he asked. I mean it.")
+    assert [f.text for f in find_fillers(within, "en")] == ["you know", "I mean"]
 
 
 def test_chinese_fillers_are_found_with_jieba() -> None:
