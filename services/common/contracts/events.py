@@ -49,10 +49,12 @@ from .types import (
     PositiveSeconds,
     Producer,
     ProfileLabel,
+    RaceEthnicity,
     Ratio,
     SchemaVersion,
     Score,
     Seconds,
+    Sex,
     Sha256,
     StageName,
     StageState,
@@ -609,6 +611,33 @@ class ProfileReady(EventBase):
     feature_versions: ModelVersions = Field(description="Versions of the upstream feature extractors, by component.")
 
 
+# --- fairness audit ----------------------------------------------------------------------------------------
+
+
+class CandidateDemographics(EventBase):
+    """A candidate's voluntary self-identification, sent by the HR system for the bias audit only.
+
+    Stored apart (``candidate_demographics``) and readable only by the auditor role: scoring, fusion,
+    reports and reviewers never see it. It describes the candidate, not the interview: the audit applies
+    the latest answer (by ``collected_at``) to every interview of the candidate at the tenant.
+    """
+
+    event_type: Literal["candidate-demographics"] = Field(
+        "candidate-demographics", description="Always 'candidate-demographics'."
+    )
+    candidate_ref: CandidateRef = Field(
+        description="Pseudonymous reference to the candidate, as in interview-completed; never a name or address."
+    )
+    sex: Sex = Field(
+        description="Self-identified sex: female, male, non_binary, or declined_to_answer (EEO-1 categories)."
+    )
+    race_ethnicity: RaceEthnicity = Field(
+        description="Self-identified race/ethnicity in the EEO-1 categories, or declined_to_answer."
+    )
+    collected_at: Timestamp = Field(description="When the candidate answered the self-identification form.")
+    form_version: Version = Field(description="Version of the self-identification form the candidate answered.")
+
+
 # --- operations --------------------------------------------------------------------------------------------
 
 DetailValue = str | int | float | bool | None
@@ -705,6 +734,7 @@ EVENT_MODELS: dict[str, type[Envelope]] = {
         VisionFeatures,
         SpeechResults,
         ProfileReady,
+        CandidateDemographics,
         StageStatus,
         DeadLetter,
     )
