@@ -19,6 +19,7 @@ from typing import Any
 import click
 from rich.table import Table
 
+from services.access import AccessDenied, Role, check_query
 from services.common.console import make_console
 from services.common.contracts.types import StageName
 from services.common.settings import Settings, get_settings, iter_env_vars
@@ -128,19 +129,40 @@ def db_serve(port: int | None) -> None:
     asyncio.run(serve())
 
 
+#: The caller's role for queries (services/access.py): a stated role, not an authenticated one.
+role_option = click.option(
+    "--role",
+    type=click.Choice([r.value for r in Role]),
+    envvar="SIGHTLINE_ROLE",
+    default=Role.OPERATOR.value,
+    show_default=True,
+    help="Role the query runs as (env SIGHTLINE_ROLE); only auditor may read candidate_demographics.",
+)
+
+
 @cli.command("query")
 @click.argument("sql")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "tsv", "csv"]), default="table", show_default=True)
-def query_cmd(sql: str, fmt: str) -> None:
-    """Run a read-only SQL query against the configured ClickHouse."""
-    columns, rows = _read_only(sql, "query failed")
+@role_option
+def query_cmd(sql: str, fmt: str, role: str) -> None:
+    """Run a read-only SQL query against the configured ClickHouse.
+
+    Exit code 1 when the query fails or the role may not read a table it names.
+    """
+    columns, rows = _read_only(sql, "query failed", Role(role))
     _print_rows(columns, rows, fmt)
 
 
-def _read_only(sql: str, failure: str) -> tuple[list[str], list[list[Any]]]:
-    """Run read-only SQL on the configured ClickHouse; exit 3 when unreachable, 1 when the query fails."""
+def _read_only(sql: str, failure: str, role: Role = Role.OPERATOR) -> tuple[list[str], list[list[Any]]]:
+    """Run read-only SQL on the configured ClickHouse as ``role``; exit 1 when the role may not run it or the
+    query fails, 3 when ClickHouse is unreachable."""
     from services.common.chdb_owner import OwnerUnavailable, open_warehouse
 
+    try:
+        check_query(sql, role)
+    except AccessDenied as exc:
+        err_console.print(f"[red]refused: {exc}")
+        sys.exit(EXIT_PROBLEM)
     try:
         warehouse = open_warehouse(get_settings().clickhouse)
         columns, rows = warehouse.query_rows(sql, readonly=True)
