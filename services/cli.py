@@ -285,6 +285,78 @@ def report_cmd(
         click.echo(str(pdf_path))
 
 
+# ---- fairness audit -----------------------------------------------------------------------------
+
+
+@cli.group("audit")
+def audit() -> None:
+    """Fairness audits of the stored profiles (docs/fairness.md)."""
+
+
+@audit.command("bias")
+@click.option("--tenant", required=True, help="Tenant audited.")
+@click.option("--job", help="Only this job (default: every job of the tenant).")
+@click.option("--from", "data_from", type=click.DateTime(["%Y-%m-%d"]), required=True, help="First interview date.")
+@click.option("--to", "data_to", type=click.DateTime(["%Y-%m-%d"]), required=True, help="Last interview date.")
+@click.option("--format", "fmt", type=click.Choice(["html", "csv", "json"]), default="html", show_default=True)
+@click.option(
+    "--distribution-date",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Date the employer began using the tool for these jobs (stated in the LL144 summary).",
+)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
+@role_option
+def audit_bias(
+    tenant: str,
+    job: str | None,
+    data_from: Any,
+    data_to: Any,
+    fmt: str,
+    distribution_date: Any,
+    out: Path | None,
+    role: str,
+) -> None:
+    """Adverse-impact audit in the NYC Local Law 144 format: selection and scoring rates and impact ratios by
+    self-identified sex, race/ethnicity and their intersections, with the measures behind each gap.
+
+    Reads candidate_demographics, so it runs only as the auditor role (--role auditor or SIGHTLINE_ROLE).
+    """
+    from datetime import UTC, datetime
+
+    from services.audit.bias import bias_audit
+    from services.audit.outputs import to_csv, to_json
+    from services.audit.page import render_audit_html
+    from services.audit.source import load_applicants
+
+    if data_from > data_to:
+        raise click.BadParameter("--from is after --to", param_hint="--from")
+    database = get_settings().clickhouse.database
+    applicants, recorded = load_applicants(
+        lambda sql: _read_only(sql, "audit query failed", Role(role)),
+        database,
+        tenant,
+        job,
+        data_from.date(),
+        data_to.date(),
+    )
+    result = bias_audit(
+        applicants,
+        tenant_id=tenant,
+        job_id=job,
+        data_from=data_from.date(),
+        data_to=data_to.date(),
+        generated_at=datetime.now(UTC),
+        distribution_date=distribution_date.date() if distribution_date else None,
+        human_decisions_recorded=recorded,
+    )
+    text = {"html": render_audit_html, "csv": to_csv, "json": to_json}[fmt](result)
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        click.echo(str(out))
+
+
 # ---- dead letters -------------------------------------------------------------------------------
 
 

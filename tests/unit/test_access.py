@@ -48,7 +48,14 @@ def test_a_similar_name_is_not_the_restricted_table() -> None:
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Where scoring, fusion, reports and reviewers get their data: none of it may name the demographics table.
-NEVER_READ_BY = ("services/fusion", "services/report", "services/review", "services/vision", "services/speech", "deploy")
+NEVER_READ_BY = (
+    "services/fusion",
+    "services/report",
+    "services/review",
+    "services/vision",
+    "services/speech",
+    "deploy",
+)
 
 
 def test_no_scoring_fusion_or_report_code_names_the_demographics_table() -> None:
