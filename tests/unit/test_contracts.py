@@ -557,6 +557,12 @@ INVALID_MUTATIONS: dict[str, tuple[str, Callable[[dict[str, Any]], None], str, b
         "race_ethnicity",
         True,
     ),
+    "unknown accommodation": (
+        "interview-completed.en-IE.json",
+        _set("accommodations", ["extra_time"]),
+        "accommodations.0",
+        True,
+    ),
     "self-identification without an answer": ("candidate-demographics.json", _delete("sex"), "sex", True),
     "schema version 2.0": ("stage-status.json", _set("schema_version", "2.0"), "schema_version", True),
 }

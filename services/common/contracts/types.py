@@ -285,6 +285,16 @@ class EmotionInferenceReason(StrEnum):
     DISABLED = "disabled"
 
 
+class Accommodation(StrEnum):
+    """An adjustment the candidate asked for: each switches off the measures it would distort (fusion) and the
+    profile says so. Closed: an accommodation Sightline does not know must be refused loudly, never ignored."""
+
+    STUTTER = "stutter"  # speaking rate, pauses, fillers and time to first word are not scored
+    FACIAL_DIFFERENCE = "facial_difference"  # eye contact, look-aways and expression are not scored
+    NO_CAMERA = "no_camera"  # nothing visual is scored
+    LOW_VISION = "low_vision"  # eye contact and look-aways are not scored
+
+
 class Sex(StrEnum):
     """Self-identified sex, in the categories of the EEO-1 Component 1 report (which NYC Local Law 144's
     bias-audit rules adopt), plus non-binary, which EEO-1 accepts in its comments. Closed: a new category
