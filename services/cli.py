@@ -304,6 +304,13 @@ def audit() -> None:
     type=click.DateTime(["%Y-%m-%d"]),
     help="Date the employer began using the tool for these jobs (stated in the LL144 summary).",
 )
+@click.option(
+    "--min-share",
+    type=click.FloatRange(0, 1),
+    default=0.02,
+    show_default=True,
+    help="Categories under this share of the applicants are reported but left out of the impact ratios (0: none).",
+)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
 @role_option
 def audit_bias(
@@ -313,6 +320,7 @@ def audit_bias(
     data_to: Any,
     fmt: str,
     distribution_date: Any,
+    min_share: float,
     out: Path | None,
     role: str,
 ) -> None:
@@ -348,6 +356,7 @@ def audit_bias(
         generated_at=datetime.now(UTC),
         distribution_date=distribution_date.date() if distribution_date else None,
         human_decisions_recorded=recorded,
+        min_share=min_share,
     )
     text = {"html": render_audit_html, "csv": to_csv, "json": to_json}[fmt](result)
     if out is None:

@@ -86,6 +86,8 @@ def load_applicants(
 ) -> tuple[list[Applicant], bool]:
     """The applicants of the window, and whether review decisions are recorded at all (the table exists)."""
     window = (tenant_id, job_id, data_from, data_to)
+    # Demographics first: a role that may not read them is refused before anything else is read.
+    selfid = {ref: (sex, race) for ref, sex, race in _rows(run, demographics_sql(db, tenant_id))}
     profiles = _rows(run, profiles_sql(db, *window))
     versions = {row[0]: row[3] for row in profiles}
     measures: dict[str, dict[str, float]] = {iv: {} for iv in versions}
@@ -96,7 +98,6 @@ def load_applicants(
         for interview_id, *values in _rows(run, raw_measures_sql(db, table, *window)):
             if interview_id in measures:
                 measures[interview_id].update(_present(names, values))
-    selfid = {ref: (sex, race) for ref, sex, race in _rows(run, demographics_sql(db, tenant_id))}
     recorded = int(_rows(run, decisions_exist_sql(db))[0][0]) > 0
     decisions = dict(_rows(run, decisions_sql(db, tenant_id))) if recorded else {}
     applicants = []

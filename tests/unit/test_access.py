@@ -70,3 +70,19 @@ def test_no_scoring_fusion_or_report_code_names_the_demographics_table() -> None
     assert offenders == []
     # ... while the sink and the audit do, so the name above is the one in use.
     assert "candidate_demographics" in (ROOT / "services" / "sink" / "rows.py").read_text(encoding="utf-8")
+
+
+def test_the_audit_command_refuses_other_roles_before_reading_anything(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from services.cli import cli
+
+    args = ["audit", "bias", "--tenant", "acme-us", "--from", "2026-01-01", "--to", "2026-06-30"]
+    missing = tmp_path / "no-database-here"
+    env = {"SIGHTLINE_CLICKHOUSE__DSN": f"chdb://{missing}", "SIGHTLINE_ROLE": "reviewer"}
+    result = CliRunner().invoke(cli, args, env=env)
+    assert result.exit_code == 1
+    assert "refused: the reviewer role may not read candidate_demographics" in result.output
+    assert not missing.exists()  # refused before any database was opened
+    backwards = CliRunner().invoke(cli, [*args[:5], "2026-07-01", "--to", "2026-06-30"], env=env)
+    assert backwards.exit_code == 2 and "--from is after --to" in backwards.output
