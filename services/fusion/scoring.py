@@ -148,15 +148,18 @@ def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.0f} %"
 
 
-def _speech_caption(a: AnswerBehaviour) -> str:
+def _speech_caption(a: AnswerBehaviour, off: frozenset[str] = frozenset()) -> str:
+    """What a reviewer sees of the answer's speaking and eye contact, without what an accommodation left out."""
+    parts = []
     if a.speech is None:
-        return f"{a.question.question_id}: no speech analysed"
-    m = a.speech.metrics
-    rate = f"{m.cpm:.0f} characters/min" if _is_chinese(a.speech.language) else f"{m.wpm:.0f} words/min"
-    return (
-        f"{a.question.question_id}: {rate}, {m.filler_rate:.1f} fillers/min, pauses {_pct(m.pause_ratio)} "
-        f"of the answer, eye contact {_pct(a.eye_contact)}"
-    )
+        parts.append("no speech analysed")
+    elif "rate" not in off:
+        m = a.speech.metrics
+        rate = f"{m.cpm:.0f} characters/min" if _is_chinese(a.speech.language) else f"{m.wpm:.0f} words/min"
+        parts.append(f"{rate}, {m.filler_rate:.1f} fillers/min, pauses {_pct(m.pause_ratio)} of the answer")
+    if a.speech is not None and "eye_contact" not in off:
+        parts.append(f"eye contact {_pct(a.eye_contact)}")
+    return f"{a.question.question_id}: {', '.join(parts) or 'see the answer'}"
 
 
 def _extremes(
@@ -223,7 +226,8 @@ def _communication(inputs: InterviewInputs, items: Sequence[AnswerBehaviour]) ->
         )
 
     scored, confidence = _per_answer(items, components)
-    evidence = [_moment(a, _speech_caption(a)) for a in _extremes(items, lambda a: _score_of(components(a)))]
+    off = switched_off_components(inputs)
+    evidence = [_moment(a, _speech_caption(a, off)) for a in _extremes(items, lambda a: _score_of(components(a)))]
     return _Dimension(COMMUNICATION, DimensionKind.BEHAVIOUR, scored, confidence, evidence)
 
 
@@ -249,9 +253,8 @@ def _confidence_dim(inputs: InterviewInputs, items: Sequence[AnswerBehaviour]) -
     scored, confidence = _per_answer(items, components)
     evidence: list[Evidence] = []
     for a in _extremes(items, lambda a: _score_of(components(a))):
-        evidence.append(
-            _moment(a, f"{a.question.question_id}: eye contact {_pct(a.eye_contact)}, hedging {_pct(a.hedging)}")
-        )
+        seen = "" if "eye_contact" in switched_off_components(inputs) else f"eye contact {_pct(a.eye_contact)}, "
+        evidence.append(_moment(a, f"{a.question.question_id}: {seen}hedging {_pct(a.hedging)}"))
         frame = _key_frame(inputs, a, f"{a.question.question_id}: mid-answer")
         if frame is not None:
             evidence.append(frame)
@@ -312,7 +315,7 @@ def _emotional_stability(inputs: InterviewInputs, items: Sequence[AnswerBehaviou
         scored = combine(_active(inputs, _stability_components(pressure, calm)))
         confidence = scored.coverage if scored else 0.0
         for a in pressure:
-            evidence.append(_moment(a, f"pressure question {_speech_caption(a)}"))
+            evidence.append(_moment(a, f"pressure question {_speech_caption(a, switched_off_components(inputs))}"))
             frame = _key_frame(inputs, a, f"{a.question.question_id} (pressure question): mid-answer")
             if frame is not None:
                 evidence.append(frame)
@@ -330,7 +333,8 @@ def _emotional_stability(inputs: InterviewInputs, items: Sequence[AnswerBehaviou
 
         scored, confidence = _per_answer(items, components)
         confidence *= 0.6
-        evidence = [_moment(a, _speech_caption(a)) for a in _extremes(items, lambda a: _score_of(components(a)))]
+        off = switched_off_components(inputs)
+        evidence = [_moment(a, _speech_caption(a, off)) for a in _extremes(items, lambda a: _score_of(components(a)))]
     return _Dimension(EMOTIONAL_STABILITY, DimensionKind.BEHAVIOUR, scored, confidence, evidence)
 
 

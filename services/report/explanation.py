@@ -8,6 +8,17 @@ from .markup import Html, el
 from .view import View
 
 
+def left_out_notice(view: View, measure: str) -> Html | None:
+    """The notice standing in for a measure an accommodation left out of the assessment; None when it was not."""
+    reason = view.accommodated.get(measure)
+    if reason is None:
+        return None
+    text = view.t(
+        "left_out", measure=measure_text(view.lang, measure), reason=not_measured_reason_text(view.lang, reason)
+    )
+    return el("p", text, class_=f"notice left-out left-out-{measure}")
+
+
 def explanation(view: View) -> Html:
     found = view.report.profile.explanation
     if found is None:

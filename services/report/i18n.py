@@ -129,6 +129,10 @@ _TEXT: dict[str, tuple[str, str]] = {
     ),
     "explanation_not_measured": ("Not measured:", "未考察的内容："),
     "explanation_item": ("{name}: {value}", "{name}：{value}"),
+    "left_out": (
+        "Not shown: {measure}, left out of the assessment because of {reason}.",
+        "未显示：因{reason}，{measure}未纳入评估。",
+    ),
     "explanation_all_measured": ("Every measure was used.", "所有测量项均已使用。"),
     "explanation_accommodations": (
         "Accommodations applied: {items}. The measures they would distort were left out, not counted against "

@@ -84,3 +84,14 @@ def test_what_consent_or_jurisdiction_left_out_is_explained() -> None:
         "eye_contact",
         "posture_and_motion",
     ]
+
+
+def test_evidence_captions_leave_out_what_was_not_looked_at() -> None:
+    def captions(inputs: InterviewInputs) -> str:
+        scores = score_interview(inputs, SETTINGS)
+        return " ".join(e.text or "" for d in scores.dimensions for e in d.evidence)
+
+    plain = captions(inputs_for(STRONG))
+    assert "words/min" in plain and "eye contact" in plain
+    assert "words/min" not in captions(accommodated(STRONG, Accommodation.STUTTER))
+    assert "eye contact" not in captions(accommodated(STRONG, Accommodation.FACIAL_DIFFERENCE))

@@ -57,3 +57,34 @@ def test_a_profile_without_an_explanation_has_no_section() -> None:
     report = english_input()
     profile = report.profile.model_copy(update={"explanation": None})
     assert 'id="explanation"' not in render_html(report.model_copy(update={"profile": profile}))
+
+
+def test_what_an_accommodation_left_out_is_not_shown_to_the_reviewer_either() -> None:
+    from services.report import charts
+    from tests.unit.test_report import section as report_section
+
+    report = english_input()
+    plain = render_html(report)
+    assert charts.EYE_CONTACT in report_section(plain, "behaviour") and "eye contact" in plain
+    assert 'class="metrics"' in plain
+    left_out = [
+        NotMeasured(measure="speaking_fluency", reason="accommodation_stutter"),
+        NotMeasured(measure="eye_contact", reason="accommodation_facial_difference"),
+        NotMeasured(measure="expression", reason="accommodation_facial_difference"),
+    ]
+    explained = report.profile.explanation.model_copy(  # type: ignore[union-attr]
+        update={"not_measured": left_out, "accommodations": [Accommodation.STUTTER, Accommodation.FACIAL_DIFFERENCE]}
+    )
+    html = render_html(
+        report.model_copy(update={"profile": report.profile.model_copy(update={"explanation": explained})})
+    )
+    behaviour = report_section(html, "behaviour")
+    assert charts.EYE_CONTACT not in behaviour and charts.LOOK_AWAY not in behaviour
+    assert charts.FACE_ABSENT in behaviour  # integrity is still shown
+    notice = "Not shown: eye contact and looking away, left out of the assessment because of an accommodation"
+    assert notice in behaviour
+    assert 'class="notice left-out left-out-expression"' in report_section(html, "expression")
+    speaking = report_section(html, "speaking")
+    assert "left-out-speaking_fluency" in speaking and "<svg" not in speaking
+    questions = report_section(html, "questions")
+    assert "eye contact" not in questions and 'class="metrics"' not in questions
