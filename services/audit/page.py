@@ -145,10 +145,11 @@ def _rate_table(table: RateTable) -> Html:
 def _rates(audit: BiasAudit, rate: str) -> Html:
     tables = [t for t in audit.tables if t.rate == rate]
     body: list[Html] = [el("h2", RATE_TITLES[rate])]
-    if rate == HUMAN and not audit.human_decisions_recorded:
-        body.append(el("p", "No review decisions recorded.", class_="notice"))
+    if rate == HUMAN and not tables:
+        where = "" if not audit.human_decisions_recorded else " for the applicants of this window"
+        body.append(el("p", f"No review decisions recorded{where}.", class_="notice"))
     elif not tables:
-        body.append(el("p", "No applicant in the window has a review decision or overall score.", class_="notice"))
+        body.append(el("p", "No applicant in the window has an overall score.", class_="notice"))
     body += [_rate_table(t) for t in tables]
     return el("section", *body, id=rate)
 

@@ -43,3 +43,12 @@ def test_json_carries_the_summary_flags_and_measures() -> None:
         ("intersection", "male/asian"),
     }
     assert document["flags"][0]["drivers"] == []  # the table has no measures
+
+
+def test_the_page_says_when_no_review_decision_is_recorded() -> None:
+    from services.audit.page import render_audit_html
+
+    absent = render_audit_html(audit(applicants_of(SMALL), human_decisions_recorded=False))
+    assert "No review decisions recorded.</p>" in absent
+    empty = render_audit_html(audit(applicants_of(SMALL), human_decisions_recorded=True))
+    assert "No review decisions recorded for the applicants of this window.</p>" in empty
