@@ -19,6 +19,7 @@ from typing import Any
 import click
 from rich.table import Table
 
+from services.access import AccessDenied, Role, check_query
 from services.common.console import make_console
 from services.common.contracts.types import StageName
 from services.common.settings import Settings, get_settings, iter_env_vars
@@ -128,19 +129,40 @@ def db_serve(port: int | None) -> None:
     asyncio.run(serve())
 
 
+#: The caller's role for queries (services/access.py): a stated role, not an authenticated one.
+role_option = click.option(
+    "--role",
+    type=click.Choice([r.value for r in Role]),
+    envvar="SIGHTLINE_ROLE",
+    default=Role.OPERATOR.value,
+    show_default=True,
+    help="Role the query runs as (env SIGHTLINE_ROLE); only auditor may read candidate_demographics.",
+)
+
+
 @cli.command("query")
 @click.argument("sql")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "tsv", "csv"]), default="table", show_default=True)
-def query_cmd(sql: str, fmt: str) -> None:
-    """Run a read-only SQL query against the configured ClickHouse."""
-    columns, rows = _read_only(sql, "query failed")
+@role_option
+def query_cmd(sql: str, fmt: str, role: str) -> None:
+    """Run a read-only SQL query against the configured ClickHouse.
+
+    Exit code 1 when the query fails or the role may not read a table it names.
+    """
+    columns, rows = _read_only(sql, "query failed", Role(role))
     _print_rows(columns, rows, fmt)
 
 
-def _read_only(sql: str, failure: str) -> tuple[list[str], list[list[Any]]]:
-    """Run read-only SQL on the configured ClickHouse; exit 3 when unreachable, 1 when the query fails."""
+def _read_only(sql: str, failure: str, role: Role = Role.OPERATOR) -> tuple[list[str], list[list[Any]]]:
+    """Run read-only SQL on the configured ClickHouse as ``role``; exit 1 when the role may not run it or the
+    query fails, 3 when ClickHouse is unreachable."""
     from services.common.chdb_owner import OwnerUnavailable, open_warehouse
 
+    try:
+        check_query(sql, role)
+    except AccessDenied as exc:
+        err_console.print(f"[red]refused: {exc}")
+        sys.exit(EXIT_PROBLEM)
     try:
         warehouse = open_warehouse(get_settings().clickhouse)
         columns, rows = warehouse.query_rows(sql, readonly=True)
@@ -261,6 +283,87 @@ def report_cmd(
             err_console.print(f"[red]PDF printing failed: {done.stderr.decode(errors='replace')[-500:]}")
             sys.exit(EXIT_PROBLEM)
         click.echo(str(pdf_path))
+
+
+# ---- fairness audit -----------------------------------------------------------------------------
+
+
+@cli.group("audit")
+def audit() -> None:
+    """Fairness audits of the stored profiles (docs/fairness.md)."""
+
+
+@audit.command("bias")
+@click.option("--tenant", required=True, help="Tenant audited.")
+@click.option("--job", help="Only this job (default: every job of the tenant).")
+@click.option("--from", "data_from", type=click.DateTime(["%Y-%m-%d"]), required=True, help="First interview date.")
+@click.option("--to", "data_to", type=click.DateTime(["%Y-%m-%d"]), required=True, help="Last interview date.")
+@click.option("--format", "fmt", type=click.Choice(["html", "csv", "json"]), default="html", show_default=True)
+@click.option(
+    "--distribution-date",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Date the employer began using the tool for these jobs (stated in the LL144 summary).",
+)
+@click.option(
+    "--min-share",
+    type=click.FloatRange(0, 1),
+    default=0.02,
+    show_default=True,
+    help="Categories under this share of the applicants are reported but left out of the impact ratios (0: none).",
+)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
+@role_option
+def audit_bias(
+    tenant: str,
+    job: str | None,
+    data_from: Any,
+    data_to: Any,
+    fmt: str,
+    distribution_date: Any,
+    min_share: float,
+    out: Path | None,
+    role: str,
+) -> None:
+    """Adverse-impact audit in the NYC Local Law 144 format: selection and scoring rates and impact ratios by
+    self-identified sex, race/ethnicity and their intersections, with the measures behind each gap.
+
+    Reads candidate_demographics, so it runs only as the auditor role (--role auditor or SIGHTLINE_ROLE).
+    """
+    from datetime import UTC, datetime
+
+    from services.audit.bias import bias_audit
+    from services.audit.outputs import to_csv, to_json
+    from services.audit.page import render_audit_html
+    from services.audit.source import load_applicants
+
+    if data_from > data_to:
+        raise click.BadParameter("--from is after --to", param_hint="--from")
+    database = get_settings().clickhouse.database
+    applicants, recorded = load_applicants(
+        lambda sql: _read_only(sql, "audit query failed", Role(role)),
+        database,
+        tenant,
+        job,
+        data_from.date(),
+        data_to.date(),
+    )
+    result = bias_audit(
+        applicants,
+        tenant_id=tenant,
+        job_id=job,
+        data_from=data_from.date(),
+        data_to=data_to.date(),
+        generated_at=datetime.now(UTC),
+        distribution_date=distribution_date.date() if distribution_date else None,
+        human_decisions_recorded=recorded,
+        min_share=min_share,
+    )
+    text = {"html": render_audit_html, "csv": to_csv, "json": to_json}[fmt](result)
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        click.echo(str(out))
 
 
 # ---- dead letters -------------------------------------------------------------------------------

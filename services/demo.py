@@ -29,12 +29,15 @@ from rich.table import Table
 
 from services.common.console import make_console
 from services.common.contracts import (
+    CandidateDemographics,
+    EventBase,
     InterviewCompleted,
     ProfileReady,
     StageName,
     StageState,
     StageStatus,
     decode,
+    deterministic_event_id,
     encode,
     message_headers,
     message_key,
@@ -71,6 +74,15 @@ DEMO_INTERVIEWS = (
 )
 
 
+#: The demo candidates' voluntary self-identification (sex, race/ethnicity), published beside their interviews so
+#: `sightline audit bias` has something to audit (docs/fairness.md); one candidate declined to answer.
+SELF_IDENTIFICATION: dict[str, tuple[str, str]] = {
+    "demo-en-strong": ("female", "black_or_african_american"),
+    "demo-en-weak": ("male", "white"),
+    "demo-zh-strong": ("declined_to_answer", "declined_to_answer"),
+}
+
+
 # ---- samples and events ---------------------------------------------------------------------------------
 
 
@@ -96,7 +108,39 @@ def _sample_events(settings: Settings) -> list[InterviewCompleted]:
     return events
 
 
-async def _publish(settings: Settings, events: Iterable[InterviewCompleted]) -> None:
+def self_identification(events: Iterable[InterviewCompleted]) -> list[CandidateDemographics]:
+    """What the HR system would send from the candidates' self-identification forms, for the demo interviews."""
+    out = []
+    for event in events:
+        sex, race = SELF_IDENTIFICATION[event.interview_id]
+        out.append(
+            CandidateDemographics(
+                event_id=deterministic_event_id("demo", "candidate-demographics", event.tenant_id, event.candidate_ref),
+                occurred_at=event.occurred_at,
+                tenant_id=event.tenant_id,
+                interview_id=event.interview_id,
+                producer="sightline-demo",
+                candidate_ref=event.candidate_ref,
+                sex=sex,
+                race_ethnicity=race,
+                collected_at=event.interview_started_at,
+                form_version="demo-1",
+            )
+        )
+    return out
+
+
+def audit_command(events: Iterable[InterviewCompleted]) -> str:
+    """The bias audit over the demo's interviews (run as the auditor role)."""
+    events = list(events)
+    days = sorted({e.interview_started_at.date().isoformat() for e in events})
+    return (
+        f"SIGHTLINE_ROLE=auditor sightline audit bias --tenant {events[0].tenant_id} "
+        f"--from {days[0]} --to {days[-1]} --out .local/reports/bias-audit.html"
+    )
+
+
+async def _publish(settings: Settings, events: Iterable[EventBase]) -> None:
     producer = create_producer(settings.kafka, "demo")
     await producer.start()
     try:
@@ -331,8 +375,9 @@ def main() -> int:
     procs = _start_stages(settings)
     try:
         since_ms = int(time.time() * 1000)
-        asyncio.run(_publish(settings, events))
+        asyncio.run(_publish(settings, [*events, *self_identification(events)]))
         console.print(f"published {len(events)} interviews to {topic_for(InterviewCompleted)}")
+        console.print(f"and the candidates' self-identification to {topic_for(CandidateDemographics)}")
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=console) as progress:
             tasks = {
@@ -348,6 +393,7 @@ def main() -> int:
         _stop_stages(procs)
     reports = _write_reports(settings, tracker.profiles.values())
     _print_profiles(tracker, reports)
+    console.print(f"The bias audit of these interviews: {audit_command(events)}", soft_wrap=True)
     return 0 if len(tracker.profiles) == len(tracker.interviews) else 1
 
 

@@ -85,4 +85,5 @@ def build_profile(
         report=report,
         scoring_model_version=SCORING_MODEL_VERSION,
         feature_versions=feature_versions(inputs),
+        explanation=scores.explanation,
     )

@@ -25,9 +25,11 @@ from services.common.contracts import (
     DimensionScore,
     Evidence,
     EvidenceKind,
+    Explanation,
     ProfileLabel,
 )
 from services.fusion.behaviour import AnswerBehaviour, answers
+from services.fusion.explanation import explain, switched_off_components
 from services.fusion.inputs import InterviewInputs
 from services.fusion.settings import FusionSettings
 
@@ -76,6 +78,13 @@ class Component:
 class Scored:
     score: float  # 0-100
     coverage: float  # share of component weight that had data
+
+
+def _active(inputs: InterviewInputs, components: Sequence[Component]) -> list[Component]:
+    """The components the candidate's accommodations leave on (services/fusion/explanation.py): the others are
+    dropped, not counted as missing, so what was not looked at neither lowers nor raises a score."""
+    off = switched_off_components(inputs)
+    return [c for c in components if c.name not in off]
 
 
 def combine(components: Sequence[Component]) -> Scored | None:
@@ -139,15 +148,18 @@ def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.0f} %"
 
 
-def _speech_caption(a: AnswerBehaviour) -> str:
+def _speech_caption(a: AnswerBehaviour, off: frozenset[str] = frozenset()) -> str:
+    """What a reviewer sees of the answer's speaking and eye contact, without what an accommodation left out."""
+    parts = []
     if a.speech is None:
-        return f"{a.question.question_id}: no speech analysed"
-    m = a.speech.metrics
-    rate = f"{m.cpm:.0f} characters/min" if _is_chinese(a.speech.language) else f"{m.wpm:.0f} words/min"
-    return (
-        f"{a.question.question_id}: {rate}, {m.filler_rate:.1f} fillers/min, pauses {_pct(m.pause_ratio)} "
-        f"of the answer, eye contact {_pct(a.eye_contact)}"
-    )
+        parts.append("no speech analysed")
+    elif "rate" not in off:
+        m = a.speech.metrics
+        rate = f"{m.cpm:.0f} characters/min" if _is_chinese(a.speech.language) else f"{m.wpm:.0f} words/min"
+        parts.append(f"{rate}, {m.filler_rate:.1f} fillers/min, pauses {_pct(m.pause_ratio)} of the answer")
+    if a.speech is not None and "eye_contact" not in off:
+        parts.append(f"eye contact {_pct(a.eye_contact)}")
+    return f"{a.question.question_id}: {', '.join(parts) or 'see the answer'}"
 
 
 def _extremes(
@@ -202,16 +214,20 @@ def _per_answer(
 def _communication(inputs: InterviewInputs, items: Sequence[AnswerBehaviour]) -> _Dimension:
     def components(a: AnswerBehaviour) -> list[Component]:
         m = a.speech.metrics if _spoken(a) and a.speech is not None else None
-        return [
-            Component("rate", 0.3, _rate_component(a)),
-            Component("fillers", 0.25, lower_better(m.filler_rate, 2.0, 12.0) if m else None),
-            Component("pauses", 0.15, band(m.pause_ratio, (0.05, 0.3), (0.0, 0.65)) if m else None),
-            Component("start", 0.1, lower_better(m.time_to_first_word_s, 2.5, 10.0) if m else None),
-            Component("eye_contact", 0.2, higher_better(a.eye_contact, 0.7, 0.2)),
-        ]
+        return _active(
+            inputs,
+            [
+                Component("rate", 0.3, _rate_component(a)),
+                Component("fillers", 0.25, lower_better(m.filler_rate, 2.0, 12.0) if m else None),
+                Component("pauses", 0.15, band(m.pause_ratio, (0.05, 0.3), (0.0, 0.65)) if m else None),
+                Component("start", 0.1, lower_better(m.time_to_first_word_s, 2.5, 10.0) if m else None),
+                Component("eye_contact", 0.2, higher_better(a.eye_contact, 0.7, 0.2)),
+            ],
+        )
 
     scored, confidence = _per_answer(items, components)
-    evidence = [_moment(a, _speech_caption(a)) for a in _extremes(items, lambda a: _score_of(components(a)))]
+    off = switched_off_components(inputs)
+    evidence = [_moment(a, _speech_caption(a, off)) for a in _extremes(items, lambda a: _score_of(components(a)))]
     return _Dimension(COMMUNICATION, DimensionKind.BEHAVIOUR, scored, confidence, evidence)
 
 
@@ -223,20 +239,22 @@ def _score_of(components: Sequence[Component]) -> float | None:
 def _confidence_dim(inputs: InterviewInputs, items: Sequence[AnswerBehaviour]) -> _Dimension:
     def components(a: AnswerBehaviour) -> list[Component]:
         m = a.speech.metrics if _spoken(a) and a.speech is not None else None
-        return [
-            Component("eye_contact", 0.25, higher_better(a.eye_contact, 0.7, 0.2)),
-            Component("hedging", 0.25, lower_better(a.hedging, 0.1, 0.6)),
-            Component("fillers", 0.15, lower_better(m.filler_rate, 2.0, 12.0) if m else None),
-            Component("liveliness", 0.2, _liveliness(a)),
-            Component("posture", 0.15, higher_better(a.posture_stability, 0.8, 0.3)),
-        ]
+        return _active(
+            inputs,
+            [
+                Component("eye_contact", 0.25, higher_better(a.eye_contact, 0.7, 0.2)),
+                Component("hedging", 0.25, lower_better(a.hedging, 0.1, 0.6)),
+                Component("fillers", 0.15, lower_better(m.filler_rate, 2.0, 12.0) if m else None),
+                Component("liveliness", 0.2, _liveliness(a)),
+                Component("posture", 0.15, higher_better(a.posture_stability, 0.8, 0.3)),
+            ],
+        )
 
     scored, confidence = _per_answer(items, components)
     evidence: list[Evidence] = []
     for a in _extremes(items, lambda a: _score_of(components(a))):
-        evidence.append(
-            _moment(a, f"{a.question.question_id}: eye contact {_pct(a.eye_contact)}, hedging {_pct(a.hedging)}")
-        )
+        seen = "" if "eye_contact" in switched_off_components(inputs) else f"eye contact {_pct(a.eye_contact)}, "
+        evidence.append(_moment(a, f"{a.question.question_id}: {seen}hedging {_pct(a.hedging)}"))
         frame = _key_frame(inputs, a, f"{a.question.question_id}: mid-answer")
         if frame is not None:
             evidence.append(frame)
@@ -294,25 +312,29 @@ def _emotional_stability(inputs: InterviewInputs, items: Sequence[AnswerBehaviou
     calm = [a for a in items if not a.question.pressure]
     evidence: list[Evidence] = []
     if pressure and calm:
-        scored = combine(_stability_components(pressure, calm))
+        scored = combine(_active(inputs, _stability_components(pressure, calm)))
         confidence = scored.coverage if scored else 0.0
         for a in pressure:
-            evidence.append(_moment(a, f"pressure question {_speech_caption(a)}"))
+            evidence.append(_moment(a, f"pressure question {_speech_caption(a, switched_off_components(inputs))}"))
             frame = _key_frame(inputs, a, f"{a.question.question_id} (pressure question): mid-answer")
             if frame is not None:
                 evidence.append(frame)
     else:
         # No pressure question: steadiness across the answers is the best available signal (less sure).
         def components(a: AnswerBehaviour) -> list[Component]:
-            return [
-                Component("volatility", 0.5, lower_better(a.expression_volatility, 0.15, 0.6)),
-                Component("negative", 0.3, lower_better(a.negative_share, 0.1, 0.5)),
-                Component("motion", 0.2, lower_better(a.motion, 0.08, 0.3)),
-            ]
+            return _active(
+                inputs,
+                [
+                    Component("volatility", 0.5, lower_better(a.expression_volatility, 0.15, 0.6)),
+                    Component("negative", 0.3, lower_better(a.negative_share, 0.1, 0.5)),
+                    Component("motion", 0.2, lower_better(a.motion, 0.08, 0.3)),
+                ],
+            )
 
         scored, confidence = _per_answer(items, components)
         confidence *= 0.6
-        evidence = [_moment(a, _speech_caption(a)) for a in _extremes(items, lambda a: _score_of(components(a)))]
+        off = switched_off_components(inputs)
+        evidence = [_moment(a, _speech_caption(a, off)) for a in _extremes(items, lambda a: _score_of(components(a)))]
     return _Dimension(EMOTIONAL_STABILITY, DimensionKind.BEHAVIOUR, scored, confidence, evidence)
 
 
@@ -326,14 +348,17 @@ def _expression_positivity(inputs: InterviewInputs, items: Sequence[AnswerBehavi
     inferred = [a for a in items if a.emotion_inferred]
 
     def components(a: AnswerBehaviour) -> list[Component]:
-        return [
-            # Time spent smiling (vision's smile episodes) separates candidates best: expression models
-            # saturate, so even a relaxed neutral face reads as a fairly high happiness probability.
-            Component("smiling_time", 0.45, higher_better(_smiling_share(a), 0.35, 0.0)),
-            Component("smile", 0.25, higher_better(a.smile, 0.9, 0.2)),
-            Component("positive", 0.1, higher_better(a.positive_share, 0.7, 0.0)),
-            Component("negative", 0.2, lower_better(a.negative_share, 0.05, 0.4)),
-        ]
+        return _active(
+            inputs,
+            [
+                # Time spent smiling (vision's smile episodes) separates candidates best: expression models
+                # saturate, so even a relaxed neutral face reads as a fairly high happiness probability.
+                Component("smiling_time", 0.45, higher_better(_smiling_share(a), 0.35, 0.0)),
+                Component("smile", 0.25, higher_better(a.smile, 0.9, 0.2)),
+                Component("positive", 0.1, higher_better(a.positive_share, 0.7, 0.0)),
+                Component("negative", 0.2, lower_better(a.negative_share, 0.05, 0.4)),
+            ],
+        )
 
     scored, confidence = _per_answer(inferred, components)
     evidence: list[Evidence] = []
@@ -345,10 +370,13 @@ def _expression_positivity(inputs: InterviewInputs, items: Sequence[AnswerBehavi
 
 def _logic_structure(inputs: InterviewInputs, items: Sequence[AnswerBehaviour]) -> _Dimension:
     def components(a: AnswerBehaviour) -> list[Component]:
-        return [
-            Component("structure", 0.6, a.structure),
-            Component("specificity", 0.4, a.specificity),
-        ]
+        return _active(
+            inputs,
+            [
+                Component("structure", 0.6, a.structure),
+                Component("specificity", 0.4, a.specificity),
+            ],
+        )
 
     scored, confidence = _per_answer(items, components)
     evidence: list[Evidence] = []
@@ -411,6 +439,7 @@ class ProfileScores:
     confidence: float
     data_quality: list[str]
     answers: list[AnswerBehaviour]
+    explanation: Explanation
 
 
 def _permitted(inputs: InterviewInputs, scope: ConsentScope) -> bool:
@@ -460,7 +489,8 @@ def score_interview(inputs: InterviewInputs, settings: FusionSettings) -> Profil
     flags = data_quality(inputs, items)
     if not _permitted(inputs, ConsentScope.AUTOMATED_SCORING) or inputs.manifest.frames_failed is not None:
         flags.append("insufficient_data")
-        return ProfileScores([], None, ProfileLabel.PENDING, 0.0, list(dict.fromkeys(flags)), items)
+        unscored = explain(inputs, [], {})
+        return ProfileScores([], None, ProfileLabel.PENDING, 0.0, list(dict.fromkeys(flags)), items, unscored)
     behaviour = [
         _communication(inputs, items),
         _confidence_dim(inputs, items),
@@ -473,13 +503,15 @@ def score_interview(inputs: InterviewInputs, settings: FusionSettings) -> Profil
     for dim in (*behaviour, *competencies):
         dim.confidence *= coverage
     dimensions = [d for dim in (*competencies, *behaviour) if (d := dim.to_contract()) is not None]
-    overall, confidence = _overall(inputs, dimensions, settings)
+    shares = dimension_shares(inputs, dimensions, settings)
+    overall, confidence = _overall(dimensions, shares)
     label = suggest_label(overall, confidence, inputs, settings)
     if overall is None or _missing_share(inputs) > settings.max_missing_share:
         # Scores are shown, but no outcome is suggested from a profile with holes this large.
         flags.append("insufficient_data")
         label = ProfileLabel.PENDING
-    return ProfileScores(dimensions, overall, label, confidence, list(dict.fromkeys(flags)), items)
+    explanation = explain(inputs, dimensions, shares)
+    return ProfileScores(dimensions, overall, label, confidence, list(dict.fromkeys(flags)), items, explanation)
 
 
 def _missing_share(inputs: InterviewInputs) -> float:
@@ -499,33 +531,44 @@ def _coverage_ratio(inputs: InterviewInputs) -> float:
     return min(1.0, good / expected)
 
 
-def _overall(
+def dimension_shares(
     inputs: InterviewInputs, dimensions: Sequence[DimensionScore], settings: FusionSettings
-) -> tuple[float | None, float]:
-    """Competencies by the job model's weights, behaviour dimensions equally; `behaviour_weight` splits them."""
+) -> dict[str, float]:
+    """Each dimension's share of the overall score (they add up to 1): competencies by the job model's weights,
+    behaviour dimensions equally; `behaviour_weight` splits the two groups."""
     comp = [d for d in dimensions if d.kind == DimensionKind.COMPETENCY]
     behav = [d for d in dimensions if d.kind == DimensionKind.BEHAVIOUR]
     weights = inputs.job_model.competency_weights if inputs.job_model else {}
 
-    def weighted(ds: Sequence[DimensionScore], weight_of: Callable[[DimensionScore], float]) -> tuple[float, float]:
-        total = sum(weight_of(d) for d in ds)
-        score = sum(d.score * weight_of(d) for d in ds) / total
-        conf = sum(d.confidence * weight_of(d) for d in ds) / total
-        return score, conf
+    def competency_weight(d: DimensionScore) -> float:
+        return weights.get(d.dimension, 1.0) if weights else 1.0
 
-    parts: list[tuple[float, float, float]] = []
-    if comp:
-        score, conf = weighted(comp, lambda d: weights.get(d.dimension, 1.0) if weights else 1.0)
-        parts.append((1.0 - settings.behaviour_weight, score, conf))
-    if behav:
-        score, conf = weighted(behav, lambda d: 1.0)
-        parts.append((settings.behaviour_weight, score, conf))
-    total = sum(w for w, _, _ in parts)
-    if not parts or total <= 0:
+    def equal(d: DimensionScore) -> float:
+        return 1.0
+
+    groups: list[tuple[float, list[DimensionScore], Callable[[DimensionScore], float]]] = [
+        (1.0 - settings.behaviour_weight, comp, competency_weight),
+        (settings.behaviour_weight, behav, equal),
+    ]
+    present = [(w, ds, weight_of) for w, ds, weight_of in groups if ds]
+    total = sum(w for w, _, _ in present)
+    shares: dict[str, float] = {}
+    if total <= 0:
+        return shares
+    for group_weight, ds, weight_of in present:
+        within = sum(weight_of(d) for d in ds)
+        for d in ds:
+            shares[d.dimension] = group_weight / total * weight_of(d) / within
+    return shares
+
+
+def _overall(dimensions: Sequence[DimensionScore], shares: dict[str, float]) -> tuple[float | None, float]:
+    """The share-weighted score and confidence; behaviour alone halves the confidence."""
+    if not shares:
         return None, 0.0
-    overall = sum(w * s for w, s, _ in parts) / total
-    confidence = sum(w * c for w, _, c in parts) / total
-    if not comp:
+    overall = sum(shares[d.dimension] * d.score for d in dimensions)
+    confidence = sum(shares[d.dimension] * d.confidence for d in dimensions)
+    if not any(d.kind == DimensionKind.COMPETENCY for d in dimensions):
         confidence *= 0.5  # behaviour alone says nothing about the job's competencies
     return round(overall, 1), round(confidence, 3)
 
@@ -552,6 +595,7 @@ __all__ = [
     "band",
     "combine",
     "data_quality",
+    "dimension_shares",
     "score_interview",
     "suggest_label",
 ]

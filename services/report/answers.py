@@ -7,6 +7,7 @@ import math
 from services.common.contracts import Question, SpeechResults
 
 from . import charts, facts, fmt
+from .explanation import left_out_notice
 from .i18n import dimension_text, list_separator
 from .markup import Html, el, join, void
 from .model import KEY_FRAME_POSITIONS
@@ -79,7 +80,7 @@ def _moment(view: View, at_s: float) -> str:
         return f" · {view.t('face_absent')}"
     parts = (
         [view.t("eye_contact_in_window", value=fmt.percent(row.eye_contact_ratio))]
-        if row.eye_contact_ratio is not None
+        if row.eye_contact_ratio is not None and "eye_contact" not in view.accommodated
         else []
     )
     if row.faces_max > 1:
@@ -109,16 +110,17 @@ def _key_frames(view: View, question: Question) -> Html | None:
 def question_section(view: View, index: int, question: Question) -> Html:
     speech = view.speech_for(question.question_id)
     badge = el("span", view.t("pressure"), class_="badge") if question.pressure else None
+    fluency = "speaking_fluency" not in view.accommodated
     window = f"{view.t('window')}: {fmt.clock_range(question.start_s, question.end_s)}"
     eye = facts.mean_eye_contact(view.seconds, question)
-    if eye is not None:
+    if eye is not None and "eye_contact" not in view.accommodated:
         window += f" · {view.t('eye_contact_in_window', value=fmt.percent(eye))}"
     return el(
         "article",
         el("h3", f"{view.question_label(index)} · ", question.text, badge),
         el("p", window, class_="caption"),
-        _metrics_line(view, speech) if speech else None,
-        _speech_strip(view, speech) if speech else None,
+        _metrics_line(view, speech) if speech and fluency else None,
+        _speech_strip(view, speech) if speech and fluency else None,
         _transcript(view, speech),
         _competency_table(view, speech) if speech else None,
         _key_frames(view, question),
@@ -141,6 +143,9 @@ def questions(view: View) -> Html:
 
 def speaking(view: View) -> Html:
     parts: list[Html] = [el("h2", view.t("speaking_charts"))]
+    left_out = left_out_notice(view, "speaking_fluency")
+    if left_out is not None:
+        return el("section", *parts, left_out, id="speaking")
     answered = [(view.question_label(i), view.speech_for(q.question_id)) for i, q in enumerate(view.questions)]
     measured = [(name, s.metrics) for name, s in answered if s is not None]
     if not measured:

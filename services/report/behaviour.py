@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import charts, facts, fmt
+from .explanation import left_out_notice
 from .i18n import emotion_reason_text, expression_text, list_separator
 from .markup import Html, el, join
 from .view import View
@@ -22,11 +23,14 @@ def behaviour(view: View) -> Html:
     parts: list[Html] = [el("h2", view.t("behaviour"))]
     if not view.vision:
         return el("section", *parts, el("p", view.t("no_vision"), class_="notice"), id="behaviour")
+    notices = [n for m in ("eye_contact", "expression") if (n := left_out_notice(view, m)) is not None]
+    parts += notices
     rows = view.seconds
-    series = [
-        charts.Series(view.t("eye_contact"), charts.EYE_CONTACT, [(r.second + 0.5, r.eye_contact_ratio) for r in rows])
-    ]
-    if view.emotion.performed:
+    series = []
+    if "eye_contact" not in view.accommodated:
+        eye = [(r.second + 0.5, r.eye_contact_ratio) for r in rows]
+        series.append(charts.Series(view.t("eye_contact"), charts.EYE_CONTACT, eye))
+    if view.emotion.performed and "expression" not in view.accommodated:
         # Smiles are expression data: shown only for the chunks where inference was allowed.
         performed = _performed_windows(view)
         smile = [(r.second + 0.5, r.smile_intensity if _in_windows(r.second, performed) else None) for r in rows]
@@ -34,8 +38,9 @@ def behaviour(view: View) -> Html:
     episode_colours: list[tuple[facts.EpisodeKind, str]] = [
         ("face_absent", charts.FACE_ABSENT),
         ("second_face", charts.SECOND_FACE),
-        ("look_away", charts.LOOK_AWAY),
     ]
+    if "eye_contact" not in view.accommodated:
+        episode_colours.append(("look_away", charts.LOOK_AWAY))
     marks = [
         charts.Mark(r.start_s, r.end_s, colour, f"{view.t(kind)} {fmt.clock_range(r.start_s, r.end_s)}")
         for kind, colour in episode_colours
@@ -69,6 +74,9 @@ def expression(view: View) -> Html:
     parts: list[Html] = [el("h2", view.t("expression"))]
     if not view.vision:
         return el("section", *parts, el("p", view.t("no_vision"), class_="notice"), id="expression")
+    left_out = left_out_notice(view, "expression")
+    if left_out is not None:
+        return el("section", *parts, left_out, id="expression")
     status = view.emotion
     reasons = list_separator(view.lang).join(emotion_reason_text(view.lang, r) for r in status.reasons_not_performed)
     if not status.performed:

@@ -120,6 +120,25 @@ _TEXT: dict[str, tuple[str, str]] = {
         "由 Sightline 生成。得分为自动化建议，所有决定均由人工作出。",
     ),
     "time_axis": ("time (mm:ss)", "时间（分:秒）"),
+    "explanation": ("How this assessment was made", "评估说明"),
+    "explanation_looked_at": ("The assessment looked at: {measures}.", "本次评估考察了：{measures}。"),
+    "explanation_nothing_scored": ("Nothing was scored.", "未进行任何评分。"),
+    "explanation_weights": (
+        "What weighed most in the overall score (share of the score):",
+        "综合得分中各维度的权重（占比）：",
+    ),
+    "explanation_not_measured": ("Not measured:", "未考察的内容："),
+    "explanation_item": ("{name}: {value}", "{name}：{value}"),
+    "left_out": (
+        "Not shown: {measure}, left out of the assessment because of {reason}.",
+        "未显示：因{reason}，{measure}未纳入评估。",
+    ),
+    "explanation_all_measured": ("Every measure was used.", "所有测量项均已使用。"),
+    "explanation_accommodations": (
+        "Accommodations applied: {items}. The measures they would distort were left out, not counted against "
+        "the candidate.",
+        "已采用的便利措施：{items}。受其影响的测量项未纳入评分，不会对候选人不利。",
+    ),
     "none": ("none", "无"),
 }
 
@@ -172,6 +191,51 @@ _DIMENSIONS: dict[str, tuple[str, str]] = {
     "engagement": ("Engagement", "投入度"),
     "eye_contact": ("Eye contact", "目光接触"),
 }
+
+
+#: What the assessment looks at, as services/fusion/explanation.py groups it.
+_MEASURES: dict[str, tuple[str, str]] = {
+    "answer_content": ("what the answers said (content and structure)", "回答内容（内容与结构）"),
+    "speaking_fluency": ("speaking fluency (rate, pauses, filler words)", "表达流畅度（语速、停顿、填充词）"),
+    "voice": ("voice liveliness (pitch and loudness)", "语音生动度（音高与音量）"),
+    "eye_contact": ("eye contact and looking away", "目光接触与视线移开"),
+    "expression": ("facial expression", "面部表情"),
+    "posture_and_motion": ("posture and movement", "姿态与动作"),
+}
+
+#: Why a measure was not used; unknown reasons are shown verbatim.
+_NOT_MEASURED_REASONS: dict[str, tuple[str, str]] = {
+    "no_consent": ("the candidate did not consent to it", "候选人未同意"),
+    "jurisdiction_prohibits": ("the law where the interview took place does not allow it", "面试所在地的法律不允许"),
+    "no_video": ("there was no video", "没有视频"),
+    "no_audio": ("there was no audio", "没有音频"),
+    "accommodation_stutter": ("an accommodation for a stutter", "针对口吃的便利措施"),
+    "accommodation_facial_difference": ("an accommodation for a facial difference", "针对面部差异的便利措施"),
+    "accommodation_no_camera": ("an accommodation: interview without a camera", "便利措施：无摄像头面试"),
+    "accommodation_low_vision": ("an accommodation for low vision", "针对视力障碍的便利措施"),
+}
+
+_ACCOMMODATIONS: dict[str, tuple[str, str]] = {
+    "stutter": ("stutter", "口吃"),
+    "facial_difference": ("facial difference", "面部差异"),
+    "no_camera": ("no camera", "无摄像头"),
+    "low_vision": ("low vision", "视力障碍"),
+}
+
+
+def measure_text(language: Language, measure: str) -> str:
+    pair = _MEASURES.get(measure)
+    return _pick(pair, language) if pair else measure
+
+
+def not_measured_reason_text(language: Language, reason: str) -> str:
+    pair = _NOT_MEASURED_REASONS.get(reason)
+    return _pick(pair, language) if pair else reason
+
+
+def accommodation_text(language: Language, accommodation: str) -> str:
+    pair = _ACCOMMODATIONS.get(accommodation)
+    return _pick(pair, language) if pair else accommodation
 
 
 def language_for_locale(locale: str) -> Language:

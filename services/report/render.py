@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import answers, behaviour, sections
+from . import answers, behaviour, explanation, sections
 from .markup import join
 from .model import ReportInput
 from .page import document
@@ -19,6 +19,7 @@ def render_html(report: ReportInput) -> str:
             sections.verdict(view),
             sections.quality(view),
             sections.dimensions(view),
+            explanation.explanation(view),
             behaviour.behaviour(view),
             behaviour.expression(view),
             answers.questions(view),

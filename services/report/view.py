@@ -69,6 +69,15 @@ class View:
     def speech_for(self, question_id: str) -> SpeechResults | None:
         return next((s for s in self.speech if s.question_id == question_id), None)
 
+    @cached_property
+    def accommodated(self) -> dict[str, str]:
+        """Measures the profile left out because of an accommodation → the reason: the report does not show them
+        either, so a reviewer is not swayed by what the assessment agreed not to look at."""
+        found = self.report.profile.explanation
+        if found is None:
+            return {}
+        return {n.measure: n.reason for n in found.not_measured if n.reason.startswith("accommodation_")}
+
     @property
     def uses_characters(self) -> bool:
         """Chinese speaking rate is counted in characters, not words."""

@@ -2,8 +2,8 @@
 
 Each row is a `Row`: the table, a key that names the row's identity *and* the event it came from
 (so the batch deduplication token changes when a different event rewrites the same row), and the
-values by column name. The column lists in `COLUMNS` mirror `schemas/clickhouse/migrations/0002_*`;
-`written_at` is left to its DEFAULT so a replayed row carries a newer version and replaces the old one.
+values by column name. The column lists in `COLUMNS` mirror `schemas/clickhouse/migrations/0002_*` and
+`0004_*`; `written_at` is left to its DEFAULT so a replayed row carries a newer version and replaces the old one.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.common.contracts import (
+    CandidateDemographics,
     EventBase,
     MediaIngested,
     ProfileReady,
@@ -209,6 +210,17 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "producer",
         "emitted",
         "detail_json",
+    ),
+    "candidate_demographics": (
+        "tenant_id",
+        "candidate_ref",
+        "interview_id",
+        "sex",
+        "race_ethnicity",
+        "collected_at",
+        "form_version",
+        "event_id",
+        "produced_at",
     ),
     "sink_rejected_rows": ("target_table", "row_key", "reason", "row_json"),
 }
@@ -488,12 +500,29 @@ def status_rows(event: StageStatus) -> list[Row]:
     return [_row("stage_status", event, f"status/{event.event_id}", values)]
 
 
+def demographics_rows(event: CandidateDemographics) -> list[Row]:
+    """One row per candidate (the table's identity); only the audit reads it (see 0004_demographics.sql)."""
+    values = {
+        "tenant_id": event.tenant_id,
+        "candidate_ref": event.candidate_ref,
+        "interview_id": event.interview_id,
+        "sex": str(event.sex),
+        "race_ethnicity": str(event.race_ethnicity),
+        "collected_at": event.collected_at,
+        "form_version": event.form_version,
+        "event_id": event.event_id,
+        "produced_at": event.occurred_at,
+    }
+    return [Row("candidate_demographics", f"{event.tenant_id}/{event.candidate_ref}@{event.event_id}", values)]
+
+
 _MAPPERS: dict[type[EventBase], Callable[[Any], list[Row]]] = {
     MediaIngested: interview_rows,
     SpeechResults: answer_rows,
     VisionFeatures: vision_rows,
     ProfileReady: profile_rows,
     StageStatus: status_rows,
+    CandidateDemographics: demographics_rows,
 }
 
 #: The event types the sink stores.

@@ -1,4 +1,5 @@
-"""The sink stage: interviews, features, answers, profiles and statuses into ClickHouse.
+"""The sink stage: interviews, features, answers, profiles, statuses (and, apart, self-identified
+demographics for the bias audit) into ClickHouse.
 
 Run as ``sightline worker services.sink.stage:make``. `handle` only maps an event to rows and
 buffers them; rows reach ClickHouse in batches, by size or age (`SIGHTLINE_CLICKHOUSE__INSERT_BATCH_*`),
@@ -28,6 +29,7 @@ from prometheus_client import CollectorRegistry
 from services.common.chdb_owner import ChdbOwner, read_owner
 from services.common.clickhouse import DirectWarehouse, Warehouse, is_chdb
 from services.common.contracts import (
+    CandidateDemographics,
     EventBase,
     MediaIngested,
     ProfileReady,
@@ -60,6 +62,7 @@ class SinkStage:
         topic_for(VisionFeatures),
         topic_for(SpeechResults),
         topic_for(ProfileReady),
+        topic_for(CandidateDemographics),
     )
     output_topics: Sequence[str] = ()
 

@@ -24,6 +24,7 @@ from prometheus_client import generate_latest
 from services.common.chdb_owner import open_warehouse, read_owner
 from services.common.clickhouse import DirectWarehouse
 from services.common.contracts import (
+    CandidateDemographics,
     EventBase,
     MediaIngested,
     ProfileReady,
@@ -44,7 +45,10 @@ from services.sink.stage import SinkStage
 from tests.integration.kafka_helpers import committed_total, create_topics, isolated, publish, read_topic, wait_for
 from tests.integration.stage_fixtures import example
 
-TOPICS = {cls: topic_for(cls) for cls in (MediaIngested, VisionFeatures, SpeechResults, ProfileReady, StageStatus)}
+TOPICS = {
+    cls: topic_for(cls)
+    for cls in (MediaIngested, VisionFeatures, SpeechResults, ProfileReady, StageStatus, CandidateDemographics)
+}
 ROOT = Path(__file__).resolve().parents[2]
 
 # ---- realistic events from the contract examples ---------------------------------------------------------

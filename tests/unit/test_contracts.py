@@ -551,6 +551,19 @@ INVALID_MUTATIONS: dict[str, tuple[str, Callable[[dict[str, Any]], None], str, b
     "1 for true": ("interview-completed.en-IE.json", _set("consent.granted", 1), "consent.granted", True),
     "bad base64": ("dead-letter.json", _set("payload_b64", "not base64!"), "payload_b64", True),
     "wrong event type": ("stage-status.json", _set("event_type", "profile-ready"), "event_type", True),
+    "race outside the EEO-1 categories": (
+        "candidate-demographics.json",
+        _set("race_ethnicity", "martian"),
+        "race_ethnicity",
+        True,
+    ),
+    "unknown accommodation": (
+        "interview-completed.en-IE.json",
+        _set("accommodations", ["extra_time"]),
+        "accommodations.0",
+        True,
+    ),
+    "self-identification without an answer": ("candidate-demographics.json", _delete("sex"), "sex", True),
     "schema version 2.0": ("stage-status.json", _set("schema_version", "2.0"), "schema_version", True),
 }
 
@@ -780,6 +793,7 @@ EXPECTED_TOPICS = {
     "sightline.vision-features.v1": "vision-features",
     "sightline.speech-results.v1": "speech-results",
     "sightline.profile-ready.v1": "profile-ready",
+    "sightline.candidate-demographics.v1": "candidate-demographics",
     "sightline.stage-status.v1": "stage-status",
     **{f"sightline.dead-letter.{stage}.v1": "dead-letter" for stage in StageName},
 }
@@ -846,6 +860,8 @@ def test_message_keys() -> None:
     assert message_key(_decoded("audio-ready.json")) == interview_key + b":1"
     assert message_key(_decoded("dead-letter.json")) == b"sightline.interview-completed.v1:4:118233"
     assert message_key(_decoded("interview-completed.zh-CN.json")) == b"huaxin-cn/HX-20250314-0087"
+    # Self-identification describes the candidate, not one interview: keyed by candidate.
+    assert message_key(_decoded("candidate-demographics.json")) == b"acme-us/cand_5d21b8e07a"
 
 
 def test_registry_rejects_inconsistencies(tmp_path: Path) -> None:

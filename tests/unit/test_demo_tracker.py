@@ -71,3 +71,36 @@ def test_an_interview_rejected_at_ingest_is_finished_without_a_profile() -> None
         _status("ingest", "failed", reason={"code": "no_consent", "message": "no consent", "retryable": False})
     )
     assert tracker.finished() and tracker.failed(INTERVIEW)
+
+
+def test_the_demo_publishes_each_candidates_self_identification_and_names_the_audit() -> None:
+    from datetime import timedelta
+
+    from services.common.contracts import InterviewCompleted, message_key
+    from services.demo import DEMO_INTERVIEWS, audit_command, self_identification
+
+    base = InterviewCompleted.model_validate(example("interview-completed.en-IE"))
+    events = [
+        base.model_copy(
+            update={
+                "interview_id": demo.interview_id,
+                "candidate_ref": f"cand_demo{i:03d}",
+                "tenant_id": "demo",
+                "interview_started_at": base.interview_started_at + timedelta(days=i),
+            }
+        )
+        for i, demo in enumerate(DEMO_INTERVIEWS)
+    ]
+    selfid = self_identification(events)
+    assert [(s.candidate_ref, s.sex, s.race_ethnicity) for s in selfid] == [
+        ("cand_demo000", "female", "black_or_african_american"),
+        ("cand_demo001", "male", "white"),
+        ("cand_demo002", "declined_to_answer", "declined_to_answer"),
+    ]
+    assert message_key(selfid[0]) == b"demo/cand_demo000"
+    assert self_identification(events) == selfid  # the same ids on a re-run: the sink keeps one row each
+    day = base.interview_started_at.date()
+    assert audit_command(events) == (
+        f"SIGHTLINE_ROLE=auditor sightline audit bias --tenant demo --from {day} --to {day + timedelta(days=2)} "
+        "--out .local/reports/bias-audit.html"
+    )

@@ -40,6 +40,7 @@ def test_every_command_has_help() -> None:
         ["stack", "--help"],
         ["db", "migrate", "--help"],
         ["query", "--help"],
+        ["audit", "bias", "--help"],
         ["topics", "create", "--help"],
         ["schemas", "--help"],
         ["config", "--help"],

@@ -54,6 +54,19 @@ def test_context_copies_the_interview() -> None:
     assert (ctx.candidate_ref, ctx.job, ctx.locale, ctx.jurisdiction) == (ev.candidate_ref, ev.job, ev.locale, "CN")
     assert ctx.questions == ev.questions and ctx.interview_started_at == ev.interview_started_at
     assert ctx.policy_version == "p-7"
+    assert ctx.accommodations == []
+
+
+def test_accommodations_travel_in_the_context_and_unknown_ones_are_refused() -> None:
+    data = event("US-NY").model_dump(mode="json")
+    ctx = decide(
+        InterviewCompleted.model_validate({**data, "accommodations": ["stutter", "no_camera"]}),
+        JurisdictionPolicy(),
+        IngestLimits(),
+    )
+    assert ctx.accommodations == ["stutter", "no_camera"]
+    with pytest.raises(ValueError, match="accommodations"):
+        InterviewCompleted.model_validate({**data, "accommodations": ["extra_time"]})
 
 
 def test_no_consent_is_refused() -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from services.common.contracts import (
+    CandidateDemographics,
     EventBase,
     MediaIngested,
     ProfileReady,
@@ -132,3 +133,19 @@ def test_a_value_too_large_for_its_column_is_a_row_error() -> None:
     data["seconds"][0]["faces_max"] = 70_000
     with pytest.raises(RowError, match="faces_max=70000"):
         rows_for(VisionFeatures.model_validate(data))
+
+
+def test_demographics_become_one_row_per_candidate_in_their_own_table() -> None:
+    event = CandidateDemographics.model_validate(load("candidate-demographics"))
+    (row,) = rows_for(event)
+    assert row.table == "candidate_demographics"
+    assert list(row.values) == list(COLUMNS["candidate_demographics"])
+    v = row.values
+    assert (v["tenant_id"], v["candidate_ref"], v["sex"], v["race_ethnicity"]) == (
+        "acme-us",
+        "cand_5d21b8e07a",
+        "female",
+        "hispanic_or_latino",
+    )
+    assert row.key == f"acme-us/cand_5d21b8e07a@{event.event_id}"
+    assert rows_for(CandidateDemographics.model_validate(load("candidate-demographics"))) == [row]

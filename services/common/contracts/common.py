@@ -9,6 +9,7 @@ from pydantic import Field
 from .base import Compare, Contract, SortedDisjoint, SubsetOf, UniqueBy, UniqueItems, When
 from .types import (
     NOT_BLANK_PATTERN,
+    Accommodation,
     Bucket,
     CandidateRef,
     Code,
@@ -137,6 +138,9 @@ Questions = Annotated[
 #: Consent scopes without duplicates.
 ConsentScopes = Annotated[list[OpenConsentScope], UniqueItems(), Field(max_length=32)]
 
+#: Accommodations without duplicates.
+Accommodations = Annotated[list[Accommodation], UniqueItems(), Field(max_length=8)]
+
 
 class InterviewContext(Contract):
     """Everything about the interview a stage may need, copied forward by every internal event so that no
@@ -157,6 +161,11 @@ class InterviewContext(Contract):
     policy_version: Version = Field(description="Version of the jurisdiction policy table that produced the decision.")
     interview_started_at: Timestamp = Field(description="Wall-clock start of the interview (media time 0).")
     questions: Questions = Field(description="The questions with their answer windows, in order.")
+    accommodations: Accommodations = Field(
+        default_factory=list,
+        description="Accommodations the candidate asked for, copied from interview-completed; fusion switches off "
+        "the measures each would distort and the profile's explanation says so.",
+    )
 
 
 class FailureReason(Contract):
@@ -195,6 +204,7 @@ class Callback(Contract):
 
 
 __all__ = [
+    "Accommodations",
     "Callback",
     "CompetencyModelRef",
     "ConsentScopes",

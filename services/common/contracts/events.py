@@ -11,6 +11,7 @@ from pydantic import Field
 
 from .base import Compare, Contract, UniqueBy, UniqueItems, When
 from .common import (
+    Accommodations,
     Callback,
     ConsentScopes,
     Evidence,
@@ -49,10 +50,12 @@ from .types import (
     PositiveSeconds,
     Producer,
     ProfileLabel,
+    RaceEthnicity,
     Ratio,
     SchemaVersion,
     Score,
     Seconds,
+    Sex,
     Sha256,
     StageName,
     StageState,
@@ -197,6 +200,11 @@ class InterviewCompleted(EventBase):
     interview_started_at: Timestamp = Field(description="Wall-clock start of the interview (media time 0).")
     interview_ended_at: Timestamp = Field(description="Wall-clock end of the interview; after the start.")
     callback: Callback | None = Field(None, description="Optional webhook to notify besides the profile-ready topic.")
+    accommodations: Accommodations = Field(
+        default_factory=list,
+        description="Accommodations the candidate asked for (stutter, facial_difference, no_camera, low_vision): "
+        "the measures each would distort are not scored, and the profile says so.",
+    )
 
 
 # --- ingest ------------------------------------------------------------------------------------------------
@@ -577,6 +585,42 @@ class Coverage(Contract):
     speech_segments: Progress = Field(description="Speech segments received vs expected.")
 
 
+class DimensionWeight(Contract):
+    """How much one dimension weighed in the overall score."""
+
+    dimension: ExternalId = Field(description="The dimension, as in dimensions.")
+    share: Ratio = Field(description="Its share of the overall score: the shares of all dimensions add up to 1.")
+
+
+class NotMeasured(Contract):
+    """A measure the assessment did not use, and why."""
+
+    measure: Code = Field(
+        description="speaking_fluency, voice, eye_contact, expression, posture_and_motion or answer_content."
+    )
+    reason: Code = Field(
+        description="Why: accommodation_<kind>, jurisdiction_prohibits, no_consent, no_video, no_audio or "
+        "not_permitted. Unknown reasons are shown verbatim."
+    )
+
+
+class Explanation(Contract):
+    """What the assessment looked at, what weighed most and what was left out: what a candidate asking "why"
+    is told (the report words it in the interview's language)."""
+
+    looked_at: Annotated[list[Code], UniqueItems(), Field(max_length=16)] = Field(
+        description="Measures the assessment used: answer_content, speaking_fluency, voice, eye_contact, "
+        "expression, posture_and_motion."
+    )
+    weights: Annotated[list[DimensionWeight], UniqueBy(("dimension",)), Field(max_length=100)] = Field(
+        description="Every scored dimension's share of the overall score, largest first; empty without one."
+    )
+    not_measured: Annotated[list[NotMeasured], UniqueBy(("measure",)), Field(max_length=16)] = Field(
+        default_factory=list, description="Measures left out, with the reason."
+    )
+    accommodations: Accommodations = Field(default_factory=list, description="The accommodations that were applied.")
+
+
 class ProfileReady(EventBase):
     """The candidate profile built from all features; a suggestion a human must confirm."""
 
@@ -607,6 +651,36 @@ class ProfileReady(EventBase):
     report: ObjectRef | ReportLink = Field(description="The rendered report: a stored object or a URL.")
     scoring_model_version: Version = Field(description="Version of the fusion scoring model.")
     feature_versions: ModelVersions = Field(description="Versions of the upstream feature extractors, by component.")
+    explanation: Explanation | None = Field(
+        None, description="Plain-language basis of the profile for the candidate; null from producers that predate it."
+    )
+
+
+# --- fairness audit ----------------------------------------------------------------------------------------
+
+
+class CandidateDemographics(EventBase):
+    """A candidate's voluntary self-identification, sent by the HR system for the bias audit only.
+
+    Stored apart (``candidate_demographics``) and readable only by the auditor role: scoring, fusion,
+    reports and reviewers never see it. It describes the candidate, not the interview: the audit applies
+    the latest answer (by ``collected_at``) to every interview of the candidate at the tenant.
+    """
+
+    event_type: Literal["candidate-demographics"] = Field(
+        "candidate-demographics", description="Always 'candidate-demographics'."
+    )
+    candidate_ref: CandidateRef = Field(
+        description="Pseudonymous reference to the candidate, as in interview-completed; never a name or address."
+    )
+    sex: Sex = Field(
+        description="Self-identified sex: female, male, non_binary, or declined_to_answer (EEO-1 categories)."
+    )
+    race_ethnicity: RaceEthnicity = Field(
+        description="Self-identified race/ethnicity in the EEO-1 categories, or declined_to_answer."
+    )
+    collected_at: Timestamp = Field(description="When the candidate answered the self-identification form.")
+    form_version: Version = Field(description="Version of the self-identification form the candidate answered.")
 
 
 # --- operations --------------------------------------------------------------------------------------------
@@ -705,6 +779,7 @@ EVENT_MODELS: dict[str, type[Envelope]] = {
         VisionFeatures,
         SpeechResults,
         ProfileReady,
+        CandidateDemographics,
         StageStatus,
         DeadLetter,
     )

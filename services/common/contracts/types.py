@@ -285,6 +285,41 @@ class EmotionInferenceReason(StrEnum):
     DISABLED = "disabled"
 
 
+class Accommodation(StrEnum):
+    """An adjustment the candidate asked for: each switches off the measures it would distort (fusion) and the
+    profile says so. Closed: an accommodation Sightline does not know must be refused loudly, never ignored."""
+
+    STUTTER = "stutter"  # speaking rate, pauses, fillers and time to first word are not scored
+    FACIAL_DIFFERENCE = "facial_difference"  # eye contact, look-aways and expression are not scored
+    NO_CAMERA = "no_camera"  # nothing visual is scored
+    LOW_VISION = "low_vision"  # eye contact and look-aways are not scored
+
+
+class Sex(StrEnum):
+    """Self-identified sex, in the categories of the EEO-1 Component 1 report (which NYC Local Law 144's
+    bias-audit rules adopt), plus non-binary, which EEO-1 accepts in its comments. Closed: a new category
+    is a contract change, because the bias audit must list every category it saw."""
+
+    FEMALE = "female"
+    MALE = "male"
+    NON_BINARY = "non_binary"
+    DECLINED_TO_ANSWER = "declined_to_answer"
+
+
+class RaceEthnicity(StrEnum):
+    """Self-identified race/ethnicity, in the EEO-1 Component 1 categories (Hispanic or Latino; then, for
+    those not Hispanic or Latino, one race or two or more). Closed, like :class:`Sex`."""
+
+    HISPANIC_OR_LATINO = "hispanic_or_latino"
+    WHITE = "white"
+    BLACK_OR_AFRICAN_AMERICAN = "black_or_african_american"
+    NATIVE_HAWAIIAN_OR_PACIFIC_ISLANDER = "native_hawaiian_or_pacific_islander"
+    ASIAN = "asian"
+    AMERICAN_INDIAN_OR_ALASKA_NATIVE = "american_indian_or_alaska_native"
+    TWO_OR_MORE_RACES = "two_or_more_races"
+    DECLINED_TO_ANSWER = "declined_to_answer"
+
+
 # "Open" enumerations: a known member, or any other snake_case code from a newer minor version.
 OpenConsentScope = ConsentScope | Code
 OpenFailureCode = FailureCode | Code

@@ -1,0 +1,88 @@
+"""The query layer's role check: demographics are for auditors only, however the table is spelled."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from services.access import AccessDenied, Role, check_query
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM sightline.candidate_demographics",
+        "select sex, count() from SIGHTLINE.CANDIDATE_DEMOGRAPHICS group by sex",
+        "SELECT * FROM `sightline`.`candidate_demographics`",
+        'SELECT * FROM "candidate_demographics"',
+        "SELECT p.label FROM sightline.profiles p JOIN sightline.candidate_demographics d USING (candidate_ref)",
+        "SELECT * FROM merge('sightline', '^candidate_demo')",
+        "SELECT * FROM merge(currentDatabase(), concat('candidate', '_demo'))",
+        "SELECT * FROM sightline.`candidate\\x5fdemographics`",
+        "SELECT * FROM loop(sightline, profiles) LIMIT 1",
+    ],
+)
+@pytest.mark.parametrize("role", [Role.OPERATOR, Role.REVIEWER])
+def test_only_auditors_read_demographics(sql: str, role: Role) -> None:
+    with pytest.raises(AccessDenied, match=f"the {role} role may not"):
+        check_query(sql, role)
+
+
+def test_the_refusal_names_the_table_and_who_may_read_it() -> None:
+    with pytest.raises(AccessDenied, match=r"may not read candidate_demographics \(only: auditor\)"):
+        check_query("SELECT count() FROM sightline.candidate_demographics", Role.REVIEWER)
+
+
+def test_auditors_read_demographics_and_everyone_reads_the_rest() -> None:
+    check_query("SELECT sex, count() FROM sightline.candidate_demographics GROUP BY sex", Role.AUDITOR)
+    check_query("SELECT * FROM merge('sightline', '^profiles$')", Role.AUDITOR)
+    for role in Role:
+        check_query("SELECT label, count() FROM sightline.latest_profiles GROUP BY label", role)
+        check_query("SELECT * FROM sightline.profile_dimensions WHERE dimension = 'eye_contact'", role)
+
+
+def test_a_similar_name_is_not_the_restricted_table() -> None:
+    check_query("SELECT * FROM sightline.candidate_demographics_docs", Role.OPERATOR)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+#: Where scoring, fusion, reports and reviewers get their data: none of it may name the demographics table.
+NEVER_READ_BY = (
+    "services/fusion",
+    "services/report",
+    "services/review",
+    "services/vision",
+    "services/speech",
+    "deploy",
+)
+
+
+def test_no_scoring_fusion_or_report_code_names_the_demographics_table() -> None:
+    offenders = [
+        str(path.relative_to(ROOT))
+        for folder in NEVER_READ_BY
+        for path in (ROOT / folder).rglob("*")
+        if path.is_file()
+        and path.suffix in {".py", ".sql", ".json", ".yaml", ".yml"}
+        and "candidate_demographics" in path.read_text(encoding="utf-8", errors="replace")
+    ]
+    assert offenders == []
+    # ... while the sink and the audit do, so the name above is the one in use.
+    assert "candidate_demographics" in (ROOT / "services" / "sink" / "rows.py").read_text(encoding="utf-8")
+
+
+def test_the_audit_command_refuses_other_roles_before_reading_anything(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from services.cli import cli
+
+    args = ["audit", "bias", "--tenant", "acme-us", "--from", "2026-01-01", "--to", "2026-06-30"]
+    missing = tmp_path / "no-database-here"
+    env = {"SIGHTLINE_CLICKHOUSE__DSN": f"chdb://{missing}", "SIGHTLINE_ROLE": "reviewer"}
+    result = CliRunner().invoke(cli, args, env=env)
+    assert result.exit_code == 1
+    assert "refused: the reviewer role may not read candidate_demographics" in result.output
+    assert not missing.exists()  # refused before any database was opened
+    backwards = CliRunner().invoke(cli, [*args[:5], "2026-07-01", "--to", "2026-06-30"], env=env)
+    assert backwards.exit_code == 2 and "--from is after --to" in backwards.output
