@@ -1,4 +1,4 @@
-"""The sink stage: interviews, features, answers, profiles and statuses into ClickHouse.
+"""The sink stage: interviews, features, answers, profiles, review decisions, outcomes and statuses into ClickHouse.
 
 Run as ``sightline worker services.sink.stage:make``. `handle` only maps an event to rows and
 buffers them; rows reach ClickHouse in batches, by size or age (`SIGHTLINE_CLICKHOUSE__INSERT_BATCH_*`),
@@ -28,9 +28,11 @@ from prometheus_client import CollectorRegistry
 from services.common.chdb_owner import ChdbOwner, read_owner
 from services.common.clickhouse import DirectWarehouse, Warehouse, is_chdb
 from services.common.contracts import (
+    CandidateOutcome,
     EventBase,
     MediaIngested,
     ProfileReady,
+    ReviewDecision,
     SpeechResults,
     StageName,
     StageStatus,
@@ -60,6 +62,8 @@ class SinkStage:
         topic_for(VisionFeatures),
         topic_for(SpeechResults),
         topic_for(ProfileReady),
+        topic_for(ReviewDecision),
+        topic_for(CandidateOutcome),
     )
     output_topics: Sequence[str] = ()
 
