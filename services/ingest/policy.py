@@ -122,4 +122,5 @@ def decide(event: InterviewCompleted, policy: JurisdictionPolicy, limits: Ingest
         policy_version=policy.version,
         interview_started_at=event.interview_started_at,
         questions=event.questions,
+        callback=event.callback,
     )

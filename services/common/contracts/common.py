@@ -138,6 +138,15 @@ Questions = Annotated[
 ConsentScopes = Annotated[list[OpenConsentScope], UniqueItems(), Field(max_length=32)]
 
 
+class Callback(Contract):
+    """Where to announce the finished profile besides the profile-ready topic."""
+
+    url: HttpsUrl = Field(description="HTTPS endpoint that receives the profile-ready event as a POST body.")
+    auth_ref: Code | None = Field(
+        None, description="Name of a credential configured in Sightline for this endpoint; never the secret itself."
+    )
+
+
 class InterviewContext(Contract):
     """Everything about the interview a stage may need, copied forward by every internal event so that no
     stage looks anything up. Filled by ingest from the interview-completed event and the jurisdiction policy."""
@@ -157,6 +166,11 @@ class InterviewContext(Contract):
     policy_version: Version = Field(description="Version of the jurisdiction policy table that produced the decision.")
     interview_started_at: Timestamp = Field(description="Wall-clock start of the interview (media time 0).")
     questions: Questions = Field(description="The questions with their answer windows, in order.")
+    callback: Callback | None = Field(
+        None,
+        description="The HR system's webhook from interview-completed, announced the finished profile by the sink; "
+        "null when it gave none.",
+    )
 
 
 class FailureReason(Contract):
@@ -183,15 +197,6 @@ class Progress(Contract):
 
     received: Count = Field(description="Inputs received.")
     expected: Count = Field(description="Inputs announced by the manifest (total_chunks or total_segments).")
-
-
-class Callback(Contract):
-    """Where to announce the finished profile besides the profile-ready topic."""
-
-    url: HttpsUrl = Field(description="HTTPS endpoint that receives the profile-ready event as a POST body.")
-    auth_ref: Code | None = Field(
-        None, description="Name of a credential configured in Sightline for this endpoint; never the secret itself."
-    )
 
 
 __all__ = [
