@@ -149,7 +149,9 @@ class MessageProcessor:
 
     async def _run_handler(self, meta: MessageMeta, value: bytes, event: EventBase) -> None:
         worker = self.settings.worker
-        unit = _unit_of(event)
+        # A handler may name the unit of all its statuses (the sink's callback sender: "callback"), so they
+        # are told apart from the statuses of another loop of the same stage on the same event.
+        unit = getattr(self.handler, "status_unit", None) or _unit_of(event)
         # Stages that consume stage-status (fusion, sink) report nothing about handling a status: a status
         # about a status would feed itself back through the same topic without end.
         quiet = isinstance(event, StageStatus)

@@ -141,9 +141,14 @@ ConsentScopes = Annotated[list[OpenConsentScope], UniqueItems(), Field(max_lengt
 class Callback(Contract):
     """Where to announce the finished profile besides the profile-ready topic."""
 
-    url: HttpsUrl = Field(description="HTTPS endpoint that receives the profile-ready event as a POST body.")
+    url: HttpsUrl = Field(
+        description="HTTPS endpoint that receives a signed summary of each finished profile with a time-limited "
+        "report link, as a POST (docs/operations.md, HR callback)."
+    )
     auth_ref: Code | None = Field(
-        None, description="Name of a credential configured in Sightline for this endpoint; never the secret itself."
+        None,
+        description="Name of the signing secret configured in Sightline for this endpoint (HMAC-SHA256 of the "
+        "body); never the secret itself. Without it nothing is signed.",
     )
 
 
