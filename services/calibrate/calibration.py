@@ -204,8 +204,10 @@ def calibrated_model(cal: Calibration, version: str, now: datetime) -> Competenc
     return CompetencyModel.model_validate(data)
 
 
-def apply(cal: Calibration, library: CompetencyModelLibrary, directory: Path, now: datetime | None = None) -> Path:
-    """Write the calibrated model as a new version beside the others; returns the new file."""
+def apply(
+    cal: Calibration, library: CompetencyModelLibrary, directory: Path, now: datetime | None = None
+) -> tuple[Path, CompetencyModel]:
+    """Write the calibrated model as a new version beside the others; returns the new file and model."""
     now = now or datetime.now(UTC)
     model = calibrated_model(cal, next_version(cal.model, library, now), now)
     path = directory / f"{model.id}-{model.version}.yaml"
@@ -215,4 +217,4 @@ def apply(cal: Calibration, library: CompetencyModelLibrary, directory: Path, no
     )
     body = yaml.safe_dump(model.model_dump(mode="json", exclude_none=True), allow_unicode=True, sort_keys=False)
     path.write_text(header + body, encoding="utf-8")
-    return path
+    return path, model

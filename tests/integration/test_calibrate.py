@@ -31,12 +31,16 @@ from services.common.contracts import (
     CandidateOutcome,
     EventBase,
     ProfileReady,
+    RescoreRequested,
     ReviewDecision,
+    decode_as,
     deterministic_event_id,
+    topic_for,
 )
 from services.common.migrations import migrate
-from services.common.settings import ClickHouseSettings
+from services.common.settings import ClickHouseSettings, Settings
 from services.sink.rows import COLUMNS, rows_for
+from tests.integration.kafka_helpers import create_topics, isolated, read_all, read_topic
 from tests.integration.stage_fixtures import example
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -169,8 +173,8 @@ def population(tmp_path_factory: pytest.TempPathFactory) -> Population:
     return Population(settings.dsn, models, decided, ratings)
 
 
-def _cli(population: Population, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SIGHTLINE_CLICKHOUSE__DSN": population.dsn}
+def _cli(population: Population, *args: str, **env_extra: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SIGHTLINE_CLICKHOUSE__DSN": population.dsn, **env_extra}
     return subprocess.run(
         [sys.executable, "-m", "services.cli", "calibrate", "--tenant", TENANT, "--models-dir", str(population.models),
          *args],
@@ -221,7 +225,15 @@ def test_below_the_minimum_sample_it_refuses_and_changes_nothing(population: Pop
     assert _snapshot(population.models) == before
 
 
-def test_without_apply_nothing_changes_and_apply_writes_a_new_version_with_provenance(population: Population) -> None:
+async def test_without_apply_nothing_changes_and_apply_writes_a_new_version_and_asks_for_rescoring(
+    population: Population, stack_settings: Settings
+) -> None:
+    kafka = isolated(stack_settings).kafka
+    await create_topics(kafka, [topic_for(RescoreRequested)])
+    broker = {
+        "SIGHTLINE_KAFKA__BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "SIGHTLINE_KAFKA__TOPIC_PREFIX": kafka.topic_prefix,
+    }
     before = _snapshot(population.models)
     dry = _cli(population, "--job", JOB)
     assert dry.returncode == 0, dry.stderr
@@ -230,7 +242,9 @@ def test_without_apply_nothing_changes_and_apply_writes_a_new_version_with_prove
     assert "Nothing was changed" in dry.stdout
     assert _snapshot(population.models) == before
 
-    applied = _cli(population, "--job", JOB, "--apply")
+    requests = await read_all(kafka, topic_for(RescoreRequested), quiet_s=0.5)
+    assert requests == []  # nothing asked either
+    applied = _cli(population, "--job", JOB, "--apply", **broker)
     assert applied.returncode == 0, applied.stderr
     after = _snapshot(population.models)
     assert {k: v for k, v in after.items() if k in before} == before  # the old version is kept as it was
@@ -250,3 +264,11 @@ def test_without_apply_nothing_changes_and_apply_writes_a_new_version_with_prove
     assert sum(weights.values()) == pytest.approx(100, abs=0.05)
     assert set(sorted(weights, key=lambda d: -weights[d])[:2]) == DRIVERS
     assert json.loads(json.dumps(provenance.correlations))["charlie"] > 0.4
+    # Fusion is asked to score every interview of the job again with the new version (new profile versions).
+    records = await read_topic(kafka, topic_for(RescoreRequested), lambda r: len(r) >= N)
+    events = [decode_as(RescoreRequested, r.value) for r in records]
+    assert sorted(e.interview_id for e in events) == sorted(
+        i for i in population.decided_scores if i.startswith("IV-0")
+    )
+    assert {(e.competency_model.id, e.competency_model.version) for e in events} == {("test-role", versions[1])}
+    assert f"Asked fusion to score {N} interview(s)" in applied.stdout

@@ -820,6 +820,7 @@ EXPECTED_TOPICS = {
     "sightline.stage-status.v1": "stage-status",
     "sightline.review-decision.v1": "review-decision",
     "sightline.candidate-outcome.v1": "candidate-outcome",
+    "sightline.rescore-requested.v1": "rescore-requested",
     **{f"sightline.dead-letter.{stage}.v1": "dead-letter" for stage in StageName},
 }
 

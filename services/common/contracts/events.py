@@ -12,6 +12,7 @@ from pydantic import Field
 from .base import Compare, Contract, UniqueBy, UniqueItems, When
 from .common import (
     Callback,
+    CompetencyModelRef,
     ConsentScopes,
     Evidence,
     FailureReason,
@@ -695,6 +696,18 @@ class CandidateOutcome(EventBase):
     recorded_at: Timestamp = Field(description="When the HR system recorded this state of the outcome.")
 
 
+class RescoreRequested(EventBase):
+    """Score an interview again with another version of its job's competency model, for example the version
+    `sightline calibrate --apply` wrote. Fusion answers with a new profile version scored by that model (its
+    context names the version); earlier versions stay."""
+
+    event_type: Literal["rescore-requested"] = Field("rescore-requested", description="Always 'rescore-requested'.")
+    competency_model: CompetencyModelRef = Field(
+        description="The competency model and version to score with; fusion must have it configured."
+    )
+    reason: Text = Field(description="Why the interview is scored again (which calibration), for operators.")
+
+
 # --- operations --------------------------------------------------------------------------------------------
 
 DetailValue = str | int | float | bool | None
@@ -795,6 +808,7 @@ EVENT_MODELS: dict[str, type[Envelope]] = {
         DeadLetter,
         ReviewDecision,
         CandidateOutcome,
+        RescoreRequested,
     )
 }
 
