@@ -7,7 +7,9 @@ second `StageWorker` in its own consumer group (like the stage-status reader) ke
 and back-pressure apart from the row writer: a slow or failing HR endpoint never delays a row, and a
 ClickHouse outage never delays a callback. It reports statuses (unit "callback") and dead letters as the sink.
 
-What is sent (`CallbackBody`, JSON, POST): the profile summary (label, overall, dimension scores, data
+What is sent (`CallbackBody`, JSON, POST; its JSON Schema is committed as
+``schemas/callback/v1/profile-summary.schema.json``, written by ``python -m services.sink.callback``): the
+profile summary (label, overall, dimension scores, data
 quality, versions) and a presigned link to the report that expires after
 `SIGHTLINE_SINK__CALLBACK_LINK_EXPIRY_S`. Headers:
 
@@ -33,16 +35,16 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.common.contracts import EventBase, ProfileReady, StageName, topic_for
 from services.common.contracts.common import ObjectRef
 from services.common.handler import MessageMeta, Retryable
 from services.common.objectstore import ObjectStore
-from services.common.settings import Settings
+from services.common.settings import PROJECT_ROOT, Settings
 from services.sink.settings import SinkSettings
 
 USER_AGENT = "sightline-sink-callback"
@@ -55,43 +57,52 @@ class CallbackError(Exception):
 
 
 class DimensionSummary(BaseModel):
+    """One dimension of the profile, without its evidence (that is in the report)."""
+
     model_config = ConfigDict(frozen=True)
 
-    dimension: str
-    kind: str
-    score: float
-    confidence: float
+    dimension: str = Field(description="Competency id or behaviour name.")
+    kind: str = Field(description="competency or behaviour.")
+    score: float = Field(ge=0, le=100, description="Score 0-100.")
+    confidence: float = Field(ge=0, le=1, description="How much evidence backs the score, 0-1.")
 
 
 class ReportAccess(BaseModel):
+    """Where to read the report."""
+
     model_config = ConfigDict(frozen=True)
 
-    url: str
-    expires_at: datetime | None  # None: a link the HR system gave (not presigned here)
+    url: str = Field(description="Link to the HTML report: presigned by Sightline, or the HR system's own page.")
+    expires_at: datetime | None = Field(
+        description="When a presigned link stops working; null for a link the HR system gave."
+    )
 
 
 class CallbackBody(BaseModel):
-    """What the HR system's endpoint receives."""
+    """What the HR system's callback endpoint receives when a profile is ready (a suggestion: a person
+    confirms every label)."""
 
     model_config = ConfigDict(frozen=True)
 
-    event_type: str = "profile-summary"
-    event_id: str  # of the profile-ready event
-    tenant_id: str
-    interview_id: str
-    candidate_ref: str
-    job_id: str
-    profile_id: str
-    profile_version: int
-    label: str
-    needs_human_review: bool
-    overall: float | None
-    dimensions: list[DimensionSummary]
-    data_quality: list[str]
-    scoring_model_version: str
-    competency_model: dict[str, str]
-    report: ReportAccess
-    produced_at: datetime
+    event_type: Literal["profile-summary"] = Field("profile-summary", description="Always 'profile-summary'.")
+    event_id: str = Field(description="event_id of the profile-ready event; the same on every retry, to de-duplicate.")
+    tenant_id: str = Field(description="Tenant of the interview.")
+    interview_id: str = Field(description="Interview id from the HR system.")
+    candidate_ref: str = Field(description="Pseudonymous candidate reference from the HR system.")
+    job_id: str = Field(description="Job (requisition) id.")
+    profile_id: str = Field(description="Id of the profile version.")
+    profile_version: int = Field(ge=1, description="1 for the first profile, incremented by each re-scoring.")
+    label: Literal["recommend", "pending", "reject"] = Field(
+        description="Suggested label, to be confirmed by a person."
+    )
+    needs_human_review: bool = Field(description="Always true.")
+    overall: float | None = Field(ge=0, le=100, description="Overall score 0-100; null when the evidence allows none.")
+    dimensions: list[DimensionSummary] = Field(description="Dimension scores.")
+    data_quality: list[str] = Field(description="Why the profile may rest on weaker evidence.")
+    scoring_model_version: str = Field(description="Version of the fusion scoring model.")
+    competency_model: dict[str, str] = Field(description="The competency model that scored it: {id, version}.")
+    report: ReportAccess = Field(description="The report.")
+    produced_at: datetime = Field(description="When fusion produced the profile.")
 
 
 def signature(secret: bytes, timestamp: int, body: bytes) -> str:
@@ -110,7 +121,7 @@ def summary(event: ProfileReady, report: ReportAccess) -> CallbackBody:
         job_id=ctx.job.job_id,
         profile_id=str(event.profile_id),
         profile_version=event.profile_version,
-        label=str(event.label),
+        label=event.label.value,
         needs_human_review=event.needs_human_review,
         overall=event.overall,
         dimensions=[
@@ -213,4 +224,26 @@ class CallbackSender:
         raise CallbackError(f"callback to {url} answered HTTP {response.status}: {answer}")
 
 
+SCHEMA_PATH = PROJECT_ROOT / "schemas" / "callback" / "v1" / "profile-summary.schema.json"
+SCHEMA_ID = "https://sightline.dev/schemas/callback/v1/profile-summary.schema.json"
+
+
+def json_schema_text() -> str:
+    """The JSON Schema of the callback body, as committed under schemas/."""
+    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID}
+    schema |= CallbackBody.model_json_schema()
+    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+
+
+def main() -> int:
+    """Write the committed JSON Schema of the callback body."""
+    SCHEMA_PATH.parent.mkdir(parents=True, exist_ok=True)
+    SCHEMA_PATH.write_text(json_schema_text(), encoding="utf-8")
+    print(SCHEMA_PATH)
+    return 0
+
+
 __all__ = ["STATUS_UNIT", "CallbackBody", "CallbackError", "CallbackSender", "load_secrets", "signature", "summary"]
+
+if __name__ == "__main__":
+    raise SystemExit(main())
