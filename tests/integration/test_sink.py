@@ -513,6 +513,7 @@ def _spawn_sink(settings: Settings, ch: ClickHouseSettings, **env: str) -> subpr
         "SIGHTLINE_CLICKHOUSE__DSN": ch.dsn,
         "SIGHTLINE_CLICKHOUSE__DATABASE": ch.database,
         "SIGHTLINE_SINK__STATUS_GROUP_ID": settings.sink.status_group_id,
+        "SIGHTLINE_SINK__CALLBACK_ENABLED": "false",  # rows only, as in sink_settings
         # A killed member holds its partitions until its session expires: keep that short.
         "SIGHTLINE_KAFKA__SESSION_TIMEOUT_MS": "3000",
         "SIGHTLINE_KAFKA__HEARTBEAT_INTERVAL_MS": "1000",
