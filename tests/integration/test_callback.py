@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -46,6 +47,7 @@ from services.common.worker import StageWorker
 from services.sink.callback import STATUS_UNIT, CallbackSender
 from tests.integration.kafka_helpers import create_topics, isolated, publish, read_all, read_topic, wait_for
 from tests.integration.stage_fixtures import example
+from tests.integration.test_sink import query, run_sink_until, sink_settings
 
 SECRET = "whsec-7f3a9c21e4b0"
 REPORT = b"<!doctype html><title>report</title><p>the candidate's report</p>"
@@ -136,6 +138,8 @@ def _profile(url: str | None, auth_ref: str | None = "acme_hr_webhook", n: int =
     data["event_id"] = str(deterministic_event_id("callback-test", str(n), str(uuid.uuid4())))
     data["interview_id"] = f"INT-CB-{n}"
     data["context"]["callback"] = None if url is None else {"url": url, "auth_ref": auth_ref}
+    # Recent, so the sink's rows are within their retention (TTL from the interview start).
+    data["context"]["interview_started_at"] = (datetime.now(UTC) - timedelta(days=1)).isoformat()
     return ProfileReady.model_validate(data)
 
 
@@ -241,3 +245,32 @@ async def test_an_unknown_secret_name_is_dead_lettered_without_sending(
     assert endpoint.receiver.requests == []  # never sent unsigned
     reason = statuses[-1].reason
     assert reason is not None and "no signing secret named 'nobody_configured_this'" in reason.message
+
+
+async def test_the_sink_process_announces_beside_writing_rows_with_statuses_of_their_own(
+    stack_settings: Settings, endpoint: Endpoint
+) -> None:
+    settings = await sink_settings(stack_settings)
+    callback = _settings(stack_settings, endpoint).sink
+    sink = callback.model_copy(update={"callback_enabled": True, "status_group_id": settings.sink.status_group_id})
+    settings = settings.model_copy(update={"sink": sink})
+    profile = _profile(endpoint.url, n=5)
+    await _prepare(settings, [profile])
+
+    async def stored_and_announced() -> bool:
+        rows = await query(settings, "SELECT count() FROM sightline.profiles FINAL")
+        return bool(endpoint.receiver.accepted) and rows == [[1]]
+
+    await run_sink_until(settings, "g-sink-callback", lambda: _safely(stored_and_announced))
+    statuses = await _statuses(settings, profile, "completed")
+    completed = [s for s in statuses if s.state == "completed"]
+    # One from the row writer, one from the callback sender: distinct ids, so neither replaces the other.
+    assert sorted(str(s.unit) for s in completed) == ["None", STATUS_UNIT]
+    assert len({s.event_id for s in statuses}) == len(statuses) == 4
+
+
+async def _safely(check: Callable[[], Any]) -> bool:
+    try:
+        return bool(await check())
+    except Exception:  # the tables are being created
+        return False
