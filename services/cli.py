@@ -554,11 +554,13 @@ def worker_cmd(target: str, group: str | None) -> None:
 
 def _register_optional_groups() -> None:
     """Command groups owned by other modules."""
+    from services.calibrate.cli import calibrate_cmd
     from services.common.contracts.cli import schemas
     from services.common.stack_cli import stack
 
     cli.add_command(stack)
     cli.add_command(schemas)
+    cli.add_command(calibrate_cmd)
     try:  # the sample generator is left out of slim production images
         samples = importlib.import_module("services.samples.cli")
     except ImportError:

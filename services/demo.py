@@ -48,6 +48,7 @@ from services.common.objectstore import ObjectStore
 from services.common.settings import Settings, get_settings
 from services.common.stack import stack_status
 from services.report import fmt
+from services.sink.callback import STATUS_UNIT as CALLBACK_UNIT
 
 #: Every stage runs as its own process: name -> worker factory.
 DEPLOYED_STAGES: dict[str, str] = {stage.value: f"services.{stage.value}.stage:make" for stage in StageName}
@@ -217,7 +218,8 @@ class Tracker:
         if status.state not in (StageState.COMPLETED, StageState.FAILED):
             return
         if status.stage == StageName.SINK:
-            if status.state == StageState.COMPLETED and status.caused_by is not None:
+            stored = status.state == StageState.COMPLETED and status.unit != CALLBACK_UNIT  # not the HR callback
+            if stored and status.caused_by is not None:
                 self.stored.add(str(status.caused_by))
             return
         if status.interview_id not in self.interviews or status.stage == StageName.FUSION:

@@ -141,6 +141,39 @@ class ScoringWeights(_Strict):
         return self.keywords + self.semantic + self.structure + self.specificity + self.confidence
 
 
+class Provenance(_Strict):
+    """Where a calibrated version came from (`sightline calibrate --apply`): never edited by hand."""
+
+    method: Annotated[str, Field(min_length=1, max_length=500)] = Field(description="How the weights were derived.")
+    based_on_version: Annotated[str, Field(min_length=1, max_length=32)] = Field(
+        description="The version whose weights were calibrated."
+    )
+    tenant_id: Annotated[str, Field(min_length=1, max_length=63)] = Field(
+        description="Tenant whose outcomes were used."
+    )
+    job_id: Annotated[str, Field(min_length=1, max_length=128)] = Field(description="Job whose outcomes were used.")
+    outcome: Annotated[str, Field(min_length=1, max_length=100)] = Field(
+        description="The outcome rating correlated with (measure@months)."
+    )
+    n: Annotated[int, Field(ge=1)] = Field(description="Interviews with a decision and that outcome.")
+    decided_from: Annotated[str, Field(min_length=1, max_length=40)] = Field(
+        description="Earliest review decision in the data (RFC 3339)."
+    )
+    decided_to: Annotated[str, Field(min_length=1, max_length=40)] = Field(
+        description="Latest review decision in the data (RFC 3339)."
+    )
+    outcomes_recorded_to: Annotated[str, Field(min_length=1, max_length=40)] = Field(
+        description="Latest outcome recorded in the data (RFC 3339)."
+    )
+    evidence_share: Annotated[float, Field(ge=0, le=1)] = Field(
+        description="Share of the new weights that comes from the evidence; the rest from the previous weights."
+    )
+    correlations: dict[Identifier, Annotated[float, Field(ge=-1, le=1)]] = Field(
+        description="Spearman's rho of each competency with the outcome."
+    )
+    created_at: Annotated[str, Field(min_length=1, max_length=40)] = Field(description="When it was calibrated.")
+
+
 class CompetencyModel(_Strict):
     """A role's competency model (format version 1)."""
 
@@ -158,6 +191,9 @@ class CompetencyModel(_Strict):
     )
     thresholds: Thresholds = Field(description="Overall-score bands of recommend / pending / reject.")
     scoring: ScoringWeights = Field(default_factory=ScoringWeights, description="Weights of the answer measures.")
+    provenance: Provenance | None = Field(
+        None, description="Set on versions written by `sightline calibrate --apply`: data window, n and method."
+    )
 
     @model_validator(mode="after")
     def _references(self) -> CompetencyModel:
@@ -271,6 +307,7 @@ __all__ = [
     "CompetencyModelError",
     "CompetencyModelLibrary",
     "ModelQuestion",
+    "Provenance",
     "Thresholds",
     "UnknownCompetencyModel",
     "json_schema_text",

@@ -69,7 +69,8 @@ class StageHandler(Protocol):
     # `engine: Literal["loop", "faust"]`, where the stage runs unless `SIGHTLINE_WORKER__ENGINE` says;
     # `async start()` / `async stop()` around the engine's life; `max_in_flight: int`;
     # `assigned(partitions: frozenset[int])`: the partition numbers this instance owns after a rebalance
-    # (a stage's inputs are co-partitioned, so one set of numbers covers them all).
+    # (a stage's inputs are co-partitioned, so one set of numbers covers them all);
+    # `status_unit: str`, the unit named in every status of this handler (instead of the event's chunk or segment).
 
     async def handle(self, event: EventBase, meta: MessageMeta) -> Sequence[EventBase]:
         """Process one event and return the events to emit. Raise Rejected or Retryable to fail.

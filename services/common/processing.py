@@ -118,6 +118,10 @@ class MessageProcessor:
         self.stage = StageName(handler.stage)
         self.metrics = metrics
         self.metrics_label = metrics_label
+        # A handler may name the unit of all its statuses (the sink's callback sender: "callback"): another
+        # loop of the same stage reads the same event, so the unit tells them apart, in the status and its id.
+        self.status_unit: str | None = getattr(handler, "status_unit", None)
+        self._status_id_parts = (self.status_unit,) if self.status_unit else ()
         #: Set by the engine once started (acks=all, see `services.common.kafka.create_producer`).
         self.producer: AIOKafkaProducer | None = None
 
@@ -149,7 +153,7 @@ class MessageProcessor:
 
     async def _run_handler(self, meta: MessageMeta, value: bytes, event: EventBase) -> None:
         worker = self.settings.worker
-        unit = _unit_of(event)
+        unit = self.status_unit or _unit_of(event)
         # Stages that consume stage-status (fusion, sink) report nothing about handling a status: a status
         # about a status would feed itself back through the same topic without end.
         quiet = isinstance(event, StageStatus)
@@ -228,7 +232,9 @@ class MessageProcessor:
         # caused_by names the unit of work, so a consumer (fusion) can tell which chunk or segment failed
         # and find a stage's outputs (frames keys its objects by the media-ingested event id).
         status = StageStatus(
-            event_id=deterministic_event_id("status", self.stage.value, meta.source, state.value, str(attempt)),
+            event_id=deterministic_event_id(
+                "status", self.stage.value, meta.source, state.value, str(attempt), *self._status_id_parts
+            ),
             caused_by=event.event_id if isinstance(event, EventBase) else None,
             occurred_at=datetime.now(UTC),
             tenant_id=event.tenant_id or "",

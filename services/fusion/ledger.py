@@ -11,6 +11,8 @@ Layout in the work bucket, under ``<tenant>/<interview>/fusion/``:
 * ``vision/000003.json``, ``speech/000001.json``: the vision-features and speech-results events
 * ``failed/chunk/000004.json``, ``failed/segment/000002.json``: units a stage gave up on (its failed status)
 * ``profiles/000001.json``: every profile version emitted, verbatim, so a replay re-emits the same event
+* ``competency-model.json``: the latest rescore-requested event: the competency-model version to score with
+  from now on instead of the one the interview was announced with
 
 and ``fusion-pending/<tenant>/<interview>/p<partition>`` marks an interview that has no final profile yet:
 the deadline sweeper lists these after a restart instead of relying on timers held in memory. The partition
@@ -29,10 +31,12 @@ from datetime import datetime
 from typing import TypeVar
 
 from services.common.contracts import (
+    CompetencyModelRef,
     Envelope,
     MediaIngested,
     ObjectRef,
     ProfileReady,
+    RescoreRequested,
     SpeechResults,
     StageStatus,
     VisionFeatures,
@@ -57,6 +61,8 @@ def interview_prefix(tenant_id: str, interview_id: str) -> str:
 
 #: Marker object: parts changed model versions since the latest profile.
 RESCORE = "rescore.json"
+#: The competency-model version requested by the latest rescore-requested event.
+REQUESTED_MODEL = "competency-model.json"
 
 
 def pending_key(tenant_id: str, interview_id: str, partition: int | None) -> str:
@@ -94,6 +100,8 @@ class Snapshot:
     last_progress: datetime | None = None
     #: A part was re-computed by other models after the latest profile: the next profile is scored anew.
     rescore: bool = False
+    #: A rescore-requested event named the competency-model version to score with.
+    model_requested: bool = False
 
     @property
     def latest_profile(self) -> int | None:
@@ -153,6 +161,17 @@ class Ledger:
             self._put(pending_key(event.tenant_id, event.interview_id, partition), b"{}")  # for the deadline sweep
         self._put(key, encode(event))
 
+    def request_model(self, event: RescoreRequested) -> None:
+        """Score the interview with ``event.competency_model`` from now on (the latest request wins)."""
+        self._put(interview_prefix(event.tenant_id, event.interview_id) + REQUESTED_MODEL, encode(event))
+
+    def requested_model(self, tenant_id: str, interview_id: str) -> CompetencyModelRef | None:
+        try:
+            raw = self._get(interview_prefix(tenant_id, interview_id) + REQUESTED_MODEL)
+        except ObjectNotFound:
+            return None
+        return decode_as(RescoreRequested, raw).competency_model
+
     def rescored(self, tenant_id: str, interview_id: str) -> None:
         """The latest profile reflects every part again."""
         self.store.delete(self.bucket, interview_prefix(tenant_id, interview_id) + RESCORE)
@@ -194,6 +213,9 @@ class Ledger:
                 snap.has_manifest = True
             elif name == RESCORE:
                 snap.rescore = True
+            elif name == REQUESTED_MODEL:
+                snap.model_requested = True
+                continue
             elif match := _INDEXED.match(name):
                 kind, index = match.group(1), int(match.group(2))
                 {
@@ -235,6 +257,10 @@ class Ledger:
         vision = self._events(VisionFeatures, prefix, snap.vision, "vision")
         speech = self._events(SpeechResults, prefix, snap.speech, "speech")
         ingested = self.ingested(tenant_id, interview_id)
+        requested = self.requested_model(tenant_id, interview_id) if snap.model_requested else None
+        if requested is not None:  # scored, and announced, as the requested version
+            job = ingested.context.job.model_copy(update={"competency_model": requested})
+            ingested = ingested.model_copy(update={"context": ingested.context.model_copy(update={"job": job})})
         return InterviewInputs(
             ingested=ingested,
             manifest=manifest,

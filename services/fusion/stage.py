@@ -6,7 +6,9 @@ Inputs (all keyed ``<tenant>/<interview>`` and co-partitioned, so one instance s
 * frames' completed ``stage-status`` gives the manifest (``emitted`` counts chunks and segments, zeros
   included); a failed frames status means there will be no parts at all;
 * ``vision-features`` and ``speech-results`` are the parts; a vision or speech status ``failed`` for a
-  unit counts that unit as arrived-but-missing, so nobody waits for it.
+  unit counts that unit as arrived-but-missing, so nobody waits for it;
+* ``rescore-requested`` names another competency-model version (after `sightline calibrate --apply`): the
+  interview is scored with it from then on, at once as the next profile version when it already has one.
 
 When every unit of the manifest has arrived, the profile is scored, its report written, and a
 ``profile-ready`` event emitted. When nothing new arrives for ``deadline_s``, a sweeper writes a
@@ -18,7 +20,7 @@ unless a part now comes from other model versions (a re-run after an upgrade: sc
 version once the interview's parts stop changing for ``deadline_s``) or fusion's own scoring model changed
 (scored again at once).
 Fusion runs as a faust-streaming agent (engine "faust", `services.common.faust_worker`); faust's assignor
-keeps the four co-partitioned inputs of an interview on one instance. It keeps no faust table: a table
+keeps the five co-partitioned inputs of an interview on one instance. It keeps no faust table: a table
 restored from its changelog can miss the last updates (the local broker's recovery does), while state that
 *is* the stored parts needs no changelog, and it is the same state the report and `sightline report` read.
 The deadline sweeper runs beside the agent and covers only interviews on partitions this instance owns, so
@@ -44,6 +46,7 @@ from services.common.contracts import (
     FrameChunkReady,
     MediaIngested,
     ProfileReady,
+    RescoreRequested,
     SpeechResults,
     StageName,
     StageState,
@@ -53,7 +56,7 @@ from services.common.contracts import (
     message_key,
     topic_for,
 )
-from services.common.handler import MessageMeta
+from services.common.handler import MessageMeta, Rejected
 from services.common.kafka import create_producer, physical_topic
 from services.common.objectstore import ObjectStore
 from services.common.settings import Settings
@@ -78,6 +81,7 @@ class FusionStage:
         topic_for(StageStatus),
         topic_for(VisionFeatures),
         topic_for(SpeechResults),
+        topic_for(RescoreRequested),
     )
     output_topics = (topic_for(ProfileReady),)
 
@@ -123,9 +127,24 @@ class FusionStage:
     async def handle(self, event: EventBase, meta: MessageMeta) -> Sequence[EventBase]:
         tenant, interview = event.tenant_id, event.interview_id
         async with self._lock(tenant, interview):
+            if isinstance(event, RescoreRequested):
+                return await self._rescore(event)
             if not await asyncio.to_thread(self._record, event, meta.partition):
                 return []
             return await self._finalise(tenant, interview, overdue=False)
+
+    async def _rescore(self, event: RescoreRequested) -> list[EventBase]:
+        """Record the requested competency-model version; score now when the interview already has a profile
+        (it was complete or its deadline passed), else when it completes."""
+        ref = event.competency_model
+        if self._models is not None:
+            try:
+                self._models.get(ref.id, ref.version)
+            except UnknownCompetencyModel as exc:
+                raise Rejected("competency_model_unknown", f"cannot score again: {exc}") from None
+        await asyncio.to_thread(self.ledger.request_model, event)
+        snap = await asyncio.to_thread(self.ledger.snapshot, event.tenant_id, event.interview_id)
+        return await self._finalise(event.tenant_id, event.interview_id, overdue=snap.latest_profile is not None)
 
     def _record(self, event: EventBase, partition: int) -> bool:
         """Store what the event adds to the interview's state; False when it adds nothing."""
@@ -197,7 +216,11 @@ class FusionStage:
                     # Parts are being re-computed (a re-run after an upgrade): score them once they stop
                     # changing, when the deadline sweep finds the interview quiet, not once per part.
                     return None
-                if not snap.rescore and stored.scoring_model_version == SCORING_MODEL_VERSION:
+                if (
+                    not snap.rescore
+                    and stored.scoring_model_version == SCORING_MODEL_VERSION
+                    and self._scored_with_requested_model(stored, snap)
+                ):
                     # A replay, or a late duplicate: the answer is what was already said, byte for byte.
                     if complete or overdue:
                         self.ledger.close(tenant, interview)
@@ -213,6 +236,12 @@ class FusionStage:
             extra={"version": profile.profile_version, "label": profile.label.value, "complete": complete},
         )
         return profile
+
+    def _scored_with_requested_model(self, stored: ProfileReady, snap: Snapshot) -> bool:
+        if not snap.model_requested:
+            return True
+        requested = self.ledger.requested_model(stored.tenant_id, stored.interview_id)
+        return requested is None or requested == stored.context.job.competency_model
 
     def _manifest(self, tenant: str, interview: str, snap: Snapshot, overdue: bool) -> Manifest | None:
         if snap.has_manifest:

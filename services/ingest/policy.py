@@ -123,4 +123,5 @@ def decide(event: InterviewCompleted, policy: JurisdictionPolicy, limits: Ingest
         interview_started_at=event.interview_started_at,
         questions=event.questions,
         accommodations=list(event.accommodations),
+        callback=event.callback,
     )

@@ -2,8 +2,8 @@
 
 Each row is a `Row`: the table, a key that names the row's identity *and* the event it came from
 (so the batch deduplication token changes when a different event rewrites the same row), and the
-values by column name. The column lists in `COLUMNS` mirror `schemas/clickhouse/migrations/0002_*` and
-`0004_*`; `written_at` is left to its DEFAULT so a replayed row carries a newer version and replaces the old one.
+values by column name. The column lists in `COLUMNS` mirror `schemas/clickhouse/migrations/000[234]_*`;
+`written_at` is left to its DEFAULT so a replayed row carries a newer version and replaces the old one.
 """
 
 from __future__ import annotations
@@ -15,9 +15,11 @@ from typing import Any
 
 from services.common.contracts import (
     CandidateDemographics,
+    CandidateOutcome,
     EventBase,
     MediaIngested,
     ProfileReady,
+    ReviewDecision,
     SpeechResults,
     StageStatus,
     VisionFeatures,
@@ -221,6 +223,43 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "form_version",
         "event_id",
         "produced_at",
+    ),
+    "review_decisions": (
+        "tenant_id",
+        "interview_id",
+        "profile_version",
+        "decision_id",
+        "reviewer_id",
+        "reviewer_role",
+        "action",
+        "final_label",
+        "suggested_label",
+        "reason_codes",
+        "note",
+        "decided_at",
+        "producer",
+        "event_id",
+        "published_at",
+        "event_json",
+    ),
+    "candidate_outcomes": (
+        "tenant_id",
+        "interview_id",
+        "candidate_ref",
+        "job_id",
+        "stage",
+        "hired_at",
+        "tenure_days",
+        "rating.measure",
+        "rating.value",
+        "rating.scale_min",
+        "rating.scale_max",
+        "rating.at_months",
+        "rating.rated_at",
+        "recorded_at",
+        "event_id",
+        "published_at",
+        "event_json",
     ),
     "sink_rejected_rows": ("target_table", "row_key", "reason", "row_json"),
 }
@@ -516,6 +555,54 @@ def demographics_rows(event: CandidateDemographics) -> list[Row]:
     return [Row("candidate_demographics", f"{event.tenant_id}/{event.candidate_ref}@{event.event_id}", values)]
 
 
+def review_rows(event: ReviewDecision) -> list[Row]:
+    """One row per decision, keyed by its decision id: the HR system re-sending a decision replaces it."""
+    values = {
+        "tenant_id": event.tenant_id,
+        "interview_id": event.interview_id,
+        "profile_version": _uint(event.profile_version, 32, "profile_version"),
+        "decision_id": event.decision_id,
+        "reviewer_id": event.reviewer_id,
+        "reviewer_role": event.reviewer_role,
+        "action": str(event.action),
+        "final_label": str(event.final_label),
+        "suggested_label": str(event.suggested_label),
+        "reason_codes": [str(r) for r in event.reason_codes or ()],
+        "note": event.note or "",
+        "decided_at": event.decided_at,
+        "producer": event.producer or "",
+        "event_id": event.event_id,
+        "published_at": event.occurred_at,
+        "event_json": _event_json(event),
+    }
+    return [_row("review_decisions", event, f"decision/{event.decision_id}", values)]
+
+
+def outcome_rows(event: CandidateOutcome) -> list[Row]:
+    """One row per outcome event (each states what is known so far; the latest recorded_at is current)."""
+    ratings = event.ratings
+    values = {
+        "tenant_id": event.tenant_id,
+        "interview_id": event.interview_id,
+        "candidate_ref": event.candidate_ref,
+        "job_id": event.job_id,
+        "stage": str(event.stage),
+        "hired_at": event.hired_at,
+        "tenure_days": None if event.tenure_days is None else _uint(event.tenure_days, 32, "tenure_days"),
+        "rating.measure": [r.measure for r in ratings],
+        "rating.value": [r.value for r in ratings],
+        "rating.scale_min": [r.scale_min for r in ratings],
+        "rating.scale_max": [r.scale_max for r in ratings],
+        "rating.at_months": [r.at_months for r in ratings],
+        "rating.rated_at": [r.rated_at for r in ratings],
+        "recorded_at": event.recorded_at,
+        "event_id": event.event_id,
+        "published_at": event.occurred_at,
+        "event_json": _event_json(event),
+    }
+    return [_row("candidate_outcomes", event, f"outcome/{event.event_id}", values)]
+
+
 _MAPPERS: dict[type[EventBase], Callable[[Any], list[Row]]] = {
     MediaIngested: interview_rows,
     SpeechResults: answer_rows,
@@ -523,6 +610,8 @@ _MAPPERS: dict[type[EventBase], Callable[[Any], list[Row]]] = {
     ProfileReady: profile_rows,
     StageStatus: status_rows,
     CandidateDemographics: demographics_rows,
+    ReviewDecision: review_rows,
+    CandidateOutcome: outcome_rows,
 }
 
 #: The event types the sink stores.

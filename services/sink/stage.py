@@ -1,5 +1,5 @@
-"""The sink stage: interviews, features, answers, profiles, statuses (and, apart, self-identified
-demographics for the bias audit) into ClickHouse.
+"""The sink stage: interviews, features, answers, profiles, review decisions, outcomes and statuses (and,
+apart, self-identified demographics for the bias audit) into ClickHouse.
 
 Run as ``sightline worker services.sink.stage:make``. `handle` only maps an event to rows and
 buffers them; rows reach ClickHouse in batches, by size or age (`SIGHTLINE_CLICKHOUSE__INSERT_BATCH_*`),
@@ -11,6 +11,7 @@ before it; after a crash the uncommitted messages come again and their rows repl
 
 Stage-status events are read by a second worker loop in the same process, in a consumer group of its
 own, so the high volume of statuses never delays the feature and profile rows (and scales on its own lag).
+A third loop announces profiles to the HR system's callback (services.sink.callback says why it lives here).
 
 With embedded chDB the sink owns the data directory (only one process may open it) and answers other
 local processes' read-only queries, like `sightline db serve`.
@@ -30,9 +31,11 @@ from services.common.chdb_owner import ChdbOwner, read_owner
 from services.common.clickhouse import DirectWarehouse, Warehouse, is_chdb
 from services.common.contracts import (
     CandidateDemographics,
+    CandidateOutcome,
     EventBase,
     MediaIngested,
     ProfileReady,
+    ReviewDecision,
     SpeechResults,
     StageName,
     StageStatus,
@@ -46,6 +49,7 @@ from services.common.migrations import migrate
 from services.common.settings import Settings
 from services.common.worker import StageWorker
 from services.sink.batches import TableBatches
+from services.sink.callback import CallbackSender
 from services.sink.rows import Row, RowError, rows_for
 
 log = logging.getLogger(__name__)
@@ -63,6 +67,8 @@ class SinkStage:
         topic_for(SpeechResults),
         topic_for(ProfileReady),
         topic_for(CandidateDemographics),
+        topic_for(ReviewDecision),
+        topic_for(CandidateOutcome),
     )
     output_topics: Sequence[str] = ()
 
@@ -79,6 +85,8 @@ class SinkStage:
         self._flusher: asyncio.Task[None] | None = None
         self._status_worker: StatusWorker | None = None
         self._status_task: asyncio.Task[None] | None = None
+        self._callback_worker: CallbackWorker | None = None
+        self._callback_task: asyncio.Task[None] | None = None
         #: The registry of the worker running the sink (its /metrics), once the worker says.
         self.metrics: StageMetrics | None = None
 
@@ -99,12 +107,17 @@ class SinkStage:
         self._status_worker = StatusWorker(StatusInput(self), self.settings, self.metrics)
         self._status_task = asyncio.create_task(self._status_worker.run(), name="sink-status-worker")
         self._status_task.add_done_callback(_report_status_worker_end)
+        if self.settings.sink.callback_enabled:
+            self._callback_worker = CallbackWorker(CallbackSender(self.settings), self.settings, self.metrics)
+            self._callback_task = asyncio.create_task(self._callback_worker.run(), name="sink-callback-worker")
+            self._callback_task.add_done_callback(_report_callback_worker_end)
 
     async def stop(self) -> None:
-        if self._status_worker is not None and self._status_task is not None:
-            self._status_worker.stop()
-            with contextlib.suppress(Exception):
-                await self._status_task
+        for worker, task in ((self._status_worker, self._status_task), (self._callback_worker, self._callback_task)):
+            if worker is not None and task is not None:
+                worker.stop()
+                with contextlib.suppress(Exception):
+                    await task
         if self._flusher is not None:
             self._flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -197,6 +210,11 @@ def _report_status_worker_end(task: asyncio.Task[None]) -> None:
         log.error("the stage-status reader stopped; statuses are not stored", exc_info=task.exception())
 
 
+def _report_callback_worker_end(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("the callback sender stopped; profiles are not announced", exc_info=task.exception())
+
+
 def _refused_row(event: EventBase, reason: str) -> Row:
     return Row(
         "sink_rejected_rows",
@@ -226,19 +244,41 @@ class StatusInput:
 STATUS_METRICS_LABEL = "sink-status"
 
 
-class StatusWorker(StageWorker):
+class SideWorker(StageWorker):
+    """A worker loop beside the sink's main one, in a consumer group of its own, reporting on the sink's
+    registry (its /metrics) under a label of its own: its in-flight and back-pressure gauges are not the
+    main loop's. It serves no HTTP port of its own."""
+
+    def __init__(
+        self, handler: Any, settings: Settings, *, group_id: str, label: str, metrics: StageMetrics | None = None
+    ) -> None:
+        quiet = settings.model_copy(
+            update={"observability": settings.observability.model_copy(update={"http_port": 0})}
+        )
+        super().__init__(handler, quiet, group_id=group_id, metrics=metrics, metrics_label=label)
+
+
+class StatusWorker(SideWorker):
     """The shared worker loop on stage-status in a consumer group of its own. The loop reports nothing
     about status inputs (a status about a status would feed itself back without end), so the sink's
     statuses come only from its main loop."""
 
     def __init__(self, handler: StatusInput, settings: Settings, metrics: StageMetrics | None = None) -> None:
-        quiet = settings.model_copy(
-            update={"observability": settings.observability.model_copy(update={"http_port": 0})}
-        )
-        # On the sink's registry (its /metrics) under a label of its own: its in-flight and back-pressure
-        # gauges are not the main loop's.
         super().__init__(
-            handler, quiet, group_id=settings.sink.status_group_id, metrics=metrics, metrics_label=STATUS_METRICS_LABEL
+            handler, settings, group_id=settings.sink.status_group_id, label=STATUS_METRICS_LABEL, metrics=metrics
+        )
+
+
+#: The `stage` label of the callback sender's metrics.
+CALLBACK_METRICS_LABEL = "sink-callback"
+
+
+class CallbackWorker(SideWorker):
+    """The HR callback sender (services.sink.callback) on profile-ready, in a consumer group of its own."""
+
+    def __init__(self, handler: CallbackSender, settings: Settings, metrics: StageMetrics | None = None) -> None:
+        super().__init__(
+            handler, settings, group_id=settings.sink.callback_group_id, label=CALLBACK_METRICS_LABEL, metrics=metrics
         )
 
 
@@ -247,4 +287,4 @@ def make(settings: Settings) -> SinkStage:
     return SinkStage(settings)
 
 
-__all__ = ["INVALID_ROW", "SinkStage", "StatusInput", "StatusWorker", "make"]
+__all__ = ["INVALID_ROW", "CallbackWorker", "SinkStage", "StatusInput", "StatusWorker", "make"]

@@ -41,6 +41,7 @@ from services.common.contracts import (
 )
 from services.common.kafka import connection_kwargs, create_producer, ensure_topics, physical_topic
 from services.common.settings import PROJECT_ROOT, Settings, settings_env
+from services.sink.callback import STATUS_UNIT as CALLBACK_UNIT
 
 INTERVIEWS = int(os.environ.get("SIGHTLINE_BENCH_INTERVIEWS", "2"))
 MINUTES = float(os.environ.get("SIGHTLINE_BENCH_MINUTES", "2"))
@@ -165,7 +166,13 @@ async def _follow(settings: Settings, wanted: set[str]) -> tuple[dict[str, Profi
                         s = decode(topic_for(StageStatus), r.value or b"")
                         if isinstance(s, StageStatus):
                             statuses.append(s)
-                            if s.stage == StageName.SINK and s.state == StageState.COMPLETED and s.caused_by:
+                            stored_row = s.unit != CALLBACK_UNIT  # the row writer, not the HR callback sender
+                            if (
+                                s.stage == StageName.SINK
+                                and s.state == StageState.COMPLETED
+                                and s.caused_by
+                                and stored_row
+                            ):
                                 stored.add(str(s.caused_by))
             if len(profiles) == len(wanted) and all(str(p.event_id) in stored for p in profiles.values()):
                 break

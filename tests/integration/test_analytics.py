@@ -21,7 +21,9 @@ from services.common.settings import Settings
 from tests.integration.test_sink import (
     CHUNKS,
     Candidate,
+    Review,
     all_stored,
+    decision_event,
     expected_counts,
     eye_contact,
     interview_events,
@@ -37,17 +39,31 @@ from tests.integration.test_sink import (
 DOC = Path(__file__).resolve().parents[2] / "docs" / "analytics.md"
 DA = "Data Analyst"
 
-A0 = Candidate("IV-A0", "cand_alpha001", 0.5, label="pending", days_ago=20)
-A1 = Candidate("IV-A1", "cand_alpha001", 0.9, label="recommend")
+# Reviews: IV-A0 confirmed; IV-A1 confirmed, then overridden to pending by a second reviewer (the history
+# stays, the override is current); IV-A2 never reviewed; IV-A3 confirmed on version 1, then re-scored
+# (version 2), so it waits again; IV-B1 overridden. Outcomes for IV-A0, IV-A1, IV-A3 and IV-B1.
+A0 = Candidate(
+    "IV-A0", "cand_alpha001", 0.5, label="pending", days_ago=20, reviews=(Review(1, "pending", 5),),
+    outcome=("rejected", None),
+)  # fmt: skip
+A1 = Candidate(
+    "IV-A1", "cand_alpha001", 0.9, label="recommend", outcome=("hired", 4.5),
+    reviews=(
+        Review(1, "recommend", 1),
+        Review(1, "pending", 20, ("evidence_misread", "poor_recording_quality"), reviewer="rev-0077"),
+    ),
+)  # fmt: skip
 A2 = Candidate("IV-A2", "cand_bravo002", 0.55, label="pending", data_quality=("no_face_detected",))
 A3 = Candidate(
-    "IV-A3", "cand_charl003", 0.2, label="reject", profile_versions=2, data_quality=("missing_speech_segments",)
-)
+    "IV-A3", "cand_charl003", 0.2, label="reject", profile_versions=2, data_quality=("missing_speech_segments",),
+    reviews=(Review(1, "reject", 4),), outcome=("rejected", None),
+)  # fmt: skip
 A4 = Candidate("IV-A4", "cand_delta004", 0.6)
 A5 = Candidate("IV-A5", "cand_echo0005", 0.4, failed_stage="frames")
 B1 = Candidate(
     "IV-B1", "cand_foxtr006", 0.7, label="recommend", job_id="REQ-2040", job_title=DA,
-    data_quality=("missing_speech_segments",),
+    data_quality=("missing_speech_segments",), outcome=("hired", 2.0),
+    reviews=(Review(1, "pending", 30, ("poor_recording_quality", "language_or_accent")),),
 )  # fmt: skip
 CANDIDATES = (A0, A1, A2, A3, A4, A5, B1)
 JOB = [c for c in CANDIDATES if c.job_id == "REQ-1187"]
@@ -65,8 +81,8 @@ def documented_queries() -> dict[str, str]:
     return queries
 
 
-def overall(c: Candidate) -> float:
-    score = profile_event(c, c.profile_versions).overall
+def overall(c: Candidate, version: int | None = None) -> float:
+    score = profile_event(c, version or c.profile_versions).overall
     assert score is not None
     return score
 
@@ -98,13 +114,12 @@ def latest_per_candidate(rows: list[list[Any]]) -> None:
 
 
 def awaiting_review(rows: list[list[Any]]) -> None:
-    got = {r[0]: (r[1], sorted(r[3])) for r in rows}
-    assert got == {
-        "pending": (2, ["IV-A0", "IV-A2"]),
-        "recommend": (2, ["IV-A1", "IV-B1"]),
-        "reject": (1, ["IV-A3"]),
-    }
-    assert rows[0][3] == ["IV-A0", "IV-A2"]  # the older interview waits longer
+    # Reviewed profiles (IV-A0, IV-A1, IV-B1) left the queue; IV-A3 came back when version 2 replaced the
+    # version its reviewer confirmed.
+    assert [r[:2] + r[3:] for r in rows] == [
+        ["pending", 1, ["IV-A2"], ["not reviewed yet"]],
+        ["reject", 1, ["IV-A3"], ["re-scored after review: version 2 replaces reviewed version 1 (confirm as reject)"]],
+    ]
 
 
 def funnel(rows: list[list[Any]]) -> None:
@@ -210,6 +225,66 @@ def rejected(rows: list[list[Any]]) -> None:
     assert "faces_max=70000" in rows[0][2]
 
 
+def decision_history(rows: list[list[Any]]) -> None:
+    first, second = decision_event(A1, 0), decision_event(A1, 1)
+    assert [r[1:] for r in rows] == [
+        ["rd-IV-A1-0", 1, "rev-0042", "recruiter", "confirm", "recommend", "recommend", [], "", 0],
+        [
+            "rd-IV-A1-1", 1, "rev-0077", "recruiter", "override", "recommend", "pending",
+            ["evidence_misread", "poor_recording_quality"], "reviewed version 1", 1,
+        ],
+    ]  # fmt: skip
+    assert [r[0] for r in rows] == [d.decided_at.replace(tzinfo=None) for d in (first, second)]  # UTC, naive
+
+
+def review_state_per_profile(rows: list[list[Any]]) -> None:
+    assert rows == [
+        ["IV-A0", 1, "pending", "reviewed", 1, "pending", "rev-0042"],
+        ["IV-A1", 1, "recommend", "reviewed", 1, "pending", "rev-0077"],
+        ["IV-A2", 1, "pending", "awaiting_review", 0, "", ""],
+        ["IV-A3", 2, "reject", "rescored_after_review", 1, "reject", "rev-0042"],
+    ]
+
+
+# Hand-computed agreement. REQ-1187, current decisions (suggested -> final): A0 pending -> pending,
+# A1 recommend -> pending, A3 reject -> reject. p_o = 2/3. Suggested: 1 recommend, 1 pending, 1 reject;
+# final: 2 pending, 1 reject. p_e = (1*0 + 1*2 + 1*1) / 9 = 1/3. kappa = (2/3 - 1/3) / (1 - 1/3) = 0.5.
+# REQ-2040: B1 recommend -> pending: p_o = 0, p_e = 1*0 / 1 = 0, kappa = 0.
+# All four (one model version): p_o = 2/4; suggested 2 recommend, 1 pending, 1 reject; final 3 pending,
+# 1 reject; p_e = (2*0 + 1*3 + 1*1) / 16 = 1/4; kappa = (1/2 - 1/4) / (3/4) = 1/3.
+def agreement_per_job(rows: list[list[Any]]) -> None:
+    assert rows == [["REQ-1187", 3, 0.667, 0.5], ["REQ-2040", 1, 0.0, 0.0]]
+
+
+def agreement_per_model_version(rows: list[list[Any]]) -> None:
+    profile = profile_event(A1, 1)
+    model = profile.context.job.competency_model.version
+    assert rows == [[profile.scoring_model_version, model, 4, 0.5, 0.333]]
+
+
+def override_reasons(rows: list[list[Any]]) -> None:
+    assert rows == [
+        ["poor_recording_quality", 2, ["recommend", "recommend"], ["pending", "pending"], ["IV-A1", "IV-B1"]],
+        ["evidence_misread", 1, ["recommend"], ["pending"], ["IV-A1"]],
+        ["language_or_accent", 1, ["recommend"], ["pending"], ["IV-B1"]],
+    ]
+
+
+def time_to_review(rows: list[list[Any]]) -> None:
+    # First decision per profile version: A0 5 h, A1 1 h (its later override does not count), A3 4 h; B1 30 h.
+    assert rows == [["REQ-1187", 3, 4.0, 5.0], ["REQ-2040", 1, 30.0, 30.0]]
+
+
+def outcomes_with_profile(rows: list[list[Any]]) -> None:
+    v1 = {c.interview_id: overall(c, 1) for c in (A0, A1, A3)}
+    assert overall(A3, 2) != v1["IV-A3"]  # the re-score after the decision is not what was decided on
+    assert rows == [
+        ["IV-A0", "rejected", 1, v1["IV-A0"], "pending", "pending", [], []],
+        ["IV-A1", "hired", 1, v1["IV-A1"], "recommend", "pending", ["performance"], [4.5]],
+        ["IV-A3", "rejected", 1, v1["IV-A3"], "reject", "reject", [], []],
+    ]
+
+
 CHECKS: dict[str, Callable[[list[list[Any]]], None]] = {
     "Interviews of a job with their status": interviews_with_status,
     "Latest profile of each candidate for a job": latest_per_candidate,
@@ -227,6 +302,13 @@ CHECKS: dict[str, Callable[[list[list[Any]]], None]] = {
     "Data-quality flags on current profiles": data_quality,
     "Evidence behind a profile's scores": evidence,
     "Rows the sink set aside": rejected,
+    "Decisions on one interview, with their history": decision_history,
+    "Current review state per profile for a job": review_state_per_profile,
+    "AI-human agreement per job": agreement_per_job,
+    "AI-human agreement per model version": agreement_per_model_version,
+    "Override reasons": override_reasons,
+    "Time to review per job": time_to_review,
+    "Outcomes with the profile current at decision time": outcomes_with_profile,
 }
 
 

@@ -25,9 +25,11 @@ from services.common.chdb_owner import open_warehouse, read_owner
 from services.common.clickhouse import DirectWarehouse
 from services.common.contracts import (
     CandidateDemographics,
+    CandidateOutcome,
     EventBase,
     MediaIngested,
     ProfileReady,
+    ReviewDecision,
     SpeechResults,
     StageStatus,
     VisionFeatures,
@@ -47,11 +49,31 @@ from tests.integration.stage_fixtures import example
 
 TOPICS = {
     cls: topic_for(cls)
-    for cls in (MediaIngested, VisionFeatures, SpeechResults, ProfileReady, StageStatus, CandidateDemographics)
+    for cls in (
+        MediaIngested,
+        VisionFeatures,
+        SpeechResults,
+        ProfileReady,
+        StageStatus,
+        ReviewDecision,
+        CandidateOutcome,
+        CandidateDemographics,
+    )
 }
 ROOT = Path(__file__).resolve().parents[2]
 
 # ---- realistic events from the contract examples ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Review:
+    """A person's decision on one profile version of a candidate, `hours` after that profile was produced."""
+
+    profile_version: int
+    label: str  # the label the reviewer settled on; an override when it differs from the suggestion
+    hours: float
+    reasons: tuple[str, ...] = ()
+    reviewer: str = "rev-0042"
 
 
 @dataclass(frozen=True)
@@ -69,6 +91,8 @@ class Candidate:
     profile_versions: int = 1
     data_quality: tuple[str, ...] = ()
     failed_stage: str | None = None  # a stage that failed for this interview
+    reviews: tuple[Review, ...] = ()  # decisions in the order they were made
+    outcome: tuple[str, float | None] | None = None  # (stage, 1-5 performance rating at 6 months, if any)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -157,6 +181,57 @@ def profile_event(c: Candidate, version: int) -> ProfileReady:
     return ProfileReady.model_validate(data)
 
 
+def profile_time(c: Candidate) -> datetime:
+    """When the candidate's profiles were produced (every version: see `_envelope`)."""
+    return c.started_at + timedelta(minutes=10)
+
+
+def decision_event(c: Candidate, index: int) -> ReviewDecision:
+    review = c.reviews[index]
+    assert c.label is not None
+    decided = profile_time(c) + timedelta(hours=review.hours)
+    confirm = review.label == c.label
+    data = {
+        **_envelope(c, {"occurred_at": ""}, "review", str(index)),
+        "event_type": "review-decision",
+        "decision_id": f"rd-{c.interview_id}-{index}",
+        "profile_version": review.profile_version,
+        "suggested_label": c.label,
+        "action": "confirm" if confirm else "override",
+        "override_label": None if confirm else review.label,
+        "reason_codes": list(review.reasons) or None,
+        "note": None if confirm else f"reviewed version {review.profile_version}",
+        "reviewer_id": review.reviewer,
+        "reviewer_role": "recruiter",
+        "decided_at": decided.isoformat(),
+    }
+    data["occurred_at"] = decided.isoformat()
+    return ReviewDecision.model_validate(data)
+
+
+def outcome_event(c: Candidate) -> CandidateOutcome:
+    assert c.outcome is not None
+    stage, rating = c.outcome
+    hired = c.started_at + timedelta(days=14)
+    recorded = hired + timedelta(days=190)
+    data = {
+        **_envelope(c, {"occurred_at": ""}, "outcome"),
+        "event_type": "candidate-outcome",
+        "candidate_ref": c.candidate_ref,
+        "job_id": c.job_id,
+        "stage": stage,
+        "hired_at": hired.isoformat() if stage == "hired" else None,
+        "tenure_days": 190 if stage == "hired" else None,
+        "ratings": [
+            {"measure": "performance", "value": rating, "scale_min": 1, "scale_max": 5, "at_months": 6,
+             "rated_at": (recorded - timedelta(days=2)).isoformat()},
+        ] if rating is not None else [],
+        "recorded_at": recorded.isoformat(),
+    }  # fmt: skip
+    data["occurred_at"] = recorded.isoformat()
+    return CandidateOutcome.model_validate(data)
+
+
 def status_event(c: Candidate, stage: str, state: str) -> StageStatus:
     data = _envelope(c, example("stage-status.failed" if state == "failed" else "stage-status"), stage, state)
     data.update(stage=stage, state=state, unit=None, emitted={}, detail={})
@@ -177,6 +252,9 @@ def interview_events(c: Candidate) -> list[EventBase]:
     if c.label is not None:
         events += [profile_event(c, v) for v in range(1, c.profile_versions + 1)]
         events.append(status_event(c, "fusion", "completed"))
+        events += [decision_event(c, i) for i in range(len(c.reviews))]
+    if c.outcome is not None:
+        events.append(outcome_event(c))
     return events
 
 
@@ -199,7 +277,11 @@ async def sink_settings(stack_settings: Settings, **clickhouse: Any) -> Settings
     settings = settings.model_copy(
         update={
             "clickhouse": settings.clickhouse.model_copy(update={"database": f"sink_{token}", **clickhouse}),
-            "sink": settings.sink.model_copy(update={"status_group_id": f"g-status-{token}"}),
+            # The examples carry a callback to an endpoint that does not exist: these tests are about rows
+            # (tests/integration/test_callback.py covers the callback sender).
+            "sink": settings.sink.model_copy(
+                update={"status_group_id": f"g-status-{token}", "callback_enabled": False}
+            ),
         }
     )
     await create_topics(settings.kafka, [*TOPICS.values(), "sightline.dead-letter.sink.v1"])
@@ -251,6 +333,8 @@ def expected_counts(candidates: Sequence[Candidate]) -> dict[str, int]:
         "behaviour_timeline": sum(len(v.seconds) for v in vision),
         "profiles": len(profiles),
         "profile_dimensions": sum(len(p.dimensions) for p in profiles),
+        "review_decisions": sum(isinstance(e, ReviewDecision) for e in events),
+        "candidate_outcomes": sum(isinstance(e, CandidateOutcome) for e in events),
     }
 
 
@@ -270,6 +354,8 @@ SNAPSHOT = {
     "behaviour_timeline": "interview_id, second, chunk_index, eye_contact_ratio, smile_intensity",
     "profiles": "interview_id, profile_version, overall, label, data_quality",
     "profile_dimensions": "interview_id, profile_version, dimension, score, evidence_count",
+    "review_decisions": "interview_id, decision_id, profile_version, action, final_label, reason_codes, decided_at",
+    "candidate_outcomes": "interview_id, stage, rating.value, rating.at_months, tenure_days",
 }
 
 
@@ -287,12 +373,17 @@ STORED_BY: dict[type[EventBase], str] = {
     SpeechResults: "answers",
     ProfileReady: "profiles",
     StageStatus: "stage_status",
+    ReviewDecision: "review_decisions",
+    CandidateOutcome: "candidate_outcomes",
 }
 
 CANDIDATES = (
-    Candidate("IV-S-1", "cand_strong01", 0.9, label="recommend"),
+    Candidate(
+        "IV-S-1", "cand_strong01", 0.9, label="recommend", outcome=("hired", 4.0),
+        reviews=(Review(1, "pending", 2, ("missing_context",)), Review(1, "recommend", 26)),
+    ),
     Candidate("IV-W-1", "cand_weak0001", 0.2, label="reject", profile_versions=2),
-)
+)  # fmt: skip
 
 
 async def test_events_become_rows_and_a_replay_changes_nothing(stack_settings: Settings) -> None:
@@ -320,6 +411,14 @@ async def test_events_become_rows_and_a_replay_changes_nothing(stack_settings: S
     strong = {r[0]: r for r in first["profiles"] if r[1] == 1}
     assert strong["IV-S-1"][3] == "recommend" and strong["IV-W-1"][3] == "reject"
     assert strong["IV-S-1"][2] > strong["IV-W-1"][2]
+    # Both decisions stay; the later one is current. The outcome keeps its rating.
+    assert [r[1:5] for r in first["review_decisions"]] == [
+        ["rd-IV-S-1-0", 1, "override", "pending"],
+        ["rd-IV-S-1-1", 1, "confirm", "recommend"],
+    ]
+    current = await query(settings, "SELECT interview_id, decision_id FROM sightline.current_review_decisions")
+    assert current == [["IV-S-1", "rd-IV-S-1-1"]]
+    assert first["candidate_outcomes"] == [["IV-S-1", "hired", [4.0], [6], 190]]
     q3 = [r for r in first["answers"] if r[2] == "q3"]
     assert len(q3) == 2 and all(r[3] for r in q3)
     assert [r[1] for r in first["behaviour_timeline"] if r[0] == "IV-S-1"][:3] == [10, 11, 12]
@@ -416,6 +515,7 @@ def _spawn_sink(settings: Settings, ch: ClickHouseSettings, **env: str) -> subpr
         "SIGHTLINE_CLICKHOUSE__DSN": ch.dsn,
         "SIGHTLINE_CLICKHOUSE__DATABASE": ch.database,
         "SIGHTLINE_SINK__STATUS_GROUP_ID": settings.sink.status_group_id,
+        "SIGHTLINE_SINK__CALLBACK_ENABLED": "false",  # rows only, as in sink_settings
         # A killed member holds its partitions until its session expires: keep that short.
         "SIGHTLINE_KAFKA__SESSION_TIMEOUT_MS": "3000",
         "SIGHTLINE_KAFKA__HEARTBEAT_INTERVAL_MS": "1000",

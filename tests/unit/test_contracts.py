@@ -29,6 +29,7 @@ from services.common.contracts import (
     FailureReason,
     FrameChunkReady,
     InterviewCompleted,
+    ReviewDecision,
     StageName,
     StageState,
     StageStatus,
@@ -706,6 +707,42 @@ def test_stage_status_reason_rules() -> None:
         _status(attempt=0)
 
 
+def test_review_decision_rules() -> None:
+    override = example("review-decision.json")
+    assert model_accepts("review-decision", override) == (True, "")
+    assert schema_accepts("review-decision", override) == (True, "")
+    confirm = {**override, "action": "confirm", "override_label": None, "reason_codes": None}
+    cases = {
+        "an override needs a label": ({**override, "override_label": None}, "override_label is required"),
+        "an override needs reasons": ({**override, "reason_codes": None}, "reason_codes is required"),
+        "an empty reason list is no reason": ({**override, "reason_codes": []}, "at least 1 item"),
+        "a confirmation carries no other label": ({**confirm, "override_label": "reject"}, "must be null"),
+    }
+    for why, (document, message) in cases.items():
+        accepted, reason = model_accepts("review-decision", document)
+        assert not accepted and message in reason, why
+        assert not schema_accepts("review-decision", document)[0], why
+    assert decode_as(ReviewDecision, to_bytes(confirm)).final_label == "pending"  # confirmed: the suggestion stands
+    assert decode_as(ReviewDecision, to_bytes(override)).final_label == "recommend"
+
+
+def test_candidate_outcome_ratings_stay_within_their_scale() -> None:
+    outcome = example("candidate-outcome.json")
+    assert model_accepts("candidate-outcome", outcome) == (True, "")
+    for change, message in (
+        ({"value": 6}, "value (6.0) must be less than or equal to scale_max (5.0)"),
+        ({"scale_min": 5}, "scale_min (5.0) must be less than scale_max (5.0)"),
+    ):
+        document = copy.deepcopy(outcome)
+        document["ratings"][0].update(change)
+        accepted, reason = model_accepts("candidate-outcome", document)
+        assert not accepted and message in reason
+        assert not schema_accepts("candidate-outcome", document)[0]
+    twice = copy.deepcopy(outcome)
+    twice["ratings"].append(copy.deepcopy(twice["ratings"][0]))
+    assert not model_accepts("candidate-outcome", twice)[0] and not schema_accepts("candidate-outcome", twice)[0]
+
+
 def test_python_construction_rejects_unknown_fields_but_parsing_ignores_them() -> None:
     with pytest.raises(ValidationError, match="unknown field"):
         _status(attemtp=2)
@@ -795,6 +832,9 @@ EXPECTED_TOPICS = {
     "sightline.profile-ready.v1": "profile-ready",
     "sightline.candidate-demographics.v1": "candidate-demographics",
     "sightline.stage-status.v1": "stage-status",
+    "sightline.review-decision.v1": "review-decision",
+    "sightline.candidate-outcome.v1": "candidate-outcome",
+    "sightline.rescore-requested.v1": "rescore-requested",
     **{f"sightline.dead-letter.{stage}.v1": "dead-letter" for stage in StageName},
 }
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from services.common.contracts import ProfileReady, StageStatus
 from services.demo import DEPLOYED_STAGES, Tracker
+from services.sink.callback import STATUS_UNIT as CALLBACK_UNIT
 from tests.integration.stage_fixtures import example
 
 INTERVIEW = "INT-2025-004211"
@@ -47,6 +48,15 @@ def test_frames_manifest_sets_the_vision_and_speech_bars() -> None:
     assert bars["ingest"] == (1, 1) and bars["frames"] == (1, 1)
     assert bars["vision"] == (1, 14) and bars["speech"] == (1, 3)
     assert tracker.counts(INTERVIEW, "speech")[2] is True  # the failure shows on the bar
+
+
+def test_the_callback_senders_status_is_not_the_profile_being_stored() -> None:
+    tracker = Tracker([INTERVIEW])
+    profile = _profile()
+    tracker.add_status(_status("sink", caused_by=profile.event_id).model_copy(update={"unit": CALLBACK_UNIT}))
+    assert str(profile.event_id) not in tracker.stored
+    tracker.add_status(_status("sink", caused_by=profile.event_id))
+    assert str(profile.event_id) in tracker.stored
 
 
 def test_a_replayed_profile_alone_does_not_finish_the_demo() -> None:

@@ -11,9 +11,11 @@ import pytest
 
 from services.common.contracts import (
     CandidateDemographics,
+    CandidateOutcome,
     EventBase,
     MediaIngested,
     ProfileReady,
+    ReviewDecision,
     SpeechResults,
     StageStatus,
     VisionFeatures,
@@ -104,6 +106,27 @@ def test_a_failed_status_keeps_its_reason() -> None:
     assert json.loads(v["detail_json"]) == {"http_status": 403, "source_index": 0}
 
 
+def test_a_review_decision_becomes_one_row_with_the_label_the_reviewer_settled_on() -> None:
+    override = ReviewDecision.model_validate(load("review-decision"))
+    (row,) = rows_for(override)
+    v = row.values
+    assert row.table == "review_decisions" and row.key.startswith("acme-eu/INT-2025-004211/decision/rd-000917@")
+    assert (v["action"], v["suggested_label"], v["final_label"]) == ("override", "pending", "recommend")
+    assert v["reason_codes"] == ["missing_context"] and v["profile_version"] == 1
+    assert (v["reviewer_id"], v["reviewer_role"]) == ("rev-0042", "recruiter")
+    data = load("review-decision")
+    data.update(action="confirm", override_label=None, reason_codes=None, note=None)
+    (confirm,) = by_table(rows_for(ReviewDecision.model_validate(data)), "review_decisions")
+    assert (confirm["final_label"], confirm["reason_codes"], confirm["note"]) == ("pending", [], "")
+
+
+def test_an_outcome_becomes_one_row_with_its_ratings() -> None:
+    (v,) = by_table(rows_for(CandidateOutcome.model_validate(load("candidate-outcome"))), "candidate_outcomes")
+    assert (v["stage"], v["job_id"], v["tenure_days"]) == ("passed_probation", "REQ-1187", 182)
+    assert (v["rating.measure"], v["rating.value"], v["rating.at_months"]) == (["performance"], [4.0], [6])
+    assert (v["rating.scale_min"], v["rating.scale_max"]) == ([1.0], [5.0])
+
+
 def test_keys_name_the_row_and_the_event_so_a_different_event_gets_a_different_token() -> None:
     data = load("vision-features")
     first = rows_for(VisionFeatures.model_validate(data))
@@ -122,6 +145,8 @@ def test_every_row_has_exactly_its_tables_columns() -> None:
         VisionFeatures.model_validate(load("vision-features.zh-CN")),
         ProfileReady.model_validate(load("profile-ready")),
         StageStatus.model_validate(load("stage-status")),
+        ReviewDecision.model_validate(load("review-decision")),
+        CandidateOutcome.model_validate(load("candidate-outcome")),
     ]
     for event in events:
         for row in rows_for(event):

@@ -142,6 +142,20 @@ ConsentScopes = Annotated[list[OpenConsentScope], UniqueItems(), Field(max_lengt
 Accommodations = Annotated[list[Accommodation], UniqueItems(), Field(max_length=8)]
 
 
+class Callback(Contract):
+    """Where to announce the finished profile besides the profile-ready topic."""
+
+    url: HttpsUrl = Field(
+        description="HTTPS endpoint that receives a signed summary of each finished profile with a time-limited "
+        "report link, as a POST (docs/operations.md, HR callback)."
+    )
+    auth_ref: Code | None = Field(
+        None,
+        description="Name of the signing secret configured in Sightline for this endpoint (HMAC-SHA256 of the "
+        "body); never the secret itself. Without it nothing is signed.",
+    )
+
+
 class InterviewContext(Contract):
     """Everything about the interview a stage may need, copied forward by every internal event so that no
     stage looks anything up. Filled by ingest from the interview-completed event and the jurisdiction policy."""
@@ -165,6 +179,11 @@ class InterviewContext(Contract):
         default_factory=list,
         description="Accommodations the candidate asked for, copied from interview-completed; fusion switches off "
         "the measures each would distort and the profile's explanation says so.",
+    )
+    callback: Callback | None = Field(
+        None,
+        description="The HR system's webhook from interview-completed, announced the finished profile by the sink; "
+        "null when it gave none.",
     )
 
 
@@ -192,15 +211,6 @@ class Progress(Contract):
 
     received: Count = Field(description="Inputs received.")
     expected: Count = Field(description="Inputs announced by the manifest (total_chunks or total_segments).")
-
-
-class Callback(Contract):
-    """Where to announce the finished profile besides the profile-ready topic."""
-
-    url: HttpsUrl = Field(description="HTTPS endpoint that receives the profile-ready event as a POST body.")
-    auth_ref: Code | None = Field(
-        None, description="Name of a credential configured in Sightline for this endpoint; never the secret itself."
-    )
 
 
 __all__ = [

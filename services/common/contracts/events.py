@@ -13,6 +13,7 @@ from .base import Compare, Contract, UniqueBy, UniqueItems, When
 from .common import (
     Accommodations,
     Callback,
+    CompetencyModelRef,
     ConsentScopes,
     Evidence,
     FailureReason,
@@ -47,11 +48,14 @@ from .types import (
     OpenEmotionInferenceReason,
     OpenFailureCode,
     OpenMediaFlag,
+    OpenOutcomeStage,
+    OpenOverrideReason,
     PositiveSeconds,
     Producer,
     ProfileLabel,
     RaceEthnicity,
     Ratio,
+    ReviewAction,
     SchemaVersion,
     Score,
     Seconds,
@@ -60,6 +64,7 @@ from .types import (
     StageName,
     StageState,
     TenantId,
+    Text,
     Timestamp,
     TopicName,
     Total,
@@ -683,6 +688,100 @@ class CandidateDemographics(EventBase):
     form_version: Version = Field(description="Version of the self-identification form the candidate answered.")
 
 
+# --- human review and outcomes ----------------------------------------------------------------------------
+
+
+class ReviewDecision(EventBase):
+    """A person's decision on a profile: confirm its suggested label or override it. Published by the HR system
+    or the review console. A later decision on the same interview supersedes an earlier one (the latest
+    decided_at is current); every decision is kept as history."""
+
+    __rules__ = (
+        When("override_label", "action", (ReviewAction.OVERRIDE,), then="required", otherwise="null"),
+        When("reason_codes", "action", (ReviewAction.OVERRIDE,), then="required"),
+    )
+
+    event_type: Literal["review-decision"] = Field("review-decision", description="Always 'review-decision'.")
+    decision_id: ExternalId = Field(
+        description="Id of the decision in the system that recorded it, unique within the tenant; publishing the "
+        "same decision again (same id) replaces it instead of adding one."
+    )
+    profile_version: Annotated[int, Field(ge=1), INTEGRAL] = Field(
+        description="Version of the profile the reviewer read (profile-ready profile_version)."
+    )
+    suggested_label: ProfileLabel = Field(description="The profile's suggested label the reviewer saw.")
+    action: ReviewAction = Field(description="confirm (the suggested label stands) or override.")
+    override_label: ProfileLabel | None = Field(
+        None, description="The label the reviewer chose instead: required on override, null on confirm."
+    )
+    reason_codes: Annotated[list[OpenOverrideReason], UniqueItems(), Field(min_length=1, max_length=16)] | None = Field(
+        None,
+        description="Why (evidence_misread, missing_context, poor_recording_quality, language_or_accent, "
+        "job_fit_not_captured, other_evidence, policy); required on override, optional on confirm.",
+    )
+    note: Text | None = Field(None, description="Free-text note of the reviewer; no personal data beyond the review.")
+    reviewer_id: ExternalId = Field(description="Pseudonymous id of the reviewer in the HR system or console.")
+    reviewer_role: Code = Field(description="Role of the reviewer (reviewer, recruiter, hiring_manager, admin).")
+    decided_at: Timestamp = Field(description="When the reviewer decided.")
+
+    @property
+    def final_label(self) -> ProfileLabel:
+        """The label the reviewer settled on."""
+        return self.override_label or self.suggested_label
+
+
+class PerformanceRating(Contract):
+    """One rating of the hired candidate's performance, on the scale the HR system uses."""
+
+    __rules__ = (
+        Compare("scale_min", "<", "scale_max"),
+        Compare("scale_min", "<=", "value"),
+        Compare("value", "<=", "scale_max"),
+    )
+
+    measure: Code = Field(description="What was rated (performance, potential, manager_rating), snake_case.")
+    value: Annotated[float, Field(ge=-1000, le=1000)] = Field(description="The rating, within the scale.")
+    scale_min: Annotated[float, Field(ge=-1000, le=1000)] = Field(description="Lowest value of the scale.")
+    scale_max: Annotated[float, Field(ge=-1000, le=1000)] = Field(description="Highest value of the scale.")
+    at_months: Annotated[int, Field(ge=0, le=240), INTEGRAL] | None = Field(
+        None, description="Months after the start of employment the rating refers to (6, 12); null if not tied to one."
+    )
+    rated_at: Timestamp = Field(description="When the rating was given.")
+
+
+class CandidateOutcome(EventBase):
+    """What became of the candidate, published by the HR system (possibly months after the interview). Each event
+    states everything known so far; the latest recorded_at of an interview is current."""
+
+    event_type: Literal["candidate-outcome"] = Field("candidate-outcome", description="Always 'candidate-outcome'.")
+    candidate_ref: CandidateRef = Field(description="Pseudonymous candidate reference, as in interview-completed.")
+    job_id: ExternalId = Field(description="Job (requisition) the outcome is for.")
+    stage: OpenOutcomeStage = Field(
+        description="How far the candidate went: hired, offer_declined, rejected, withdrew, left_within_probation, "
+        "passed_probation. Unknown snake_case stages are kept."
+    )
+    hired_at: Timestamp | None = Field(None, description="Start of employment, when hired.")
+    tenure_days: Annotated[int, Field(ge=0, le=36_500), INTEGRAL] | None = Field(
+        None, description="Days employed so far (or until leaving), when hired."
+    )
+    ratings: Annotated[list[PerformanceRating], UniqueBy(("measure", "at_months")), Field(max_length=32)] = Field(
+        default_factory=list, description="Performance ratings with their scale and date, one per measure and month."
+    )
+    recorded_at: Timestamp = Field(description="When the HR system recorded this state of the outcome.")
+
+
+class RescoreRequested(EventBase):
+    """Score an interview again with another version of its job's competency model, for example the version
+    `sightline calibrate --apply` wrote. Fusion answers with a new profile version scored by that model (its
+    context names the version); earlier versions stay."""
+
+    event_type: Literal["rescore-requested"] = Field("rescore-requested", description="Always 'rescore-requested'.")
+    competency_model: CompetencyModelRef = Field(
+        description="The competency model and version to score with; fusion must have it configured."
+    )
+    reason: Text = Field(description="Why the interview is scored again (which calibration), for operators.")
+
+
 # --- operations --------------------------------------------------------------------------------------------
 
 DetailValue = str | int | float | bool | None
@@ -782,6 +881,9 @@ EVENT_MODELS: dict[str, type[Envelope]] = {
         CandidateDemographics,
         StageStatus,
         DeadLetter,
+        ReviewDecision,
+        CandidateOutcome,
+        RescoreRequested,
     )
 }
 

@@ -199,6 +199,36 @@ class ProfileLabel(StrEnum):
     REJECT = "reject"
 
 
+class ReviewAction(StrEnum):
+    """What a reviewer did with a profile's suggested label. Closed."""
+
+    CONFIRM = "confirm"
+    OVERRIDE = "override"
+
+
+class OverrideReason(StrEnum):
+    """Known reasons for overriding a suggested label. Open: consumers keep unknown snake_case reasons."""
+
+    EVIDENCE_MISREAD = "evidence_misread"
+    MISSING_CONTEXT = "missing_context"
+    POOR_RECORDING_QUALITY = "poor_recording_quality"
+    LANGUAGE_OR_ACCENT = "language_or_accent"
+    JOB_FIT_NOT_CAPTURED = "job_fit_not_captured"
+    OTHER_EVIDENCE = "other_evidence"
+    POLICY = "policy"
+
+
+class OutcomeStage(StrEnum):
+    """How far a candidate went after the interview. Open: consumers keep unknown snake_case stages."""
+
+    HIRED = "hired"
+    OFFER_DECLINED = "offer_declined"
+    REJECTED = "rejected"
+    WITHDREW = "withdrew"
+    LEFT_WITHIN_PROBATION = "left_within_probation"
+    PASSED_PROBATION = "passed_probation"
+
+
 class EvidenceKind(StrEnum):
     """What a piece of evidence points at: a spoken quote, a moment of the recording, or a stored key frame.
     Closed."""
@@ -326,6 +356,8 @@ OpenFailureCode = FailureCode | Code
 OpenMediaFlag = MediaFlag | Code
 OpenDataQualityFlag = DataQualityFlag | Code
 OpenEmotionInferenceReason = EmotionInferenceReason | Code
+OpenOverrideReason = OverrideReason | Code
+OpenOutcomeStage = OutcomeStage | Code
 
 #: The EU member states: a jurisdiction "EU" or any of these (or their subdivisions) is under EU law.
 EU_MEMBER_STATES = frozenset(

@@ -54,8 +54,8 @@ code, so they are not values. A unit test compares them with the registry.
   "frames" "sightline.media-ingested.v1"
   "vision" "sightline.frame-chunk-ready.v1"
   "speech" "sightline.audio-ready.v1"
-  "fusion" "sightline.media-ingested.v1,sightline.vision-features.v1,sightline.speech-results.v1,sightline.stage-status.v1"
-  "sink" "sightline.media-ingested.v1,sightline.vision-features.v1,sightline.speech-results.v1,sightline.profile-ready.v1,sightline.candidate-demographics.v1,sightline.stage-status.v1"
+  "fusion" "sightline.media-ingested.v1,sightline.vision-features.v1,sightline.speech-results.v1,sightline.stage-status.v1,sightline.rescore-requested.v1"
+  "sink" "sightline.media-ingested.v1,sightline.vision-features.v1,sightline.speech-results.v1,sightline.profile-ready.v1,sightline.candidate-demographics.v1,sightline.stage-status.v1,sightline.review-decision.v1,sightline.candidate-outcome.v1"
 -}}
 {{- get $topics .service -}}
 {{- end -}}

@@ -1,0 +1,1 @@
+"""Calibration of a job's competency weights from hiring outcomes (`sightline calibrate`)."""

@@ -1,0 +1,65 @@
+"""After `--apply`: ask fusion to score the job's interviews again with the new competency-model version."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from services.common.clickhouse import Warehouse
+from services.common.contracts import (
+    CompetencyModelRef,
+    RescoreRequested,
+    deterministic_event_id,
+    encode,
+    message_headers,
+    message_key,
+    topic_for,
+)
+from services.common.kafka import create_producer, physical_topic
+from services.common.settings import KafkaSettings
+
+PRODUCER = "sightline-calibrate"
+
+
+def current_models(warehouse: Warehouse, tenant_id: str, job_id: str) -> dict[str, str]:
+    """Interview -> id of the competency model its current profile was scored with, for the job's interviews."""
+    sql = (
+        f"SELECT interview_id, competency_model_id FROM {warehouse.database}.latest_profiles "
+        "WHERE tenant_id = {tenant:String} AND job_id = {job:String} ORDER BY interview_id"
+    )
+    _, rows = warehouse.query_rows(sql, {"tenant": tenant_id, "job": job_id}, readonly=True)
+    return {row[0]: row[1] for row in rows}
+
+
+def rescore_requests(
+    tenant_id: str, interviews: Sequence[str], model: CompetencyModelRef, reason: str
+) -> list[RescoreRequested]:
+    """One request per interview; ids derive from interview and version, so running again repeats them."""
+    now = datetime.now(UTC)
+    return [
+        RescoreRequested(
+            event_id=deterministic_event_id(PRODUCER, tenant_id, interview, model.id, model.version),
+            occurred_at=now,
+            tenant_id=tenant_id,
+            interview_id=interview,
+            producer=PRODUCER,
+            competency_model=model,
+            reason=reason,
+        )
+        for interview in interviews
+    ]
+
+
+async def publish_requests(kafka: KafkaSettings, events: Sequence[RescoreRequested]) -> None:
+    producer = create_producer(kafka, "calibrate")
+    await producer.start()
+    try:
+        for event in events:
+            await producer.send_and_wait(
+                physical_topic(kafka, topic_for(event)),
+                encode(event),
+                key=message_key(event),
+                headers=message_headers(event),
+            )
+    finally:
+        await producer.stop()
