@@ -108,11 +108,14 @@ def _render_cached(name: str) -> tuple[dict[str, Any], ...]:
 
 
 def render(
-    value_sets: list[dict[str, Any] | Path], tmp: Path | None = None, extra_args: list[str] | None = None
+    value_sets: list[dict[str, Any] | Path],
+    tmp: Path | None = None,
+    extra_args: list[str] | None = None,
+    release: str = "rel",
 ) -> list[dict[str, Any]]:
     tmp = tmp or Path(tempfile.mkdtemp(prefix="sightline-values-"))
     args = [*_value_args(value_sets, tmp), *(extra_args or [])]
-    done = helm("template", "rel", str(CHART), "--namespace", "sightline", *args)
+    done = helm("template", release, str(CHART), "--namespace", "sightline", *args)
     if done.returncode != 0:
         raise RenderError(done.stderr)
     return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
@@ -249,6 +252,31 @@ def test_a_missing_required_value_fails_rendering(missing: dict[str, Any], messa
 def test_the_values_schema_rejects_invalid_values(invalid: dict[str, Any], tmp_path: Path) -> None:
     with pytest.raises(RenderError, match=r"values don't meet the specifications|at '/"):
         render([REQUIRED, invalid], tmp_path)
+
+
+#: Every kind of resource the chart can render, for the name-length check.
+EVERYTHING_ON: dict[str, Any] = {
+    "kafka": {"securityProtocol": "SASL_SSL", "caSecret": "kafka-ca", "auth": {"username": "u", "password": "p"}},
+    "metrics": {"serviceMonitor": {"enabled": True}},
+}
+
+
+@pytest.mark.parametrize("release", ["r" * 53, "sightline-" + "x" * 43, "a" * 30 + "-" + "b" * 22])
+def test_every_name_fits_in_63_characters_and_stays_unique(release: str, tmp_path: Path) -> None:
+    """Helm allows 53-character release names; the chart's suffixes must not push a name past 63."""
+    docs = render([REQUIRED, EVERYTHING_ON], tmp_path, ["--api-versions", "keda.sh/v1alpha1"], release=release)
+    kinds = {doc["kind"] for doc in docs}
+    assert {"Deployment", "Job", "Secret", "ConfigMap", "ScaledObject", "TriggerAuthentication"} <= kinds
+    names = [(doc["kind"], doc["metadata"]["name"]) for doc in docs]
+    for kind, name in names:
+        assert len(name) <= 63 and not name.endswith("-"), (kind, name)
+    assert len(names) == len(set(names)), sorted(names)
+    # The names that must differ per component still say which component they are.
+    assert {name.rsplit("-", 1)[-1] for kind, name in names if kind == "Job"} == {"migrate", "topics"}
+    assert {name.rsplit("-", 1)[-1] for kind, name in names if kind == "Deployment"} == set(STAGES)
+    for doc in docs:
+        if (doc["apiVersion"], doc["kind"]) not in CUSTOM_KINDS:
+            kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
 
 
 # ---- the services -----------------------------------------------------------------------------------------------

@@ -36,12 +36,22 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
 app.kubernetes.io/component: {{ .service }}
 {{- end -}}
 
+{{/*
+Name of one of the release's resources: the fullname, cut so that "-<suffix>" still fits in 63 characters,
+then the suffix. Cutting the joined name instead would let two long names end alike (vision and
+video-... both becoming the same prefix); call with (dict "root" $ "suffix" "migrate").
+*/}}
+{{- define "sightline.componentName" -}}
+{{- $room := sub 62 (len .suffix) | int -}}
+{{- printf "%s-%s" (include "sightline.fullname" .root | trunc $room | trimSuffix "-") .suffix -}}
+{{- end -}}
+
 {{- define "sightline.serviceName" -}}
-{{- printf "%s-%s" (include "sightline.fullname" .root) .service | trunc 63 | trimSuffix "-" -}}
+{{- include "sightline.componentName" (dict "root" .root "suffix" .service) -}}
 {{- end -}}
 
 {{- define "sightline.credentialsSecret" -}}
-{{- printf "%s-credentials" (include "sightline.fullname" .) -}}
+{{- include "sightline.componentName" (dict "root" . "suffix" "credentials") -}}
 {{- end -}}
 
 {{/*
@@ -206,7 +216,7 @@ widest input topic, so the configured maximum is capped there.
 {{- end -}}
 
 {{- define "sightline.competencyConfigMap" -}}
-{{- default (printf "%s-competency-models" (include "sightline.fullname" .)) .Values.competencyModels.existingConfigMap -}}
+{{- default (include "sightline.componentName" (dict "root" . "suffix" "competency-models")) .Values.competencyModels.existingConfigMap -}}
 {{- end -}}
 
 {{/*
