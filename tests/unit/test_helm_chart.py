@@ -57,6 +57,25 @@ EXISTING_SECRETS: dict[str, Any] = {
     "s3": {"endpoint": "s3.eu-west-1.amazonaws.com", "auth": {"existingSecret": "s3-creds"}},
     "clickhouse": {"existingSecret": "ch-creds", "dsnKey": "url"},
 }
+DIGEST = "sha256:" + "ab" * 32
+CUDA_DIGEST = "sha256:" + "cd" * 32
+#: The places where charts are customarily extended, all used at once.
+EXTENSIONS: dict[str, Any] = {
+    "image": {"digest": DIGEST, "cudaDigest": CUDA_DIGEST},
+    "serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/sightline"}},
+    "priorityClassName": "sightline-batch",
+    "topologySpreadConstraints": [
+        {"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "ScheduleAnyway"}
+    ],
+    "envFrom": [{"configMapRef": {"name": "sightline-tuning"}}],
+    "extraVolumes": [{"name": "corp-ca", "configMap": {"name": "corp-ca-bundle"}}],
+    "extraVolumeMounts": [{"name": "corp-ca", "mountPath": "/etc/ssl/corp", "readOnly": True}],
+    "gpu": {"runtimeClassName": "nvidia"},
+    "services": {
+        "vision": {"priorityClassName": "sightline-gpu"},
+        "sink": {"strategy": {"type": "Recreate"}},
+    },
+}
 VALUE_SETS: dict[str, list[dict[str, Any] | Path]] = {
     "defaults": [REQUIRED],
     "gpu-off": [REQUIRED, CHART / "values-cpu.yaml"],
@@ -64,6 +83,7 @@ VALUE_SETS: dict[str, list[dict[str, Any] | Path]] = {
     "keda-off": [REQUIRED, {"autoscaling": {"keda": {"enabled": False}}}],
     "autoscaling-off": [REQUIRED, {"autoscaling": {"enabled": False}}],
     "existing-secrets": [EXISTING_SECRETS],
+    "extensions": [REQUIRED, EXTENSIONS],
     "sasl-chart-secret": [
         REQUIRED,
         {"kafka": {"securityProtocol": "SASL_PLAINTEXT", "auth": {"username": "u", "password": "p"}}},
@@ -247,6 +267,15 @@ def test_a_missing_required_value_fails_rendering(missing: dict[str, Any], messa
         {"services": {"sink": {"env": {"SIGHTLINE_CLICKHOUSE__DSN": "http://x"}}}},
         {"replicas": 3},
         {"topics": {"partitions": {"sightline.media-ingested.v1": 0}}},
+        {"image": {"digest": "sha256:abc"}},
+        {"image": {"cudaDigest": "latest"}},
+        {"services": {"vision": {"strategy": {"type": "BlueGreen"}}}},
+        {"services": {"vision": {"strategy": {"rollingUpdate": {"maxSurge": 1, "maxUnavailabe": 0}}}}},
+        {"services": {"vision": {"statusConsumerGroup": "x"}}},
+        {"services": {"sink": {"statusConsumerGroup": ""}}},
+        {"extraVolumeMounts": [{"name": "corp-ca"}]},
+        {"topologySpreadConstraints": [{"maxSkew": 1}]},
+        {"serviceAccount": {"create": True, "role": "admin"}},
     ],
 )
 def test_the_values_schema_rejects_invalid_values(invalid: dict[str, Any], tmp_path: Path) -> None:
@@ -277,6 +306,42 @@ def test_every_name_fits_in_63_characters_and_stays_unique(release: str, tmp_pat
     for doc in docs:
         if (doc["apiVersion"], doc["kind"]) not in CUSTOM_KINDS:
             kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+
+
+@pytest.mark.parametrize(
+    ("impossible", "message"),
+    [
+        (
+            {"services": {"speech": {"autoscaling": {"minReplicas": 8, "maxReplicas": 4}}}},
+            r"services.speech.autoscaling.minReplicas \(8\) is above maxReplicas \(4\)",
+        ),
+        (
+            {"services": {"ingest": {"autoscaling": {"minReplicas": 8, "maxReplicas": 10}}}},
+            r"services.ingest.autoscaling.minReplicas \(8\) is above the partitions of ingest's input topics \(6\)",
+        ),
+        (
+            {"autoscaling": {"keda": {"enabled": False}}, "services": {"sink": {"autoscaling": {"minReplicas": 0}}}},
+            r"services.sink.autoscaling.minReplicas is 0, which only KEDA can scale from",
+        ),
+    ],
+)
+def test_impossible_value_combinations_fail_with_the_reason(
+    impossible: dict[str, Any], message: str, tmp_path: Path
+) -> None:
+    with pytest.raises(RenderError, match=message):
+        render([REQUIRED, impossible], tmp_path)
+
+
+def test_the_same_values_render_where_they_are_possible(tmp_path: Path) -> None:
+    """The checks above refuse only the combination: KEDA scales from zero, autoscaling off ignores the range."""
+    zero = {"services": {"sink": {"autoscaling": {"minReplicas": 0}}}}
+    scaled = of_kind(render([REQUIRED, zero], tmp_path), "ScaledObject")["rel-sightline-sink"]
+    assert scaled["spec"]["minReplicaCount"] == 0
+    upside_down = {
+        "autoscaling": {"enabled": False},
+        "services": {"speech": {"autoscaling": {"minReplicas": 8, "maxReplicas": 4}}},
+    }
+    assert deployments(render([REQUIRED, upside_down], tmp_path))["speech"]["spec"]["replicas"] == 2
 
 
 # ---- the services -----------------------------------------------------------------------------------------------
@@ -410,6 +475,59 @@ def test_an_existing_competency_configmap_replaces_the_charts(tmp_path: Path) ->
     assert not [name for name in of_kind(docs, "ConfigMap") if "competency" in name]
     volumes = deployments(docs)["speech"]["spec"]["template"]["spec"]["volumes"]
     assert {"name": "competency-models", "configMap": {"name": "hr-models"}} in volumes
+
+
+# ---- customary extensions ----------------------------------------------------------------------------------------
+
+
+def test_customary_extensions_reach_every_pod() -> None:
+    docs = rendered("extensions")
+    (account,) = of_kind(docs, "ServiceAccount").values()
+    assert account["metadata"]["annotations"] == EXTENSIONS["serviceAccount"]["annotations"]
+    assert account["automountServiceAccountToken"] is False
+    found = deployments(docs)
+    for stage, deployment in found.items():
+        spec = deployment["spec"]["template"]["spec"]
+        c = container(deployment)
+        assert spec["serviceAccountName"] == account["metadata"]["name"]
+        assert spec["priorityClassName"] == ("sightline-gpu" if stage == "vision" else "sightline-batch")
+        assert spec.get("runtimeClassName") == ("nvidia" if stage == "vision" else None), stage
+        (spread,) = spec["topologySpreadConstraints"]
+        assert spread["labelSelector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+        assert spread["topologyKey"] == "topology.kubernetes.io/zone"
+        assert c["envFrom"] == EXTENSIONS["envFrom"]
+        assert EXTENSIONS["extraVolumes"][0] in spec["volumes"]
+        assert EXTENSIONS["extraVolumeMounts"][0] in c["volumeMounts"]
+        digest = CUDA_DIGEST if stage == "vision" else DIGEST
+        assert c["image"] == f"ghcr.io/sightline/sightline@{digest}"
+    assert found["sink"]["spec"]["strategy"] == {"type": "Recreate"}
+    for name, job in of_kind(docs, "Job").items():
+        spec = job["spec"]["template"]["spec"]
+        # Jobs run before the release's account exists, so they cannot use it.
+        assert "serviceAccountName" not in spec and spec["priorityClassName"] == "sightline-batch"
+        assert container(job)["envFrom"] == EXTENSIONS["envFrom"]
+        assert EXTENSIONS["extraVolumeMounts"][0] in container(job)["volumeMounts"], name
+        assert container(job)["image"] == f"ghcr.io/sightline/sightline@{DIGEST}"
+
+
+def test_an_existing_service_account_serves_the_jobs_too(tmp_path: Path) -> None:
+    docs = render([REQUIRED, {"serviceAccount": {"create": False, "name": "sightline-wi"}}], tmp_path)
+    assert not of_kind(docs, "ServiceAccount")
+    for _, spec in pod_specs(docs):
+        assert spec["serviceAccountName"] == "sightline-wi"
+        assert spec["automountServiceAccountToken"] is False
+
+
+def test_gpu_rollouts_replace_pods_instead_of_surging_a_gpu_more() -> None:
+    for name in ("defaults", "speech-on-gpu"):
+        for stage, deployment in deployments(rendered(name)).items():
+            on_gpu = container(deployment)["resources"]["limits"].get("nvidia.com/gpu")
+            strategy = deployment["spec"].get("strategy")
+            if on_gpu:
+                assert strategy == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}}
+            else:
+                assert strategy is None, (name, stage)  # Kubernetes' default rolling update
+    assert "strategy" not in deployments(rendered("gpu-off"))["vision"]["spec"]
 
 
 # ---- GPU placement ------------------------------------------------------------------------------------------------

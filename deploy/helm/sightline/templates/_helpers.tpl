@@ -100,13 +100,79 @@ widest input topic, so the configured maximum is capped there.
 {{- min (int $svc.autoscaling.maxReplicas) $bound -}}
 {{- end -}}
 
+{{/* The image reference: by digest when one is set (immutable), else by tag. */}}
 {{- define "sightline.image" -}}
 {{- $img := .root.Values.image -}}
 {{- $tag := default .root.Chart.AppVersion $img.tag -}}
+{{- $digest := $img.digest -}}
 {{- if .gpu -}}
 {{- $tag = default (printf "%s-cuda" $tag) $img.cudaTag -}}
+{{- $digest = $img.cudaDigest -}}
 {{- end -}}
+{{- if $digest -}}
+{{- printf "%s/%s@%s" $img.registry $img.repository $digest -}}
+{{- else -}}
 {{- printf "%s/%s:%s" $img.registry $img.repository $tag -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "sightline.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "sightline.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Value combinations the schema cannot express (it cannot compare two fields); included by every workload
+template, so `helm template`, `install` and `upgrade` all stop with the reason.
+*/}}
+{{- define "sightline.validateValues" -}}
+{{- if .Values.autoscaling.enabled -}}
+{{- range $service, $svc := .Values.services -}}
+{{- if $svc.enabled -}}
+{{- $min := int $svc.autoscaling.minReplicas -}}
+{{- $max := int $svc.autoscaling.maxReplicas -}}
+{{- $where := printf "services.%s.autoscaling" $service -}}
+{{- if gt $min $max -}}
+{{- fail (printf "%s.minReplicas (%d) is above maxReplicas (%d)" $where $min $max) -}}
+{{- end -}}
+{{- $cap := include "sightline.maxReplicas" (dict "root" $ "service" $service) | int -}}
+{{- if gt $min $cap -}}
+{{- fail (printf "%s.minReplicas (%d) is above the partitions of %s's input topics (%d): the extra replicas would idle; raise topics.partitions first" $where $min $service $cap) -}}
+{{- end -}}
+{{- if and (eq $min 0) (not $.Values.autoscaling.keda.enabled) -}}
+{{- fail (printf "%s.minReplicas is 0, which only KEDA can scale from (an HPA needs at least 1): set it to 1 or enable autoscaling.keda" $where) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Pod settings shared by the services and the Jobs (call with (dict "root" $ "svc" $svc), svc empty for a
+Job): account, priority, runtime class.
+*/}}
+{{- define "sightline.podPlacement" -}}
+{{- $root := .root -}}
+{{- $svc := .svc | default (dict) -}}
+{{- if $svc }}
+serviceAccountName: {{ include "sightline.serviceAccountName" $root }}
+{{- else if and (not $root.Values.serviceAccount.create) $root.Values.serviceAccount.name }}
+{{- /* Jobs run before the release's account exists: only an existing one can be theirs. */}}
+serviceAccountName: {{ $root.Values.serviceAccount.name }}
+{{- end }}
+{{- with default $root.Values.priorityClassName $svc.priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- $runtime := $svc.runtimeClassName -}}
+{{- if and (not $runtime) $svc (dig "gpu" "enabled" false $svc) -}}
+{{- $runtime = $root.Values.gpu.runtimeClassName -}}
+{{- end -}}
+{{- with $runtime }}
+runtimeClassName: {{ . }}
+{{- end }}
 {{- end -}}
 
 {{- define "sightline.kafkaUsesSasl" -}}
@@ -203,6 +269,9 @@ widest input topic, so the configured maximum is capped there.
   secret:
     secretName: {{ .Values.kafka.caSecret }}
 {{- end }}
+{{- with .Values.extraVolumes }}
+{{ toYaml . }}
+{{- end }}
 {{- end -}}
 
 {{- define "sightline.scratchMounts" -}}
@@ -212,6 +281,9 @@ widest input topic, so the configured maximum is capped there.
 - name: kafka-ca
   mountPath: /etc/sightline/kafka-ca
   readOnly: true
+{{- end }}
+{{- with .Values.extraVolumeMounts }}
+{{ toYaml . }}
 {{- end }}
 {{- end -}}
 
