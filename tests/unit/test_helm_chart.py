@@ -664,10 +664,13 @@ def _secret_refs(c: dict[str, Any]) -> dict[str, tuple[str, str]]:
     }
 
 
-def test_the_charts_secret_holds_the_credentials_as_a_pre_install_hook() -> None:
+def test_the_charts_secret_is_a_release_resource_and_the_jobs_get_a_passing_copy() -> None:
     docs = rendered("sasl-chart-secret")
-    secret = of_kind(docs, "Secret")["rel-sightline-credentials"]
-    assert "pre-install" in secret["metadata"]["annotations"]["helm.sh/hook"]
+    secrets = of_kind(docs, "Secret")
+    assert set(secrets) == {"rel-sightline", "rel-sightline-credentials"}
+    # The services' Secret belongs to the release: updated in place on upgrade, deleted on uninstall.
+    secret = secrets["rel-sightline"]
+    assert not any(key.startswith("helm.sh/") for key in secret["metadata"].get("annotations", {}))
     assert secret["stringData"] == {
         "kafka-username": "u",
         "kafka-password": "p",
@@ -677,8 +680,33 @@ def test_the_charts_secret_holds_the_credentials_as_a_pre_install_hook() -> None
     }
     for deployment in deployments(docs).values():
         refs = _secret_refs(container(deployment))
-        assert {name for name, _ in refs.values()} == {"rel-sightline-credentials"}
+        assert {name for name, _ in refs.values()} == {"rel-sightline"}
         assert {key for _, key in refs.values()} == set(secret["stringData"])
+    auth = of_kind(docs, "TriggerAuthentication")["rel-sightline-kafka"]["spec"]["secretTargetRef"]
+    assert {a["name"] for a in auth} == {"rel-sightline"}
+    # The pre-install Jobs run before release resources exist: they read a hook copy, deleted after the hooks.
+    copy = secrets["rel-sightline-credentials"]
+    annotations = copy["metadata"]["annotations"]
+    assert set(annotations["helm.sh/hook"].split(",")) == {"pre-install", "pre-upgrade"}
+    assert set(annotations["helm.sh/hook-delete-policy"].split(",")) == {"before-hook-creation", "hook-succeeded"}
+    assert copy["stringData"] == secret["stringData"]
+    for job in of_kind(docs, "Job").values():
+        refs = _secret_refs(container(job))
+        assert {name for name, _ in refs.values()} == {"rel-sightline-credentials"}
+    # Only the release's Secret restarts the services when it changes.
+    checksums = {
+        d["spec"]["template"]["metadata"]["annotations"]["checksum/credentials"] for d in deployments(docs).values()
+    }
+    rotated = render([*VALUE_SETS["sasl-chart-secret"], {"kafka": {"auth": {"password": "rotated"}}}])
+    assert {
+        d["spec"]["template"]["metadata"]["annotations"]["checksum/credentials"] for d in deployments(rotated).values()
+    }.isdisjoint(checksums)
+
+
+def test_without_hook_jobs_there_is_no_hook_copy(tmp_path: Path) -> None:
+    docs = render([REQUIRED, {"jobs": {"migrate": {"enabled": False}, "topics": {"enabled": False}}}], tmp_path)
+    assert set(of_kind(docs, "Secret")) == {"rel-sightline"}
+    assert not [d for d in docs if "helm.sh/hook" in d["metadata"].get("annotations", {})]
 
 
 def test_existing_secrets_are_referenced_and_no_secret_is_rendered() -> None:
@@ -723,6 +751,8 @@ def test_migrations_and_topics_run_as_pre_install_and_pre_upgrade_hooks() -> Non
         if "helm.sh/hook" in annotations:
             assert set(annotations["helm.sh/hook"].split(",")) == {"pre-install", "pre-upgrade"}
             weights[doc["kind"]] = int(annotations["helm.sh/hook-weight"])
+            if doc["kind"] != "Job":  # what the Jobs read goes once they have run; a failed Job stays to be read
+                assert "hook-succeeded" in annotations["helm.sh/hook-delete-policy"]
     # What the Jobs read (credentials, the partitions script) exists before they run.
     assert weights["Secret"] < weights["Job"] and weights["ConfigMap"] < weights["Job"]
 

@@ -50,8 +50,17 @@ video-... both becoming the same prefix); call with (dict "root" $ "suffix" "mig
 {{- include "sightline.componentName" (dict "root" .root "suffix" .service) -}}
 {{- end -}}
 
+{{/*
+The chart's credentials Secret (call with (dict "root" $ "hook" bool)): the release's own, named like the
+release, for the services; a copy as a hook for the Jobs that run before the release's resources exist.
+The copy keeps the name the Secret had when it was itself a hook, so upgrading replaces that old one.
+*/}}
 {{- define "sightline.credentialsSecret" -}}
-{{- include "sightline.componentName" (dict "root" . "suffix" "credentials") -}}
+{{- if .hook -}}
+{{- include "sightline.componentName" (dict "root" .root "suffix" "credentials") -}}
+{{- else -}}
+{{- include "sightline.fullname" .root -}}
+{{- end -}}
 {{- end -}}
 
 {{/*
@@ -183,76 +192,77 @@ runtimeClassName: {{ . }}
 {{- if has .Values.kafka.securityProtocol (list "SSL" "SASL_SSL") -}}true{{- end -}}
 {{- end -}}
 
-{{/* Where each credential lives: the chart's Secret or an existing one. */}}
+{{/* Where each credential lives: the chart's Secret or an existing one; called like credentialsSecret. */}}
 {{- define "sightline.kafkaSecret" -}}
-{{- default (include "sightline.credentialsSecret" .) .Values.kafka.auth.existingSecret -}}
+{{- default (include "sightline.credentialsSecret" .) .root.Values.kafka.auth.existingSecret -}}
 {{- end -}}
 {{- define "sightline.s3Secret" -}}
-{{- default (include "sightline.credentialsSecret" .) .Values.s3.auth.existingSecret -}}
+{{- default (include "sightline.credentialsSecret" .) .root.Values.s3.auth.existingSecret -}}
 {{- end -}}
 {{- define "sightline.clickhouseSecret" -}}
-{{- default (include "sightline.credentialsSecret" .) .Values.clickhouse.existingSecret -}}
+{{- default (include "sightline.credentialsSecret" .) .root.Values.clickhouse.existingSecret -}}
 {{- end -}}
 
-{{/* Connection settings of every container (services and hook Jobs). */}}
+{{/* Connection settings of every container; call with (dict "root" $ "hook" bool), true in the hook Jobs. */}}
 {{- define "sightline.connectionEnv" -}}
+{{- $root := .root -}}
 - name: SIGHTLINE_ENVIRONMENT
-  value: {{ .Values.environment | quote }}
+  value: {{ $root.Values.environment | quote }}
 - name: SIGHTLINE_KAFKA__BOOTSTRAP_SERVERS
-  value: {{ required "kafka.bootstrapServers is required" .Values.kafka.bootstrapServers | quote }}
+  value: {{ required "kafka.bootstrapServers is required" $root.Values.kafka.bootstrapServers | quote }}
 - name: SIGHTLINE_KAFKA__SECURITY_PROTOCOL
-  value: {{ .Values.kafka.securityProtocol | quote }}
+  value: {{ $root.Values.kafka.securityProtocol | quote }}
 - name: SIGHTLINE_KAFKA__TOPIC_PREFIX
-  value: {{ .Values.kafka.topicPrefix | quote }}
-{{- if include "sightline.kafkaUsesSasl" . }}
+  value: {{ $root.Values.kafka.topicPrefix | quote }}
+{{- if include "sightline.kafkaUsesSasl" $root }}
 - name: SIGHTLINE_KAFKA__SASL_MECHANISM
-  value: {{ .Values.kafka.saslMechanism | quote }}
+  value: {{ $root.Values.kafka.saslMechanism | quote }}
 - name: SIGHTLINE_KAFKA__SASL_USERNAME
   valueFrom:
     secretKeyRef:
       name: {{ include "sightline.kafkaSecret" . }}
-      key: {{ .Values.kafka.auth.usernameKey }}
+      key: {{ $root.Values.kafka.auth.usernameKey }}
 - name: SIGHTLINE_KAFKA__SASL_PASSWORD
   valueFrom:
     secretKeyRef:
       name: {{ include "sightline.kafkaSecret" . }}
-      key: {{ .Values.kafka.auth.passwordKey }}
+      key: {{ $root.Values.kafka.auth.passwordKey }}
 {{- end }}
-{{- if and (include "sightline.kafkaUsesTls" .) .Values.kafka.caSecret }}
+{{- if and (include "sightline.kafkaUsesTls" $root) $root.Values.kafka.caSecret }}
 - name: SIGHTLINE_KAFKA__SSL_CAFILE
   value: /etc/sightline/kafka-ca/ca.crt
 {{- end }}
 - name: SIGHTLINE_S3__ENDPOINT
-  value: {{ required "s3.endpoint is required" .Values.s3.endpoint | quote }}
+  value: {{ required "s3.endpoint is required" $root.Values.s3.endpoint | quote }}
 - name: SIGHTLINE_S3__SECURE
-  value: {{ .Values.s3.secure | quote }}
+  value: {{ $root.Values.s3.secure | quote }}
 - name: SIGHTLINE_S3__REGION
-  value: {{ .Values.s3.region | quote }}
+  value: {{ $root.Values.s3.region | quote }}
 - name: SIGHTLINE_S3__RAW_BUCKET
-  value: {{ .Values.s3.rawBucket | quote }}
+  value: {{ $root.Values.s3.rawBucket | quote }}
 - name: SIGHTLINE_S3__WORK_BUCKET
-  value: {{ .Values.s3.workBucket | quote }}
+  value: {{ $root.Values.s3.workBucket | quote }}
 - name: SIGHTLINE_S3__REPORT_BUCKET
-  value: {{ .Values.s3.reportBucket | quote }}
+  value: {{ $root.Values.s3.reportBucket | quote }}
 - name: SIGHTLINE_S3__ACCESS_KEY
   valueFrom:
     secretKeyRef:
       name: {{ include "sightline.s3Secret" . }}
-      key: {{ .Values.s3.auth.accessKeyKey }}
+      key: {{ $root.Values.s3.auth.accessKeyKey }}
 - name: SIGHTLINE_S3__SECRET_KEY
   valueFrom:
     secretKeyRef:
       name: {{ include "sightline.s3Secret" . }}
-      key: {{ .Values.s3.auth.secretKeyKey }}
+      key: {{ $root.Values.s3.auth.secretKeyKey }}
 - name: SIGHTLINE_CLICKHOUSE__DSN
   valueFrom:
     secretKeyRef:
       name: {{ include "sightline.clickhouseSecret" . }}
-      key: {{ .Values.clickhouse.dsnKey }}
+      key: {{ $root.Values.clickhouse.dsnKey }}
 - name: SIGHTLINE_CLICKHOUSE__DATABASE
-  value: {{ .Values.clickhouse.database | quote }}
+  value: {{ $root.Values.clickhouse.database | quote }}
 - name: SIGHTLINE_OBSERVABILITY__LOG_LEVEL
-  value: {{ .Values.logLevel | quote }}
+  value: {{ $root.Values.logLevel | quote }}
 - name: SIGHTLINE_OBSERVABILITY__LOG_FORMAT
   value: json
 - name: SIGHTLINE_STACK__HOME
@@ -302,4 +312,30 @@ libraries see the node's cores, and sizing their pools to those oversubscribes t
 {{- else -}}
 {{- ceil (float64 $cpu) | int -}}
 {{- end -}}
+{{- end -}}
+
+{{/* Whether the chart writes a credentials Secret at all: only for credentials without an existing one. */}}
+{{- define "sightline.needsCredentialsSecret" -}}
+{{- $needsKafka := and (include "sightline.kafkaUsesSasl" .) (not .Values.kafka.auth.existingSecret) -}}
+{{- if or $needsKafka (not .Values.s3.auth.existingSecret) (not .Values.clickhouse.existingSecret) -}}true{{- end -}}
+{{- end -}}
+
+{{/* The body of the chart's credentials Secret (the release's and the Jobs' copy are the same). */}}
+{{- define "sightline.credentialsSecretBody" -}}
+{{- $needsKafka := and (include "sightline.kafkaUsesSasl" .) (not .Values.kafka.auth.existingSecret) }}
+{{- $needsS3 := not .Values.s3.auth.existingSecret }}
+{{- $needsClickHouse := not .Values.clickhouse.existingSecret -}}
+type: Opaque
+stringData:
+  {{- if $needsKafka }}
+  {{ .Values.kafka.auth.usernameKey }}: {{ required "kafka.auth.username is required with SASL (or set kafka.auth.existingSecret)" .Values.kafka.auth.username | quote }}
+  {{ .Values.kafka.auth.passwordKey }}: {{ required "kafka.auth.password is required with SASL (or set kafka.auth.existingSecret)" .Values.kafka.auth.password | quote }}
+  {{- end }}
+  {{- if $needsS3 }}
+  {{ .Values.s3.auth.accessKeyKey }}: {{ required "s3.auth.accessKey is required (or set s3.auth.existingSecret)" .Values.s3.auth.accessKey | quote }}
+  {{ .Values.s3.auth.secretKeyKey }}: {{ required "s3.auth.secretKey is required (or set s3.auth.existingSecret)" .Values.s3.auth.secretKey | quote }}
+  {{- end }}
+  {{- if $needsClickHouse }}
+  {{ .Values.clickhouse.dsnKey }}: {{ required "clickhouse.dsn is required (or set clickhouse.existingSecret)" .Values.clickhouse.dsn | quote }}
+  {{- end }}
 {{- end -}}
