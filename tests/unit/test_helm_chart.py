@@ -81,6 +81,8 @@ VALUE_SETS: dict[str, list[dict[str, Any] | Path]] = {
     "gpu-off": [REQUIRED, CHART / "values-cpu.yaml"],
     "speech-on-gpu": [REQUIRED, {"services": {"speech": {"gpu": {"enabled": True, "count": 2}}}}],
     "keda-off": [REQUIRED, {"autoscaling": {"keda": {"enabled": False}}}],
+    "keda-missing": [REQUIRED],
+    "keda-missing-cpu-only": [REQUIRED, CHART / "values-cpu.yaml"],
     "autoscaling-off": [REQUIRED, {"autoscaling": {"enabled": False}}],
     "existing-secrets": [EXISTING_SECRETS],
     "extensions": [REQUIRED, EXTENSIONS],
@@ -98,6 +100,11 @@ VALUE_SETS: dict[str, list[dict[str, Any] | Path]] = {
         },
     ],
 }
+
+
+#: API versions the test cluster serves beyond the built-in ones: KEDA's, except where a value set says otherwise.
+CLUSTER_APIS = ("keda.sh/v1alpha1",)
+VALUE_SET_APIS: dict[str, tuple[str, ...]] = {"keda-missing": (), "keda-missing-cpu-only": ()}
 
 
 class RenderError(Exception):
@@ -124,7 +131,7 @@ def helm(*args: str) -> subprocess.CompletedProcess[str]:
 
 @cache
 def _render_cached(name: str) -> tuple[dict[str, Any], ...]:
-    return tuple(render(VALUE_SETS[name]))
+    return tuple(render(VALUE_SETS[name], apis=VALUE_SET_APIS.get(name, CLUSTER_APIS)))
 
 
 def render(
@@ -132,9 +139,11 @@ def render(
     tmp: Path | None = None,
     extra_args: list[str] | None = None,
     release: str = "rel",
+    apis: tuple[str, ...] = CLUSTER_APIS,
 ) -> list[dict[str, Any]]:
+    """`helm template`, as against a cluster serving `apis` beyond the built-in ones (KEDA's by default)."""
     tmp = tmp or Path(tempfile.mkdtemp(prefix="sightline-values-"))
-    args = [*_value_args(value_sets, tmp), *(extra_args or [])]
+    args = [*_value_args(value_sets, tmp), *(extra_args or []), *(f"--api-versions={api}" for api in apis)]
     done = helm("template", release, str(CHART), "--namespace", "sightline", *args)
     if done.returncode != 0:
         raise RenderError(done.stderr)
@@ -240,6 +249,10 @@ def test_strict_validation_catches_an_unknown_field() -> None:
     typo["spec"]["maxReplicas"] = 3
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(typo, custom_schema(typo["apiVersion"], typo["kind"]))
+    typo = json.loads(json.dumps(scaled))
+    typo["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleDown"]["stabilizationWindow"] = 60
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(typo, custom_schema(typo["apiVersion"], typo["kind"]))
 
 
 @pytest.mark.parametrize(
@@ -276,6 +289,14 @@ def test_a_missing_required_value_fails_rendering(missing: dict[str, Any], messa
         {"extraVolumeMounts": [{"name": "corp-ca"}]},
         {"topologySpreadConstraints": [{"maxSkew": 1}]},
         {"serviceAccount": {"create": True, "role": "admin"}},
+        {"services": {"vision": {"autoscaling": {"lagThreshold": 20}}}},
+        {"services": {"vision": {"autoscaling": {"secondsPerMessage": 0}}}},
+        {"autoscaling": {"behavior": {"scaleDown": {"stabilizationWindow": 60}}}},
+        {
+            "autoscaling": {
+                "behavior": {"scaleDown": {"policies": [{"type": "Replicas", "value": 1, "periodSeconds": 60}]}}
+            }
+        },
     ],
 )
 def test_the_values_schema_rejects_invalid_values(invalid: dict[str, Any], tmp_path: Path) -> None:
@@ -293,7 +314,7 @@ EVERYTHING_ON: dict[str, Any] = {
 @pytest.mark.parametrize("release", ["r" * 53, "sightline-" + "x" * 43, "a" * 30 + "-" + "b" * 22])
 def test_every_name_fits_in_63_characters_and_stays_unique(release: str, tmp_path: Path) -> None:
     """Helm allows 53-character release names; the chart's suffixes must not push a name past 63."""
-    docs = render([REQUIRED, EVERYTHING_ON], tmp_path, ["--api-versions", "keda.sh/v1alpha1"], release=release)
+    docs = render([REQUIRED, EVERYTHING_ON], tmp_path, release=release)
     kinds = {doc["kind"] for doc in docs}
     assert {"Deployment", "Job", "Secret", "ConfigMap", "ScaledObject", "TriggerAuthentication"} <= kinds
     names = [(doc["kind"], doc["metadata"]["name"]) for doc in docs]
@@ -613,6 +634,52 @@ def test_keda_scales_each_consumer_group_on_the_lag_of_its_input_topics(name: st
             expected = status_group if trigger["metadata"]["topic"].endswith(STATUS_TOPIC) and status_group else group
             assert trigger["type"] == "kafka" and trigger["metadata"]["consumerGroup"] == expected
         assert spec["minReplicaCount"] <= spec["maxReplicaCount"] <= _partition_bound(stage)
+        # Scale-down above the minimum follows the HPA behaviour (cooldownPeriod is for scaling to zero only).
+        behavior = spec["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
+        assert behavior["scaleDown"]["stabilizationWindowSeconds"] == 300
+        assert behavior["scaleDown"]["policies"] == [{"type": "Percent", "value": 50, "periodSeconds": 60}]
+        assert spec["fallback"] == {"failureThreshold": 3, "replicas": deployment_replica_count(stage)}
+        assert {t["metadata"]["activationLagThreshold"] for t in triggers} == {"0"}
+
+
+def deployment_replica_count(stage: str) -> int:
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    count: int = values["services"][stage]["replicaCount"]
+    return count
+
+
+def _lag_thresholds(docs: list[dict[str, Any]]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for scaled in of_kind(docs, "ScaledObject").values():
+        stage = scaled["metadata"]["labels"]["app.kubernetes.io/component"]
+        (threshold,) = {int(t["metadata"]["lagThreshold"]) for t in scaled["spec"]["triggers"]}
+        found[stage] = threshold
+    return found
+
+
+def test_lag_thresholds_come_from_a_target_time_to_drain(tmp_path: Path) -> None:
+    """lagThreshold = targetDrainSeconds / secondsPerMessage: a backlog of lagThreshold * replicas drains in time."""
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    thresholds = _lag_thresholds(rendered("defaults"))
+    for stage, threshold in thresholds.items():
+        scaling = values["services"][stage]["autoscaling"]
+        assert threshold == max(1, int(scaling["targetDrainSeconds"] / scaling["secondsPerMessage"])), stage
+        # draining one replica's share of the backlog takes the target, within one message
+        assert (
+            abs(threshold * scaling["secondsPerMessage"] - scaling["targetDrainSeconds"])
+            <= scaling["secondsPerMessage"]
+        )
+    # A 30-minute interview is 450 vision chunks: one replica drains it in time (a threshold of 20 asked for 23).
+    assert thresholds["vision"] >= 450
+    assert thresholds["frames"] < thresholds["speech"] < thresholds["vision"] < thresholds["sink"]
+    tuned = {
+        "services": {
+            "vision": {"autoscaling": {"secondsPerMessage": 0.2, "targetDrainSeconds": 30}},
+            "frames": {"autoscaling": {"secondsPerMessage": 90, "targetDrainSeconds": 60}},
+        }
+    }
+    thresholds = _lag_thresholds(render([REQUIRED, tuned], tmp_path))
+    assert (thresholds["vision"], thresholds["frames"]) == (150, 1)  # at least one message per replica
 
 
 def test_max_replicas_are_capped_at_the_partitions(tmp_path: Path) -> None:
@@ -621,7 +688,8 @@ def test_max_replicas_are_capped_at_the_partitions(tmp_path: Path) -> None:
         (True, "ScaledObject", "maxReplicaCount"),
         (False, "HorizontalPodAutoscaler", "maxReplicas"),
     ):
-        docs = render([REQUIRED, wide, {"autoscaling": {"keda": {"enabled": keda}}}], tmp_path)
+        cpu_only = CHART / "values-cpu.yaml"  # GPU services get no CPU autoscaler
+        docs = render([REQUIRED, cpu_only, wide, {"autoscaling": {"keda": {"enabled": keda}}}], tmp_path)
         scalers = of_kind(docs, kind)
         for stage, deployment in deployments(docs).items():
             assert scalers[deployment["metadata"]["name"]]["spec"][field] == _partition_bound(stage), stage
@@ -630,11 +698,17 @@ def test_max_replicas_are_capped_at_the_partitions(tmp_path: Path) -> None:
     assert of_kind(docs, "ScaledObject")["rel-sightline-vision"]["spec"]["maxReplicaCount"] == 48
 
 
-def test_without_keda_an_hpa_scales_each_service() -> None:
-    docs = rendered("keda-off")
-    assert not of_kind(docs, "ScaledObject")
+@pytest.mark.parametrize("name", ["keda-off", "keda-missing"])
+def test_without_keda_an_hpa_scales_each_cpu_service_and_gpu_services_keep_their_count(name: str) -> None:
+    """Off by choice or absent from the cluster: CPU HPAs, but never for a GPU-bound stage."""
+    docs = rendered(name)
+    assert not of_kind(docs, "ScaledObject") and not of_kind(docs, "TriggerAuthentication")
     hpas = of_kind(docs, "HorizontalPodAutoscaler")
     for stage, deployment in deployments(docs).items():
+        if stage == "vision":  # on GPUs: CPU says nothing of its load
+            assert deployment["metadata"]["name"] not in hpas
+            assert deployment["spec"]["replicas"] == deployment_replica_count("vision")
+            continue
         hpa = hpas[deployment["metadata"]["name"]]["spec"]
         assert hpa["scaleTargetRef"] == {
             "apiVersion": "apps/v1",
@@ -642,7 +716,42 @@ def test_without_keda_an_hpa_scales_each_service() -> None:
             "name": f"rel-sightline-{stage}",
         }
         assert hpa["maxReplicas"] <= _partition_bound(stage)
+        assert hpa["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 300
         assert "replicas" not in deployment["spec"]
+    assert len(hpas) == len(STAGES) - 1
+    # Vision on CPU is scaled on CPU like the rest.
+    cpu_only = of_kind(rendered("keda-missing-cpu-only"), "HorizontalPodAutoscaler")
+    assert "rel-sightline-vision" in cpu_only and len(cpu_only) == len(STAGES)
+
+
+def test_a_zero_minimum_for_keda_becomes_one_under_the_hpa_fallback(tmp_path: Path) -> None:
+    zero = {"services": {"sink": {"autoscaling": {"minReplicas": 0}}}}
+    docs = render([REQUIRED, zero], tmp_path, apis=())
+    assert of_kind(docs, "HorizontalPodAutoscaler")["rel-sightline-sink"]["spec"]["minReplicas"] == 1
+
+
+def _notes(value_sets: list[dict[str, Any] | Path], tmp_path: Path) -> str:
+    """NOTES.txt as `helm install` prints it (client-side dry run: a cluster without KEDA's API)."""
+    done = helm("install", "rel", str(CHART), "--dry-run=client", *_value_args(value_sets, tmp_path))
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split("\nNOTES:\n", 1)[1]
+
+
+def test_the_install_notes_say_how_the_services_scale(tmp_path: Path) -> None:
+    missing = _notes([REQUIRED, {"services": {"sink": {"autoscaling": {"minReplicas": 0}}}}], tmp_path)
+    assert "KEDA's API (keda.sh/v1alpha1) is not served by this cluster" in missing
+    assert "HorizontalPodAutoscalers on CPU stand in for it" in missing
+    assert "vision runs on GPUs, whose load CPU does not show: no HPA scales it" in missing
+    assert "replicaCount (2) replicas" in missing
+    assert "sink: minReplicas 0 needs KEDA; its HPA keeps at least 1 replica" in missing
+    assert "speech runs on GPUs" not in missing
+    off = _notes([REQUIRED, {"autoscaling": {"keda": {"enabled": False}}}], tmp_path)
+    assert "autoscaling.keda.enabled=false" in off and "not served" not in off
+    assert "vision runs on GPUs" in off
+    cpu_only = _notes([REQUIRED, CHART / "values-cpu.yaml"], tmp_path)
+    assert "not served by this cluster" in cpu_only and "runs on GPUs" not in cpu_only
+    fixed = _notes([REQUIRED, {"autoscaling": {"enabled": False}}], tmp_path)
+    assert "Autoscaling: off" in fixed and "HPA" not in fixed
 
 
 def test_without_autoscaling_replicas_are_fixed() -> None:

@@ -109,6 +109,35 @@ widest input topic, so the configured maximum is capped there.
 {{- min (int $svc.autoscaling.maxReplicas) $bound -}}
 {{- end -}}
 
+{{/* Whether KEDA scales the services: wanted, and the cluster serves its API (else the HPA fallback). */}}
+{{- define "sightline.kedaAvailable" -}}
+{{- $auto := .Values.autoscaling -}}
+{{- if and $auto.enabled $auto.keda.enabled (.Capabilities.APIVersions.Has "keda.sh/v1alpha1") -}}true{{- end -}}
+{{- end -}}
+
+{{/*
+What scales one service, call with (dict "root" $ "service" "vision"): "keda", "hpa" or nothing (fixed
+replicaCount). CPU is no measure of a GPU service's load (its work waits on the GPU), so without KEDA a GPU
+service is not autoscaled rather than scaled on the wrong signal.
+*/}}
+{{- define "sightline.scaler" -}}
+{{- $svc := get .root.Values.services .service -}}
+{{- if .root.Values.autoscaling.enabled -}}
+{{- if include "sightline.kedaAvailable" .root -}}keda
+{{- else if not $svc.gpu.enabled -}}hpa
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+KEDA's lag per replica, from a target time to drain: a backlog of lagThreshold × replicas messages takes
+lagThreshold × secondsPerMessage = targetDrainSeconds to clear. At least 1.
+*/}}
+{{- define "sightline.lagThreshold" -}}
+{{- $scaling := (get .root.Values.services .service).autoscaling -}}
+{{- max 1 (divf $scaling.targetDrainSeconds $scaling.secondsPerMessage | floor | int) -}}
+{{- end -}}
+
 {{/* The image reference: by digest when one is set (immutable), else by tag. */}}
 {{- define "sightline.image" -}}
 {{- $img := .root.Values.image -}}
