@@ -25,6 +25,7 @@ from click.testing import CliRunner
 
 from services.cli import cli
 from services.common.contracts import TOPICS
+from services.common.engines import create_worker
 from services.common.settings import Settings, iter_env_vars
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -277,6 +278,7 @@ def test_a_missing_required_value_fails_rendering(missing: dict[str, Any], messa
         {"kafka": {"securityProtocol": "TLS"}},
         {"env": {"KAFKA__BOOTSTRAP_SERVERS": "x:1"}},
         {"env": {"SIGHTLINE_KAFKA__BOOTSTRAP_SERVERS": "x:1"}},
+        {"env": {"SIGHTLINE_KAFKA__SESSION_TIMEOUT_MS": "6000"}},
         {"services": {"sink": {"env": {"SIGHTLINE_CLICKHOUSE__DSN": "http://x"}}}},
         {"replicas": 3},
         {"topics": {"partitions": {"sightline.media-ingested.v1": 0}}},
@@ -398,6 +400,7 @@ def test_the_environment_is_settings_the_services_read(name: str, monkeypatch: p
                 monkeypatch.setenv(var, value if isinstance(value, str) else "from-a-secret")
             settings = Settings()
             assert settings.environment == "production"
+            assert settings.kafka.session_timeout_ms == 45_000
             assert settings.kafka.bootstrap_servers == env["SIGHTLINE_KAFKA__BOOTSTRAP_SERVERS"]
             for var in settings_env:
                 monkeypatch.delenv(var)
@@ -632,7 +635,8 @@ def test_keda_scales_each_consumer_group_on_the_lag_of_its_input_topics(name: st
         assert {t["metadata"]["topic"] for t in triggers} == _consumed_by(stage, prefix)
         for trigger in triggers:
             expected = status_group if trigger["metadata"]["topic"].endswith(STATUS_TOPIC) and status_group else group
-            assert trigger["type"] == "kafka" and trigger["metadata"]["consumerGroup"] == expected
+            # KEDA reads the group the broker knows: the services put the topic prefix before its name.
+            assert trigger["type"] == "kafka" and trigger["metadata"]["consumerGroup"] == prefix + expected
         assert spec["minReplicaCount"] <= spec["maxReplicaCount"] <= _partition_bound(stage)
         # Scale-down above the minimum follows the HPA behaviour (cooldownPeriod is for scaling to zero only).
         behavior = spec["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
@@ -640,6 +644,60 @@ def test_keda_scales_each_consumer_group_on_the_lag_of_its_input_topics(name: st
         assert behavior["scaleDown"]["policies"] == [{"type": "Percent", "value": 50, "periodSeconds": 60}]
         assert spec["fallback"] == {"failureThreshold": 3, "replicas": deployment_replica_count(stage)}
         assert {t["metadata"]["activationLagThreshold"] for t in triggers} == {"0"}
+
+
+class _StubStage:
+    """A handler that only names its stage: enough for the worker to name its consumer group."""
+
+    input_topics: tuple[str, ...] = ()
+
+    def __init__(self, stage: str) -> None:
+        self.stage = stage
+
+    async def handle(self, event: Any, meta: Any) -> list[Any]:
+        return []
+
+
+def test_keda_watches_the_groups_the_services_join(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker a Deployment starts, with that Deployment's environment and `--group`, joins exactly the
+    group KEDA's triggers read, prefix included; so two prefixes never share a group."""
+    groups_by_prefix = {}
+    for name, prefix in (("defaults", ""), ("monitoring-and-models", "staging.")):
+        docs = rendered(name)
+        scaled = of_kind(docs, "ScaledObject")
+        joined = set()
+        for stage, deployment in deployments(docs).items():
+            env = env_of(container(deployment))
+            for var, value in env.items():
+                monkeypatch.setenv(var, value if isinstance(value, str) else "from-a-secret")
+            settings = Settings()
+            assert settings.kafka.topic_prefix == prefix
+            groups = [container(deployment)["args"][-1]]
+            if "SIGHTLINE_SINK__STATUS_GROUP_ID" in env:
+                groups.append(settings.sink.status_group_id)
+            workers = {create_worker(_StubStage(stage), settings, group_id=group).group_id for group in groups}
+            triggers = {
+                t["metadata"]["consumerGroup"] for t in scaled[deployment["metadata"]["name"]]["spec"]["triggers"]
+            }
+            assert workers == triggers, stage
+            assert all(group.startswith(prefix + "sightline-") for group in workers)
+            joined |= workers
+            for var in env:
+                monkeypatch.delenv(var)
+        groups_by_prefix[prefix] = joined
+    assert groups_by_prefix[""].isdisjoint(groups_by_prefix["staging."])
+
+
+def test_the_chart_sets_a_production_session_timeout(tmp_path: Path) -> None:
+    """45 s by default (the services' 6 s suits the local broker only), for the services and the Jobs alike."""
+    assert Settings().kafka.session_timeout_ms == 6000
+    for _, spec in pod_specs(rendered("defaults")):
+        for c in spec["containers"]:
+            assert env_of(c)["SIGHTLINE_KAFKA__SESSION_TIMEOUT_MS"] == "45000"
+    docs = render([REQUIRED, {"kafka": {"sessionTimeoutMs": 30000}}], tmp_path)
+    assert env_of(container(deployments(docs)["fusion"]))["SIGHTLINE_KAFKA__SESSION_TIMEOUT_MS"] == "30000"
+    with pytest.raises(RenderError, match=r"values don't meet the specifications|at '/"):
+        render([REQUIRED, {"kafka": {"sessionTimeoutMs": 3000}}], tmp_path)
 
 
 def deployment_replica_count(stage: str) -> int:

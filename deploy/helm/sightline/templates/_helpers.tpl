@@ -80,16 +80,17 @@ code, so they are not values. A unit test compares them with the registry.
 {{- end -}}
 
 {{/*
-The consumer group reading one input topic; call with (dict "root" $ "service" "sink" "topic" "..."). The
-sink reads stage-status in a group of its own (its status reader), everything else in the service's group.
+The consumer group reading one input topic, as the broker knows it (the services put the topic prefix before
+the group's name); call with (dict "root" $ "service" "sink" "topic" "..."). The sink reads stage-status in
+a group of its own (its status reader), everything else in the service's group.
 */}}
 {{- define "sightline.consumerGroupFor" -}}
 {{- $svc := get .root.Values.services .service -}}
+{{- $group := $svc.consumerGroup -}}
 {{- if and (eq .service "sink") (eq .topic "sightline.stage-status.v1") -}}
-{{- $svc.statusConsumerGroup -}}
-{{- else -}}
-{{- $svc.consumerGroup -}}
+{{- $group = $svc.statusConsumerGroup -}}
 {{- end -}}
+{{- printf "%s%s" .root.Values.kafka.topicPrefix $group -}}
 {{- end -}}
 
 {{/*
@@ -243,6 +244,8 @@ runtimeClassName: {{ . }}
   value: {{ $root.Values.kafka.securityProtocol | quote }}
 - name: SIGHTLINE_KAFKA__TOPIC_PREFIX
   value: {{ $root.Values.kafka.topicPrefix | quote }}
+- name: SIGHTLINE_KAFKA__SESSION_TIMEOUT_MS
+  value: {{ $root.Values.kafka.sessionTimeoutMs | quote }}
 {{- if include "sightline.kafkaUsesSasl" $root }}
 - name: SIGHTLINE_KAFKA__SASL_MECHANISM
   value: {{ $root.Values.kafka.saslMechanism | quote }}
