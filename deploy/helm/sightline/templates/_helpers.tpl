@@ -38,8 +38,9 @@ app.kubernetes.io/component: {{ .service }}
 
 {{/*
 Name of one of the release's resources: the fullname, cut so that "-<suffix>" still fits in 63 characters,
-then the suffix. Cutting the joined name instead would let two long names end alike (vision and
-video-... both becoming the same prefix); call with (dict "root" $ "suffix" "migrate").
+then the suffix. Cutting the joined name instead would cut the suffix off a long release's names, and the
+migrate and topics Jobs (or two services) could end up with one name; call with
+(dict "root" $ "suffix" "migrate").
 */}}
 {{- define "sightline.componentName" -}}
 {{- $room := sub 62 (len .suffix) | int -}}
