@@ -195,7 +195,9 @@ def test_helm_is_a_real_v4_engine() -> None:
     assert done.stdout.startswith("v4."), done.stdout
 
 
-@pytest.mark.parametrize("profile", [[REQUIRED], [REQUIRED, CHART / "values-cpu.yaml"], [EXISTING_SECRETS]])
+@pytest.mark.parametrize(
+    "profile", [[REQUIRED], [REQUIRED, CHART / "values-cpu.yaml"], [EXISTING_SECRETS], [REQUIRED, EXTENSIONS]]
+)
 def test_lint_passes(profile: list[dict[str, Any] | Path], tmp_path: Path) -> None:
     done = helm("lint", "--strict", str(CHART), *_value_args(profile, tmp_path))
     assert done.returncode == 0, done.stdout + done.stderr
