@@ -531,7 +531,7 @@ def publish_cmd(files: tuple[Path, ...]) -> None:
 
 @cli.command("worker")
 @click.argument("target")
-@click.option("--group", default=None, help="Consumer group (default: sightline-<stage>).")
+@click.option("--group", default=None, help="Consumer group, after the topic prefix (default: sightline-<stage>).")
 def worker_cmd(target: str, group: str | None) -> None:
     """Run a stage handler, given as `module:factory`, on its stream engine until SIGTERM."""
     from services.common.engines import create_worker

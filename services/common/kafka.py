@@ -38,6 +38,12 @@ def physical_topic(kafka: KafkaSettings, topic: str) -> str:
     return f"{kafka.topic_prefix}{topic}"
 
 
+def physical_group(kafka: KafkaSettings, group_id: str) -> str:
+    """The broker-side name of a consumer group: prefixed like the topics, so environments sharing a cluster
+    neither share groups (and rebalance each other) nor mix their lag in alerts and dashboards."""
+    return f"{kafka.topic_prefix}{group_id}"
+
+
 def logical_topic(kafka: KafkaSettings, topic: str) -> str:
     """The registered name of a broker-side topic."""
     return topic.removeprefix(kafka.topic_prefix) if kafka.topic_prefix else topic

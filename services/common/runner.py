@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaProducer
 from services.common.contracts import StageName
 from services.common.handler import FatalWorkerError, MessageMeta, StageHandler
 from services.common.health import HealthServer
-from services.common.kafka import create_producer
+from services.common.kafka import create_producer, physical_group
 from services.common.metrics import StageMetrics, create_metrics
 from services.common.offsets import PartitionOffsets
 from services.common.processing import MessageProcessor
@@ -37,7 +37,8 @@ class StageRunner:
         self.handler = handler
         self.settings = settings
         self.stage = StageName(handler.stage)
-        self.group_id = group_id or f"sightline-{self.stage.value}"
+        #: The group at the broker: the given name (by default `sightline-<stage>`) after the topic prefix.
+        self.group_id = physical_group(settings.kafka, group_id or f"sightline-{self.stage.value}")
         self.metrics = metrics or create_metrics()
         #: The `stage` label of its metrics: the stage's name unless a second consumer of a stage needs its own.
         self.metrics_label = metrics_label or self.stage.value

@@ -45,7 +45,8 @@ class KafkaSettings(BaseModel):
     client_id: str = Field("sightline", description="Client id prefix reported to the broker.")
     topic_prefix: str = Field(
         "",
-        description="Prepended to every topic name, so several environments can share one cluster (e.g. `staging.`).",
+        description="Prepended to every topic name and consumer group, so several environments can share one "
+        "cluster (e.g. `staging.`).",
     )
     session_timeout_ms: int = Field(
         6000,

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from services.common.contracts import EventBase, StageStatus, decode, topic_for
-from services.common.kafka import connection_kwargs, ensure_topics, physical_topic
+from services.common.kafka import connection_kwargs, ensure_topics, physical_group, physical_topic
 from services.common.settings import KafkaSettings, ObservabilitySettings, Settings, WorkerSettings
 
 
@@ -106,9 +107,11 @@ async def read_all(kafka: KafkaSettings, topic: str, quiet_s: float = 2.0, timeo
 
 
 async def committed_total(kafka: KafkaSettings, group_id: str, topic: str) -> int:
-    """Sum of the group's committed offsets over the topic's partitions (= messages done, from 0)."""
+    """Sum of the group's committed offsets over the topic's partitions (= messages done, from 0); the group
+    as a worker is given it (the broker's name carries the topic prefix)."""
     name = physical_topic(kafka, topic)
-    consumer = AIOKafkaConsumer(**connection_kwargs(kafka, "test-offsets"), group_id=group_id, enable_auto_commit=False)
+    group = physical_group(kafka, group_id)
+    consumer = AIOKafkaConsumer(**connection_kwargs(kafka, "test-offsets"), group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
         await consumer._client.force_metadata_update()
@@ -151,3 +154,13 @@ def terminal_statuses(records: list[Record]) -> list[StageStatus]:
         for s in distinct_events(records, topic_for(StageStatus))
         if isinstance(s, StageStatus) and s.state.value in ("completed", "failed")
     ]
+
+
+async def consumer_groups(kafka: KafkaSettings) -> set[str]:
+    """The consumer groups the broker knows."""
+    admin = AIOKafkaAdminClient(**connection_kwargs(kafka, "test-groups"))
+    await admin.start()
+    try:
+        return {group[0] for group in await admin.list_consumer_groups()}
+    finally:
+        await admin.close()

@@ -37,6 +37,7 @@ from services.common.settings import Settings
 from tests.integration.kafka_helpers import (
     Record,
     committed_total,
+    consumer_groups,
     create_topics,
     isolated,
     publish,
@@ -114,6 +115,9 @@ async def test_outputs_are_produced_statuses_reported_and_offsets_committed(
     )
     assert all(states[(i, "started")] == 1 and states[(i, "completed")] == 1 for i in ids)
     assert await committed_total(settings.kafka, f"g-happy-{engine}", IN) == len(ids)
+    # The group carries the topic prefix: environments sharing the cluster do not share it.
+    groups = await consumer_groups(settings.kafka)
+    assert f"{settings.kafka.topic_prefix}g-happy-{engine}" in groups and f"g-happy-{engine}" not in groups
 
 
 class EarlyStage(EchoStage):

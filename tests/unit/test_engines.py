@@ -10,7 +10,7 @@ from services.common.contracts import EventBase, StageName
 from services.common.engines import create_worker, engine_for
 from services.common.faust_worker import FaustStageWorker
 from services.common.handler import MessageMeta
-from services.common.settings import Settings, WorkerSettings
+from services.common.settings import KafkaSettings, Settings, WorkerSettings
 from services.common.worker import StageWorker
 
 
@@ -95,3 +95,16 @@ def test_vision_handles_as_many_chunks_at_once_as_its_own_setting_says() -> None
     stage = VisionStage(ObjectStore(base.s3), "work", base.vision)  # nothing is loaded or contacted yet
     assert create_worker(stage, base).max_in_flight == 8
     assert create_worker(Plain(), base).max_in_flight == 4  # the other stages keep the worker's
+
+
+def test_consumer_groups_carry_the_topic_prefix() -> None:
+    """Two environments sharing a cluster (prefixes `staging.` and `prod.`) never share a consumer group."""
+    assert create_worker(Plain(), settings()).group_id == "sightline-ingest"
+    for prefix in ("staging.", "prod."):
+        prefixed = Settings(kafka=KafkaSettings(topic_prefix=prefix))
+        assert create_worker(Plain(), prefixed).group_id == f"{prefix}sightline-ingest"
+        assert create_worker(Plain(), prefixed, group_id="sightline-sink-status").group_id == (
+            f"{prefix}sightline-sink-status"
+        )
+        on_faust = create_worker(OnFaust(), prefixed)
+        assert isinstance(on_faust, FaustStageWorker) and on_faust.group_id == f"{prefix}sightline-ingest"

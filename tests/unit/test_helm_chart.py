@@ -25,6 +25,7 @@ from click.testing import CliRunner
 
 from services.cli import cli
 from services.common.contracts import TOPICS
+from services.common.engines import create_worker
 from services.common.settings import Settings, iter_env_vars
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,13 +58,35 @@ EXISTING_SECRETS: dict[str, Any] = {
     "s3": {"endpoint": "s3.eu-west-1.amazonaws.com", "auth": {"existingSecret": "s3-creds"}},
     "clickhouse": {"existingSecret": "ch-creds", "dsnKey": "url"},
 }
+DIGEST = "sha256:" + "ab" * 32
+CUDA_DIGEST = "sha256:" + "cd" * 32
+#: The places where charts are customarily extended, all used at once.
+EXTENSIONS: dict[str, Any] = {
+    "image": {"digest": DIGEST, "cudaDigest": CUDA_DIGEST},
+    "serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/sightline"}},
+    "priorityClassName": "sightline-batch",
+    "topologySpreadConstraints": [
+        {"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "ScheduleAnyway"}
+    ],
+    "envFrom": [{"configMapRef": {"name": "sightline-tuning"}}],
+    "extraVolumes": [{"name": "corp-ca", "configMap": {"name": "corp-ca-bundle"}}],
+    "extraVolumeMounts": [{"name": "corp-ca", "mountPath": "/etc/ssl/corp", "readOnly": True}],
+    "gpu": {"runtimeClassName": "nvidia"},
+    "services": {
+        "vision": {"priorityClassName": "sightline-gpu"},
+        "sink": {"strategy": {"type": "Recreate"}},
+    },
+}
 VALUE_SETS: dict[str, list[dict[str, Any] | Path]] = {
     "defaults": [REQUIRED],
     "gpu-off": [REQUIRED, CHART / "values-cpu.yaml"],
     "speech-on-gpu": [REQUIRED, {"services": {"speech": {"gpu": {"enabled": True, "count": 2}}}}],
     "keda-off": [REQUIRED, {"autoscaling": {"keda": {"enabled": False}}}],
+    "keda-missing": [REQUIRED],
+    "keda-missing-cpu-only": [REQUIRED, CHART / "values-cpu.yaml"],
     "autoscaling-off": [REQUIRED, {"autoscaling": {"enabled": False}}],
     "existing-secrets": [EXISTING_SECRETS],
+    "extensions": [REQUIRED, EXTENSIONS],
     "sasl-chart-secret": [
         REQUIRED,
         {"kafka": {"securityProtocol": "SASL_PLAINTEXT", "auth": {"username": "u", "password": "p"}}},
@@ -78,6 +101,11 @@ VALUE_SETS: dict[str, list[dict[str, Any] | Path]] = {
         },
     ],
 }
+
+
+#: API versions the test cluster serves beyond the built-in ones: KEDA's, except where a value set says otherwise.
+CLUSTER_APIS = ("keda.sh/v1alpha1",)
+VALUE_SET_APIS: dict[str, tuple[str, ...]] = {"keda-missing": (), "keda-missing-cpu-only": ()}
 
 
 class RenderError(Exception):
@@ -104,15 +132,20 @@ def helm(*args: str) -> subprocess.CompletedProcess[str]:
 
 @cache
 def _render_cached(name: str) -> tuple[dict[str, Any], ...]:
-    return tuple(render(VALUE_SETS[name]))
+    return tuple(render(VALUE_SETS[name], apis=VALUE_SET_APIS.get(name, CLUSTER_APIS)))
 
 
 def render(
-    value_sets: list[dict[str, Any] | Path], tmp: Path | None = None, extra_args: list[str] | None = None
+    value_sets: list[dict[str, Any] | Path],
+    tmp: Path | None = None,
+    extra_args: list[str] | None = None,
+    release: str = "rel",
+    apis: tuple[str, ...] = CLUSTER_APIS,
 ) -> list[dict[str, Any]]:
+    """`helm template`, as against a cluster serving `apis` beyond the built-in ones (KEDA's by default)."""
     tmp = tmp or Path(tempfile.mkdtemp(prefix="sightline-values-"))
-    args = [*_value_args(value_sets, tmp), *(extra_args or [])]
-    done = helm("template", "rel", str(CHART), "--namespace", "sightline", *args)
+    args = [*_value_args(value_sets, tmp), *(extra_args or []), *(f"--api-versions={api}" for api in apis)]
+    done = helm("template", release, str(CHART), "--namespace", "sightline", *args)
     if done.returncode != 0:
         raise RenderError(done.stderr)
     return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
@@ -162,7 +195,9 @@ def test_helm_is_a_real_v4_engine() -> None:
     assert done.stdout.startswith("v4."), done.stdout
 
 
-@pytest.mark.parametrize("profile", [[REQUIRED], [REQUIRED, CHART / "values-cpu.yaml"], [EXISTING_SECRETS]])
+@pytest.mark.parametrize(
+    "profile", [[REQUIRED], [REQUIRED, CHART / "values-cpu.yaml"], [EXISTING_SECRETS], [REQUIRED, EXTENSIONS]]
+)
 def test_lint_passes(profile: list[dict[str, Any] | Path], tmp_path: Path) -> None:
     done = helm("lint", "--strict", str(CHART), *_value_args(profile, tmp_path))
     assert done.returncode == 0, done.stdout + done.stderr
@@ -217,6 +252,10 @@ def test_strict_validation_catches_an_unknown_field() -> None:
     typo["spec"]["maxReplicas"] = 3
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(typo, custom_schema(typo["apiVersion"], typo["kind"]))
+    typo = json.loads(json.dumps(scaled))
+    typo["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleDown"]["stabilizationWindow"] = 60
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(typo, custom_schema(typo["apiVersion"], typo["kind"]))
 
 
 @pytest.mark.parametrize(
@@ -241,14 +280,93 @@ def test_a_missing_required_value_fails_rendering(missing: dict[str, Any], messa
         {"kafka": {"securityProtocol": "TLS"}},
         {"env": {"KAFKA__BOOTSTRAP_SERVERS": "x:1"}},
         {"env": {"SIGHTLINE_KAFKA__BOOTSTRAP_SERVERS": "x:1"}},
+        {"env": {"SIGHTLINE_KAFKA__SESSION_TIMEOUT_MS": "6000"}},
         {"services": {"sink": {"env": {"SIGHTLINE_CLICKHOUSE__DSN": "http://x"}}}},
         {"replicas": 3},
         {"topics": {"partitions": {"sightline.media-ingested.v1": 0}}},
+        {"image": {"digest": "sha256:abc"}},
+        {"image": {"cudaDigest": "latest"}},
+        {"services": {"vision": {"strategy": {"type": "BlueGreen"}}}},
+        {"services": {"vision": {"strategy": {"rollingUpdate": {"maxSurge": 1, "maxUnavailabe": 0}}}}},
+        {"services": {"vision": {"statusConsumerGroup": "x"}}},
+        {"services": {"sink": {"statusConsumerGroup": ""}}},
+        {"extraVolumeMounts": [{"name": "corp-ca"}]},
+        {"topologySpreadConstraints": [{"maxSkew": 1}]},
+        {"serviceAccount": {"create": True, "role": "admin"}},
+        {"services": {"vision": {"autoscaling": {"lagThreshold": 20}}}},
+        {"services": {"vision": {"autoscaling": {"secondsPerMessage": 0}}}},
+        {"autoscaling": {"behavior": {"scaleDown": {"stabilizationWindow": 60}}}},
+        {
+            "autoscaling": {
+                "behavior": {"scaleDown": {"policies": [{"type": "Replicas", "value": 1, "periodSeconds": 60}]}}
+            }
+        },
     ],
 )
 def test_the_values_schema_rejects_invalid_values(invalid: dict[str, Any], tmp_path: Path) -> None:
     with pytest.raises(RenderError, match=r"values don't meet the specifications|at '/"):
         render([REQUIRED, invalid], tmp_path)
+
+
+#: Every kind of resource the chart can render, for the name-length check.
+EVERYTHING_ON: dict[str, Any] = {
+    "kafka": {"securityProtocol": "SASL_SSL", "caSecret": "kafka-ca", "auth": {"username": "u", "password": "p"}},
+    "metrics": {"serviceMonitor": {"enabled": True}},
+}
+
+
+@pytest.mark.parametrize("release", ["r" * 53, "sightline-" + "x" * 43, "a" * 30 + "-" + "b" * 22])
+def test_every_name_fits_in_63_characters_and_stays_unique(release: str, tmp_path: Path) -> None:
+    """Helm allows 53-character release names; the chart's suffixes must not push a name past 63."""
+    docs = render([REQUIRED, EVERYTHING_ON], tmp_path, release=release)
+    kinds = {doc["kind"] for doc in docs}
+    assert {"Deployment", "Job", "Secret", "ConfigMap", "ScaledObject", "TriggerAuthentication"} <= kinds
+    names = [(doc["kind"], doc["metadata"]["name"]) for doc in docs]
+    for kind, name in names:
+        assert len(name) <= 63 and not name.endswith("-"), (kind, name)
+    assert len(names) == len(set(names)), sorted(names)
+    # The names that must differ per component still say which component they are.
+    assert {name.rsplit("-", 1)[-1] for kind, name in names if kind == "Job"} == {"migrate", "topics"}
+    assert {name.rsplit("-", 1)[-1] for kind, name in names if kind == "Deployment"} == set(STAGES)
+    for doc in docs:
+        if (doc["apiVersion"], doc["kind"]) not in CUSTOM_KINDS:
+            kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+
+
+@pytest.mark.parametrize(
+    ("impossible", "message"),
+    [
+        (
+            {"services": {"speech": {"autoscaling": {"minReplicas": 8, "maxReplicas": 4}}}},
+            r"services.speech.autoscaling.minReplicas \(8\) is above maxReplicas \(4\)",
+        ),
+        (
+            {"services": {"ingest": {"autoscaling": {"minReplicas": 8, "maxReplicas": 10}}}},
+            r"services.ingest.autoscaling.minReplicas \(8\) is above the partitions of ingest's input topics \(6\)",
+        ),
+        (
+            {"autoscaling": {"keda": {"enabled": False}}, "services": {"sink": {"autoscaling": {"minReplicas": 0}}}},
+            r"services.sink.autoscaling.minReplicas is 0, which only KEDA can scale from",
+        ),
+    ],
+)
+def test_impossible_value_combinations_fail_with_the_reason(
+    impossible: dict[str, Any], message: str, tmp_path: Path
+) -> None:
+    with pytest.raises(RenderError, match=message):
+        render([REQUIRED, impossible], tmp_path)
+
+
+def test_the_same_values_render_where_they_are_possible(tmp_path: Path) -> None:
+    """The checks above refuse only the combination: KEDA scales from zero, autoscaling off ignores the range."""
+    zero = {"services": {"sink": {"autoscaling": {"minReplicas": 0}}}}
+    scaled = of_kind(render([REQUIRED, zero], tmp_path), "ScaledObject")["rel-sightline-sink"]
+    assert scaled["spec"]["minReplicaCount"] == 0
+    upside_down = {
+        "autoscaling": {"enabled": False},
+        "services": {"speech": {"autoscaling": {"minReplicas": 8, "maxReplicas": 4}}},
+    }
+    assert deployments(render([REQUIRED, upside_down], tmp_path))["speech"]["spec"]["replicas"] == 2
 
 
 # ---- the services -----------------------------------------------------------------------------------------------
@@ -284,6 +402,7 @@ def test_the_environment_is_settings_the_services_read(name: str, monkeypatch: p
                 monkeypatch.setenv(var, value if isinstance(value, str) else "from-a-secret")
             settings = Settings()
             assert settings.environment == "production"
+            assert settings.kafka.session_timeout_ms == 45_000
             assert settings.kafka.bootstrap_servers == env["SIGHTLINE_KAFKA__BOOTSTRAP_SERVERS"]
             for var in settings_env:
                 monkeypatch.delenv(var)
@@ -384,6 +503,59 @@ def test_an_existing_competency_configmap_replaces_the_charts(tmp_path: Path) ->
     assert {"name": "competency-models", "configMap": {"name": "hr-models"}} in volumes
 
 
+# ---- customary extensions ----------------------------------------------------------------------------------------
+
+
+def test_customary_extensions_reach_every_pod() -> None:
+    docs = rendered("extensions")
+    (account,) = of_kind(docs, "ServiceAccount").values()
+    assert account["metadata"]["annotations"] == EXTENSIONS["serviceAccount"]["annotations"]
+    assert account["automountServiceAccountToken"] is False
+    found = deployments(docs)
+    for stage, deployment in found.items():
+        spec = deployment["spec"]["template"]["spec"]
+        c = container(deployment)
+        assert spec["serviceAccountName"] == account["metadata"]["name"]
+        assert spec["priorityClassName"] == ("sightline-gpu" if stage == "vision" else "sightline-batch")
+        assert spec.get("runtimeClassName") == ("nvidia" if stage == "vision" else None), stage
+        (spread,) = spec["topologySpreadConstraints"]
+        assert spread["labelSelector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+        assert spread["topologyKey"] == "topology.kubernetes.io/zone"
+        assert c["envFrom"] == EXTENSIONS["envFrom"]
+        assert EXTENSIONS["extraVolumes"][0] in spec["volumes"]
+        assert EXTENSIONS["extraVolumeMounts"][0] in c["volumeMounts"]
+        digest = CUDA_DIGEST if stage == "vision" else DIGEST
+        assert c["image"] == f"ghcr.io/sightline/sightline@{digest}"
+    assert found["sink"]["spec"]["strategy"] == {"type": "Recreate"}
+    for name, job in of_kind(docs, "Job").items():
+        spec = job["spec"]["template"]["spec"]
+        # Jobs run before the release's account exists, so they cannot use it.
+        assert "serviceAccountName" not in spec and spec["priorityClassName"] == "sightline-batch"
+        assert container(job)["envFrom"] == EXTENSIONS["envFrom"]
+        assert EXTENSIONS["extraVolumeMounts"][0] in container(job)["volumeMounts"], name
+        assert container(job)["image"] == f"ghcr.io/sightline/sightline@{DIGEST}"
+
+
+def test_an_existing_service_account_serves_the_jobs_too(tmp_path: Path) -> None:
+    docs = render([REQUIRED, {"serviceAccount": {"create": False, "name": "sightline-wi"}}], tmp_path)
+    assert not of_kind(docs, "ServiceAccount")
+    for _, spec in pod_specs(docs):
+        assert spec["serviceAccountName"] == "sightline-wi"
+        assert spec["automountServiceAccountToken"] is False
+
+
+def test_gpu_rollouts_replace_pods_instead_of_surging_a_gpu_more() -> None:
+    for name in ("defaults", "speech-on-gpu"):
+        for stage, deployment in deployments(rendered(name)).items():
+            on_gpu = container(deployment)["resources"]["limits"].get("nvidia.com/gpu")
+            strategy = deployment["spec"].get("strategy")
+            if on_gpu:
+                assert strategy == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}}
+            else:
+                assert strategy is None, (name, stage)  # Kubernetes' default rolling update
+    assert "strategy" not in deployments(rendered("gpu-off"))["vision"]["spec"]
+
+
 # ---- GPU placement ------------------------------------------------------------------------------------------------
 
 
@@ -465,8 +637,109 @@ def test_keda_scales_each_consumer_group_on_the_lag_of_its_input_topics(name: st
         assert {t["metadata"]["topic"] for t in triggers} == _consumed_by(stage, prefix)
         for trigger in triggers:
             expected = status_group if trigger["metadata"]["topic"].endswith(STATUS_TOPIC) and status_group else group
-            assert trigger["type"] == "kafka" and trigger["metadata"]["consumerGroup"] == expected
+            # KEDA reads the group the broker knows: the services put the topic prefix before its name.
+            assert trigger["type"] == "kafka" and trigger["metadata"]["consumerGroup"] == prefix + expected
         assert spec["minReplicaCount"] <= spec["maxReplicaCount"] <= _partition_bound(stage)
+        # Scale-down above the minimum follows the HPA behaviour (cooldownPeriod is for scaling to zero only).
+        behavior = spec["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
+        assert behavior["scaleDown"]["stabilizationWindowSeconds"] == 300
+        assert behavior["scaleDown"]["policies"] == [{"type": "Percent", "value": 50, "periodSeconds": 60}]
+        assert spec["fallback"] == {"failureThreshold": 3, "replicas": deployment_replica_count(stage)}
+        assert {t["metadata"]["activationLagThreshold"] for t in triggers} == {"0"}
+
+
+class _StubStage:
+    """A handler that only names its stage: enough for the worker to name its consumer group."""
+
+    input_topics: tuple[str, ...] = ()
+
+    def __init__(self, stage: str) -> None:
+        self.stage = stage
+
+    async def handle(self, event: Any, meta: Any) -> list[Any]:
+        return []
+
+
+def test_keda_watches_the_groups_the_services_join(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker a Deployment starts, with that Deployment's environment and `--group`, joins exactly the
+    group KEDA's triggers read, prefix included; so two prefixes never share a group."""
+    groups_by_prefix = {}
+    for name, prefix in (("defaults", ""), ("monitoring-and-models", "staging.")):
+        docs = rendered(name)
+        scaled = of_kind(docs, "ScaledObject")
+        joined = set()
+        for stage, deployment in deployments(docs).items():
+            env = env_of(container(deployment))
+            for var, value in env.items():
+                monkeypatch.setenv(var, value if isinstance(value, str) else "from-a-secret")
+            settings = Settings()
+            assert settings.kafka.topic_prefix == prefix
+            groups = [container(deployment)["args"][-1]]
+            if "SIGHTLINE_SINK__STATUS_GROUP_ID" in env:
+                groups.append(settings.sink.status_group_id)
+            workers = {create_worker(_StubStage(stage), settings, group_id=group).group_id for group in groups}
+            triggers = {
+                t["metadata"]["consumerGroup"] for t in scaled[deployment["metadata"]["name"]]["spec"]["triggers"]
+            }
+            assert workers == triggers, stage
+            assert all(group.startswith(prefix + "sightline-") for group in workers)
+            joined |= workers
+            for var in env:
+                monkeypatch.delenv(var)
+        groups_by_prefix[prefix] = joined
+    assert groups_by_prefix[""].isdisjoint(groups_by_prefix["staging."])
+
+
+def test_the_chart_sets_a_production_session_timeout(tmp_path: Path) -> None:
+    """45 s by default (the services' 6 s suits the local broker only), for the services and the Jobs alike."""
+    assert Settings().kafka.session_timeout_ms == 6000
+    for _, spec in pod_specs(rendered("defaults")):
+        for c in spec["containers"]:
+            assert env_of(c)["SIGHTLINE_KAFKA__SESSION_TIMEOUT_MS"] == "45000"
+    docs = render([REQUIRED, {"kafka": {"sessionTimeoutMs": 30000}}], tmp_path)
+    assert env_of(container(deployments(docs)["fusion"]))["SIGHTLINE_KAFKA__SESSION_TIMEOUT_MS"] == "30000"
+    with pytest.raises(RenderError, match=r"values don't meet the specifications|at '/"):
+        render([REQUIRED, {"kafka": {"sessionTimeoutMs": 3000}}], tmp_path)
+
+
+def deployment_replica_count(stage: str) -> int:
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    count: int = values["services"][stage]["replicaCount"]
+    return count
+
+
+def _lag_thresholds(docs: list[dict[str, Any]]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for scaled in of_kind(docs, "ScaledObject").values():
+        stage = scaled["metadata"]["labels"]["app.kubernetes.io/component"]
+        (threshold,) = {int(t["metadata"]["lagThreshold"]) for t in scaled["spec"]["triggers"]}
+        found[stage] = threshold
+    return found
+
+
+def test_lag_thresholds_come_from_a_target_time_to_drain(tmp_path: Path) -> None:
+    """lagThreshold = targetDrainSeconds / secondsPerMessage: a backlog of lagThreshold * replicas drains in time."""
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    thresholds = _lag_thresholds(rendered("defaults"))
+    for stage, threshold in thresholds.items():
+        scaling = values["services"][stage]["autoscaling"]
+        assert threshold == max(1, int(scaling["targetDrainSeconds"] / scaling["secondsPerMessage"])), stage
+        # draining one replica's share of the backlog takes the target, within one message
+        assert (
+            abs(threshold * scaling["secondsPerMessage"] - scaling["targetDrainSeconds"])
+            <= scaling["secondsPerMessage"]
+        )
+    # A 30-minute interview is 450 vision chunks: one replica drains it in time (a threshold of 20 asked for 23).
+    assert thresholds["vision"] >= 450
+    assert thresholds["frames"] < thresholds["speech"] < thresholds["vision"] < thresholds["sink"]
+    tuned = {
+        "services": {
+            "vision": {"autoscaling": {"secondsPerMessage": 0.2, "targetDrainSeconds": 30}},
+            "frames": {"autoscaling": {"secondsPerMessage": 90, "targetDrainSeconds": 60}},
+        }
+    }
+    thresholds = _lag_thresholds(render([REQUIRED, tuned], tmp_path))
+    assert (thresholds["vision"], thresholds["frames"]) == (150, 1)  # at least one message per replica
 
 
 def test_max_replicas_are_capped_at_the_partitions(tmp_path: Path) -> None:
@@ -475,7 +748,8 @@ def test_max_replicas_are_capped_at_the_partitions(tmp_path: Path) -> None:
         (True, "ScaledObject", "maxReplicaCount"),
         (False, "HorizontalPodAutoscaler", "maxReplicas"),
     ):
-        docs = render([REQUIRED, wide, {"autoscaling": {"keda": {"enabled": keda}}}], tmp_path)
+        cpu_only = CHART / "values-cpu.yaml"  # GPU services get no CPU autoscaler
+        docs = render([REQUIRED, cpu_only, wide, {"autoscaling": {"keda": {"enabled": keda}}}], tmp_path)
         scalers = of_kind(docs, kind)
         for stage, deployment in deployments(docs).items():
             assert scalers[deployment["metadata"]["name"]]["spec"][field] == _partition_bound(stage), stage
@@ -484,11 +758,17 @@ def test_max_replicas_are_capped_at_the_partitions(tmp_path: Path) -> None:
     assert of_kind(docs, "ScaledObject")["rel-sightline-vision"]["spec"]["maxReplicaCount"] == 48
 
 
-def test_without_keda_an_hpa_scales_each_service() -> None:
-    docs = rendered("keda-off")
-    assert not of_kind(docs, "ScaledObject")
+@pytest.mark.parametrize("name", ["keda-off", "keda-missing"])
+def test_without_keda_an_hpa_scales_each_cpu_service_and_gpu_services_keep_their_count(name: str) -> None:
+    """Off by choice or absent from the cluster: CPU HPAs, but never for a GPU-bound stage."""
+    docs = rendered(name)
+    assert not of_kind(docs, "ScaledObject") and not of_kind(docs, "TriggerAuthentication")
     hpas = of_kind(docs, "HorizontalPodAutoscaler")
     for stage, deployment in deployments(docs).items():
+        if stage == "vision":  # on GPUs: CPU says nothing of its load
+            assert deployment["metadata"]["name"] not in hpas
+            assert deployment["spec"]["replicas"] == deployment_replica_count("vision")
+            continue
         hpa = hpas[deployment["metadata"]["name"]]["spec"]
         assert hpa["scaleTargetRef"] == {
             "apiVersion": "apps/v1",
@@ -496,7 +776,42 @@ def test_without_keda_an_hpa_scales_each_service() -> None:
             "name": f"rel-sightline-{stage}",
         }
         assert hpa["maxReplicas"] <= _partition_bound(stage)
+        assert hpa["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 300
         assert "replicas" not in deployment["spec"]
+    assert len(hpas) == len(STAGES) - 1
+    # Vision on CPU is scaled on CPU like the rest.
+    cpu_only = of_kind(rendered("keda-missing-cpu-only"), "HorizontalPodAutoscaler")
+    assert "rel-sightline-vision" in cpu_only and len(cpu_only) == len(STAGES)
+
+
+def test_a_zero_minimum_for_keda_becomes_one_under_the_hpa_fallback(tmp_path: Path) -> None:
+    zero = {"services": {"sink": {"autoscaling": {"minReplicas": 0}}}}
+    docs = render([REQUIRED, zero], tmp_path, apis=())
+    assert of_kind(docs, "HorizontalPodAutoscaler")["rel-sightline-sink"]["spec"]["minReplicas"] == 1
+
+
+def _notes(value_sets: list[dict[str, Any] | Path], tmp_path: Path) -> str:
+    """NOTES.txt as `helm install` prints it (client-side dry run: a cluster without KEDA's API)."""
+    done = helm("install", "rel", str(CHART), "--dry-run=client", *_value_args(value_sets, tmp_path))
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split("\nNOTES:\n", 1)[1]
+
+
+def test_the_install_notes_say_how_the_services_scale(tmp_path: Path) -> None:
+    missing = _notes([REQUIRED, {"services": {"sink": {"autoscaling": {"minReplicas": 0}}}}], tmp_path)
+    assert "KEDA's API (keda.sh/v1alpha1) is not served by this cluster" in missing
+    assert "HorizontalPodAutoscalers on CPU stand in for it" in missing
+    assert "vision runs on GPUs, whose load CPU does not show: no HPA scales it" in missing
+    assert "replicaCount (2) replicas" in missing
+    assert "sink: minReplicas 0 needs KEDA; its HPA keeps at least 1 replica" in missing
+    assert "speech runs on GPUs" not in missing
+    off = _notes([REQUIRED, {"autoscaling": {"keda": {"enabled": False}}}], tmp_path)
+    assert "autoscaling.keda.enabled=false" in off and "not served" not in off
+    assert "vision runs on GPUs" in off
+    cpu_only = _notes([REQUIRED, CHART / "values-cpu.yaml"], tmp_path)
+    assert "not served by this cluster" in cpu_only and "runs on GPUs" not in cpu_only
+    fixed = _notes([REQUIRED, {"autoscaling": {"enabled": False}}], tmp_path)
+    assert "Autoscaling: off" in fixed and "HPA" not in fixed
 
 
 def test_without_autoscaling_replicas_are_fixed() -> None:
@@ -518,10 +833,13 @@ def _secret_refs(c: dict[str, Any]) -> dict[str, tuple[str, str]]:
     }
 
 
-def test_the_charts_secret_holds_the_credentials_as_a_pre_install_hook() -> None:
+def test_the_charts_secret_is_a_release_resource_and_the_jobs_get_a_passing_copy() -> None:
     docs = rendered("sasl-chart-secret")
-    secret = of_kind(docs, "Secret")["rel-sightline-credentials"]
-    assert "pre-install" in secret["metadata"]["annotations"]["helm.sh/hook"]
+    secrets = of_kind(docs, "Secret")
+    assert set(secrets) == {"rel-sightline", "rel-sightline-credentials"}
+    # The services' Secret belongs to the release: updated in place on upgrade, deleted on uninstall.
+    secret = secrets["rel-sightline"]
+    assert not any(key.startswith("helm.sh/") for key in secret["metadata"].get("annotations", {}))
     assert secret["stringData"] == {
         "kafka-username": "u",
         "kafka-password": "p",
@@ -531,8 +849,33 @@ def test_the_charts_secret_holds_the_credentials_as_a_pre_install_hook() -> None
     }
     for deployment in deployments(docs).values():
         refs = _secret_refs(container(deployment))
-        assert {name for name, _ in refs.values()} == {"rel-sightline-credentials"}
+        assert {name for name, _ in refs.values()} == {"rel-sightline"}
         assert {key for _, key in refs.values()} == set(secret["stringData"])
+    auth = of_kind(docs, "TriggerAuthentication")["rel-sightline-kafka"]["spec"]["secretTargetRef"]
+    assert {a["name"] for a in auth} == {"rel-sightline"}
+    # The pre-install Jobs run before release resources exist: they read a hook copy, deleted after the hooks.
+    copy = secrets["rel-sightline-credentials"]
+    annotations = copy["metadata"]["annotations"]
+    assert set(annotations["helm.sh/hook"].split(",")) == {"pre-install", "pre-upgrade"}
+    assert set(annotations["helm.sh/hook-delete-policy"].split(",")) == {"before-hook-creation", "hook-succeeded"}
+    assert copy["stringData"] == secret["stringData"]
+    for job in of_kind(docs, "Job").values():
+        refs = _secret_refs(container(job))
+        assert {name for name, _ in refs.values()} == {"rel-sightline-credentials"}
+    # Only the release's Secret restarts the services when it changes.
+    checksums = {
+        d["spec"]["template"]["metadata"]["annotations"]["checksum/credentials"] for d in deployments(docs).values()
+    }
+    rotated = render([*VALUE_SETS["sasl-chart-secret"], {"kafka": {"auth": {"password": "rotated"}}}])
+    assert {
+        d["spec"]["template"]["metadata"]["annotations"]["checksum/credentials"] for d in deployments(rotated).values()
+    }.isdisjoint(checksums)
+
+
+def test_without_hook_jobs_there_is_no_hook_copy(tmp_path: Path) -> None:
+    docs = render([REQUIRED, {"jobs": {"migrate": {"enabled": False}, "topics": {"enabled": False}}}], tmp_path)
+    assert set(of_kind(docs, "Secret")) == {"rel-sightline"}
+    assert not [d for d in docs if "helm.sh/hook" in d["metadata"].get("annotations", {})]
 
 
 def test_existing_secrets_are_referenced_and_no_secret_is_rendered() -> None:
@@ -577,6 +920,8 @@ def test_migrations_and_topics_run_as_pre_install_and_pre_upgrade_hooks() -> Non
         if "helm.sh/hook" in annotations:
             assert set(annotations["helm.sh/hook"].split(",")) == {"pre-install", "pre-upgrade"}
             weights[doc["kind"]] = int(annotations["helm.sh/hook-weight"])
+            if doc["kind"] != "Job":  # what the Jobs read goes once they have run; a failed Job stays to be read
+                assert "hook-succeeded" in annotations["helm.sh/hook-delete-policy"]
     # What the Jobs read (credentials, the partitions script) exists before they run.
     assert weights["Secret"] < weights["Job"] and weights["ConfigMap"] < weights["Job"]
 
