@@ -61,9 +61,28 @@ def login_page(error: str | None = None, tenant_id: str = "", username: str = ""
     form = el(
         "form",
         el("p", el("label", "Tenant ", void("input", name="tenant", id="tenant", value=tenant_id, required=True))),
-        el("p", el("label", "User ", void("input", name="username", id="username", value=username, required=True))),
         el(
-            "p", el("label", "Password ", void("input", name="password", id="password", type="password", required=True))
+            "p",
+            el(
+                "label",
+                "User ",
+                void("input", name="username", id="username", value=username, required=True, autocomplete="username"),
+            ),
+        ),
+        el(
+            "p",
+            el(
+                "label",
+                "Password ",
+                void(
+                    "input",
+                    name="password",
+                    id="password",
+                    type="password",
+                    required=True,
+                    autocomplete="current-password",
+                ),
+            ),
         ),
         el("button", "Sign in", type="submit", id="sign-in"),
         method="post",
