@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -101,8 +102,11 @@ async def running_sink(settings: Settings) -> AsyncIterator[None]:
         await asyncio.wait_for(task, 60)
 
 
-def start_console(settings: Settings, tmp_path: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
+def start_console(
+    settings: Settings, tmp_path: Path, **env_overrides: str
+) -> tuple[subprocess.Popen[bytes], str, Path]:
     """`sightline console` on a free port, with its users in a file; returns the process, URL and log."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     users = tmp_path / "users.json"
     users.write_text(json.dumps({"users": [
         {"tenant_id": t, "username": u, "role": role, "password_hash": hash_password(pw)}
@@ -117,6 +121,7 @@ def start_console(settings: Settings, tmp_path: Path) -> tuple[subprocess.Popen[
         "SIGHTLINE_CONSOLE__USERS_FILE": str(users),
         "SIGHTLINE_CONSOLE__SESSION_SECRET": SECRET,
         "SIGHTLINE_OBSERVABILITY__LOG_FORMAT": "json",
+        **env_overrides,
     }
     log = tmp_path / "console.log"
     process = subprocess.Popen(
@@ -168,6 +173,35 @@ async def test_reviewer_reads_a_report_overrides_and_the_queue_shrinks(
         finally:
             console.terminate()
             assert console.wait(30) == 0, log.read_text(errors="replace")[-3000:]
+        await decision_kept_when_the_broker_is_down(settings, tmp_path / "no-broker")
+
+
+async def decision_kept_when_the_broker_is_down(settings: Settings, tmp_path: Path) -> None:
+    """A console that cannot reach the broker sends the form back with what was entered and records
+    nothing: the profile stays in the queue."""
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        dead = f"127.0.0.1:{probe.getsockname()[1]}"
+    console, url, log = start_console(
+        settings, tmp_path, SIGHTLINE_KAFKA__BOOTSTRAP_SERVERS=dead, SIGHTLINE_KAFKA__REQUEST_TIMEOUT_MS="2000"
+    )
+    try:
+        async with Browser.launch(tmp_path / "chromium") as browser:
+            page = await browser.page()
+            assert await sign_in(page, url, "acme-eu", "rev-0042") == 200
+            await page.goto(f"{url}/interviews/IV-Q2")
+            await page.fill({"#action-confirm": True, "#note": "Kept when the broker is down."})
+            assert await page.submit("#decision") == 503
+            assert "the message broker could not be reached" in await page.text("#errors")
+            assert await page.evaluate("document.querySelector('#note').value") == "Kept when the broker is down."
+            await page.goto(f"{url}/queue")
+            assert await waiting(page) == ["IV-Q2", "IV-Q4"]
+    finally:
+        console.terminate()
+        assert console.wait(30) == 0, log.read_text(errors="replace")[-3000:]
+    assert "review decision not published" in log.read_text()
+    stored = await query(settings, "SELECT count() FROM sightline.review_decisions FINAL WHERE interview_id = 'IV-Q2'")
+    assert stored == [[1]]  # only the decision on version 1 from before
 
 
 async def review_as_acme(page: Page, url: str, settings: Settings, log: Path) -> None:
