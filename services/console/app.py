@@ -99,8 +99,9 @@ class DecisionPublisher:
 class ReviewConsole:
     """The pages and actions of the console for the users of ``directory``."""
 
-    def __init__(self, settings: Settings, directory: UserDirectory, signer: SessionSigner,
-                 registry: CollectorRegistry) -> None:  # fmt: skip
+    def __init__(
+        self, settings: Settings, directory: UserDirectory, signer: SessionSigner, registry: CollectorRegistry
+    ) -> None:
         self.settings = settings
         self.directory = directory
         self.signer = signer
@@ -139,8 +140,13 @@ class ReviewConsole:
             if request.method == "POST":
                 form = await request.post()
                 if not self.signer.csrf_valid(session, str(form.get("csrf", ""))):
-                    return self.refuse(request, user, session, "csrf", "The form expired or did not come from "
-                                       "this console; reload the page and try again.")  # fmt: skip
+                    return self.refuse(
+                        request,
+                        user,
+                        session,
+                        "csrf",
+                        "The form expired or did not come from this console; reload the page and try again.",
+                    )
             return await handler(request, user, session)
 
         return wrapped
@@ -152,9 +158,8 @@ class ReviewConsole:
         self.refusals.labels(reason).inc()
         log.warning(
             "console request refused",
-            extra={"reason": reason, "tenant_id": user.tenant_id, "username": user.username, "role": user.role.value,
-                   "method": request.method, "path": request.path},
-        )  # fmt: skip
+            extra={**_who(user), "reason": reason, "method": request.method, "path": request.path},
+        )
         return html(pages.error_page("Refused", message, user, self.signer.csrf_token(session)), status=403)
 
     async def home(self, request: web.Request) -> web.StreamResponse:
@@ -165,21 +170,25 @@ class ReviewConsole:
 
     async def login(self, request: web.Request) -> web.StreamResponse:
         form = await request.post()
-        tenant, username, password = (str(form.get(k, "")).strip() for k in ("tenant", "username", "password"))
+        tenant, username = (str(form.get(k, "")).strip() for k in ("tenant", "username"))
+        password = str(form.get("password", ""))  # as typed: spaces may be part of it
         user = await asyncio.to_thread(self.directory.authenticate, tenant, username, password)
         if user is None:
             self.refusals.labels("sign_in").inc()
             log.warning("console sign-in failed", extra={"tenant_id": tenant, "username": username})
             return html(pages.login_page("Unknown tenant, user or password.", tenant, username), status=401)
         session = self.signer.new_session(user.tenant_id, user.username, user.role.value)
-        log.info(
-            "console sign-in", extra={"tenant_id": user.tenant_id, "username": user.username, "role": user.role.value}
-        )
+        log.info("console sign-in", extra=_who(user))
         response = _redirect("/queue")
         response.set_cookie(
-            COOKIE_NAME, self.signer.dumps(session), max_age=self.signer.ttl_s, path="/", httponly=True,
-            samesite="Lax", secure=self.settings.console.secure_cookies,
-        )  # fmt: skip
+            COOKIE_NAME,
+            self.signer.dumps(session),
+            max_age=self.signer.ttl_s,
+            path="/",
+            httponly=True,
+            samesite="Lax",
+            secure=self.settings.console.secure_cookies,
+        )
         return response
 
     async def logout(self, request: web.Request, user: ConsoleUser, session: Session) -> web.StreamResponse:
@@ -212,30 +221,22 @@ class ReviewConsole:
             return found
         version = int(request.match_info["version"])
         profile = next((p for p in found if p.profile_version == version), None)
-        csrf = self.signer.csrf_token(session)
         if profile is None:
-            return html(
-                pages.error_page("Not found", f"No profile version {version} of this interview.", user, csrf), 404
-            )
+            return self._not_found(user, session, f"No profile version {version} of this interview.")
         bucket, key = _split_s3_uri(profile.report_uri)
         if bucket != self.settings.s3.report_bucket or not key.startswith(f"{user.tenant_id}/{profile.interview_id}/"):
-            log.warning("report outside the tenant's report objects", extra={"tenant_id": user.tenant_id,
-                        "interview_id": profile.interview_id, "report_uri": profile.report_uri})  # fmt: skip
-            return html(
-                pages.error_page("Not found", "This profile's report is not in the report store.", user, csrf), 404
-            )
+            # Fusion writes every report under its interview's prefix: anything else is not served.
+            log.warning("report outside the tenant's objects", extra={**_who(user), "report_uri": profile.report_uri})
+            return self._not_found(user, session, "This profile's report is not in the report store.")
         if not key.endswith(".html"):
-            return html(
-                pages.error_page("Not found", "This profile's report was not rendered as HTML.", user, csrf), 404
-            )
+            return self._not_found(user, session, "This profile's report was not rendered as HTML.")
         try:
             body = await asyncio.to_thread(self.store.get_bytes, bucket, key)
         except FileNotFoundError:
-            return html(pages.error_page("Not found", "The stored report of this profile is missing.", user, csrf), 404)
+            return self._not_found(user, session, "The stored report of this profile is missing.")
         except Exception as exc:
             return self._unavailable(user, session, Unavailable(f"object store: {exc}"))
-        log.info("report read", extra={"tenant_id": user.tenant_id, "username": user.username,
-                                       "interview_id": profile.interview_id, "profile_version": version})  # fmt: skip
+        log.info("report read", extra={**_who(user), "interview_id": profile.interview_id, "profile_version": version})
         headers = {**_HEADERS, "Content-Security-Policy": f"{REPORT_POLICY}; frame-ancestors 'self'"}
         return web.Response(body=body, content_type="text/html", charset="utf-8", headers=headers)
 
@@ -262,17 +263,18 @@ class ReviewConsole:
         try:
             await self.publisher.publish(event)
         except Exception as exc:
-            log.error("review decision not published", extra={"tenant_id": user.tenant_id, "error": str(exc),
-                      "interview_id": profile.interview_id, "decision_id": decision.decision_id})  # fmt: skip
-            body = pages.interview_page(
-                user, csrf, profile, decision.decision_id,
-                {"decision": "not recorded: the message broker could not be reached; send the form again"}, submitted,
-            )  # fmt: skip
+            facts = {"interview_id": profile.interview_id, "decision_id": decision.decision_id, "error": str(exc)}
+            log.error("review decision not published", extra={**_who(user), **facts})
+            problem = {"decision": "not recorded: the message broker could not be reached; send the form again"}
+            body = pages.interview_page(user, csrf, profile, decision.decision_id, problem, submitted)
             return html(body, status=503)
         self.decisions.labels(decision.action.value).inc()
-        log.info("review decision published", extra={"tenant_id": user.tenant_id, "username": user.username,
-                 "interview_id": profile.interview_id, "decision_id": decision.decision_id,
-                 "action": decision.action.value, "event_id": str(event.event_id)})  # fmt: skip
+        facts = {
+            "interview_id": profile.interview_id,
+            "decision_id": decision.decision_id,
+            "event_id": str(event.event_id),
+        }
+        log.info("review decision published", extra={**_who(user), **facts, "action": decision.action.value})
         return _redirect(f"/queue?decided={quote(profile.interview_id, safe='')}")
 
     # ---- reads ------------------------------------------------------------------------------------------
@@ -291,9 +293,12 @@ class ReviewConsole:
             return self._unavailable(user, session, exc)
         if not found:
             return self.refuse(
-                request, user, session, "tenant",
+                request,
+                user,
+                session,
+                "tenant",
                 f"Interview {interview_id} is not a profiled interview of tenant {user.tenant_id}.",
-            )  # fmt: skip
+            )
         return found
 
     async def _read(self, query: Callable[..., Any], *args: Any) -> Any:
@@ -315,10 +320,18 @@ class ReviewConsole:
         finally:
             warehouse.close()
 
+    def _not_found(self, user: ConsoleUser, session: Session, message: str) -> web.Response:
+        return html(pages.error_page("Not found", message, user, self.signer.csrf_token(session)), status=404)
+
     def _unavailable(self, user: ConsoleUser, session: Session, exc: Exception) -> web.Response:
         log.error("console read failed", extra={"tenant_id": user.tenant_id, "error": str(exc)})
         message = f"The data could not be read right now ({exc}); try again shortly."
         return html(pages.error_page("Unavailable", message, user, self.signer.csrf_token(session)), status=503)
+
+
+def _who(user: ConsoleUser) -> dict[str, str]:
+    """Who did something, for the log."""
+    return {"tenant_id": user.tenant_id, "username": user.username, "role": user.role.value}
 
 
 def _redirect(location: str) -> web.Response:

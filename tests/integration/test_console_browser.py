@@ -70,13 +70,14 @@ USERS = {
 
 
 def with_stored_reports(settings: Settings, events: Sequence[EventBase]) -> list[EventBase]:
-    """Each profile renders its report into the report bucket and points at it, as fusion does."""
+    """Each profile renders its report into the report bucket and points at it, as fusion does; IV-Q4 keeps
+    the contract example's reference, which points at another interview's object."""
     store = ObjectStore(settings.s3)
     bucket = settings.s3.report_bucket
     store.ensure_bucket(bucket)
     out: list[EventBase] = []
     for event in events:
-        if isinstance(event, ProfileReady):
+        if isinstance(event, ProfileReady) and event.interview_id != OTHER_JOB.interview_id:
             mine = [e for e in events if (e.tenant_id, e.interview_id) == (event.tenant_id, event.interview_id)]
             report = ReportInput(
                 profile=event,
@@ -228,6 +229,11 @@ async def review_as_acme(page: Page, url: str, settings: Settings, log: Path) ->
     assert await page.goto(report_url) == 200
     assert "cand_queue001" in await page.evaluate("document.title")
     assert await page.evaluate("!!document.querySelector('#verdict') && !!document.querySelector('#dimensions')")
+
+    # A report the profile does not own, or a version that does not exist, is not served.
+    assert await page.goto(f"{url}/interviews/IV-Q4/v1/report") == 404
+    assert "not in the report store" in await page.text("#error")
+    assert await page.goto(f"{url}/interviews/IV-Q1/v9/report") == 404
 
     # An override without a reason is sent back with what is missing, keeping what was chosen.
     await page.goto(f"{url}/interviews/IV-Q1")
