@@ -1,7 +1,7 @@
 """What the console reads from ClickHouse, always bound to the signed-in tenant by query parameters.
 
-The queue is the documented "Profiles awaiting human review" query of docs/analytics.md, one row per
-profile instead of one per label so it can be listed per job. Only the database name (a setting, checked
+The queue is the documented "Review queue per job" query of docs/analytics.md (the "Profiles awaiting
+human review" query one profile per row). Only the database name (a setting, checked
 to be an identifier) is placed in the SQL text; every value a person typed travels as a parameter.
 """
 
@@ -19,9 +19,9 @@ from .forms import ProfileToReview
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
+#: docs/analytics.md, "Review queue per job", with the tenant a parameter and a limit (a unit test compares them).
 QUEUE_SQL = """
-SELECT job_id, interview_id, candidate_ref, profile_version, label, overall, produced_at, review_state,
-       awaiting_reason
+SELECT job_id, interview_id, candidate_ref, profile_version, label, overall, produced_at, review_state, awaiting_reason
 FROM {db}.review_state
 WHERE tenant_id = {{tenant:String}} AND review_state != 'reviewed'
 ORDER BY job_id, produced_at, interview_id

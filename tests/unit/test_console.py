@@ -237,6 +237,16 @@ def test_event_only_for_the_users_tenant_and_the_version_read() -> None:
 # ---- queries and pages -------------------------------------------------------------------------------------
 
 
+def test_the_queue_is_the_documented_query_bound_to_the_tenant() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "analytics.md").read_text(encoding="utf-8")
+    section = doc.split("### Review queue per job", 1)[1]
+    documented = section.split("```sql", 1)[1].split("```", 1)[0]
+    bound = documented.replace("'acme-eu'", "{tenant:String}").replace("sightline.", "sightline_x.")
+    assert " ".join(queries._sql(queries.QUEUE_SQL, "sightline_x").split()) == " ".join(
+        [*bound.split(), "LIMIT", "{limit:UInt32}"]
+    )
+
+
 def test_queries_bind_values_as_parameters() -> None:
     for template in (queries.QUEUE_SQL, queries.PROFILE_SQL):
         sql = queries._sql(template, "sightline")
@@ -275,7 +285,8 @@ def test_analysts_read_but_get_no_decision_form() -> None:
 async def test_pages_need_a_session_and_posts_a_csrf_token() -> None:
     directory = UserDirectory([user(), user(name="ana-0007", role=ConsoleRole.ANALYST)])
     signer = SessionSigner(SECRET, ttl_s=600)
-    console = ReviewConsole(Settings(), directory, signer, CollectorRegistry())
+    console_registry = CollectorRegistry()
+    console = ReviewConsole(Settings(), directory, signer, console_registry)
     app = web.Application()
     for method, path, handler in console.routes():
         app.router.add_route(method, path, handler)
@@ -300,7 +311,7 @@ async def test_pages_need_a_session_and_posts_a_csrf_token() -> None:
 
         no_token = await client.post("/interviews/INT-1/decision", data={"action": "confirm"})
         assert no_token.status == 403 and "did not come from this console" in await no_token.text()
-        assert console.refusals.labels("csrf")._value.get() == 1
+        assert console_registry.get_sample_value("sightline_console_refusals_total", {"reason": "csrf"}) == 1
 
     # An analyst's valid form is refused for the role; a cookie of a user no longer listed is no session.
     analyst = signer.new_session("acme-eu", "ana-0007", "analyst")
