@@ -285,6 +285,44 @@ def report_cmd(
         click.echo(str(pdf_path))
 
 
+# ---- review console -----------------------------------------------------------------------------
+
+
+@cli.group("console", invoke_without_command=True)
+@click.option("--host", help="Address to listen on (default: SIGHTLINE_CONSOLE__HOST).")
+@click.option("--port", type=click.IntRange(0, 65535), help="Port (default: SIGHTLINE_CONSOLE__PORT; 0: a free one).")
+@click.pass_context
+def console_cmd(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Serve the review console: the queue of profiles awaiting review, reports, confirm or override.
+
+    Users come from SIGHTLINE_CONSOLE__USERS_FILE (or __USERS_JSON); see docs/operations.md.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from services.common.logs import configure_logging
+    from services.console.auth import UsersError
+    from services.console.serve import serve
+
+    settings = get_settings()
+    configure_logging(settings.observability.log_level, settings.observability.log_format)
+    overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    settings = settings.model_copy(update={"console": settings.console.model_copy(update=overrides)})
+    try:
+        asyncio.run(serve(settings, lambda url: click.echo(f"review console on {url}", err=True)))
+    except (UsersError, ValueError) as exc:
+        err_console.print(f"[red]console not started: {exc}")
+        sys.exit(EXIT_PROBLEM)
+
+
+@console_cmd.command("hash-password")
+def console_hash_password() -> None:
+    """Read a password (prompted, or two lines on stdin) and print its hash for the users file."""
+    from services.console.auth import hash_password
+
+    password = click.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
+    click.echo(hash_password(password))
+
+
 # ---- fairness audit -----------------------------------------------------------------------------
 
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Each stage's group is defined beside the stage; these modules import nothing from services.common.
+from services.console.settings import ConsoleSettings
 from services.frames.settings import FramesSettings
 from services.fusion.settings import FusionSettings
 from services.ingest.settings import IngestSettings
@@ -165,6 +166,7 @@ class Settings(BaseSettings):
     speech: SpeechSettings = Field(default_factory=SpeechSettings)
     fusion: FusionSettings = Field(default_factory=FusionSettings)
     sink: SinkSettings = Field(default_factory=SinkSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
 
 
 @lru_cache(maxsize=1)

@@ -122,6 +122,16 @@ def awaiting_review(rows: list[list[Any]]) -> None:
     ]
 
 
+def review_queue(rows: list[list[Any]]) -> None:
+    # One row per waiting profile: IV-A2 never reviewed, IV-A3 re-scored after its review (same age: by id).
+    assert [r[:5] + r[7:] for r in rows] == [
+        ["REQ-1187", "IV-A2", "cand_bravo002", 1, "pending", "awaiting_review", "not reviewed yet"],
+        ["REQ-1187", "IV-A3", "cand_charl003", 2, "reject", "rescored_after_review",
+         "re-scored after review: version 2 replaces reviewed version 1 (confirm as reject)"],
+    ]  # fmt: skip
+    assert [r[5] for r in rows] == [overall(A2), overall(A3)]
+
+
 def funnel(rows: list[list[Any]]) -> None:
     assert rows == [
         ["REQ-1187", "Senior Data Engineer", 6, 5, 4, 1, 2, 1],
@@ -289,6 +299,7 @@ CHECKS: dict[str, Callable[[list[list[Any]]], None]] = {
     "Interviews of a job with their status": interviews_with_status,
     "Latest profile of each candidate for a job": latest_per_candidate,
     "Profiles awaiting human review": awaiting_review,
+    "Review queue per job": review_queue,
     "Funnel per job": funnel,
     "Score distribution per dimension for a job": score_distribution,
     "Overall score by label": overall_by_label,

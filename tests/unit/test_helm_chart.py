@@ -77,8 +77,17 @@ EXTENSIONS: dict[str, Any] = {
         "sink": {"strategy": {"type": "Recreate"}},
     },
 }
+CONSOLE_ON: dict[str, Any] = {
+    "console": {
+        "enabled": True,
+        "users": {"existingSecret": "console-users"},
+        "sessionSecret": {"existingSecret": "console-session", "key": "key"},
+        "allowFrom": [{"namespaceSelector": {"matchLabels": {"name": "ingress"}}}],
+    }
+}
 VALUE_SETS: dict[str, list[dict[str, Any] | Path]] = {
     "defaults": [REQUIRED],
+    "console-on": [REQUIRED, CONSOLE_ON],
     "gpu-off": [REQUIRED, CHART / "values-cpu.yaml"],
     "speech-on-gpu": [REQUIRED, {"services": {"speech": {"gpu": {"enabled": True, "count": 2}}}}],
     "keda-off": [REQUIRED, {"autoscaling": {"keda": {"enabled": False}}}],
@@ -1017,3 +1026,47 @@ def test_the_readme_parameter_table_is_generated_from_the_values() -> None:
     assert done.returncode == 0, done.stderr
     readme = (CHART / "README.md").read_text()
     assert "| `services.vision.gpu.enabled` | Run on GPU nodes with the CUDA image | `true` |" in readme
+
+
+# ---- the review console -------------------------------------------------------------------------------------------
+
+
+def test_the_review_console_is_off_by_default() -> None:
+    docs = rendered("defaults")
+    assert "console" not in deployments(docs)
+    assert not [d for d in docs if d["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "console"]
+
+
+def test_the_review_console_runs_the_console_command_with_its_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    docs = rendered("console-on")
+    console = deployments(docs)["console"]
+    c = container(console)
+    assert c["args"] == ["console"]
+    assert "Serve the review console" in CliRunner().invoke(cli, ["console", "--help"]).output
+    env = env_of(c)
+    assert env["SIGHTLINE_CONSOLE__USERS_JSON"] == {"secretKeyRef": {"name": "console-users", "key": "users.json"}}
+    assert env["SIGHTLINE_CONSOLE__SESSION_SECRET"] == {"secretKeyRef": {"name": "console-session", "key": "key"}}
+    for var, value in env.items():
+        monkeypatch.setenv(var, value if isinstance(value, str) else "from-a-secret")
+    settings = Settings()
+    assert (settings.console.host, settings.console.secure_cookies) == ("0.0.0.0", True)
+    # Pages, health and metrics share the port the probes and the Service use.
+    assert c["ports"] == [{"name": "http", "containerPort": settings.console.port, "protocol": "TCP"}]
+    assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    service = of_kind(docs, "Service")[console["metadata"]["name"]]
+    assert service["spec"]["selector"].items() <= console["spec"]["template"]["metadata"]["labels"].items()
+    assert service["spec"]["ports"] == [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]
+    # The chart's policy admits only the metrics port; the console's own admits its port from the given peers.
+    policy = of_kind(docs, "NetworkPolicy")[console["metadata"]["name"]]["spec"]
+    assert policy["podSelector"]["matchLabels"] == console["spec"]["selector"]["matchLabels"]
+    assert policy["ingress"] == [
+        {"ports": [{"port": "http", "protocol": "TCP"}], "from": CONSOLE_ON["console"]["allowFrom"]}
+    ]
+
+
+@pytest.mark.parametrize("secret", ["users", "sessionSecret"])
+def test_the_review_console_needs_its_users_and_session_key(secret: str, tmp_path: Path) -> None:
+    values = {"console": {**CONSOLE_ON["console"], secret: {"existingSecret": ""}}}
+    with pytest.raises(RenderError, match=rf"console\.{secret}\.existingSecret is required"):
+        render([REQUIRED, values], tmp_path)
