@@ -202,11 +202,17 @@ def rate_table(
         for category, (n, sel) in sorted(counts.items())
     }
     compared = [r for r in rows.values() if not r.excluded]
-    if compared:
-        best = max(compared, key=lambda r: (r.rate, r.applicants))
-        rows[best.category] = replace(best, reference=True, impact_ratio=1.0)
+    best = max(compared, key=lambda r: (r.rate, r.applicants), default=None)
+    if best is None or best.rate == 0:
+        # Nobody selected: impact ratios are undefined, and every count says whether it is too small to judge.
         for row in compared:
-            if row is best or best.rate == 0:
+            rows[row.category] = replace(row, small_sample=row.applicants < SMALL_SAMPLE)
+    else:
+        rows[best.category] = replace(
+            best, reference=True, impact_ratio=1.0, small_sample=best.applicants < SMALL_SAMPLE
+        )
+        for row in compared:
+            if row is best:
                 continue
             rows[row.category] = replace(
                 row,

@@ -207,3 +207,10 @@ def test_effect_size_is_cohens_d() -> None:
     assert effect_size([1.0, 2.0, 3.0], [3.0, 4.0, 5.0]) == pytest.approx(-2.0)
     assert effect_size([1.0], [2.0, 3.0]) is None
     assert effect_size([1.0, 1.0], [1.0, 1.0]) is None
+
+
+def test_with_nobody_selected_no_ratio_is_claimed_and_small_counts_are_marked() -> None:
+    table = rate_table("selection_suggested", "sex", [("female", False), ("male", False), (None, False)])
+    assert table.unknown == 1
+    assert all(r.impact_ratio is None and not r.reference and r.small_sample for r in table.categories)
+    assert not any(r.flagged for r in table.categories)
