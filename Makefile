@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup up down status lint test test-unit test-integration bench demo clean
+.PHONY: setup up down status lint test test-unit test-integration bench eval demo clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -71,8 +71,12 @@ bench: setup ## Benchmarks, JSON under bench-results/ (PARTS="worker frames" run
 	mkdir -p bench-results
 	$(BIN)/python -m tests.bench $(PARTS)
 
+eval: setup ## Accuracy per behaviour over generated and real recordings, JSON under eval-results/ (PARTS="vision")
+	mkdir -p eval-results
+	$(BIN)/python -m tests.eval $(PARTS)
+
 demo: up ## Start the stack and run the pipeline on a sample interview
 	$(BIN)/python -m services.demo
 
 clean: down
-	rm -rf .local bench-results
+	rm -rf .local bench-results eval-results

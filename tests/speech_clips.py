@@ -20,12 +20,15 @@ case: reported, not held to the target.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from services.speech.cer import character_errors
+from services.speech.engines import SAMPLE_RATE, Engine
 from services.speech.stage import decode_wav
 from services.speech.wer import word_errors
 
@@ -108,3 +111,23 @@ def clip_sets(clips_dir: Path = CLIPS_DIR, sphinx_dir: Path = SPHINX_DIR) -> dic
     if absent:
         raise ClipsMissing(f"{', '.join(absent)} missing: run make setup (scripts/install-speech-clips.sh)")
     return {clip_set.name: clip_set for clip_set in sets}
+
+
+def transcribe_sets(engine: Engine) -> dict[str, Any]:
+    """Error rate per set of real recordings, each clip transcribed on its own, what was heard, and the
+    real-time factor (of short clips: openai-whisper pads each to a 30 s window)."""
+    out: dict[str, Any] = {}
+    audio_s = busy_s = 0.0
+    for name, clips in clip_sets().items():
+        texts = []
+        for clip in clips.clips:
+            audio = clip.audio()
+            started = time.perf_counter()
+            texts.append(engine.transcribe(audio).text)
+            busy_s += time.perf_counter() - started
+            audio_s += len(audio) / SAMPLE_RATE
+        heard = {clip.name: text for clip, text in zip(clips.clips, texts, strict=True)}
+        out[name] = {"language": clips.language, **clips.score(texts), "heard": heard}
+    out["audio_s"] = round(audio_s, 1)
+    out["rtf"] = round(busy_s / audio_s, 4)
+    return out

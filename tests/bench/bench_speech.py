@@ -45,7 +45,7 @@ from services.speech.scoring import AnswerScorer, E5Embedder
 from services.speech.settings import SpeechSettings
 from services.speech.text import TimedText
 from services.speech.wer import word_error_rate
-from tests.speech_clips import TARGETS, clip_sets
+from tests.speech_clips import TARGETS, transcribe_sets
 
 AUDIO_SPEC = SampleSpec(seed=5, duration=60.0, video=False, lang="en", candidate="strong")
 #: Long enough for every question of the bank to be asked once; answers are cut out one by one.
@@ -114,26 +114,6 @@ def _wer_per_answer(engine: Engine, audio: np.ndarray, truth: GroundTruth) -> di
     return rates
 
 
-def _real_speech(engine: Engine) -> dict[str, Any]:
-    """Error rate per set of real recordings, each clip transcribed on its own, what was heard, and the
-    real-time factor (of short clips: openai-whisper pads each to a 30 s window)."""
-    out: dict[str, Any] = {}
-    audio_s = busy_s = 0.0
-    for name, clips in clip_sets().items():
-        texts = []
-        for clip in clips.clips:
-            audio = clip.audio()
-            started = time.perf_counter()
-            texts.append(engine.transcribe(audio).text)
-            busy_s += time.perf_counter() - started
-            audio_s += len(audio) / SAMPLE_RATE
-        heard = {clip.name: text for clip, text in zip(clips.clips, texts, strict=True)}
-        out[name] = {"language": clips.language, **clips.score(texts), "heard": heard}
-    out["audio_s"] = round(audio_s, 1)
-    out["rtf"] = round(busy_s / audio_s, 4)
-    return out
-
-
 def _scoring_rate(settings: SpeechSettings) -> dict[str, Any]:
     model = CompetencyModelLibrary.from_directory(settings.competency_models_dir).get("software-engineer", "1.0")
     scorer = AnswerScorer(E5Embedder())
@@ -182,7 +162,7 @@ def _measure() -> dict[str, Any]:
     results["openai_whisper_greedy"], heard = _rtf(reference, audio)
     results["openai_whisper_greedy"]["wer_per_answer"] = _wer_in_audio(heard, truth, audio_s)
     results["load_average_1m_after_timing"] = round(os.getloadavg()[0], 2)
-    results["real_speech"] = {"openai_whisper_greedy": _real_speech(reference)}
+    results["real_speech"] = {"openai_whisper_greedy": transcribe_sets(reference)}
 
     results["speed_ratio_greedy"] = round(
         results["openai_whisper_greedy"]["rtf"] / results["faster_whisper_greedy"]["rtf"], 2
@@ -192,9 +172,9 @@ def _measure() -> dict[str, Any]:
     )
 
     faster.settings = greedy
-    results["real_speech"]["faster_whisper_greedy"] = _real_speech(faster)
+    results["real_speech"]["faster_whisper_greedy"] = transcribe_sets(faster)
     faster.settings = base
-    results["real_speech"]["faster_whisper_beam5"] = _real_speech(faster)
+    results["real_speech"]["faster_whisper_beam5"] = transcribe_sets(faster)
     faster.settings = padded
 
     bank_audio, bank_truth = _generate(BANK_SPEC)

@@ -1,0 +1,1 @@
+"""`make eval`: accuracy of every measured behaviour over a grid of generated recordings and real speech."""
