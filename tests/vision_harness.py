@@ -27,7 +27,7 @@ from services.frames.chunking import chunk_index, plan_chunks
 from services.frames.decode import VideoFrame, decode_media
 from services.frames.pack import PackedFrame, encode_jpeg, read_pack, write_pack
 from services.frames.settings import FramesSettings
-from services.samples.ground_truth import GroundTruth, TimeRange
+from services.samples.ground_truth import GroundTruth
 from services.vision.aggregate import InterviewBehaviour, Period, Window, aggregate
 from services.vision.analyzer import FrameAnalyzer, FrameJob, FrameResult
 from services.vision.batcher import Batcher
@@ -161,10 +161,6 @@ def shake_middles(truth: GroundTruth) -> list[float]:
     return [s.start + (k + 0.5) * s.period_s for s in truth.events.shakes for k in range(s.count)]
 
 
-def held(events: Sequence[TimeRange], margin: float = 0.0) -> list[tuple[float, float]]:
-    return [(e.start + margin, e.end - margin) for e in events]
-
-
 __all__ = [
     "PERMITTED",
     "Analysed",
@@ -172,7 +168,6 @@ __all__ = [
     "analyse_samples",
     "chunk_packs",
     "coverage",
-    "held",
     "nod_peaks",
     "shake_middles",
 ]
