@@ -7,11 +7,13 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from services.common.chdb_owner import open_warehouse
+from services.common.contracts import ReviewDecision
 from services.common.settings import Settings
+from tests.integration.stage_fixtures import example
 from tests.integration.test_demographics import demographics_event
 from tests.integration.test_sink import (
     Candidate,
@@ -39,27 +41,6 @@ PEOPLE = [
     (Candidate("IV-OLD", "cand_old00010", 0.1, label="reject", tenant_id=T, days_ago=100), "female", "white"),
     (Candidate("IV-J2", "cand_j2000011", 0.9, label="recommend", tenant_id=T, job_id="REQ-2040"), "male", "asian"),
 ]
-
-#: The table the review worker's migration creates, exactly (created here only when it is absent).
-REVIEW_DECISIONS_DDL = """
-CREATE TABLE IF NOT EXISTS {db}.review_decisions
-(
-    tenant_id       LowCardinality(String),
-    interview_id    String,
-    profile_version UInt32,
-    decision_id     UUID,
-    reviewer_id     String,
-    reviewer_role   LowCardinality(String),
-    action          LowCardinality(String),
-    final_label     LowCardinality(String),
-    suggested_label LowCardinality(String),
-    reason_codes    Array(String),
-    note            String,
-    decided_at      DateTime64(3, 'UTC')
-)
-ENGINE = ReplacingMergeTree
-ORDER BY (tenant_id, interview_id, decision_id)
-"""
 
 #: (interview, suggested, final, hours after the first decision): IV-C3 and IV-C5 changed their minds.
 DECISIONS = [
@@ -99,31 +80,28 @@ def rates(document: dict[str, object], rate: str, axis: str) -> dict[str, tuple[
     }
 
 
-def decisions_table_exists(settings: Settings) -> bool:
-    warehouse = open_warehouse(settings.clickhouse)
-    try:
-        _, rows = warehouse.query_rows(f"EXISTS TABLE {settings.clickhouse.database}.review_decisions")
-        return bool(rows[0][0])
-    finally:
-        warehouse.close()
-
-
-def record_decisions(settings: Settings) -> None:
-    db = settings.clickhouse.database
-    warehouse = open_warehouse(settings.clickhouse)
-    try:
-        warehouse.command(REVIEW_DECISIONS_DDL.replace("{db}", db))
-        first = datetime.now(UTC) - timedelta(days=1)
-        rows = [
-            [T, iv, 1, f"00000000-0000-4000-8000-{i:012d}", "rev-7", "recruiter",
-             "confirm" if final == suggested else "override", final, suggested, [], "", first + timedelta(hours=h)]
-            for i, (iv, suggested, final, h) in enumerate(DECISIONS)
-        ]  # fmt: skip
-        columns = ["tenant_id", "interview_id", "profile_version", "decision_id", "reviewer_id", "reviewer_role",
-                   "action", "final_label", "suggested_label", "reason_codes", "note", "decided_at"]  # fmt: skip
-        warehouse.insert(f"{db}.review_decisions", rows, columns, dedup_token="audit-test-decisions")
-    finally:
-        warehouse.close()
+def decision_events() -> list[ReviewDecision]:
+    """The DECISIONS as the HR system would send them."""
+    first = datetime.now(UTC) - timedelta(days=1)
+    template = example("review-decision")
+    return [
+        ReviewDecision.model_validate(
+            {
+                **template,
+                "event_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"audit-test/{i}")),
+                "tenant_id": T,
+                "interview_id": iv,
+                "decision_id": f"rd-audit-{i}",
+                "suggested_label": suggested,
+                "action": "confirm" if final == suggested else "override",
+                "override_label": None if final == suggested else final,
+                "reason_codes": None if final == suggested else ["missing_context"],
+                "decided_at": (first + timedelta(hours=h)).isoformat(),
+                "occurred_at": (first + timedelta(hours=h)).isoformat(),
+            }
+        )
+        for i, (iv, suggested, final, h) in enumerate(DECISIONS)
+    ]
 
 
 async def test_the_audit_runs_on_the_stored_data_before_and_after_review_decisions(
@@ -144,8 +122,7 @@ async def test_the_audit_runs_on_the_stored_data_before_and_after_review_decisio
     assert run.returncode == 0, run.stderr
     document = json.loads(run.stdout)
     assert document["applicants"] == 9 and document["scored"] == 9 and document["reviewed"] == 0
-    # The table comes with the review work's migration 0003; before it lands, the audit runs without it.
-    assert document["human_decisions_recorded"] is decisions_table_exists(settings)
+    assert document["human_decisions_recorded"] is True  # the table is there, with nothing in this window
     assert not rates(document, "selection_human", "sex")
     # female: C1, C2 of C1-C3 recommended (2/3); male: C4 of C4-C7 (1/4): ratio 0.25 / 0.667 = 0.375.
     assert rates(document, "selection_suggested", "sex") == {"female": (3, 2, 1.0), "male": (4, 1, 0.375)}
@@ -164,7 +141,10 @@ async def test_the_audit_runs_on_the_stored_data_before_and_after_review_decisio
     html_run = audit_cli(settings, "--format", "html", "--out", str(page))
     assert html_run.returncode == 0 and "No review decisions recorded" in page.read_text(encoding="utf-8")
 
-    record_decisions(settings)
+    decisions = decision_events()
+    await publish_events(settings, decisions)
+    expected["review_decisions"] = len(decisions)
+    await run_sink_until(settings, "g-audit", lambda: all_stored(settings, expected))
     after = json.loads(audit_cli(settings, "--format", "json").stdout)
     assert after["human_decisions_recorded"] is True and after["reviewed"] == 3
     # The current decisions: C1 recommend, C3 reject (changed), C5 recommend (overridden): female 1/2, male 1/1.
