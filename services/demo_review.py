@@ -326,10 +326,11 @@ def print_queue(title: str, rows: Sequence[QueueRow]) -> None:
 def review_one_profile(settings: Settings, tenant_id: str, interview_id: str) -> bool:
     """Confirm the suggested label of ``interview_id`` through the review console, printing the queue before
     and after; True when the decision is stored (now or by an earlier run)."""
-    return asyncio.run(_review(settings, tenant_id, interview_id))
+    return asyncio.run(review_profile(settings, tenant_id, interview_id))
 
 
-async def _review(settings: Settings, tenant_id: str, interview_id: str) -> bool:
+async def review_profile(settings: Settings, tenant_id: str, interview_id: str) -> bool:
+    """:func:`review_one_profile` on a running event loop."""
     password = secrets.token_urlsafe(24)
     review_console, server = build_console(demo_console_settings(settings, tenant_id, password))
     port = await server.start()
@@ -346,7 +347,7 @@ async def _review(settings: Settings, tenant_id: str, interview_id: str) -> bool
                 if state != "reviewed":
                     console.print(f"[red]{interview_id} is not on the queue, yet its review state is {state}")
                     return False
-                console.print(f"{interview_id} is already reviewed (an earlier run decided on it): the queue stays.")
+                console.print(f"{interview_id} is already reviewed (an earlier run decided on it): nothing to decide.")
                 return True
             flash = await browser.decide(interview_id, {"action": "confirm"})
             console.print(f"{REVIEWER} confirmed the suggested label {waiting.label} of {interview_id}: {flash}")
