@@ -22,7 +22,7 @@ from html.parser import HTMLParser
 from types import TracebackType
 from urllib.parse import quote, urlencode
 
-from aiohttp import ClientSession, ClientTimeout, CookieJar
+from aiohttp import ClientError, ClientSession, ClientTimeout, CookieJar
 from pydantic import SecretStr
 from rich.table import Table
 
@@ -366,6 +366,9 @@ async def review_profile(settings: Settings, tenant_id: str, interview_id: str) 
             return True
     except ConsoleError as exc:
         console.print(f"[red]review step failed: {exc}")
+        return False
+    except (ClientError, TimeoutError) as exc:
+        console.print(f"[red]review step failed: the console at {base_url} did not answer ({exc!r})")
         return False
     finally:
         await server.stop()
