@@ -4,10 +4,12 @@ Runs after `make up` (stack started, topics created, migrations applied). Genera
 interviews (two candidates for the same software-engineering job, one of them interviewed in Mandarin),
 starts all six stages as separate processes, publishes the interview-completed events an HR system
 would send, shows live progress per interview and stage, then prints the profiles and writes their
-reports under ``.local/reports/``.
+reports under ``.local/reports/``. Then a reviewer confirms one profile's label through the review console
+(services/demo_review.py) and sees it leave the queue once the sink has stored the decision.
 
 Re-running is idempotent: the same samples give the same event ids, so every stage re-emits the same
-outputs, fusion re-emits the stored profile and the sink keeps one row per key.
+outputs, fusion re-emits the stored profile and the sink keeps one row per key; the reviewed profile stays
+reviewed, so the queue is shown as it is.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from services.common.kafka import connection_kwargs, create_producer, physical_t
 from services.common.objectstore import ObjectStore
 from services.common.settings import Settings, get_settings
 from services.common.stack import stack_status
+from services.demo_review import review_one_profile
 from services.report import fmt
 from services.sink.callback import STATUS_UNIT as CALLBACK_UNIT
 
@@ -175,12 +178,15 @@ def _start_stages(settings: Settings) -> dict[str, subprocess.Popen[bytes]]:
     return procs
 
 
-def _stop_stages(procs: dict[str, subprocess.Popen[bytes]]) -> None:
-    """The producing stages first (each finishes what it holds), then the sink, so it stores their last words."""
+def _stop_stages(procs: dict[str, subprocess.Popen[bytes]], *, keep_sink: bool = False) -> None:
+    """The producing stages first (each finishes what it holds), then the sink, so it stores their last words;
+    ``keep_sink`` leaves it running (it stores the review decision and serves the console's reads)."""
     last = StageName.SINK.value
-    _terminate([p for name, p in procs.items() if name != last])
-    if last in procs:
-        time.sleep(SINK_GRACE_S)
+    producers = [p for name, p in procs.items() if name != last and p.poll() is None]
+    _terminate(producers)
+    if last in procs and not keep_sink:
+        if producers:
+            time.sleep(SINK_GRACE_S)
         _terminate([procs[last]])
 
 
@@ -391,12 +397,23 @@ def main() -> int:
         dead = [name for name, p in procs.items() if p.poll() is not None]
         if dead:
             console.print(f"[red]stage process(es) exited early: {', '.join(dead)}; see .local/logs/")
+        _stop_stages(procs, keep_sink=True)
+        reports = _write_reports(settings, tracker.profiles.values())
+        _print_profiles(tracker, reports)
+        reviewed = _review(settings, events, tracker)
     finally:
         _stop_stages(procs)
-    reports = _write_reports(settings, tracker.profiles.values())
-    _print_profiles(tracker, reports)
     console.print(f"The bias audit of these interviews: {audit_command(events)}", soft_wrap=True)
-    return 0 if len(tracker.profiles) == len(tracker.interviews) else 1
+    return 0 if len(tracker.profiles) == len(tracker.interviews) and reviewed else 1
+
+
+def _review(settings: Settings, events: list[InterviewCompleted], tracker: Tracker) -> bool:
+    """A reviewer confirms the first demo interview's label in the review console, while the sink runs."""
+    first = events[0]
+    if first.interview_id not in tracker.profiles:
+        console.print(f"[red]no profile of {first.interview_id}: nothing to review")
+        return False
+    return review_one_profile(settings, first.tenant_id, first.interview_id)
 
 
 if __name__ == "__main__":
