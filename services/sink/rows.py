@@ -2,7 +2,7 @@
 
 Each row is a `Row`: the table, a key that names the row's identity *and* the event it came from
 (so the batch deduplication token changes when a different event rewrites the same row), and the
-values by column name. The column lists in `COLUMNS` mirror `schemas/clickhouse/migrations/000[234]_*`;
+values by column name. The column lists in `COLUMNS` mirror `schemas/clickhouse/migrations/000*_*`;
 `written_at` is left to its DEFAULT so a replayed row carries a newer version and replaces the old one.
 """
 
@@ -16,6 +16,7 @@ from typing import Any
 from services.common.contracts import (
     CandidateDemographics,
     CandidateOutcome,
+    DeadLetter,
     EventBase,
     MediaIngested,
     ProfileReady,
@@ -26,6 +27,7 @@ from services.common.contracts import (
     encode,
 )
 from services.common.contracts.common import InterviewContext, ObjectRef, TimeRange
+from services.dlq import PRIVATE_PAYLOAD_TOPICS
 
 
 class RowError(ValueError):
@@ -260,6 +262,24 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "event_id",
         "published_at",
         "event_json",
+    ),
+    "dead_letters": (
+        "event_id",
+        "stage",
+        "tenant_id",
+        "interview_id",
+        "source_topic",
+        "source_partition",
+        "source_offset",
+        "error_type",
+        "error_code",
+        "error_message",
+        "retryable",
+        "attempts",
+        "payload_b64",
+        "payload_withheld",
+        "letter_json",
+        "occurred_at",
     ),
     "sink_rejected_rows": ("target_table", "row_key", "reason", "row_json"),
 }
@@ -603,6 +623,33 @@ def outcome_rows(event: CandidateOutcome) -> list[Row]:
     return [_row("candidate_outcomes", event, f"outcome/{event.event_id}", values)]
 
 
+def dead_letter_rows(letter: DeadLetter) -> list[Row]:
+    """One row per dead letter, keyed like the table (stage and source record). The payload of a topic whose
+    values are private (candidate demographics) is not stored; the letter without payload always is."""
+    withheld = letter.source.topic in PRIVATE_PAYLOAD_TOPICS
+    values = {
+        "event_id": letter.event_id,
+        "stage": str(letter.stage),
+        "tenant_id": letter.tenant_id or "",
+        "interview_id": letter.interview_id or "",
+        "source_topic": letter.source.topic,
+        "source_partition": _uint(letter.source.partition, 32, "source.partition"),
+        "source_offset": letter.source.offset,
+        "error_type": letter.error.type,
+        "error_code": str(letter.error.code) if letter.error.code else "",
+        "error_message": letter.error.message,
+        "retryable": letter.error.retryable,
+        "attempts": _uint(letter.attempts, 16, "attempts"),
+        "payload_b64": "" if withheld else letter.payload_b64,
+        "payload_withheld": withheld,
+        "letter_json": letter.model_dump_json(exclude={"payload_b64"}),
+        "occurred_at": letter.occurred_at,
+    }
+    source = letter.source
+    key = f"{letter.stage}/{source.topic}/{source.partition}/{source.offset}@{letter.event_id}"
+    return [Row("dead_letters", key, values)]
+
+
 _MAPPERS: dict[type[EventBase], Callable[[Any], list[Row]]] = {
     MediaIngested: interview_rows,
     SpeechResults: answer_rows,
@@ -629,4 +676,4 @@ def rows_for(event: EventBase) -> list[Row]:
     return rows
 
 
-__all__ = ["COLUMNS", "SUPPORTED", "Row", "RowError", "rows_for"]
+__all__ = ["COLUMNS", "SUPPORTED", "Row", "RowError", "dead_letter_rows", "rows_for"]

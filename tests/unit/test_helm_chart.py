@@ -459,12 +459,20 @@ def test_keda_scales_each_consumer_group_on_the_lag_of_its_input_topics(name: st
         spec = scaled[deployment["metadata"]["name"]]["spec"]
         assert spec["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
         group = container(deployment)["args"][-1]
-        # The sink reads stage-status in a group of its own (SIGHTLINE_SINK__STATUS_GROUP_ID).
-        status_group = env_of(container(deployment)).get("SIGHTLINE_SINK__STATUS_GROUP_ID")
+        # The sink reads stage-status and the dead-letter topics in groups of their own (SIGHTLINE_SINK__*_GROUP_ID).
+        env = env_of(container(deployment))
+        status_group = env.get("SIGHTLINE_SINK__STATUS_GROUP_ID")
+        letter_group = env.get("SIGHTLINE_SINK__DEAD_LETTER_GROUP_ID")
+        assert (status_group is None) == (letter_group is None) == (stage != "sink")
         triggers = spec["triggers"]
         assert {t["metadata"]["topic"] for t in triggers} == _consumed_by(stage, prefix)
         for trigger in triggers:
-            expected = status_group if trigger["metadata"]["topic"].endswith(STATUS_TOPIC) and status_group else group
+            topic = trigger["metadata"]["topic"].removeprefix(prefix)
+            expected = group
+            if stage == "sink" and topic == STATUS_TOPIC:
+                expected = status_group
+            elif stage == "sink" and TOPICS[topic].is_dead_letter:
+                expected = letter_group
             assert trigger["type"] == "kafka" and trigger["metadata"]["consumerGroup"] == expected
         assert spec["minReplicaCount"] <= spec["maxReplicaCount"] <= _partition_bound(stage)
 

@@ -55,19 +55,22 @@ code, so they are not values. A unit test compares them with the registry.
   "vision" "sightline.frame-chunk-ready.v1"
   "speech" "sightline.audio-ready.v1"
   "fusion" "sightline.media-ingested.v1,sightline.vision-features.v1,sightline.speech-results.v1,sightline.stage-status.v1,sightline.rescore-requested.v1"
-  "sink" "sightline.media-ingested.v1,sightline.vision-features.v1,sightline.speech-results.v1,sightline.profile-ready.v1,sightline.candidate-demographics.v1,sightline.stage-status.v1,sightline.review-decision.v1,sightline.candidate-outcome.v1"
+  "sink" "sightline.media-ingested.v1,sightline.vision-features.v1,sightline.speech-results.v1,sightline.profile-ready.v1,sightline.candidate-demographics.v1,sightline.stage-status.v1,sightline.review-decision.v1,sightline.candidate-outcome.v1,sightline.dead-letter.ingest.v1,sightline.dead-letter.frames.v1,sightline.dead-letter.vision.v1,sightline.dead-letter.speech.v1,sightline.dead-letter.fusion.v1,sightline.dead-letter.sink.v1"
 -}}
 {{- get $topics .service -}}
 {{- end -}}
 
 {{/*
 The consumer group reading one input topic; call with (dict "root" $ "service" "sink" "topic" "..."). The
-sink reads stage-status in a group of its own (its status reader), everything else in the service's group.
+sink reads stage-status in a group of its own (its status reader), the dead-letter topics in another (its
+dead-letter reader), everything else in the service's group.
 */}}
 {{- define "sightline.consumerGroupFor" -}}
 {{- $svc := get .root.Values.services .service -}}
 {{- if and (eq .service "sink") (eq .topic "sightline.stage-status.v1") -}}
 {{- $svc.statusConsumerGroup -}}
+{{- else if and (eq .service "sink") (hasPrefix "sightline.dead-letter." .topic) -}}
+{{- $svc.deadLetterConsumerGroup -}}
 {{- else -}}
 {{- $svc.consumerGroup -}}
 {{- end -}}
