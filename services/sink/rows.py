@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 
 from services.common.contracts import (
@@ -287,6 +288,11 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 # Unsigned integer columns narrower than the contract's bound: checked before a row is buffered.
 _UINT_LIMITS = {16: 2**16 - 1, 32: 2**32 - 1}
 
+# Times a row may carry. Partitions and TTLs go through `toDateTime` (1970 to 2106): outside that range
+# ClickHouse accepts the insert and the TTL, computed on a wrapped value, drops the row unseen.
+_EARLIEST = datetime(1970, 1, 2, tzinfo=UTC)
+_LATEST = datetime(2105, 12, 31, tzinfo=UTC)
+
 
 @dataclass(frozen=True)
 class Row:
@@ -300,6 +306,19 @@ class Row:
         if set(self.values) != set(columns):
             raise RowError(f"{self.table}: columns {sorted(set(self.values) ^ set(columns))} do not match")
         return [self.values[c] for c in columns]
+
+    def check_times(self) -> None:
+        """Every time of the row within what the table keeps (the year only is named: no value is echoed)."""
+        for column, value in self.values.items():
+            for moment in value if isinstance(value, list) else (value,):
+                if isinstance(moment, date) and not _EARLIEST <= _aware(moment) <= _LATEST:
+                    raise RowError(f"{column} in year {moment.year} is outside what ClickHouse keeps (1970 to 2105)")
+
+
+def _aware(moment: date) -> datetime:
+    if not isinstance(moment, datetime):
+        return datetime(moment.year, moment.month, moment.day, tzinfo=UTC)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _uint(value: int, bits: int, name: str) -> int:
@@ -647,7 +666,7 @@ def dead_letter_rows(letter: DeadLetter) -> list[Row]:
     }
     source = letter.source
     key = f"{letter.stage}/{source.topic}/{source.partition}/{source.offset}@{letter.event_id}"
-    return [Row("dead_letters", key, values)]
+    return _checked([Row("dead_letters", key, values)])
 
 
 _MAPPERS: dict[type[EventBase], Callable[[Any], list[Row]]] = {
@@ -670,9 +689,14 @@ def rows_for(event: EventBase) -> list[Row]:
     mapper = _MAPPERS.get(type(event))
     if mapper is None:
         raise RowError(f"the sink does not store {event.event_type} events")
-    rows = mapper(event)
+    return _checked(mapper(event))
+
+
+def _checked(rows: list[Row]) -> list[Row]:
+    """Fail here, on this event, rather than later in a shared batch (or, for times, silently in a merge)."""
     for row in rows:
-        row.ordered()  # fail here, on this event, rather than later in a shared batch
+        row.ordered()
+        row.check_times()
     return rows
 
 

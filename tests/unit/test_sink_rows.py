@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -213,3 +214,25 @@ def test_a_demographics_dead_letter_is_stored_without_its_payload() -> None:
     assert "private" not in json.dumps(row.values, default=str)
     (back,) = letters_from_table([[row.values["letter_json"], row.values["payload_b64"]]])
     assert back.payload_withheld and back.letter.payload_b64 == ""
+
+
+@pytest.mark.parametrize("year", [1, 1899, 1969, 2106, 2300, 9999])
+def test_a_time_clickhouse_would_drop_unseen_is_refused_with_its_column(year: int) -> None:
+    # Partitions and TTLs go through toDateTime: out of 1970-2105 a row was accepted and then silently gone.
+    data = load("stage-status")
+    data["occurred_at"] = f"{year:04d}-06-01T00:00:00Z"
+    with pytest.raises(RowError, match=rf"occurred_at in year {year} is outside"):
+        rows_for(StageStatus.model_validate(data))
+    letter = _letter("sightline.speech-results.v1", b"{}").model_copy(
+        update={"occurred_at": datetime(year, 6, 1, tzinfo=UTC)}
+    )
+    with pytest.raises(RowError, match="occurred_at"):
+        dead_letter_rows(letter)
+
+
+def test_times_at_the_edges_of_the_range_are_stored() -> None:
+    data = load("stage-status")
+    for moment in ("1970-01-02T00:00:00Z", "2105-12-30T23:59:59Z"):
+        data["occurred_at"] = moment
+        (row,) = rows_for(StageStatus.model_validate(data))
+        assert row.values["occurred_at"].year in (1970, 2105)
