@@ -185,8 +185,11 @@ def fuzzed(draw: st.DrawFn, topic: str, kinds: tuple[str, ...] = KINDS) -> Fuzze
         strings = [p for p, v in leaves if isinstance(v, str)]
         path = draw(st.sampled_from(strings))
         text = draw(_EDGE_TEXT | st.text(min_size=1, max_size=20))
-        value = _json(_set(document, path, text))
-        if draw(st.booleans()):  # bytes that are not UTF-8 at all, inside a string
+        changed = _set(document, path, text)
+        encoding = draw(st.sampled_from(["raw", "escaped", "not_utf8"]))
+        # "escaped": valid JSON escapes, lone surrogates included ("\ud800")
+        value = json.dumps(changed).encode("ascii") if encoding == "escaped" else _json(changed)
+        if encoding == "not_utf8":  # bytes that are not UTF-8 at all, inside a string
             value = value.replace(b'"', b'"\xc3\x28', 1)
     elif kind == "numeric_extreme":  # numbers, and the far ends of timestamps
         numbers = [(p, _EDGE_NUMBERS) for p, v in leaves if _json_type(v) == "number"]

@@ -62,9 +62,9 @@ from tests.integration.fuzz_messages import KINDS, Fuzzed, example_document, fuz
 from tests.integration.kafka_helpers import read_all
 from tests.integration.test_sink import count, query, sink_settings
 
-#: Examples per stage and input topic: 25 in `make test` (the module stays under a minute, the same records
-#: every run); SIGHTLINE_FUZZ_EXAMPLES=500 explores further with fresh random records.
-EXAMPLES = int(os.environ.get("SIGHTLINE_FUZZ_EXAMPLES", "25"))
+#: Records per input topic and kind: 2 in `make test` (the module stays under a minute, the same records every
+#: run); SIGHTLINE_FUZZ_EXAMPLES=60 explores further with fresh random records.
+EXAMPLES = int(os.environ.get("SIGHTLINE_FUZZ_EXAMPLES", "2"))
 #: What each record ended as, by (stage, kind): "dead_letter", "failed", "completed" (valid by contract).
 OUTCOMES: Counter[tuple[str, str, str]] = Counter()
 
@@ -220,38 +220,49 @@ async def sink(fuzz_settings: Settings) -> AsyncIterator[tuple[Harness, Harness,
     await stage.stop()
 
 
+@pytest.mark.parametrize("kind", KINDS)
 @FUZZ
-@given(record=fuzzed(topic_for(InterviewCompleted)))
-async def test_ingest_input(ingest: Harness, record: Fuzzed) -> None:
-    await _run(ingest, topic_for(InterviewCompleted), record)
+@given(data=st.data())
+async def test_ingest_input(ingest: Harness, kind: str, data: st.DataObject) -> None:
+    await _run(
+        ingest, topic_for(InterviewCompleted), data.draw(fuzzed(topic_for(InterviewCompleted), (kind,)), label="record")
+    )
 
 
+@pytest.mark.parametrize("kind", KINDS)
 @FUZZ
-@given(record=fuzzed(topic_for(MediaIngested)))
-async def test_frames_input(frames: Harness, record: Fuzzed) -> None:
-    await _run(frames, topic_for(MediaIngested), record)
+@given(data=st.data())
+async def test_frames_input(frames: Harness, kind: str, data: st.DataObject) -> None:
+    topic = topic_for(MediaIngested)
+    await _run(frames, topic, data.draw(fuzzed(topic, (kind,)), label="record"))
 
 
+@pytest.mark.parametrize("kind", KINDS)
 @FUZZ
-@given(record=fuzzed(topic_for(FrameChunkReady)))
-async def test_vision_input(vision: Harness, record: Fuzzed) -> None:
-    await _run(vision, topic_for(FrameChunkReady), record)
+@given(data=st.data())
+async def test_vision_input(vision: Harness, kind: str, data: st.DataObject) -> None:
+    await _run(
+        vision, topic_for(FrameChunkReady), data.draw(fuzzed(topic_for(FrameChunkReady), (kind,)), label="record")
+    )
 
 
+@pytest.mark.parametrize("kind", KINDS)
 @FUZZ
-@given(record=fuzzed(topic_for(AudioReady)))
-async def test_speech_input(speech: Harness, record: Fuzzed) -> None:
-    await _run(speech, topic_for(AudioReady), record)
+@given(data=st.data())
+async def test_speech_input(speech: Harness, kind: str, data: st.DataObject) -> None:
+    topic = topic_for(AudioReady)
+    await _run(speech, topic, data.draw(fuzzed(topic, (kind,)), label="record"))
 
 
 FUSION_INPUTS = [topic_for(c) for c in (MediaIngested, StageStatus, VisionFeatures, SpeechResults, RescoreRequested)]
 
 
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("topic", FUSION_INPUTS)
 @FUZZ
 @given(data=st.data())
-async def test_fusion_inputs(fusion: Harness, topic: str, data: st.DataObject) -> None:
-    await _run(fusion, topic, data.draw(fuzzed(topic), label="record"))
+async def test_fusion_inputs(fusion: Harness, topic: str, kind: str, data: st.DataObject) -> None:
+    await _run(fusion, topic, data.draw(fuzzed(topic, (kind,)), label="record"))
 
 
 SINK_INPUTS = [
@@ -263,12 +274,16 @@ SINK_INPUTS = [
 ]  # fmt: skip
 
 
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("topic", [*SINK_INPUTS, dead_letter_topic("vision")])
 @FUZZ
 @given(data=st.data())
-async def test_sink_inputs(sink: tuple[Harness, Harness, SinkStage], topic: str, data: st.DataObject) -> None:
+async def test_sink_inputs(
+    sink: tuple[Harness, Harness, SinkStage], topic: str, kind: str, data: st.DataObject
+) -> None:
     rows, letters, stage = sink
-    await _run(letters if TOPICS[topic].is_dead_letter else rows, topic, data.draw(fuzzed(topic), label="record"))
+    record = data.draw(fuzzed(topic, (kind,)), label="record")
+    await _run(letters if TOPICS[topic].is_dead_letter else rows, topic, record)
     await stage.flush()  # a row ClickHouse refuses must be set aside, never raise
 
 
@@ -305,4 +320,9 @@ def test_print_the_counts(capsys: pytest.CaptureFixture[str]) -> None:
                     cells.append(f"{kind} {'/'.join(map(str, n))}")
             print(f"  {name:18} " + ", ".join(cells))
     assert stages, "no record was fuzzed"
+    assert all(
+        sum(OUTCOMES[(s, k, o)] for o in ("dead_letter", "failed", "completed", "skipped"))
+        for s in stages
+        for k in KINDS
+    )
     assert all((s, "window_order", "completed") not in OUTCOMES for s in stages)
