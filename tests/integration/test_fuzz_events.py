@@ -60,7 +60,7 @@ from services.speech.stage import SpeechStage
 from services.vision.stage import VisionStage
 from tests.integration.fuzz_messages import KINDS, Fuzzed, example_document, fuzzed
 from tests.integration.kafka_helpers import read_all
-from tests.integration.test_sink import count, query, sink_settings
+from tests.integration.test_sink import query, sink_settings
 
 #: Records per input topic and kind: 2 in `make test` (the module stays under a minute, the same records every
 #: run); SIGHTLINE_FUZZ_EXAMPLES=60 explores further with fresh random records.
@@ -292,7 +292,10 @@ async def test_a_time_clickhouse_cannot_keep_is_a_failure_not_a_lost_row(
 ) -> None:
     """Found by the fuzzing: a year-9999 `occurred_at` was accepted, inserted, and dropped unseen by the TTL."""
     rows, _, stage = sink
-    document = dict(example_document(topic_for(VisionFeatures)), occurred_at="9999-12-31T23:59:59Z")
+    # An event id of its own: the fuzzed records reuse the example's, and the sink keeps one row per event.
+    document = dict(
+        example_document(topic_for(VisionFeatures)), event_id=str(uuid.uuid4()), occurred_at="9999-12-31T23:59:59Z"
+    )
     record = Fuzzed("numeric_extreme", json.dumps(document).encode(), None, ())
     await _run(rows, topic_for(VisionFeatures), record)
     assert OUTCOMES[("sink", "numeric_extreme", "failed")] >= 1
@@ -302,9 +305,9 @@ async def test_a_time_clickhouse_cannot_keep_is_a_failure_not_a_lost_row(
 
 
 async def test_no_profile_came_out_of_fuzzed_input(fuzz_settings: Settings) -> None:
-    """Not even a partial one: fusion published no profile, the sink stored none."""
+    """Not even a partial one: fusion published no profile. (The sink stores the profile-ready records its
+    contract accepts: they are profiles, not bad input.)"""
     assert await read_all(fuzz_settings.kafka, topic_for(ProfileReady), quiet_s=0.3) == []
-    assert await count(fuzz_settings, "profiles") == 0
 
 
 def test_print_the_counts(capsys: pytest.CaptureFixture[str]) -> None:
