@@ -415,15 +415,19 @@ def dlq() -> None:
 _STAGE = click.Choice([s.value for s in StageName])
 
 
-def _letters(stage: str, interview: str | None, retryable: bool, event_ids: tuple[str, ...]) -> list[Any]:
-    from services.dlq import read_letters, select
+def _letters(stage: str, interview: str | None, retryable: bool, event_ids: tuple[str, ...], source: str) -> list[Any]:
+    from services.dlq import letters_from_table, read_letters, select, table_sql
 
     settings = get_settings()
-    try:
-        letters = asyncio.run(read_letters(settings.kafka, StageName(stage)))
-    except Exception as exc:
-        err_console.print(f"[red]could not read dead letters from {settings.kafka.bootstrap_servers}: {exc}")
-        sys.exit(EXIT_UNREACHABLE)
+    if source == "table":
+        _, rows = _read_only(table_sql(settings.clickhouse.database, StageName(stage)), "reading dead_letters failed")
+        letters = letters_from_table(rows)
+    else:
+        try:
+            letters = asyncio.run(read_letters(settings.kafka, StageName(stage)))
+        except Exception as exc:
+            err_console.print(f"[red]could not read dead letters from {settings.kafka.bootstrap_servers}: {exc}")
+            sys.exit(EXIT_UNREACHABLE)
     return select(letters, interview_id=interview, only_retryable=retryable, event_ids=set(event_ids) or None)
 
 
@@ -432,6 +436,15 @@ _dlq_filters = [
     click.option("--interview", help="Only letters about this interview."),
     click.option("--retryable", is_flag=True, help="Only letters whose error may pass on a retry."),
     click.option("--id", "event_ids", multiple=True, help="Only these dead-letter event ids (repeatable)."),
+    click.option(
+        "--from",
+        "source",
+        type=click.Choice(["topic", "table"]),
+        default="topic",
+        show_default=True,
+        help="Read the stage's dead-letter topic (the source of truth, 30 days) or the dead_letters table the "
+        "sink fills from it (90 days, as soon as the sink stored them).",
+    ),
 ]
 
 
@@ -444,9 +457,11 @@ def _with_filters(fn: Any) -> Any:
 @dlq.command("list")
 @_with_filters
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def dlq_list(stage: str, interview: str | None, retryable: bool, event_ids: tuple[str, ...], fmt: str) -> None:
-    """Show a stage's dead letters: where each came from and why it failed."""
-    letters = _letters(stage, interview, retryable, event_ids)
+def dlq_list(
+    stage: str, interview: str | None, retryable: bool, event_ids: tuple[str, ...], source: str, fmt: str
+) -> None:
+    """Show a stage's dead letters: where each came from and why it failed (never their payloads)."""
+    letters = _letters(stage, interview, retryable, event_ids, source)
     if fmt == "json":
         for item in letters:
             click.echo(item.letter.model_dump_json(exclude={"payload_b64"}))
@@ -465,23 +480,35 @@ def dlq_list(stage: str, interview: str | None, retryable: bool, event_ids: tupl
 @dlq.command("replay")
 @_with_filters
 @click.option("--dry-run", is_flag=True, help="Show what would be replayed; publish nothing.")
-def dlq_replay(stage: str, interview: str | None, retryable: bool, event_ids: tuple[str, ...], dry_run: bool) -> None:
+def dlq_replay(
+    stage: str, interview: str | None, retryable: bool, event_ids: tuple[str, ...], source: str, dry_run: bool
+) -> None:
     """Republish dead letters, byte for byte, to the topics they were read from.
 
     Fix the cause first (a dependency back, a bug deployed): stage outputs have deterministic ids, so a
     replay duplicates nothing downstream. Letters that are not retryable fail again unless their
-    producer is corrected.
+    producer is corrected. From the table, letters whose payload the table withholds (candidate
+    demographics) take it from the dead-letter topic.
     """
-    from services.dlq import replay
+    from services.dlq import replay, with_withheld_payloads
 
-    letters = _letters(stage, interview, retryable, event_ids)
+    letters = _letters(stage, interview, retryable, event_ids, source)
     for item in letters:
         click.echo(f"{'would replay' if dry_run else 'replaying'} {item.letter.event_id} -> {item.letter.source.topic}")
     if dry_run or not letters:
         err_console.print(f"{len(letters)} dead letter(s){' (dry run)' if dry_run else ''}")
         return
+    kafka = get_settings().kafka
     try:
-        sent = asyncio.run(replay(get_settings().kafka, letters))
+        letters = asyncio.run(with_withheld_payloads(kafka, StageName(stage), letters))
+    except LookupError as exc:
+        err_console.print(f"[red]cannot replay: {exc}")
+        sys.exit(EXIT_PROBLEM)
+    except Exception as exc:
+        err_console.print(f"[red]could not read dead letters from {kafka.bootstrap_servers}: {exc}")
+        sys.exit(EXIT_UNREACHABLE)
+    try:
+        sent = asyncio.run(replay(kafka, letters))
     except Exception as exc:
         err_console.print(f"[red]replay failed: {exc}")
         sys.exit(EXIT_UNREACHABLE)

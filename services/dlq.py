@@ -1,19 +1,32 @@
-"""Dead letters: read a stage's dead-letter topic and put chosen messages back where they were read.
+"""Dead letters: read a stage's dead letters and put chosen messages back where they were read.
 
 A dead letter keeps the message byte for byte (value, key, headers) with its source topic, so a replay
 republishes exactly what the stage once received; stage outputs have deterministic ids, so a message that
 had partly succeeded before it was dead-lettered produces no duplicates downstream.
+
+Letters are read from the stage's dead-letter topic or from the `dead_letters` table the sink fills from
+every dead-letter topic (longer retention, queryable). The table keeps no payload of the topics in
+`PRIVATE_PAYLOAD_TOPICS`; replaying such a letter from the table takes its payload from the topic.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from services.common.contracts import DeadLetter, StageName, dead_letter_topic, decode_dead_letter
+from services.common.contracts import (
+    CandidateDemographics,
+    DeadLetter,
+    StageName,
+    dead_letter_topic,
+    decode_dead_letter,
+    topic_for,
+)
 from services.common.kafka import connection_kwargs, create_producer, physical_topic
 from services.common.settings import KafkaSettings
 
@@ -21,11 +34,20 @@ from services.common.settings import KafkaSettings
 REPLAY_HEADER = "sightline-replayed-from"
 
 
+#: Topics whose message values are never stored outside Kafka nor shown (self-identification, docs/fairness.md).
+PRIVATE_PAYLOAD_TOPICS = frozenset({topic_for(CandidateDemographics)})
+
+
 @dataclass(frozen=True)
 class Letter:
-    offset: int  # on the dead-letter topic
-    partition: int
+    offset: int | None  # on the dead-letter topic; None when read from the table
+    partition: int | None
     letter: DeadLetter
+
+    @property
+    def payload_withheld(self) -> bool:
+        """The payload was not stored with this letter (read from the table, of a private topic)."""
+        return self.offset is None and self.letter.source.topic in PRIVATE_PAYLOAD_TOPICS
 
 
 async def read_letters(kafka: KafkaSettings, stage: StageName, *, idle_ms: int = 1500) -> list[Letter]:
@@ -51,6 +73,39 @@ async def read_letters(kafka: KafkaSettings, stage: StageName, *, idle_ms: int =
     finally:
         await consumer.stop()
     return sorted(letters, key=lambda x: (x.partition, x.offset))
+
+
+def table_sql(database: str, stage: StageName) -> str:
+    """The stage's letters in the `dead_letters` table, oldest first (``stage`` is a known name, not input)."""
+    return (
+        f"SELECT letter_json, payload_b64 FROM `{database}`.dead_letters FINAL "
+        f"WHERE stage = '{stage.value}' AND letter_json != '' ORDER BY occurred_at, source_topic, "
+        "source_partition, source_offset"
+    )
+
+
+def letters_from_table(rows: Iterable[Sequence[Any]]) -> list[Letter]:
+    """Letters from the rows of `table_sql`: the stored letter with its payload put back."""
+    letters = []
+    for letter_json, payload_b64 in rows:
+        document = {**json.loads(letter_json), "payload_b64": payload_b64}
+        letters.append(Letter(None, None, DeadLetter.model_validate_json(json.dumps(document))))
+    return letters
+
+
+async def with_withheld_payloads(kafka: KafkaSettings, stage: StageName, letters: list[Letter]) -> list[Letter]:
+    """The letters, those whose payload the table withholds replaced by the same letters read from the
+    dead-letter topic. Raises LookupError naming any the topic no longer holds (past its retention)."""
+    withheld = {str(item.letter.event_id) for item in letters if item.payload_withheld}
+    if not withheld:
+        return letters
+    found = select(await read_letters(kafka, stage), event_ids=withheld)
+    on_topic = {str(item.letter.event_id): item for item in found}
+    missing = sorted(withheld - set(on_topic))
+    if missing:
+        topic = dead_letter_topic(stage)
+        raise LookupError(f"payload withheld from the table and gone from {topic}: {', '.join(missing)}")
+    return [on_topic.get(str(item.letter.event_id), item) if item.payload_withheld else item for item in letters]
 
 
 def select(

@@ -25,6 +25,11 @@ log = logging.getLogger(__name__)
 REJECTED_TABLE = "sink_rejected_rows"
 REJECTED_COLUMNS = COLUMNS[REJECTED_TABLE]
 
+#: Tables written one insert per row, each with the row's own deduplication token: dead letters are few, and
+#: so a dead letter read again (a replay of the sink, another consumer group) is dropped by ClickHouse at
+#: insert, within the table's `non_replicated_deduplication_window`, not only merged away later.
+ONE_INSERT_PER_ROW = frozenset({"dead_letters"})
+
 # Server codes that blame the data rather than the server: parse, type, range and size errors.
 _VALUE_ERROR_CODES = frozenset({6, 26, 27, 32, 38, 41, 43, 53, 69, 70, 72, 131, 321, 395})
 
@@ -96,6 +101,8 @@ class TableBatches:
 
     def write(self, warehouse: Warehouse, table: str, batch: BatchBuffer) -> int:
         """Insert one taken batch (blocking); raises when ClickHouse did not take it."""
+        if table in ONE_INSERT_PER_ROW:
+            return self._write_isolating(warehouse, table, batch, singly=True)
         try:
             return batch.flush(warehouse)
         except Exception as exc:
@@ -104,9 +111,12 @@ class TableBatches:
             log.warning("batch refused for a value; isolating the rows", extra={"table": table})
             return self._write_isolating(warehouse, table, batch)
 
-    def _write_isolating(self, warehouse: Warehouse, table: str, buffer: BatchBuffer) -> int:
+    def _write_isolating(self, warehouse: Warehouse, table: str, buffer: BatchBuffer, *, singly: bool = False) -> int:
         items = list(zip(buffer.keys, buffer.rows, strict=True))
-        refused = _insert_bisecting(warehouse, buffer.table, buffer.columns, table, items)
+        groups = [[item] for item in items] if singly else [items]
+        refused = [
+            r for group in groups for r in _insert_bisecting(warehouse, buffer.table, buffer.columns, table, group)
+        ]
         if refused:
             rows = [[r.table, r.key, r.reason[:4000], _row_json(buffer.columns, r.row)] for r in refused]
             keys = [f"{r.table}/{r.key}" for r in refused]

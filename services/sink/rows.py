@@ -2,7 +2,7 @@
 
 Each row is a `Row`: the table, a key that names the row's identity *and* the event it came from
 (so the batch deduplication token changes when a different event rewrites the same row), and the
-values by column name. The column lists in `COLUMNS` mirror `schemas/clickhouse/migrations/000[234]_*`;
+values by column name. The column lists in `COLUMNS` mirror `schemas/clickhouse/migrations/000*_*`;
 `written_at` is left to its DEFAULT so a replayed row carries a newer version and replaces the old one.
 """
 
@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 
 from services.common.contracts import (
     CandidateDemographics,
     CandidateOutcome,
+    DeadLetter,
     EventBase,
     MediaIngested,
     ProfileReady,
@@ -26,6 +28,7 @@ from services.common.contracts import (
     encode,
 )
 from services.common.contracts.common import InterviewContext, ObjectRef, TimeRange
+from services.dlq import PRIVATE_PAYLOAD_TOPICS
 
 
 class RowError(ValueError):
@@ -261,11 +264,34 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "published_at",
         "event_json",
     ),
+    "dead_letters": (
+        "event_id",
+        "stage",
+        "tenant_id",
+        "interview_id",
+        "source_topic",
+        "source_partition",
+        "source_offset",
+        "error_type",
+        "error_code",
+        "error_message",
+        "retryable",
+        "attempts",
+        "payload_b64",
+        "payload_withheld",
+        "letter_json",
+        "occurred_at",
+    ),
     "sink_rejected_rows": ("target_table", "row_key", "reason", "row_json"),
 }
 
 # Unsigned integer columns narrower than the contract's bound: checked before a row is buffered.
 _UINT_LIMITS = {16: 2**16 - 1, 32: 2**32 - 1}
+
+# Times a row may carry. Partitions and TTLs go through `toDateTime` (1970 to 2106): outside that range
+# ClickHouse accepts the insert and the TTL, computed on a wrapped value, drops the row unseen.
+_EARLIEST = datetime(1970, 1, 2, tzinfo=UTC)
+_LATEST = datetime(2105, 12, 31, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -280,6 +306,19 @@ class Row:
         if set(self.values) != set(columns):
             raise RowError(f"{self.table}: columns {sorted(set(self.values) ^ set(columns))} do not match")
         return [self.values[c] for c in columns]
+
+    def check_times(self) -> None:
+        """Every time of the row within what the table keeps (the year only is named: no value is echoed)."""
+        for column, value in self.values.items():
+            for moment in value if isinstance(value, list) else (value,):
+                if isinstance(moment, date) and not _EARLIEST <= _aware(moment) <= _LATEST:
+                    raise RowError(f"{column} in year {moment.year} is outside what ClickHouse keeps (1970 to 2105)")
+
+
+def _aware(moment: date) -> datetime:
+    if not isinstance(moment, datetime):
+        return datetime(moment.year, moment.month, moment.day, tzinfo=UTC)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _uint(value: int, bits: int, name: str) -> int:
@@ -603,6 +642,33 @@ def outcome_rows(event: CandidateOutcome) -> list[Row]:
     return [_row("candidate_outcomes", event, f"outcome/{event.event_id}", values)]
 
 
+def dead_letter_rows(letter: DeadLetter) -> list[Row]:
+    """One row per dead letter, keyed like the table (stage and source record). The payload of a topic whose
+    values are private (candidate demographics) is not stored; the letter without payload always is."""
+    withheld = letter.source.topic in PRIVATE_PAYLOAD_TOPICS
+    values = {
+        "event_id": letter.event_id,
+        "stage": str(letter.stage),
+        "tenant_id": letter.tenant_id or "",
+        "interview_id": letter.interview_id or "",
+        "source_topic": letter.source.topic,
+        "source_partition": _uint(letter.source.partition, 32, "source.partition"),
+        "source_offset": letter.source.offset,
+        "error_type": letter.error.type,
+        "error_code": str(letter.error.code) if letter.error.code else "",
+        "error_message": letter.error.message,
+        "retryable": letter.error.retryable,
+        "attempts": _uint(letter.attempts, 16, "attempts"),
+        "payload_b64": "" if withheld else letter.payload_b64,
+        "payload_withheld": withheld,
+        "letter_json": letter.model_dump_json(exclude={"payload_b64"}),
+        "occurred_at": letter.occurred_at,
+    }
+    source = letter.source
+    key = f"{letter.stage}/{source.topic}/{source.partition}/{source.offset}@{letter.event_id}"
+    return _checked([Row("dead_letters", key, values)])
+
+
 _MAPPERS: dict[type[EventBase], Callable[[Any], list[Row]]] = {
     MediaIngested: interview_rows,
     SpeechResults: answer_rows,
@@ -623,10 +689,15 @@ def rows_for(event: EventBase) -> list[Row]:
     mapper = _MAPPERS.get(type(event))
     if mapper is None:
         raise RowError(f"the sink does not store {event.event_type} events")
-    rows = mapper(event)
+    return _checked(mapper(event))
+
+
+def _checked(rows: list[Row]) -> list[Row]:
+    """Fail here, on this event, rather than later in a shared batch (or, for times, silently in a merge)."""
     for row in rows:
-        row.ordered()  # fail here, on this event, rather than later in a shared batch
+        row.ordered()
+        row.check_times()
     return rows
 
 
-__all__ = ["COLUMNS", "SUPPORTED", "Row", "RowError", "rows_for"]
+__all__ = ["COLUMNS", "SUPPORTED", "Row", "RowError", "dead_letter_rows", "rows_for"]

@@ -18,6 +18,11 @@ class SinkSettings(BaseModel):
         description="Consumer group of the sink's stage-status reader (statuses are read apart from the data "
         "topics so the sink reports no status about a status).",
     )
+    dead_letter_group_id: str = Field(
+        "sightline-sink-dead-letters",
+        description="Consumer group of the sink's dead-letter reader, which stores every stage's dead letters in "
+        "the dead_letters table.",
+    )
     max_buffered_rows: int = Field(
         50_000,
         ge=1,

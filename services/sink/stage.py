@@ -12,6 +12,7 @@ before it; after a crash the uncommitted messages come again and their rows repl
 Stage-status events are read by a second worker loop in the same process, in a consumer group of its
 own, so the high volume of statuses never delays the feature and profile rows (and scales on its own lag).
 A third loop announces profiles to the HR system's callback (services.sink.callback says why it lives here).
+A fourth stores every stage's dead letters in the `dead_letters` table (services.sink.dead_letters).
 
 With embedded chDB the sink owns the data directory (only one process may open it) and answers other
 local processes' read-only queries, like `sightline db serve`.
@@ -50,6 +51,7 @@ from services.common.settings import Settings
 from services.common.worker import StageWorker
 from services.sink.batches import TableBatches
 from services.sink.callback import CallbackSender
+from services.sink.dead_letters import DeadLetterInput, DeadLetterProcessor
 from services.sink.rows import Row, RowError, rows_for
 
 log = logging.getLogger(__name__)
@@ -87,6 +89,8 @@ class SinkStage:
         self._status_task: asyncio.Task[None] | None = None
         self._callback_worker: CallbackWorker | None = None
         self._callback_task: asyncio.Task[None] | None = None
+        self._letter_worker: DeadLetterWorker | None = None
+        self._letter_task: asyncio.Task[None] | None = None
         #: The registry of the worker running the sink (its /metrics), once the worker says.
         self.metrics: StageMetrics | None = None
 
@@ -107,13 +111,21 @@ class SinkStage:
         self._status_worker = StatusWorker(StatusInput(self), self.settings, self.metrics)
         self._status_task = asyncio.create_task(self._status_worker.run(), name="sink-status-worker")
         self._status_task.add_done_callback(_report_status_worker_end)
+        self._letter_worker = DeadLetterWorker(DeadLetterInput(self), self.settings, self.metrics)
+        self._letter_task = asyncio.create_task(self._letter_worker.run(), name="sink-dead-letter-worker")
+        self._letter_task.add_done_callback(_report_dead_letter_worker_end)
         if self.settings.sink.callback_enabled:
             self._callback_worker = CallbackWorker(CallbackSender(self.settings), self.settings, self.metrics)
             self._callback_task = asyncio.create_task(self._callback_worker.run(), name="sink-callback-worker")
             self._callback_task.add_done_callback(_report_callback_worker_end)
 
     async def stop(self) -> None:
-        for worker, task in ((self._status_worker, self._status_task), (self._callback_worker, self._callback_task)):
+        side_loops: list[tuple[SideWorker | None, asyncio.Task[None] | None]] = [
+            (self._status_worker, self._status_task),
+            (self._letter_worker, self._letter_task),
+            (self._callback_worker, self._callback_task),
+        ]
+        for worker, task in side_loops:
             if worker is not None and task is not None:
                 worker.stop()
                 with contextlib.suppress(Exception):
@@ -168,9 +180,13 @@ class SinkStage:
             reason = f"{event.event_type} {event.event_id} from {meta.source}: {exc}"
             self.batches.add([_refused_row(event, reason)])
             raise Rejected(INVALID_ROW, reason) from None
+        await self.add(rows)
+        return []
+
+    async def add(self, rows: Sequence[Row]) -> None:
+        """Buffer rows for the next batch insert, once the buffers have room."""
         await self._admit()
         self.batches.add(rows)
-        return []
 
     async def _admit(self) -> None:
         """Back-pressure: while ClickHouse refuses inserts, stop taking rows beyond the buffer limit."""
@@ -208,6 +224,11 @@ class SinkStage:
 def _report_status_worker_end(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("the stage-status reader stopped; statuses are not stored", exc_info=task.exception())
+
+
+def _report_dead_letter_worker_end(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("the dead-letter reader stopped; dead letters are not stored", exc_info=task.exception())
 
 
 def _report_callback_worker_end(task: asyncio.Task[None]) -> None:
@@ -269,6 +290,21 @@ class StatusWorker(SideWorker):
         )
 
 
+#: The `stage` label of the dead-letter reader's metrics.
+DEAD_LETTER_METRICS_LABEL = "sink-dead-letters"
+
+
+class DeadLetterWorker(SideWorker):
+    """The dead-letter reader (services.sink.dead_letters) on every dead-letter topic, in a group of its own."""
+
+    def __init__(self, handler: DeadLetterInput, settings: Settings, metrics: StageMetrics | None = None) -> None:
+        super().__init__(
+            handler, settings, group_id=settings.sink.dead_letter_group_id, label=DEAD_LETTER_METRICS_LABEL,
+            metrics=metrics,
+        )  # fmt: skip
+        self.processor = DeadLetterProcessor(handler, self.settings, self.metrics, self.metrics_label)
+
+
 #: The `stage` label of the callback sender's metrics.
 CALLBACK_METRICS_LABEL = "sink-callback"
 
@@ -287,4 +323,12 @@ def make(settings: Settings) -> SinkStage:
     return SinkStage(settings)
 
 
-__all__ = ["INVALID_ROW", "CallbackWorker", "SinkStage", "StatusInput", "StatusWorker", "make"]
+__all__ = [
+    "INVALID_ROW",
+    "CallbackWorker",
+    "DeadLetterWorker",
+    "SinkStage",
+    "StatusInput",
+    "StatusWorker",
+    "make",
+]

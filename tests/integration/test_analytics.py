@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
-from services.common.contracts import MediaIngested, VisionFeatures
+from services.common.contracts import MediaIngested, SpeechResults, VisionFeatures, topic_for
 from services.common.settings import Settings
+from tests.integration.kafka_helpers import publish
 from tests.integration.test_sink import (
     CHUNKS,
     Candidate,
@@ -235,6 +236,11 @@ def rejected(rows: list[list[Any]]) -> None:
     assert "faces_max=70000" in rows[0][2]
 
 
+def dead_letters(rows: list[list[Any]]) -> None:
+    assert [r[:5] for r in rows] == [["sink", topic_for(SpeechResults), "invalid_event", False, 1]]
+    assert rows[0][5].startswith("payload is not valid JSON")
+
+
 def decision_history(rows: list[list[Any]]) -> None:
     first, second = decision_event(A1, 0), decision_event(A1, 1)
     assert [r[1:] for r in rows] == [
@@ -313,6 +319,7 @@ CHECKS: dict[str, Callable[[list[list[Any]]], None]] = {
     "Data-quality flags on current profiles": data_quality,
     "Evidence behind a profile's scores": evidence,
     "Rows the sink set aside": rejected,
+    "Dead letters by stage and reason": dead_letters,
     "Decisions on one interview, with their history": decision_history,
     "Current review state per profile for a job": review_state_per_profile,
     "AI-human agreement per job": agreement_per_job,
@@ -335,14 +342,20 @@ def bad_event() -> VisionFeatures:
     return VisionFeatures.model_validate(data)
 
 
+#: A message that is not JSON: the sink dead-letters it, naming no interview (so no failed status).
+POISON = b'{"event_type": "speech-results", "tenant_id": '
+
+
 async def test_documented_queries_answer_from_the_sinks_rows(stack_settings: Settings) -> None:
     settings = await sink_settings(stack_settings)
     await publish_events(settings, [*(e for c in CANDIDATES for e in interview_events(c)), bad_event()])
+    await publish(settings.kafka, topic_for(SpeechResults), [(None, POISON)])  # dead-lettered by the sink
     expected = expected_counts(CANDIDATES)
 
     async def loaded() -> bool:
         failed = await query(settings, "SELECT count() FROM sightline.stage_status FINAL WHERE state = 'failed'")
-        return failed == [[2]] and await all_stored(settings, expected)
+        letters = await query(settings, "SELECT count() FROM sightline.dead_letters FINAL")
+        return failed == [[2]] and letters == [[1]] and await all_stored(settings, expected)
 
     await run_sink_until(settings, "g-analytics", lambda: _safely(loaded))
     problems = []

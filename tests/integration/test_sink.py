@@ -31,8 +31,10 @@ from services.common.contracts import (
     ProfileReady,
     ReviewDecision,
     SpeechResults,
+    StageName,
     StageStatus,
     VisionFeatures,
+    dead_letter_topic,
     deterministic_event_id,
     encode,
     message_key,
@@ -60,6 +62,7 @@ TOPICS = {
         CandidateDemographics,
     )
 }
+DEAD_LETTER_TOPICS = [dead_letter_topic(stage) for stage in StageName]
 ROOT = Path(__file__).resolve().parents[2]
 
 # ---- realistic events from the contract examples ---------------------------------------------------------
@@ -280,11 +283,15 @@ async def sink_settings(stack_settings: Settings, **clickhouse: Any) -> Settings
             # The examples carry a callback to an endpoint that does not exist: these tests are about rows
             # (tests/integration/test_callback.py covers the callback sender).
             "sink": settings.sink.model_copy(
-                update={"status_group_id": f"g-status-{token}", "callback_enabled": False}
+                update={
+                    "status_group_id": f"g-status-{token}",
+                    "dead_letter_group_id": f"g-letters-{token}",
+                    "callback_enabled": False,
+                }
             ),
         }
     )
-    await create_topics(settings.kafka, [*TOPICS.values(), "sightline.dead-letter.sink.v1"])
+    await create_topics(settings.kafka, [*TOPICS.values(), *DEAD_LETTER_TOPICS])
     return settings
 
 
@@ -515,6 +522,7 @@ def _spawn_sink(settings: Settings, ch: ClickHouseSettings, **env: str) -> subpr
         "SIGHTLINE_CLICKHOUSE__DSN": ch.dsn,
         "SIGHTLINE_CLICKHOUSE__DATABASE": ch.database,
         "SIGHTLINE_SINK__STATUS_GROUP_ID": settings.sink.status_group_id,
+        "SIGHTLINE_SINK__DEAD_LETTER_GROUP_ID": settings.sink.dead_letter_group_id,
         "SIGHTLINE_SINK__CALLBACK_ENABLED": "false",  # rows only, as in sink_settings
         # A killed member holds its partitions until its session expires: keep that short.
         "SIGHTLINE_KAFKA__SESSION_TIMEOUT_MS": "3000",

@@ -640,12 +640,20 @@ def test_keda_scales_each_consumer_group_on_the_lag_of_its_input_topics(name: st
         spec = scaled[deployment["metadata"]["name"]]["spec"]
         assert spec["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
         group = container(deployment)["args"][-1]
-        # The sink reads stage-status in a group of its own (SIGHTLINE_SINK__STATUS_GROUP_ID).
-        status_group = env_of(container(deployment)).get("SIGHTLINE_SINK__STATUS_GROUP_ID")
+        # The sink reads stage-status and the dead-letter topics in groups of their own (SIGHTLINE_SINK__*_GROUP_ID).
+        env = env_of(container(deployment))
+        status_group = env.get("SIGHTLINE_SINK__STATUS_GROUP_ID")
+        letter_group = env.get("SIGHTLINE_SINK__DEAD_LETTER_GROUP_ID")
+        assert (status_group is None) == (letter_group is None) == (stage != "sink")
         triggers = spec["triggers"]
         assert {t["metadata"]["topic"] for t in triggers} == _consumed_by(stage, prefix)
         for trigger in triggers:
-            expected = status_group if trigger["metadata"]["topic"].endswith(STATUS_TOPIC) and status_group else group
+            topic = trigger["metadata"]["topic"].removeprefix(prefix)
+            expected = group
+            if stage == "sink" and topic == STATUS_TOPIC:
+                expected = status_group
+            elif stage == "sink" and TOPICS[topic].is_dead_letter:
+                expected = letter_group
             # KEDA reads the group the broker knows: the services put the topic prefix before its name.
             assert trigger["type"] == "kafka" and trigger["metadata"]["consumerGroup"] == prefix + expected
         assert spec["minReplicaCount"] <= spec["maxReplicaCount"] <= _partition_bound(stage)
@@ -686,6 +694,8 @@ def test_keda_watches_the_groups_the_services_join(monkeypatch: pytest.MonkeyPat
             groups = [container(deployment)["args"][-1]]
             if "SIGHTLINE_SINK__STATUS_GROUP_ID" in env:
                 groups.append(settings.sink.status_group_id)
+            if "SIGHTLINE_SINK__DEAD_LETTER_GROUP_ID" in env:
+                groups.append(settings.sink.dead_letter_group_id)
             workers = {create_worker(_StubStage(stage), settings, group_id=group).group_id for group in groups}
             triggers = {
                 t["metadata"]["consumerGroup"] for t in scaled[deployment["metadata"]["name"]]["spec"]["triggers"]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,8 @@ import pytest
 from services.common.contracts import (
     CandidateDemographics,
     CandidateOutcome,
+    ContractError,
+    DeadLetter,
     EventBase,
     MediaIngested,
     ProfileReady,
@@ -19,8 +23,10 @@ from services.common.contracts import (
     SpeechResults,
     StageStatus,
     VisionFeatures,
+    dead_letter_for,
 )
-from services.sink.rows import COLUMNS, Row, RowError, rows_for
+from services.dlq import letters_from_table
+from services.sink.rows import COLUMNS, Row, RowError, dead_letter_rows, rows_for
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "schemas" / "examples" / "v1"
 
@@ -174,3 +180,59 @@ def test_demographics_become_one_row_per_candidate_in_their_own_table() -> None:
     )
     assert row.key == f"acme-us/cand_5d21b8e07a@{event.event_id}"
     assert rows_for(CandidateDemographics.model_validate(load("candidate-demographics"))) == [row]
+
+
+def _letter(topic: str, value: bytes) -> DeadLetter:
+    return dead_letter_for(
+        stage="sink", topic=topic, partition=1, offset=9, value=value, key=b"acme-us/cand_1",
+        headers=[("traceparent", b"00-ab"), ("x-bin", b"\x00\xff"), ("nothing", None)],
+        error=ContractError("invalid event: sex: Input should be 'female'"), timestamp_ms=1_700_000_000_000,
+    )  # fmt: skip
+
+
+def test_a_dead_letter_row_keeps_what_a_replay_needs() -> None:
+    letter = _letter("sightline.speech-results.v1", b'{"not": "valid"}')
+    (row,) = dead_letter_rows(letter)
+    v = row.values
+    assert (v["stage"], v["source_topic"], v["source_partition"], v["source_offset"]) == (
+        "sink", "sightline.speech-results.v1", 1, 9,
+    )  # fmt: skip
+    assert (v["error_type"], v["error_code"], v["retryable"], v["payload_withheld"]) == (
+        "ContractError", "invalid_event", False, False,
+    )  # fmt: skip
+    assert base64.b64decode(v["payload_b64"]) == b'{"not": "valid"}'
+    assert "payload_b64" not in json.loads(v["letter_json"])
+    # Read back as `sightline dlq --from table` does: the same letter, headers and key included.
+    (back,) = letters_from_table([[v["letter_json"], v["payload_b64"]]])
+    assert back.letter == letter and back.offset is None and not back.payload_withheld
+
+
+def test_a_demographics_dead_letter_is_stored_without_its_payload() -> None:
+    letter = _letter("sightline.candidate-demographics.v1", b'{"sex": "wrote-something-private"}')
+    (row,) = dead_letter_rows(letter)
+    assert row.values["payload_b64"] == "" and row.values["payload_withheld"] is True
+    assert "private" not in json.dumps(row.values, default=str)
+    (back,) = letters_from_table([[row.values["letter_json"], row.values["payload_b64"]]])
+    assert back.payload_withheld and back.letter.payload_b64 == ""
+
+
+@pytest.mark.parametrize("year", [1, 1899, 1969, 2106, 2300, 9999])
+def test_a_time_clickhouse_would_drop_unseen_is_refused_with_its_column(year: int) -> None:
+    # Partitions and TTLs go through toDateTime: out of 1970-2105 a row was accepted and then silently gone.
+    data = load("stage-status")
+    data["occurred_at"] = f"{year:04d}-06-01T00:00:00Z"
+    with pytest.raises(RowError, match=rf"occurred_at in year {year} is outside"):
+        rows_for(StageStatus.model_validate(data))
+    letter = _letter("sightline.speech-results.v1", b"{}").model_copy(
+        update={"occurred_at": datetime(year, 6, 1, tzinfo=UTC)}
+    )
+    with pytest.raises(RowError, match="occurred_at"):
+        dead_letter_rows(letter)
+
+
+def test_times_at_the_edges_of_the_range_are_stored() -> None:
+    data = load("stage-status")
+    for moment in ("1970-01-02T00:00:00Z", "2105-12-30T23:59:59Z"):
+        data["occurred_at"] = moment
+        (row,) = rows_for(StageStatus.model_validate(data))
+        assert row.values["occurred_at"].year in (1970, 2105)

@@ -75,7 +75,7 @@ code, so they are not values. A unit test compares them with the registry.
   "vision" "sightline.frame-chunk-ready.v1"
   "speech" "sightline.audio-ready.v1"
   "fusion" "sightline.media-ingested.v1,sightline.vision-features.v1,sightline.speech-results.v1,sightline.stage-status.v1,sightline.rescore-requested.v1"
-  "sink" "sightline.media-ingested.v1,sightline.vision-features.v1,sightline.speech-results.v1,sightline.profile-ready.v1,sightline.candidate-demographics.v1,sightline.stage-status.v1,sightline.review-decision.v1,sightline.candidate-outcome.v1"
+  "sink" "sightline.media-ingested.v1,sightline.vision-features.v1,sightline.speech-results.v1,sightline.profile-ready.v1,sightline.candidate-demographics.v1,sightline.stage-status.v1,sightline.review-decision.v1,sightline.candidate-outcome.v1,sightline.dead-letter.ingest.v1,sightline.dead-letter.frames.v1,sightline.dead-letter.vision.v1,sightline.dead-letter.speech.v1,sightline.dead-letter.fusion.v1,sightline.dead-letter.sink.v1"
 -}}
 {{- get $topics .service -}}
 {{- end -}}
@@ -83,13 +83,16 @@ code, so they are not values. A unit test compares them with the registry.
 {{/*
 The consumer group reading one input topic, as the broker knows it (the services put the topic prefix before
 the group's name); call with (dict "root" $ "service" "sink" "topic" "..."). The sink reads stage-status in
-a group of its own (its status reader), everything else in the service's group.
+a group of its own (its status reader), the dead-letter topics in another (its dead-letter reader), everything
+else in the service's group.
 */}}
 {{- define "sightline.consumerGroupFor" -}}
 {{- $svc := get .root.Values.services .service -}}
 {{- $group := $svc.consumerGroup -}}
 {{- if and (eq .service "sink") (eq .topic "sightline.stage-status.v1") -}}
 {{- $group = $svc.statusConsumerGroup -}}
+{{- else if and (eq .service "sink") (hasPrefix "sightline.dead-letter." .topic) -}}
+{{- $group = $svc.deadLetterConsumerGroup -}}
 {{- end -}}
 {{- printf "%s%s" .root.Values.kafka.topicPrefix $group -}}
 {{- end -}}
