@@ -165,10 +165,16 @@ def mean_eye_contact(rows: Sequence[SecondBehaviour], question: Question) -> flo
 
 
 def model_versions(report: ReportInput) -> list[tuple[str, str]]:
-    """(component, version) pairs used for the profile: the scoring model, the upstream feature
-    extractors, and every model a vision or speech event names; sorted, without repeats."""
+    """(component, version) pairs used for the profile: the scoring model, the job's competency model (a
+    calibrated version re-scores an interview as a new profile version), the upstream feature extractors, and
+    every model a vision or speech event names; sorted, without repeats."""
     profile = report.profile
-    pairs = {("scoring_model", profile.scoring_model_version), ("policy", profile.context.policy_version)}
+    model = profile.context.job.competency_model
+    pairs = {
+        ("scoring_model", profile.scoring_model_version),
+        ("competency_model", f"{model.id}@{model.version}"),
+        ("policy", profile.context.policy_version),
+    }
     pairs |= set(profile.feature_versions.items())
     for versions in [*(v.model_versions for v in report.vision), *(s.model_versions for s in report.speech)]:
         pairs |= set(versions.items())

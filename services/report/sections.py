@@ -142,7 +142,7 @@ def dimensions(view: View) -> Html:
 
 
 def versions(view: View) -> Html:
-    names = {"scoring_model": view.t("scoring_model"), "policy": view.t("policy")}
+    names = {key: view.t(key) for key in ("scoring_model", "competency_model", "policy")}
     rows = [el("tr", el("td", names.get(c, c)), el("td", v)) for c, v in facts.model_versions(view.report)]
     head = el("tr", el("th", view.t("component")), el("th", view.t("version")))
     return el(

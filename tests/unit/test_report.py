@@ -317,7 +317,9 @@ def test_speaking_charts_use_words_in_english_and_characters_in_chinese(en_html:
 def test_model_versions_of_every_stage_are_listed(en_html: str) -> None:
     rows = re.findall(r"<tr><td>([^<]+)</td><td>([^<]+)</td></tr>", section(en_html, "versions"))
     report = english_input()
+    model = report.profile.context.job.competency_model
     expected = {("scoring model", "fusion-2025.03"), ("jurisdiction policy", "policy-2025.02")}
+    expected.add(("competency model", f"{model.id}@{model.version}"))  # which weights scored it (calibration)
     expected |= set(report.profile.feature_versions.items())
     for event in [*report.vision, *report.speech]:
         expected |= set(event.model_versions.items())
