@@ -10,7 +10,6 @@ import asyncio
 import csv
 import importlib
 import json
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -101,6 +100,7 @@ def db_serve(port: int | None) -> None:
     from services.common.health import HealthServer
     from services.common.metrics import create_metrics
     from services.common.migrations import migrate
+    from services.common.signals import until_terminated
 
     settings = get_settings()
 
@@ -116,12 +116,8 @@ def db_serve(port: int | None) -> None:
         bound = await server.start()
         owner.publish(bound, settings.observability.http_host)
         click.echo(f"serving {settings.clickhouse.dsn} on http://{settings.observability.http_host}:{bound}", err=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
         try:
-            await stop.wait()
+            await until_terminated()
         finally:
             await server.stop()
             owner.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 from collections.abc import Collection
 
 from aiokafka import AIOKafkaProducer
@@ -18,6 +17,7 @@ from services.common.metrics import StageMetrics, create_metrics
 from services.common.offsets import PartitionOffsets
 from services.common.processing import MessageProcessor
 from services.common.settings import Settings
+from services.common.signals import on_termination
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +76,7 @@ class StageRunner:
     async def _open(self, *, install_signal_handlers: bool) -> AIOKafkaProducer:
         """Signals, health server, the handler's `start()` hook (buckets, models) and a started producer."""
         if install_signal_handlers:
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(sig, self.stop)
+            on_termination(self.stop)
         await self.health.start()
         # A stage that runs consumers of its own (the sink's stage-status reader) reports on this registry.
         use_metrics = getattr(self.handler, "use_metrics", None)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import signal
 from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry
 
 from services.common.health import HealthServer
 from services.common.settings import Settings
+from services.common.signals import until_terminated
 
 from .app import ReviewConsole, session_secret
 from .auth import UserDirectory
@@ -37,12 +36,8 @@ async def serve(settings: Settings, on_ready: Callable[[str], None]) -> None:
     console, server = build_console(settings)
     port = await server.start()
     on_ready(f"http://{settings.console.host}:{port}")
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     try:
-        await stop.wait()
+        await until_terminated()
     finally:
         await server.stop()
         await console.publisher.close()
