@@ -106,6 +106,11 @@ async def _topics(settings: Settings) -> None:
     )
 
 
+async def _fuzz(harness: Harness, topic: str, kind: str, data: st.DataObject) -> None:
+    """One record of ``kind`` for ``topic``, drawn and handled."""
+    await _run(harness, topic, data.draw(fuzzed(topic, (kind,)), label="record"))
+
+
 async def _run(harness: Harness, topic: str, record: Fuzzed) -> None:
     try:
         decode_dead_letter(record.value) if TOPICS[topic].is_dead_letter else decode(topic, record.value)
@@ -224,34 +229,28 @@ async def sink(fuzz_settings: Settings) -> AsyncIterator[tuple[Harness, Harness,
 @FUZZ
 @given(data=st.data())
 async def test_ingest_input(ingest: Harness, kind: str, data: st.DataObject) -> None:
-    await _run(
-        ingest, topic_for(InterviewCompleted), data.draw(fuzzed(topic_for(InterviewCompleted), (kind,)), label="record")
-    )
+    await _fuzz(ingest, topic_for(InterviewCompleted), kind, data)
 
 
 @pytest.mark.parametrize("kind", KINDS)
 @FUZZ
 @given(data=st.data())
 async def test_frames_input(frames: Harness, kind: str, data: st.DataObject) -> None:
-    topic = topic_for(MediaIngested)
-    await _run(frames, topic, data.draw(fuzzed(topic, (kind,)), label="record"))
+    await _fuzz(frames, topic_for(MediaIngested), kind, data)
 
 
 @pytest.mark.parametrize("kind", KINDS)
 @FUZZ
 @given(data=st.data())
 async def test_vision_input(vision: Harness, kind: str, data: st.DataObject) -> None:
-    await _run(
-        vision, topic_for(FrameChunkReady), data.draw(fuzzed(topic_for(FrameChunkReady), (kind,)), label="record")
-    )
+    await _fuzz(vision, topic_for(FrameChunkReady), kind, data)
 
 
 @pytest.mark.parametrize("kind", KINDS)
 @FUZZ
 @given(data=st.data())
 async def test_speech_input(speech: Harness, kind: str, data: st.DataObject) -> None:
-    topic = topic_for(AudioReady)
-    await _run(speech, topic, data.draw(fuzzed(topic, (kind,)), label="record"))
+    await _fuzz(speech, topic_for(AudioReady), kind, data)
 
 
 FUSION_INPUTS = [topic_for(c) for c in (MediaIngested, StageStatus, VisionFeatures, SpeechResults, RescoreRequested)]
@@ -262,7 +261,7 @@ FUSION_INPUTS = [topic_for(c) for c in (MediaIngested, StageStatus, VisionFeatur
 @FUZZ
 @given(data=st.data())
 async def test_fusion_inputs(fusion: Harness, topic: str, kind: str, data: st.DataObject) -> None:
-    await _run(fusion, topic, data.draw(fuzzed(topic, (kind,)), label="record"))
+    await _fuzz(fusion, topic, kind, data)
 
 
 SINK_INPUTS = [
