@@ -161,6 +161,9 @@ def vision_features(ingested: MediaIngested, candidate: Candidate) -> list[Visio
             start_s=start,
             end_s=end,
             seconds=seconds,
+            # No per-frame gaze: fusion keeps the chunks' own eye contact and look-aways, which these per-second
+            # figures describe (tests/unit/test_vision_gaze.py covers judging from the gaze samples).
+            gaze=[],
             summary={
                 "frames_analysed": 10 * len(seconds),
                 "face_present_ratio": 1.0,

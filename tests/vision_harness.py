@@ -103,6 +103,7 @@ def _event(window: ChunkWindow, index: int, total: int, features: ChunkFeatures)
         timeline=ref,
         summary=features.summary,
         seconds=features.seconds,
+        gaze=features.gaze,
         model_versions={"face_detector": "test"},
     )
 

@@ -15,9 +15,11 @@ from services.samples.ground_truth import Events, GroundTruth, LookAway, Nod, No
 
 #: How far the candidate moves sideways to leave the frame (fraction of display width).
 LEAVE_SHIFT = 1.15
-#: Horizontal shift and turn of a look-away at full extent.
-LOOK_SHIFT = 0.07
-LOOK_YAW = 0.55
+#: Horizontal shift and 3-D head turn (degrees) of a look-away at full extent. A real look-away turns the head,
+#: moving the nose against the eyes; a flat squash of the picture would not, and a pose estimator rightly reads
+#: it as a face still looking into the lens.
+LOOK_SHIFT = 0.04
+LOOK_TURN_DEG = 50.0
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,7 @@ class MotionModel:
         body_dx = dx * 0.5
         second = 0.0
         side = "right"
+        turn = 0.0
         e = self._active(t)
         if isinstance(e, Nod):
             u = (t - e.start) / e.period_s
@@ -106,7 +109,7 @@ class MotionModel:
             f = ramp(t, e.start, e.end, e.turn_s)
             dx += sign * LOOK_SHIFT * f
             dy += 0.008 * f
-            yaw += sign * LOOK_YAW * f
+            turn = sign * LOOK_TURN_DEG * f
             body_dx += sign * 0.02 * f
         k = self._head_scale
         dx, dy, body_dx = dx * k, dy * k, body_dx * k
@@ -120,4 +123,4 @@ class MotionModel:
         elif isinstance(e, SecondFace):
             second = ramp(t, e.enter_start, e.exit_end, e.start - e.enter_start)
             side = e.side
-        return Pose(dx, dy, yaw, pitch, body_dx, second, side, gain)
+        return Pose(dx, dy, yaw, pitch, body_dx, second, side, gain, turn)

@@ -5,18 +5,91 @@ that touch are joined first, then the look-away minimum duration is applied, the
 clipped to each question's window. Counts of nods and shakes come from their times; ratios are
 weighted by the frames of the per-second rows that fall in the window. Duplicate events of a chunk
 (replays) count once.
+
+Eye contact and look-aways are judged here, over the whole interview, from every frame's head pose against the
+line of sight (`VisionFeatures.gaze`, see services/vision/pose.py): a frame faces the camera when its yaw and pitch
+are within `GazeRule`'s angles of the candidate's own resting pose, the median over the interview (kept within a
+bounded offset of the line of sight). Neither where
+the face sits in the picture nor the camera's height enters: a candidate framed on the left third, or filmed from
+a laptop's lid while looking at the screen, rests at their own pose and is judged from it. Events without gaze
+samples (older producers) keep the chunks' own judgement.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.common.contracts import TimeRange, VisionFeatures
+from services.vision.signals import runs
 
 #: Pieces closer than this (seconds) are one episode (a frame period of slack at chunk boundaries).
 JOIN_GAP_S = 0.15
+
+
+@dataclass(frozen=True)
+class GazeRule:
+    """How far from the candidate's resting pose the head may turn (yaw) or tilt (pitch) and still face the camera,
+    the shortest time turned away that is a look-away, and how far from the line of sight a resting pose may be."""
+
+    max_yaw_deg: float = 15.0
+    max_pitch_deg: float = 20.0
+    min_look_away_s: float = 1.0
+    #: How far the resting pose may sit from the line of sight: a screen beside the lens or a camera above the
+    #: screen moves it by this much at most. A candidate who spends most of the interview turned further away
+    #: (reading from another screen) has not made that their eye contact.
+    max_rest_yaw_deg: float = 15.0
+    max_rest_pitch_deg: float = 25.0
+
+
+@dataclass(frozen=True)
+class Gaze:
+    """Every analysed frame's judgement over the interview: ``facing`` is None where no face was seen."""
+
+    times: list[float]
+    facing: list[bool | None]
+    rest_yaw_deg: float
+    rest_pitch_deg: float
+    look_aways: list[Period]
+
+    def eye_contact(self, start_s: float, end_s: float) -> tuple[int, int]:
+        """(frames facing the camera, frames with a face) in ``[start_s, end_s)``."""
+        seen = [f for t, f in zip(self.times, self.facing, strict=True) if start_s <= t < end_s and f is not None]
+        return sum(seen), len(seen)
+
+
+def gaze(events: Iterable[VisionFeatures], rule: GazeRule = GazeRule()) -> Gaze | None:
+    """Eye contact per frame against the candidate's resting pose; None when a chunk carries no gaze samples."""
+    chunks = unique_chunks(events)
+    if not chunks or any(not c.gaze for c in chunks):
+        return None
+    samples = sorted((g for c in chunks for g in c.gaze), key=lambda g: g.t_s)
+    times = np.array([g.t_s for g in samples])
+    yaw = np.array([np.nan if g.yaw_deg is None else g.yaw_deg for g in samples])
+    pitch = np.array([np.nan if g.pitch_deg is None else g.pitch_deg for g in samples])
+    seen = ~np.isnan(yaw) & ~np.isnan(pitch)
+    if not seen.any():
+        return Gaze([float(t) for t in times], [None] * len(samples), 0.0, 0.0, [])
+    # The resting pose: the median over the interview, then again over the frames near it, so the turned-away
+    # frames (a minority) do not pull it.
+    rest_yaw = _clamp(float(np.median(yaw[seen])), rule.max_rest_yaw_deg)
+    near = seen & (np.abs(yaw - rest_yaw) <= rule.max_yaw_deg)
+    if near.any():
+        rest_yaw = _clamp(float(np.median(yaw[near])), rule.max_rest_yaw_deg)
+    rest_pitch = _clamp(float(np.median(pitch[near if near.any() else seen])), rule.max_rest_pitch_deg)
+    with np.errstate(invalid="ignore"):
+        facing = (np.abs(yaw - rest_yaw) <= rule.max_yaw_deg) & (np.abs(pitch - rest_pitch) <= rule.max_pitch_deg)
+    period = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
+    away = [Period(start_s=float(times[i]), end_s=float(times[j - 1] + period)) for i, j in runs(seen & ~facing)]
+    flags: list[bool | None] = [bool(f) if s else None for f, s in zip(facing, seen, strict=True)]
+    return Gaze([float(t) for t in times], flags, rest_yaw, rest_pitch, join(away, min_s=rule.min_look_away_s))
+
+
+def _clamp(value: float, limit: float) -> float:
+    return max(-limit, min(limit, value))
 
 
 class Window(BaseModel):
@@ -73,6 +146,11 @@ class InterviewBehaviour(BaseModel):
     chunks_expected: int
     emotion_inference_performed: bool
     look_aways: list[Period]
+    rest_pose: tuple[float, float] | None = Field(
+        None,
+        description="The candidate's resting (yaw, pitch) against the line of sight over the interview, degrees, "
+        "from which eye contact was judged; null when the events carried no gaze samples.",
+    )
     smiles: list[Period]
     face_absent: list[Period]
     second_face: list[Period]
@@ -111,15 +189,19 @@ def unique_chunks(events: Iterable[VisionFeatures]) -> list[VisionFeatures]:
 
 
 def aggregate(
-    events: Iterable[VisionFeatures], windows: Sequence[Window] | None = None, look_away_min_s: float = 1.0
+    events: Iterable[VisionFeatures], windows: Sequence[Window] | None = None, rule: GazeRule = GazeRule()
 ) -> InterviewBehaviour:
     """Behaviour per question window (the interview's questions when ``windows`` is None)."""
     chunks = unique_chunks(events)
+    judged = gaze(chunks, rule)
     if windows is None:
         questions = chunks[0].context.questions if chunks else []
         windows = [Window(question_id=q.question_id, start_s=q.start_s, end_s=q.end_s) for q in questions]
     summaries = [c.summary for c in chunks]
-    look = join((r for s in summaries for r in s.episodes.look_away), min_s=look_away_min_s)
+    if judged is not None:
+        look = judged.look_aways
+    else:
+        look = join((r for s in summaries for r in s.episodes.look_away), min_s=rule.min_look_away_s)
     smiles = join(r for s in summaries for r in s.episodes.smile)
     absent = join(r for s in summaries for r in s.episodes.face_absent)
     second = join(r for s in summaries for r in s.episodes.second_face)
@@ -140,6 +222,10 @@ def aggregate(
             if row.eye_contact_ratio is not None:
                 contact += n * row.face_present_ratio * row.eye_contact_ratio
             motion += n * row.motion_energy
+        eye_contact = contact / faces if faces else None
+        if judged is not None:
+            facing, seen = judged.eye_contact(w.start_s, w.end_s)
+            eye_contact = facing / seen if seen else None
         window_smiles = clip(smiles, w.start_s, w.end_s)
         frown = None
         if performed:
@@ -154,7 +240,7 @@ def aggregate(
                 end_s=w.end_s,
                 frames_analysed=round(frames),
                 face_present_ratio=faces / frames if frames else None,
-                eye_contact_ratio=contact / faces if faces else None,
+                eye_contact_ratio=eye_contact,
                 nod_count=sum(1 for t in nods if w.start_s <= t < w.end_s),
                 shake_count=sum(1 for t in shakes if w.start_s <= t < w.end_s),
                 look_aways=clip(look, w.start_s, w.end_s),
@@ -171,6 +257,7 @@ def aggregate(
         chunks_expected=chunks[0].total_chunks if chunks else 0,
         emotion_inference_performed=performed,
         look_aways=look,
+        rest_pose=None if judged is None else (judged.rest_yaw_deg, judged.rest_pitch_deg),
         smiles=smiles,
         face_absent=absent,
         second_face=second,
@@ -178,4 +265,15 @@ def aggregate(
     )
 
 
-__all__ = ["InterviewBehaviour", "Period", "QuestionBehaviour", "Window", "aggregate", "clip", "join"]
+__all__ = [
+    "Gaze",
+    "GazeRule",
+    "InterviewBehaviour",
+    "Period",
+    "QuestionBehaviour",
+    "Window",
+    "aggregate",
+    "clip",
+    "gaze",
+    "join",
+]

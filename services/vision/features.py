@@ -22,6 +22,7 @@ import numpy.typing as npt
 from services.common.contracts import (
     EmotionInference,
     Episodes,
+    GazeSample,
     HeadPose,
     SecondBehaviour,
     TimeRange,
@@ -54,6 +55,7 @@ class ChunkFeatures:
     columns: dict[str, list[object]]
     summary: VisionSummary
     seconds: list[SecondBehaviour]
+    gaze: list[GazeSample]
 
 
 def motion_energy(frames: Sequence[Image], results: Sequence[FrameResult]) -> list[float | None]:
@@ -98,14 +100,9 @@ def chunk_features(
     yaw = np.array([r.pose.yaw_deg if r.pose else np.nan for r in results])
     pitch = np.array([r.pose.pitch_deg if r.pose else np.nan for r in results])
     roll = np.array([r.pose.roll_deg if r.pose else np.nan for r in results])
-    centre_x = np.array([(r.box[0] + r.box[2]) / 2 if r.box else np.nan for r in results])
-    median_pitch = float(np.nanmedian(pitch)) if np.any(~np.isnan(pitch)) else 0.0
-    with np.errstate(invalid="ignore"):
-        facing = (
-            (np.abs(yaw) <= settings.eye_contact_max_yaw_deg)
-            & (np.abs(pitch - median_pitch) <= settings.eye_contact_max_pitch_deg)
-            & (np.abs(centre_x - 0.5) <= settings.look_away_offset)
-        )
+    sight_yaw = np.array([r.pose.sight_yaw_deg if r.pose else np.nan for r in results])
+    sight_pitch = np.array([r.pose.sight_pitch_deg if r.pose else np.nan for r in results])
+    facing = _facing(sight_yaw, sight_pitch, settings)
     facing &= has_face
     away = has_face & ~facing
 
@@ -121,7 +118,9 @@ def chunk_features(
         return out
 
     look_away = ranges(away, settings.look_away_min_s)
-    nod_times, shake_times = _gestures(t, results, has_face, settings)
+    with np.errstate(invalid="ignore"):
+        turned = np.abs(sight_yaw) > settings.eye_contact_max_yaw_deg
+    nod_times, shake_times = _gestures(t, results, has_face, turned, settings)
 
     expression = None
     smile = None
@@ -185,10 +184,39 @@ def chunk_features(
         image_quality=quality,
     )
     columns = _columns(
-        t, results, yaw, pitch, roll, facing, away, motion_values, expression, _frowning(expression, settings)
+        t,
+        results,
+        (yaw, pitch, roll, sight_yaw, sight_pitch),
+        facing,
+        away,
+        motion_values,
+        expression,
+        _frowning(expression, settings),
     )
     seconds = _seconds(t, faces, has_face, yaw, pitch, roll, facing, smile, dominant, motion_values)
-    return ChunkFeatures(columns, summary, seconds)
+    gaze = [
+        GazeSample(t_s=float(ts), yaw_deg=_opt(float(y)), pitch_deg=_opt(float(p)))
+        for ts, y, p in zip(t, sight_yaw, sight_pitch, strict=True)
+    ]
+    return ChunkFeatures(columns, summary, seconds, gaze)
+
+
+def _facing(
+    sight_yaw: npt.NDArray[np.float64], sight_pitch: npt.NDArray[np.float64], settings: VisionSettings
+) -> npt.NDArray[np.bool_]:
+    """Frames where the candidate faces the camera, judged from the head's pose against the line of sight (see
+    services/vision/pose.py), never from where the face sits in the picture: a candidate framed on the left third
+    who looks into the lens faces it as much as a centred one.
+
+    Yaw is judged as it is: against the line of sight, zero looks into the lens wherever the face is. Pitch is
+    judged against the candidate's own level over the chunk (the median over frames not turned aside), because
+    people look at the screen rather than the lens and a camera above or below the screen tilts every frame alike.
+    """
+    with np.errstate(invalid="ignore"):
+        level = np.abs(sight_yaw) <= settings.eye_contact_max_yaw_deg
+        reference = sight_pitch[level & ~np.isnan(sight_pitch)]
+        baseline = float(np.median(reference)) if reference.size else 0.0
+        return np.asarray(level & (np.abs(sight_pitch - baseline) <= settings.eye_contact_max_pitch_deg), bool)
 
 
 def _frowning(expression: npt.NDArray[np.float32] | None, settings: VisionSettings) -> list[bool] | None:
@@ -198,10 +226,17 @@ def _frowning(expression: npt.NDArray[np.float32] | None, settings: VisionSettin
 
 
 def _gestures(
-    t: npt.NDArray[np.float64], results: Sequence[FrameResult], has_face: npt.NDArray[np.bool_], s: VisionSettings
+    t: npt.NDArray[np.float64],
+    results: Sequence[FrameResult],
+    has_face: npt.NDArray[np.bool_],
+    turned: npt.NDArray[np.bool_],
+    s: VisionSettings,
 ) -> tuple[list[float], list[float]]:
     nods: list[float] = []
     shakes: list[float] = []
+    held = np.zeros(len(t), dtype=bool)
+    for i, j in runs(turned):
+        held[i:j] = t[j - 1] - t[i] >= s.look_away_min_s
     for i, j in runs(has_face):
         if j - i < 3:
             continue
@@ -220,6 +255,11 @@ def _gestures(
             a, b = _excursion(vertical, point.index, s.nod_min_swing)
             if times[b] - times[a] > s.gesture_max_half_period_s:
                 continue
+            # On a head turned aside the five landmarks lose their footing (the far eye and mouth corner are
+            # foreshortened or hidden) and the nose tip jitters up and down by a nod's swing: nods are read on
+            # a head facing the camera. Shakes swing through frontal and are read anyway.
+            if turned[i + a : i + b + 1].any():
+                continue
             # A head shake bobs the nose up and down a little each time it passes the middle: a swing is a nod
             # only where the head moved more up and down than sideways around it.
             near = np.abs(times - times[point.index]) <= s.gesture_max_half_period_s / 2
@@ -233,6 +273,10 @@ def _gestures(
                 train.append(end.index)
                 continue
             for k in range(0, len(train) - 1, 2):
+                # A look-away turns the head out and back like one swing of a shake, but holds the turn: a swing
+                # reaching into a held turn is the look-away's.
+                if held[i + train[k] : i + train[k + 1] + 1].any():
+                    continue
                 shakes.append(float((times[train[k]] + times[train[k + 1]]) / 2))
             train = [] if end is None else [end.index]
     return sorted(nods), sorted(shakes)
@@ -278,9 +322,7 @@ def _opt(v: float) -> float | None:
 def _columns(
     t: npt.NDArray[np.float64],
     results: Sequence[FrameResult],
-    yaw: npt.NDArray[np.float64],
-    pitch: npt.NDArray[np.float64],
-    roll: npt.NDArray[np.float64],
+    angles: tuple[npt.NDArray[np.float64], ...],
     facing: npt.NDArray[np.bool_],
     away: npt.NDArray[np.bool_],
     motion: npt.NDArray[np.float64],
@@ -297,9 +339,12 @@ def _columns(
         "landmarks": [
             [float(v) for v in r.landmarks.reshape(-1)] if r.landmarks is not None else None for r in results
         ],
-        "yaw_deg": [_opt(v) for v in yaw],
-        "pitch_deg": [_opt(v) for v in pitch],
-        "roll_deg": [_opt(v) for v in roll],
+        **{
+            name: [_opt(v) for v in values]
+            for name, values in zip(
+                ("yaw_deg", "pitch_deg", "roll_deg", "sight_yaw_deg", "sight_pitch_deg"), angles, strict=True
+            )
+        },
         "eye_contact": [bool(f) if h else None for f, h in zip(facing, has, strict=True)],
         "looking_away": [bool(a) if h else None for a, h in zip(away, has, strict=True)],
         "motion_energy": [_opt(v) for v in motion],

@@ -6,6 +6,12 @@ whose principal point is the image centre (webcams are near that). The rotation 
 contract's convention: positive yaw turns the face to the image's left, which is the candidate's right (a
 candidate looking to their left has a negative yaw); positive pitch looks up; positive roll tilts clockwise in
 the image.
+
+Whether a candidate faces the camera is a question about the line of sight, not the optical axis: someone sitting
+on the left third of the picture who looks into the lens has their head turned toward it, and reads a camera-axis
+yaw of about ten degrees. `Pose.sight_yaw_deg` / `sight_pitch_deg` are the same rotation measured against the ray
+from the camera to the face (the PnP translation), so they are near zero for a face looking into the lens wherever
+it sits in the frame and whatever the camera's height, and eye contact can be judged without the box's position.
 """
 
 from __future__ import annotations
@@ -37,6 +43,9 @@ class Pose:
     yaw_deg: float
     pitch_deg: float
     roll_deg: float
+    #: The head's yaw and pitch against the line of sight (camera to face), same signs: 0 looks into the lens.
+    sight_yaw_deg: float = 0.0
+    sight_pitch_deg: float = 0.0
 
 
 def camera_matrix(width: int, height: int) -> npt.NDArray[np.float64]:
@@ -60,12 +69,32 @@ def head_pose(landmarks: npt.NDArray[np.float32], width: int, height: int) -> Po
     centre = (image_points[2] - np.array([width / 2.0, height / 2.0])) * distance / float(width)
     guess = np.zeros((3, 1))
     tvec = np.array([[centre[0]], [centre[1]], [distance]])
-    ok, rvec, _ = cv2.solvePnP(
+    ok, rvec, found = cv2.solvePnP(
         model, image_points, camera_matrix(width, height), None, guess, tvec, True, cv2.SOLVEPNP_ITERATIVE
     )
     if not ok:
         return None
     rot = np.asarray(cv2.Rodrigues(rvec)[0], dtype=np.float64)
+    yaw, pitch, roll = _angles(rot)
+    # The rotation that turns the optical axis onto the ray toward the face, undone: the head's pose as seen
+    # along that ray.
+    sight_yaw, sight_pitch, _ = _angles(_onto_ray(np.asarray(found, dtype=np.float64).reshape(3)).T @ rot)
+    return Pose(yaw_deg=yaw, pitch_deg=pitch, roll_deg=roll, sight_yaw_deg=sight_yaw, sight_pitch_deg=sight_pitch)
+
+
+def _onto_ray(direction: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """The rotation (camera axes) taking the optical axis +z onto ``direction``: yaw about y, then pitch about x,
+    no roll, so a face on the ray looking back along it has zero yaw and pitch."""
+    x, y, z = direction / max(1e-9, float(np.linalg.norm(direction)))
+    about_y = math.atan2(x, z)
+    about_x = math.atan2(-y, math.hypot(x, z))
+    ry = np.array([[math.cos(about_y), 0, math.sin(about_y)], [0, 1, 0], [-math.sin(about_y), 0, math.cos(about_y)]])
+    rx = np.array([[1, 0, 0], [0, math.cos(about_x), -math.sin(about_x)], [0, math.sin(about_x), math.cos(about_x)]])
+    return np.asarray(ry @ rx, dtype=np.float64)
+
+
+def _angles(rot: npt.NDArray[np.float64]) -> tuple[float, float, float]:
+    """(yaw, pitch, roll) in the contract's convention of a rotation in OpenCV camera axes."""
     # Express the rotation in the model's own axes (x right, y up, z toward the camera).
     r = _to_camera_axes() @ rot @ _to_camera_axes()
     # r = Rz(roll) @ Ry(yaw) @ Rx(pitch) in that frame.
@@ -75,7 +104,7 @@ def head_pose(landmarks: npt.NDArray[np.float32], width: int, height: int) -> Po
     # Rotation about +y (up) turns the nose toward +x, the image's right: the contract's yaw is the opposite.
     # Rotation about +x tips the nose down (looks down): the contract's pitch is the opposite.
     # Rotation about +z (toward the camera) is counter-clockwise in the image: the contract's roll is the opposite.
-    return Pose(yaw_deg=-yaw, pitch_deg=-pitch, roll_deg=-roll)
+    return -yaw, -pitch, -roll
 
 
 def project(pose: Pose, distance_mm: float, width: int, height: int) -> npt.NDArray[np.float32]:

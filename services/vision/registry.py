@@ -74,7 +74,7 @@ EXPRESSION = ModelEntry(
 )
 
 #: Head pose is geometry, not a network: it has a version but no weights.
-HEAD_POSE_VERSION = "pnp5-generic-face-1"
+HEAD_POSE_VERSION = "pnp5-generic-face-2"
 
 REGISTRY: dict[str, ModelEntry] = {entry.name: entry for entry in (FACE_DETECTOR, EXPRESSION)}
 

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from services.vision.aggregate import GazeRule
+
 #: The key-frame intervals the truth tests measure gestures, look-aways and face episodes at (seconds).
 KEYFRAME_INTERVALS_S = (0.0, 0.5, 1.0)
 
@@ -69,19 +71,22 @@ class VisionSettings(BaseModel):
         description="Classify expressions where the interview permits it; false never does (reason `disabled`).",
     )
     eye_contact_max_yaw_deg: float = Field(
-        20.0, ge=0, le=90, description="Largest head yaw that still counts as facing the camera."
+        GazeRule.max_yaw_deg,
+        ge=0,
+        le=90,
+        description="Largest head yaw against the line of sight (camera to face) that still counts as facing the "
+        "camera.",
     )
     eye_contact_max_pitch_deg: float = Field(
-        20.0, ge=0, le=90, description="Largest pitch away from the chunk's median pitch that still faces the camera."
-    )
-    look_away_offset: float = Field(
-        0.045,
+        GazeRule.max_pitch_deg,
         ge=0,
-        le=1,
-        description="Horizontal distance of the head from the picture's centre column (share of the width) beyond "
-        "which the candidate looks past the camera.",
+        le=90,
+        description="Largest pitch, against the line of sight, away from the candidate's level over the chunk that "
+        "still faces the camera.",
     )
-    look_away_min_s: float = Field(1.0, ge=0, le=60, description="Shortest gaze-away period that is an episode.")
+    look_away_min_s: float = Field(
+        GazeRule.min_look_away_s, ge=0, le=60, description="Shortest gaze-away period that is an episode."
+    )
     nod_min_swing: float = Field(
         0.06, ge=0, le=1, description="Smallest up-down swing of the nose tip, in face heights, counted as a nod."
     )

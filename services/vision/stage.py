@@ -194,6 +194,7 @@ class VisionStage:
             ),
             summary=features.summary,
             seconds=features.seconds,
+            gaze=features.gaze,
             model_versions=versions,
         )
 

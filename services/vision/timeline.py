@@ -4,7 +4,8 @@ Columns: ``pts_s`` (media time), ``faces`` (faces counted), ``face_search`` (``w
 searched for faces; ``window``: only around the face its key frames showed, see `services.vision.tracking`),
 ``face_score``, ``box`` ([x0, y0, x1, y1] as fractions of the frame), ``landmarks`` (10 values: x, y of the
 eyes, nose tip and mouth corners, as fractions), ``yaw_deg``, ``pitch_deg``, ``roll_deg`` (contract sign
-convention), ``eye_contact``, ``looking_away``, ``motion_energy`` (0-1, null on a chunk's first frame),
+convention), ``sight_yaw_deg``, ``sight_pitch_deg`` (the head against the line of sight: 0 looks into the lens),
+``eye_contact``, ``looking_away``, ``motion_energy`` (0-1, null on a chunk's first frame),
 ``brightness`` (0-1), ``sharpness`` (variance of the Laplacian). Only when emotion inference was performed:
 ``smile_intensity``, ``frowning`` and ``p_<expression>`` per class. Null where no face was found.
 """
@@ -29,6 +30,8 @@ _TYPES: dict[str, pa.DataType] = {
     "yaw_deg": pa.float32(),
     "pitch_deg": pa.float32(),
     "roll_deg": pa.float32(),
+    "sight_yaw_deg": pa.float32(),
+    "sight_pitch_deg": pa.float32(),
     "eye_contact": pa.bool_(),
     "looking_away": pa.bool_(),
     "motion_energy": pa.float32(),

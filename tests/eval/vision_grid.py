@@ -17,7 +17,7 @@ import numpy as np
 from services.samples import SampleSpec, generate_interview
 from services.samples.ground_truth import GroundTruth
 from services.samples.spec import EventMix
-from services.vision.aggregate import Period
+from services.vision.aggregate import Period, gaze
 from services.vision.analyzer import FrameAnalyzer
 from services.vision.settings import VisionSettings
 from tests.vision_harness import Analysed, Packs, analyse_samples, chunk_packs, nod_peaks, shake_middles
@@ -83,16 +83,17 @@ def episode_scores(found: Spans, held: Spans, allowed: Spans) -> tuple[float | N
 
 
 def _frontal_agreement(sample: Analysed, truth: GroundTruth) -> float | None:
-    """Share of the frames with a face, away from any scripted look-away, nod, shake or exit, that count as eye
-    contact."""
+    """Share of the frames with a face, away from any scripted look-away, nod, shake or exit, judged as eye contact
+    (over the interview, as fusion judges it)."""
     ev = truth.events
     busy = [(e.start - FRONTAL_MARGIN_S, e.end + FRONTAL_MARGIN_S) for e in (*ev.look_aways, *ev.nods, *ev.shakes)]
     busy += [(e.leave_start - FRONTAL_MARGIN_S, e.back_end + FRONTAL_MARGIN_S) for e in ev.no_face]
+    judged = gaze(sample.events)
+    assert judged is not None
     flags = [
-        bool(flag)
-        for _, _, _, features in sample.chunks
-        for t, flag in zip(features.columns["pts_s"], features.columns["eye_contact"], strict=True)
-        if flag is not None and not any(a <= float(t) < b for a, b in busy)  # type: ignore[arg-type]
+        flag
+        for t, flag in zip(judged.times, judged.facing, strict=True)
+        if flag is not None and not any(a <= t < b for a, b in busy)
     ]
     return float(np.mean(flags)) if flags else None
 

@@ -133,7 +133,8 @@ def test_smiling_scores_higher_than_neutral(analysed: dict[str, Analysed]) -> No
 
 
 def test_look_away_direction_follows_the_truth(analysed: dict[str, Analysed]) -> None:
-    """Frames flagged as looking away during a scripted look-away sit on the side the truth names."""
+    """During a scripted look-away the head sits and turns toward the side the truth names: the face moves that
+    way in the picture and its yaw against the line of sight is positive toward the image's left."""
     for name in SPECS:
         sample = analysed[name]
         for look in sample.truth.events.look_aways:
@@ -143,15 +144,15 @@ def test_look_away_direction_follows_the_truth(analysed: dict[str, Analysed]) ->
             shift = float(np.median([(r.box[0] + r.box[2]) / 2 for r in held]))
             shift -= float(np.median([(r.box[0] + r.box[2]) / 2 for r in rest]))
             assert (shift < 0) == (look.direction == "left"), (name, shift)
+            sight = float(np.median([r.pose.sight_yaw_deg for r in held if r.pose is not None]))
+            assert (sight > 0) == (look.direction == "left") and abs(sight) > 20.0, (name, sight)
 
 
 def test_head_pose_signs_on_rendered_frames(analysed: dict[str, Analysed], analyzer: FrameAnalyzer) -> None:
     """Real frames turned by known image operations: a clockwise rotation raises roll, an anticlockwise one
     lowers it, a mirror image negates it. Pitch is checked on projected landmarks in test_vision_units, yaw
-    there and on heads turned in 3-D in test_vision_pose3d: the sample's look-aways shift and squash the face
-    in 2-D, which no landmark-based pose reads as a turn (their direction is checked above from the head's
-    position instead), and the frontal astronaut's yaw of a few degrees is within the detector's left-right
-    asymmetry."""
+    there, on heads turned in 3-D in test_vision_pose3d and on the samples' look-aways (turns in 3-D) above; the
+    frontal astronaut's yaw of a few degrees is within the detector's left-right asymmetry."""
     stills = analysed["smiling"].stills
     height, width = stills[0].shape[:2]
 

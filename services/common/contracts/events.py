@@ -436,6 +436,15 @@ class SecondBehaviour(Contract):
     motion_energy: Ratio = Field(description="Mean normalised inter-frame difference in the person region, 0-1.")
 
 
+class GazeSample(Contract):
+    """The head's pose against the line of sight in one analysed frame: 0 looks into the lens wherever the face sits
+    in the picture. Null angles: no face in the frame."""
+
+    t_s: Seconds = Field(description="Media time of the frame, seconds.")
+    yaw_deg: Degrees | None = Field(description="Yaw against the line of sight; positive turns to the image's left.")
+    pitch_deg: Degrees | None = Field(description="Pitch against the line of sight; positive looks up.")
+
+
 #: Component name → version ("face_detector": "yunet-2023mar").
 ModelVersions = Annotated[dict[Code, Version], Field(min_length=1, max_length=32)]
 
@@ -458,6 +467,13 @@ class VisionFeatures(EventBase):
     summary: VisionSummary = Field(description="Aggregates over the chunk.")
     seconds: Annotated[list[SecondBehaviour], UniqueBy(("second",)), Field(max_length=600)] = Field(
         description="Per-second behaviour over the chunk, ascending; what the sink stores as the timeline."
+    )
+    gaze: Annotated[list[GazeSample], Field(max_length=10_000)] = Field(
+        default_factory=list,
+        description="Every analysed frame's head pose against the line of sight, ascending. Fusion judges eye "
+        "contact and look-aways from it against the candidate's own resting pose over the whole interview; the "
+        "chunk's eye_contact_ratio, look_away episodes and per-second eye contact judge yaw against the line of "
+        "sight alone (the chunk cannot know the interview's resting pose).",
     )
     model_versions: ModelVersions = Field(description="Versions of the models used, by component.")
 
