@@ -10,15 +10,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from services.common.contracts import ConsentScope, FailureCode, InterviewCompleted, InterviewContext
-from services.common.contracts.types import is_eu_jurisdiction, jurisdiction_country
+from services.common.jurisdictions import DEFAULT_RULES, JurisdictionRules, rules_for, with_prohibitions
 
-#: Version of the default policy table; bump it whenever `DEFAULT_PROHIBITED` changes.
-DEFAULT_POLICY_VERSION = "policy-2025.02"
+#: Version of the default policy table; bump it whenever `DEFAULT_RULES` or `DEFAULT_PROHIBITED` changes.
+DEFAULT_POLICY_VERSION = "policy-2026.12"
 
-#: Jurisdiction key → scopes never performed there, whatever the consent says. Keys are a jurisdiction
-#: ("US-IL"), a country ("US"), "EU" (any member state or subdivision of one) or "*" (everywhere).
+#: Jurisdiction key → scopes never performed there, whatever the consent says (the statutory rule sets'). Keys
+#: are a jurisdiction ("US-IL"), a country ("US"), "EU" (any member state or subdivision of one) or "*".
 DEFAULT_PROHIBITED: Mapping[str, frozenset[str]] = {
-    "EU": frozenset({ConsentScope.EMOTION_INFERENCE.value}),
+    key: rules.prohibited_scopes for key, rules in DEFAULT_RULES.items() if rules.prohibited_scopes
 }
 
 #: Scopes that only make sense on top of another one (emotion inference reads faces, faces need video).
@@ -46,20 +46,22 @@ class PolicyViolation(ValueError):
 
 @dataclass(frozen=True)
 class JurisdictionPolicy:
-    """The policy table: which consented scopes each jurisdiction still forbids."""
+    """The policy: the statutory rule sets (services.common.jurisdictions) plus a deployment's own prohibitions.
+
+    `prohibited` can only add prohibitions: what a statutory rule set forbids stays forbidden.
+    """
 
     version: str = DEFAULT_POLICY_VERSION
     prohibited: Mapping[str, frozenset[str]] = field(default_factory=lambda: dict(DEFAULT_PROHIBITED))
+    rules: Mapping[str, JurisdictionRules] = field(default_factory=lambda: dict(DEFAULT_RULES))
+
+    def rules_for(self, jurisdiction: str) -> JurisdictionRules:
+        """Every rule set applying to `jurisdiction`, with this deployment's prohibitions, combined."""
+        return rules_for(jurisdiction, with_prohibitions(self.rules, self.prohibited))
 
     def prohibited_in(self, jurisdiction: str) -> frozenset[str]:
         """Union of every matching entry: a specific entry can add prohibitions, never lift EU-wide ones."""
-        keys = {"*", jurisdiction, jurisdiction_country(jurisdiction)}
-        if is_eu_jurisdiction(jurisdiction):
-            keys.add("EU")
-        result: frozenset[str] = frozenset()
-        for key in keys:
-            result |= self.prohibited.get(key, frozenset())
-        return result
+        return self.rules_for(jurisdiction).prohibited_scopes
 
 
 @dataclass(frozen=True)
@@ -73,16 +75,18 @@ class IngestLimits:
 def permitted_analyses(consented: list[str], jurisdiction: str, policy: JurisdictionPolicy) -> list[str]:
     """Consented known scopes that the jurisdiction allows and whose prerequisites are permitted, in consent order.
 
-    Unknown scopes are kept in the consent but grant nothing.
+    A prerequisite is another analysis (`SCOPE_REQUIRES`) or a separate consent the jurisdiction asks for
+    (face_analysis needs biometric_processing under PIPL and BIPA). Unknown scopes are kept in the consent but
+    grant nothing.
     """
-    prohibited = policy.prohibited_in(jurisdiction)
-    allowed = {s for s in consented if s in _KNOWN_SCOPES and s not in prohibited}
+    rules = policy.rules_for(jurisdiction)
+    allowed = {s for s in consented if s in _KNOWN_SCOPES and s not in rules.prohibited_scopes}
     changed = True
     while changed:  # drop scopes whose prerequisite is gone (transitively)
         changed = False
         for scope in list(allowed):
-            needed = SCOPE_REQUIRES.get(scope)
-            if needed is not None and needed not in allowed:
+            needed = rules.required_scopes(scope) | {SCOPE_REQUIRES.get(scope, scope)}
+            if not needed <= allowed:
                 allowed.discard(scope)
                 changed = True
     return [s for s in consented if s in allowed]

@@ -22,14 +22,15 @@ class IngestSettings(BaseModel):
         3 * 3600.0, gt=0, description="Longest media item accepted, in seconds; longer ones fail with over_limits."
     )
     policy_version: str = Field(
-        "policy-2025.02",
+        "policy-2026.12",
         min_length=1,
         description="Version of the jurisdiction policy table, recorded in every interview's context; change it "
         "whenever the table changes.",
     )
     prohibited: dict[str, list[str]] = Field(
         default_factory=lambda: {"EU": ["emotion_inference"]},
-        description="Jurisdiction policy table (JSON): key → consent scopes never performed there. Keys are a "
+        description="Jurisdiction policy table (JSON): key → consent scopes never performed there, on top of the "
+        "statutory rule sets of services/common/jurisdictions.py (which it cannot lift). Keys are a "
         'jurisdiction ("US-IL"), a country ("US"), "EU" (any member state) or "*" (everywhere).',
     )
     staging_grace_s: float = Field(

@@ -254,6 +254,9 @@ class ConsentScope(StrEnum):
     FACE_ANALYSIS = "face_analysis"
     EMOTION_INFERENCE = "emotion_inference"
     AUTOMATED_SCORING = "automated_scoring"
+    #: The separate consent to processing face data as biometric data (face geometry) that some jurisdictions
+    #: ask for on top of face_analysis (services/common/jurisdictions.py): PIPL art. 29, BIPA § 15(b).
+    BIOMETRIC_PROCESSING = "biometric_processing"
 
 
 class FailureCode(StrEnum):
