@@ -6,7 +6,7 @@ here and travels downstream in `InterviewContext.permitted_analyses`, so every s
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from services.common.contracts import ConsentScope, FailureCode, InterviewCompleted, InterviewContext
@@ -33,6 +33,40 @@ MEDIA_SCOPES = frozenset(
 )
 
 _KNOWN_SCOPES = frozenset(s.value for s in ConsentScope)
+
+#: Every visual measure reads the face: frames are extracted only when both are permitted.
+VIDEO_EXTRACTION_NEEDS = frozenset({ConsentScope.VIDEO_ANALYSIS.value, ConsentScope.FACE_ANALYSIS.value})
+#: Speech runs for either: audio is extracted when one is permitted.
+AUDIO_EXTRACTION_NEEDS_ONE_OF = frozenset({ConsentScope.AUDIO_ANALYSIS.value, ConsentScope.TRANSCRIPTION.value})
+
+
+def may_extract_video(permitted: Collection[str]) -> bool:
+    """Frames (chunks and key frames) may be taken from the recording."""
+    return set(permitted) >= VIDEO_EXTRACTION_NEEDS
+
+
+def may_extract_audio(permitted: Collection[str]) -> bool:
+    """Audio segments may be taken from the recording."""
+    return bool(AUDIO_EXTRACTION_NEEDS_ONE_OF & set(permitted))
+
+
+def why_not_permitted(context: InterviewContext, scope: str) -> str | None:
+    """None when `scope` is permitted for the interview; otherwise the first reason it is not.
+
+    ``no_consent`` (the candidate did not consent to it or to a scope it builds on), ``no_separate_consent``
+    (the jurisdiction asks a separate consent the candidate did not give), ``jurisdiction_prohibits``.
+    """
+    permitted, consented = set(context.permitted_analyses), {str(s) for s in context.consent_scopes}
+    if scope in permitted:
+        return None
+    if scope not in consented:
+        return "no_consent"
+    needed = SCOPE_REQUIRES.get(scope)
+    if needed is not None and needed not in permitted:
+        return why_not_permitted(context, needed)
+    if rules_for(context.jurisdiction).required_scopes(scope) - consented:
+        return "no_separate_consent"
+    return "jurisdiction_prohibits"
 
 
 class PolicyViolation(ValueError):
@@ -92,6 +126,11 @@ def permitted_analyses(consented: list[str], jurisdiction: str, policy: Jurisdic
     return [s for s in consented if s in allowed]
 
 
+def _separate_consent_note(jurisdiction: str, policy: JurisdictionPolicy) -> str:
+    extra = sorted(policy.rules_for(jurisdiction).required_scopes(ConsentScope.FACE_ANALYSIS.value))
+    return f", and here also {' and '.join(extra)}" if extra else ""
+
+
 def decide(event: InterviewCompleted, policy: JurisdictionPolicy, limits: IngestLimits) -> InterviewContext:
     """The interview context for a processable event; raises `PolicyViolation` otherwise."""
     consent = event.consent
@@ -103,11 +142,13 @@ def decide(event: InterviewCompleted, policy: JurisdictionPolicy, limits: Ingest
             FailureCode.NO_CONSENT, "consent covers none of video_analysis, audio_analysis or transcription"
         )
     permitted = permitted_analyses(consented, event.jurisdiction, policy)
-    if not MEDIA_SCOPES & set(permitted):
+    if not (may_extract_video(permitted) or may_extract_audio(permitted)):
+        consent_suffices = may_extract_video(consented) or may_extract_audio(consented)
         raise PolicyViolation(
-            FailureCode.POLICY_FORBIDS,
+            FailureCode.POLICY_FORBIDS if consent_suffices else FailureCode.NO_CONSENT,
             f"the policy for jurisdiction {event.jurisdiction} ({policy.version}) permits no analysis "
-            "the candidate consented to",
+            "the candidate consented to (video needs video_analysis and face_analysis"
+            f"{_separate_consent_note(event.jurisdiction, policy)}; audio needs audio_analysis or transcription)",
         )
     for index, item in enumerate(event.media):
         if item.size_bytes is not None and item.size_bytes > limits.max_size_bytes:

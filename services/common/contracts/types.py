@@ -306,6 +306,8 @@ class DataQualityFlag(StrEnum):
     EMOTION_INFERENCE_NOT_PERMITTED = "emotion_inference_not_permitted"
     TRANSCRIPTION_NOT_PERMITTED = "transcription_not_permitted"
     SCORING_NOT_PERMITTED = "scoring_not_permitted"
+    VIDEO_ANALYSIS_NOT_PERMITTED = "video_analysis_not_permitted"  # the recording has video; no frame was used
+    AUDIO_ANALYSIS_NOT_PERMITTED = "audio_analysis_not_permitted"  # the recording has audio; none was used
 
 
 class EmotionInferenceReason(StrEnum):
