@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,7 +19,7 @@ import pytest
 
 from services.common.objectstore import ObjectStore
 from services.ingest.fetch import SourceRefused, SourceTooLarge, SourceUnavailable, fetch
-from services.ingest.sources import SourcePolicy, SourceRules, address_allowed
+from services.ingest.sources import SourcePolicy, SourceRules, address_allowed, open_http
 
 BODY = bytes(range(256)) * 5000  # 1.28 MB: more than one read chunk
 NO_STORE = cast(ObjectStore, None)  # file and HTTP sources never touch the object store
@@ -274,3 +277,54 @@ def test_s3_sources_must_be_in_a_bucket_or_prefix_the_tenant_allows() -> None:
     ]:
         with pytest.raises(SourceRefused, match=why):
             sources.check_s3(tenant, bucket, key)
+
+
+# ---- HTTPS to the checked address ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
+    """An HTTPS server on 127.0.0.1 with a self-signed certificate for media.tls.test: (port, certificate)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("needs openssl")
+    tmp = tmp_path_factory.mktemp("tls")
+    cert, key = tmp / "cert.pem", tmp / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=media.tls.test",
+         "-addext", "subjectAltName=DNS:media.tls.test"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield httpd.server_address[1], cert
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_https_goes_to_the_checked_address_and_verifies_the_host_name(
+    tls_server: tuple[int, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port, cert = tls_server
+    real = socket.getaddrinfo
+
+    def resolver(host: Any, *args: Any, **kwargs: Any) -> Any:
+        return real("127.0.0.1" if host in ("media.tls.test", "other.tls.test") else host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+    trusted = ssl.create_default_context(cafile=str(cert))
+    rules = SourceRules.parse(http_hosts=("media.tls.test", "other.tls.test"), networks=("127.0.0.1/32",))
+    with open_http(f"https://media.tls.test:{port}/ok.mp4", rules, 10.0, tls=trusted) as response:
+        assert response.read() == BODY
+        assert response.getheader("X-Seen-Host") == f"media.tls.test:{port}"
+    # the same address under a name the certificate does not carry: TLS refuses it
+    with pytest.raises(ssl.SSLCertVerificationError):
+        open_http(f"https://other.tls.test:{port}/ok.mp4", rules, 10.0, tls=trusted)
+    # and without the tenant's network, the name is refused before any connection
+    with pytest.raises(SourceRefused, match=r"resolves to 127\.0\.0\.1"):
+        open_http(f"https://media.tls.test:{port}/ok.mp4", SourceRules.parse(http_hosts=("media.tls.test",)), 10.0)
