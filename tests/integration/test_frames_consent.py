@@ -14,6 +14,7 @@ from services.common.handler import Rejected
 from services.common.objectstore import ObjectStore
 from services.common.settings import Settings
 from services.frames.stage import FramesStage, output_prefix
+from services.fusion.ledger import Ledger
 from services.ingest.stage import IngestStage
 from services.samples import SampleSpec, generate_interview
 from tests.integration.stage_fixtures import example
@@ -87,3 +88,17 @@ def test_an_event_permitting_no_stream_it_has_is_refused_and_stores_nothing(
         frames.process(event.model_copy(update={"context": ctx}))
     assert info.value.code == "policy_forbids"
     assert stored(frames, event) == set()
+
+
+def test_fusion_finds_no_key_frames_of_an_interview_without_video_consent(
+    stages: tuple[IngestStage, FramesStage], sample: Path
+) -> None:
+    """Even when the bucket holds key frames (stored before the consent changed, or by an older frames), a profile
+    of an interview without video and face consent is built without them."""
+    ingest, frames = stages
+    event = ingested(ingest, sample, "US", [*FACE, "audio_analysis"])
+    frames.process(event)
+    ledger = Ledger(frames.store, frames.work_bucket)
+    assert set(ledger.keyframes(event)) == {"q1-start", "q1-middle", "q1-end"}
+    withdrawn = event.context.model_copy(update={"permitted_analyses": ["video_analysis", "audio_analysis"]})
+    assert ledger.keyframes(event.model_copy(update={"context": withdrawn})) == {}
