@@ -102,3 +102,17 @@ def test_fusion_finds_no_key_frames_of_an_interview_without_video_consent(
     assert set(ledger.keyframes(event)) == {"q1-start", "q1-middle", "q1-end"}
     withdrawn = event.context.model_copy(update={"permitted_analyses": ["video_analysis", "audio_analysis"]})
     assert ledger.keyframes(event.model_copy(update={"context": withdrawn})) == {}
+
+
+def test_every_key_ingest_and_frames_write_starts_with_the_tenant(
+    stages: tuple[IngestStage, FramesStage], sample: Path
+) -> None:
+    ingest, frames = stages
+    event = ingested(ingest, sample, "US", [*FACE, "audio_analysis"])
+    frames.process(event)
+    keys = frames.store.list_keys(ingest.raw_bucket) + frames.store.list_keys(frames.work_bucket)
+    mine = [key for key in keys if f"/{event.interview_id}/" in key]
+    assert {key.split("/")[1] for key in mine} == {event.interview_id}
+    assert {key.split("/")[2] for key in mine} == {"media", "frames"}
+    # every interview's keys start with its tenant; no staged upload is left in a shared prefix
+    assert {key.split("/")[0] for key in keys} == {event.tenant_id}
