@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from services.common.contracts import ConsentScope
+from services.common.jurisdictions import DEFAULT_RULES
 from services.common.settings import PROJECT_ROOT
 from services.fusion.scoring import SCORING_MODEL_VERSION
 from services.ingest.policy import DEFAULT_POLICY_VERSION, DEFAULT_PROHIBITED, SCOPE_REQUIRES
@@ -144,12 +145,30 @@ def registered_models() -> list[ModelFacts]:
     return models
 
 
-def _switched_off(scope: ConsentScope) -> str:
-    """Jurisdictions of the default policy table where the scope (or one it needs) is never permitted."""
+def _needed(scope: ConsentScope) -> set[str]:
+    """The scope and every scope it builds on."""
     needed, current = {scope.value}, scope.value
     while current in SCOPE_REQUIRES:
         current = SCOPE_REQUIRES[current]
         needed.add(current)
+    return needed
+
+
+def _separate_consent(scope: ConsentScope) -> str:
+    """Jurisdictions of the statutory rule sets that ask a separate consent for the scope (or one it needs)."""
+    needed = _needed(scope)
+    places = sorted(
+        f"{key} (`{extra}`)"
+        for key, rules in DEFAULT_RULES.items()
+        for base, extra in rules.separate_consent.items()
+        if base in needed
+    )
+    return ", ".join(places) if places else "nowhere"
+
+
+def _switched_off(scope: ConsentScope) -> str:
+    """Jurisdictions of the default policy table where the scope (or one it needs) is never permitted."""
+    needed = _needed(scope)
     places = sorted(key for key, prohibited in DEFAULT_PROHIBITED.items() if prohibited & needed)
     named = {"EU": "EU (every member state and its subdivisions)", "*": "everywhere"}
     if not places:
@@ -169,6 +188,7 @@ def generated_block(model: ModelFacts) -> str:
         ("Output", model.output),
         ("Runs only when", f"the candidate consented to `{scope.value}` and the jurisdiction permits it"),
         ("Switched off in", _switched_off(scope)),
+        ("Also needs a separate consent in", _separate_consent(scope)),
     ]
     table = "\n".join(f"| {k} | {v.replace('|', '/')} |" for k, v in rows)
     return f"{BEGIN}\n| | |\n|---|---|\n{table}\n{END}"

@@ -25,6 +25,12 @@ skipped and the audio lost with them becomes silence, so later audio keeps its t
 log line reports both (``corrupt_packets``, ``filled_audio_s``). Audio-only media give no chunks,
 video-only media no audio segments.
 
+Consent: nothing is extracted that the interview's ``permitted_analyses`` do not cover. Frames (chunks and
+key frames) need ``video_analysis`` and ``face_analysis`` (every visual measure reads the face; where the
+jurisdiction asks, face analysis itself needs the separate ``biometric_processing`` consent, decided at
+ingest); audio needs ``audio_analysis`` or ``transcription``. Without video the interview goes on as audio
+only: no chunk and no key frame is stored, and the profile says the visual measures were not permitted.
+
 Replays: event ids derive from the input event id and the output's index, keys from the input event
 id and the index, and the content from the decoded media alone, so handling the same event twice
 overwrites the same objects with the same bytes and emits the same event ids.
@@ -73,6 +79,7 @@ from services.frames.decode import AUDIO_RATE, AudioBlock, DecodeStats, NotMedia
 from services.frames.geometry import DEFAULT_MAX_SIDE, Image
 from services.frames.pack import PACK_CONTENT_TYPE, PACK_FORMAT, PackedFrame, encode_jpeg, write_pack
 from services.frames.sampling import DEFAULT_SAMPLE_FPS
+from services.ingest.policy import may_extract_audio, may_extract_video
 
 log = logging.getLogger(__name__)
 
@@ -221,6 +228,13 @@ class FramesStage:
         video_item, audio_item = select_sources(event)
         if video_item is None and audio_item is None:
             raise Rejected(FailureCode.NOT_MEDIA, "the ingested media has neither a video nor an audio stream")
+        video_item, audio_item = permitted_sources(event, video_item, audio_item)
+        if video_item is None and audio_item is None:
+            raise Rejected(
+                FailureCode.POLICY_FORBIDS,
+                "the consent and the jurisdiction permit no stream this media has: video needs video_analysis "
+                "and face_analysis, audio needs audio_analysis or transcription",
+            )
         chunk_events: list[FrameChunkReady] = []
         audio_events: list[AudioReady] = []
         stats = DecodeStats()
@@ -412,6 +426,15 @@ def select_sources(event: MediaIngested) -> tuple[StoredMedia | None, StoredMedi
         separate = [m for m in event.media if m.kind == MediaKind.AUDIO and m.probe.audio is not None]
         audio = separate[0] if separate else next((m for m in event.media if m.probe.audio is not None), None)
     return video, audio
+
+
+def permitted_sources(
+    event: MediaIngested, video: StoredMedia | None, audio: StoredMedia | None
+) -> tuple[StoredMedia | None, StoredMedia | None]:
+    """The sources whose extraction is permitted: no frame (chunk or key frame) leaves the recording unless video
+    and face analysis are, no audio unless audio analysis or transcription is."""
+    permitted = event.context.permitted_analyses
+    return (video if may_extract_video(permitted) else None, audio if may_extract_audio(permitted) else None)
 
 
 def make(settings: Settings) -> FramesStage:

@@ -21,6 +21,7 @@ from services.common.contracts import (
     NotMeasured,
 )
 from services.fusion.inputs import InterviewInputs
+from services.ingest.policy import may_extract_audio, why_not_permitted
 
 ANSWER_CONTENT, SPEAKING_FLUENCY, VOICE = "answer_content", "speaking_fluency", "voice"
 EYE_CONTACT, EXPRESSION, POSTURE_AND_MOTION = "eye_contact", "expression", "posture_and_motion"
@@ -69,23 +70,22 @@ def switched_off_components(inputs: InterviewInputs) -> frozenset[str]:
 def _not_permitted(inputs: InterviewInputs) -> dict[str, str]:
     """Groups the consent, the jurisdiction or the media ruled out, with the reason."""
     context = inputs.ingested.context
-    permitted, consented = set(context.permitted_analyses), set(context.consent_scopes)
     flags = set(inputs.ingested.flags)
-
-    def why(scope: ConsentScope) -> str:
-        return "no_consent" if scope.value not in consented else "jurisdiction_prohibits"
-
     out: dict[str, str] = {}
+    face = why_not_permitted(context, ConsentScope.FACE_ANALYSIS.value)  # covers video_analysis, it builds on it
     if MediaFlag.AUDIO_ONLY.value in flags:
         out.update(dict.fromkeys(sorted(VISUAL), "no_video"))
-    elif ConsentScope.FACE_ANALYSIS.value not in permitted:
-        out.update(dict.fromkeys(sorted(VISUAL), why(ConsentScope.FACE_ANALYSIS)))
-    elif ConsentScope.EMOTION_INFERENCE.value not in permitted:
-        out[EXPRESSION] = why(ConsentScope.EMOTION_INFERENCE)
+    elif face is not None:
+        out.update(dict.fromkeys(sorted(VISUAL), face))
+    elif (emotion := why_not_permitted(context, ConsentScope.EMOTION_INFERENCE.value)) is not None:
+        out[EXPRESSION] = emotion
     if MediaFlag.VIDEO_ONLY.value in flags:
         out.update(dict.fromkeys(sorted(SPOKEN), "no_audio"))
-    elif ConsentScope.TRANSCRIPTION.value not in permitted:
-        out[ANSWER_CONTENT] = why(ConsentScope.TRANSCRIPTION)
+    elif not may_extract_audio(context.permitted_analyses):
+        reason = why_not_permitted(context, ConsentScope.AUDIO_ANALYSIS.value)
+        out.update(dict.fromkeys(sorted(SPOKEN), reason or "no_consent"))
+    elif (transcription := why_not_permitted(context, ConsentScope.TRANSCRIPTION.value)) is not None:
+        out[ANSWER_CONTENT] = transcription
     return out
 
 

@@ -46,6 +46,7 @@ from services.common.contracts import (
 from services.common.objectstore import ObjectNotFound, ObjectStore
 from services.frames.stage import JPEG_CONTENT_TYPE, output_prefix
 from services.fusion.inputs import InterviewInputs, Manifest
+from services.ingest.policy import may_extract_video
 
 E = TypeVar("E", bound=Envelope)
 
@@ -272,7 +273,10 @@ class Ledger:
         )
 
     def keyframes(self, ingested: MediaIngested) -> dict[str, ObjectRef]:
-        """The key frames the frames stage stored for the interview (found by its key convention)."""
+        """The key frames the frames stage stored for the interview (found by its key convention); none when the
+        consent does not permit video and face analysis, whatever the bucket holds."""
+        if not may_extract_video(ingested.context.permitted_analyses):
+            return {}
         prefix = f"{output_prefix(ingested)}/keyframes/"
         refs: dict[str, ObjectRef] = {}
         for key in self.store.list_keys(self.bucket, prefix):

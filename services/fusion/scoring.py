@@ -26,12 +26,14 @@ from services.common.contracts import (
     Evidence,
     EvidenceKind,
     Explanation,
+    MediaFlag,
     ProfileLabel,
 )
 from services.fusion.behaviour import AnswerBehaviour, answers
 from services.fusion.explanation import explain, switched_off_components
 from services.fusion.inputs import InterviewInputs
 from services.fusion.settings import FusionSettings
+from services.ingest.policy import may_extract_audio, may_extract_video
 
 SCORING_MODEL_VERSION = "2026.11.2"
 
@@ -470,6 +472,11 @@ def data_quality(inputs: InterviewInputs, items: Sequence[AnswerBehaviour]) -> l
             reasons = {str(v.summary.emotion_inference.reason) for v in inputs.vision}
             if reasons & {"jurisdiction_prohibits", "no_consent", "disabled"}:
                 flags.append(DataQualityFlag.EMOTION_INFERENCE_NOT_PERMITTED.value)
+    permitted = inputs.ingested.context.permitted_analyses
+    if MediaFlag.AUDIO_ONLY.value not in media_flags and not may_extract_video(permitted):
+        flags.append(DataQualityFlag.VIDEO_ANALYSIS_NOT_PERMITTED.value)
+    if MediaFlag.VIDEO_ONLY.value not in media_flags and not may_extract_audio(permitted):
+        flags.append(DataQualityFlag.AUDIO_ANALYSIS_NOT_PERMITTED.value)
     if not _permitted(inputs, ConsentScope.TRANSCRIPTION):
         flags.append(DataQualityFlag.TRANSCRIPTION_NOT_PERMITTED.value)
     if not _permitted(inputs, ConsentScope.AUTOMATED_SCORING):

@@ -1,17 +1,16 @@
 """Fetch a media source into a local file with bounded memory, hashing and counting on the way.
 
 Sources: ``file:///path`` (local development; read in place, not copied), ``s3://bucket/key`` (through the
-object store client) and ``http(s)://`` (streamed with urllib). A source that does not exist or refuses
-access is a `SourceUnavailable` (permanent); connection errors and server errors propagate as ordinary
-exceptions so that the worker retries them.
+object store client) and ``http(s)://`` (streamed through `services.ingest.sources.open_http`). Each is first
+checked against the tenant's allowed sources (`SourcePolicy`); a source the tenant may not read is a
+`SourceRefused`. A source that does not exist or refuses access is a `SourceUnavailable` (permanent);
+connection errors and server errors propagate as ordinary exceptions so that the worker retries them.
 """
 
 from __future__ import annotations
 
 import hashlib
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Protocol
 from minio.error import S3Error
 
 from services.common.objectstore import ObjectNotFound, ObjectStore
+from services.ingest.sources import HTTPStatusError, SourcePolicy, SourceRefused, SourceRules, open_http, redacted
 
 CHUNK_BYTES = 1024 * 1024
 HTTP_TIMEOUT_S = 30.0
@@ -98,40 +98,35 @@ def _s3(store: ObjectStore, bucket: str, key: str, dest: Path, max_bytes: int) -
     return _copy(_read_chunks(reader), dest, max_bytes)
 
 
-def _http(url: str, dest: Path, max_bytes: int) -> LocalMedia:
-    request = urllib.request.Request(url, headers={"User-Agent": "sightline-ingest"})
+def _http(url: str, dest: Path, max_bytes: int, rules: SourceRules) -> LocalMedia:
     try:
-        response = urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S)
-    except urllib.error.HTTPError as exc:
-        if exc.code in PERMANENT_HTTP_STATUSES:
-            raise SourceUnavailable(f"HTTP {exc.code} from {_redacted(url)}") from None
-        raise ConnectionError(f"HTTP {exc.code} from {_redacted(url)}") from None
+        response = open_http(url, rules, HTTP_TIMEOUT_S)
+    except HTTPStatusError as exc:
+        if exc.status in PERMANENT_HTTP_STATUSES:
+            raise SourceUnavailable(str(exc)) from None
+        raise ConnectionError(str(exc)) from None
     with response:
-        length = response.headers.get("Content-Length")
+        length = response.getheader("Content-Length")
         if length is not None and length.isdigit() and int(length) > max_bytes:
             raise SourceTooLarge(f"{length} bytes, more than {max_bytes}")
         return _copy(_read_chunks(response), dest, max_bytes)
 
 
-def _redacted(url: str) -> str:
-    """The URL without its query: presigned URLs carry credentials there."""
-    parts = urllib.parse.urlsplit(url)
-    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
-
-
-def fetch(uri: str, dest: Path, store: ObjectStore, max_bytes: int) -> LocalMedia:
-    """Make the media at `uri` available as a local file (`dest` unless it is already local)."""
+def fetch(uri: str, dest: Path, store: ObjectStore, max_bytes: int, policy: SourcePolicy, tenant_id: str) -> LocalMedia:
+    """Make the media at `uri` available as a local file (`dest` unless it is already local), if `tenant_id`
+    may read it (`SourceRefused` otherwise)."""
     parts = urllib.parse.urlsplit(uri)
     if parts.scheme == "file":
-        return _local(Path(urllib.parse.unquote(parts.path)), max_bytes)
+        return _local(policy.check_file(Path(urllib.parse.unquote(parts.path))), max_bytes)
     if parts.scheme == "s3":
         key = urllib.parse.unquote(parts.path.lstrip("/"))
         if not parts.netloc or not key:
             raise SourceUnavailable(f"not an s3://bucket/key URI: {uri}")
+        policy.check_s3(tenant_id, parts.netloc, key)
         return _s3(store, parts.netloc, key, dest, max_bytes)
     if parts.scheme in ("http", "https"):
-        return _http(uri, dest, max_bytes)
+        return _http(uri, dest, max_bytes, policy.rules_for(tenant_id))
     raise SourceUnavailable(f"unsupported URI scheme {parts.scheme!r}")
 
 
-__all__ = ["LocalMedia", "SourceTooLarge", "SourceUnavailable", "fetch"]
+__all__ = ["LocalMedia", "SourceRefused", "SourceTooLarge", "SourceUnavailable", "fetch", "redacted"]

@@ -6,19 +6,19 @@ here and travels downstream in `InterviewContext.permitted_analyses`, so every s
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from services.common.contracts import ConsentScope, FailureCode, InterviewCompleted, InterviewContext
-from services.common.contracts.types import is_eu_jurisdiction, jurisdiction_country
+from services.common.jurisdictions import DEFAULT_RULES, JurisdictionRules, rules_for, with_prohibitions
 
-#: Version of the default policy table; bump it whenever `DEFAULT_PROHIBITED` changes.
-DEFAULT_POLICY_VERSION = "policy-2025.02"
+#: Version of the default policy table; bump it whenever `DEFAULT_RULES` or `DEFAULT_PROHIBITED` changes.
+DEFAULT_POLICY_VERSION = "policy-2026.12"
 
-#: Jurisdiction key → scopes never performed there, whatever the consent says. Keys are a jurisdiction
-#: ("US-IL"), a country ("US"), "EU" (any member state or subdivision of one) or "*" (everywhere).
+#: Jurisdiction key → scopes never performed there, whatever the consent says (the statutory rule sets'). Keys
+#: are a jurisdiction ("US-IL"), a country ("US"), "EU" (any member state or subdivision of one) or "*".
 DEFAULT_PROHIBITED: Mapping[str, frozenset[str]] = {
-    "EU": frozenset({ConsentScope.EMOTION_INFERENCE.value}),
+    key: rules.prohibited_scopes for key, rules in DEFAULT_RULES.items() if rules.prohibited_scopes
 }
 
 #: Scopes that only make sense on top of another one (emotion inference reads faces, faces need video).
@@ -34,6 +34,40 @@ MEDIA_SCOPES = frozenset(
 
 _KNOWN_SCOPES = frozenset(s.value for s in ConsentScope)
 
+#: Every visual measure reads the face: frames are extracted only when both are permitted.
+VIDEO_EXTRACTION_NEEDS = frozenset({ConsentScope.VIDEO_ANALYSIS.value, ConsentScope.FACE_ANALYSIS.value})
+#: Speech runs for either: audio is extracted when one is permitted.
+AUDIO_EXTRACTION_NEEDS_ONE_OF = frozenset({ConsentScope.AUDIO_ANALYSIS.value, ConsentScope.TRANSCRIPTION.value})
+
+
+def may_extract_video(permitted: Collection[str]) -> bool:
+    """Frames (chunks and key frames) may be taken from the recording."""
+    return set(permitted) >= VIDEO_EXTRACTION_NEEDS
+
+
+def may_extract_audio(permitted: Collection[str]) -> bool:
+    """Audio segments may be taken from the recording."""
+    return bool(AUDIO_EXTRACTION_NEEDS_ONE_OF & set(permitted))
+
+
+def why_not_permitted(context: InterviewContext, scope: str) -> str | None:
+    """None when `scope` is permitted for the interview; otherwise the first reason it is not.
+
+    ``no_consent`` (the candidate did not consent to it or to a scope it builds on), ``no_separate_consent``
+    (the jurisdiction asks a separate consent the candidate did not give), ``jurisdiction_prohibits``.
+    """
+    permitted, consented = set(context.permitted_analyses), {str(s) for s in context.consent_scopes}
+    if scope in permitted:
+        return None
+    if scope not in consented:
+        return "no_consent"
+    needed = SCOPE_REQUIRES.get(scope)
+    if needed is not None and needed not in permitted:
+        return why_not_permitted(context, needed)
+    if rules_for(context.jurisdiction).required_scopes(scope) - consented:
+        return "no_separate_consent"
+    return "jurisdiction_prohibits"
+
 
 class PolicyViolation(ValueError):
     """The event is well formed but may not be processed; `code` is a `FailureCode` value."""
@@ -46,20 +80,22 @@ class PolicyViolation(ValueError):
 
 @dataclass(frozen=True)
 class JurisdictionPolicy:
-    """The policy table: which consented scopes each jurisdiction still forbids."""
+    """The policy: the statutory rule sets (services.common.jurisdictions) plus a deployment's own prohibitions.
+
+    `prohibited` can only add prohibitions: what a statutory rule set forbids stays forbidden.
+    """
 
     version: str = DEFAULT_POLICY_VERSION
     prohibited: Mapping[str, frozenset[str]] = field(default_factory=lambda: dict(DEFAULT_PROHIBITED))
+    rules: Mapping[str, JurisdictionRules] = field(default_factory=lambda: dict(DEFAULT_RULES))
+
+    def rules_for(self, jurisdiction: str) -> JurisdictionRules:
+        """Every rule set applying to `jurisdiction`, with this deployment's prohibitions, combined."""
+        return rules_for(jurisdiction, with_prohibitions(self.rules, self.prohibited))
 
     def prohibited_in(self, jurisdiction: str) -> frozenset[str]:
         """Union of every matching entry: a specific entry can add prohibitions, never lift EU-wide ones."""
-        keys = {"*", jurisdiction, jurisdiction_country(jurisdiction)}
-        if is_eu_jurisdiction(jurisdiction):
-            keys.add("EU")
-        result: frozenset[str] = frozenset()
-        for key in keys:
-            result |= self.prohibited.get(key, frozenset())
-        return result
+        return self.rules_for(jurisdiction).prohibited_scopes
 
 
 @dataclass(frozen=True)
@@ -73,19 +109,26 @@ class IngestLimits:
 def permitted_analyses(consented: list[str], jurisdiction: str, policy: JurisdictionPolicy) -> list[str]:
     """Consented known scopes that the jurisdiction allows and whose prerequisites are permitted, in consent order.
 
-    Unknown scopes are kept in the consent but grant nothing.
+    A prerequisite is another analysis (`SCOPE_REQUIRES`) or a separate consent the jurisdiction asks for
+    (face_analysis needs biometric_processing under PIPL and BIPA). Unknown scopes are kept in the consent but
+    grant nothing.
     """
-    prohibited = policy.prohibited_in(jurisdiction)
-    allowed = {s for s in consented if s in _KNOWN_SCOPES and s not in prohibited}
+    rules = policy.rules_for(jurisdiction)
+    allowed = {s for s in consented if s in _KNOWN_SCOPES and s not in rules.prohibited_scopes}
     changed = True
     while changed:  # drop scopes whose prerequisite is gone (transitively)
         changed = False
         for scope in list(allowed):
-            needed = SCOPE_REQUIRES.get(scope)
-            if needed is not None and needed not in allowed:
+            needed = rules.required_scopes(scope) | {SCOPE_REQUIRES.get(scope, scope)}
+            if not needed <= allowed:
                 allowed.discard(scope)
                 changed = True
     return [s for s in consented if s in allowed]
+
+
+def _separate_consent_note(jurisdiction: str, policy: JurisdictionPolicy) -> str:
+    extra = sorted(policy.rules_for(jurisdiction).required_scopes(ConsentScope.FACE_ANALYSIS.value))
+    return f", and here also {' and '.join(extra)}" if extra else ""
 
 
 def decide(event: InterviewCompleted, policy: JurisdictionPolicy, limits: IngestLimits) -> InterviewContext:
@@ -99,11 +142,13 @@ def decide(event: InterviewCompleted, policy: JurisdictionPolicy, limits: Ingest
             FailureCode.NO_CONSENT, "consent covers none of video_analysis, audio_analysis or transcription"
         )
     permitted = permitted_analyses(consented, event.jurisdiction, policy)
-    if not MEDIA_SCOPES & set(permitted):
+    if not (may_extract_video(permitted) or may_extract_audio(permitted)):
+        consent_suffices = may_extract_video(consented) or may_extract_audio(consented)
         raise PolicyViolation(
-            FailureCode.POLICY_FORBIDS,
+            FailureCode.POLICY_FORBIDS if consent_suffices else FailureCode.NO_CONSENT,
             f"the policy for jurisdiction {event.jurisdiction} ({policy.version}) permits no analysis "
-            "the candidate consented to",
+            "the candidate consented to (video needs video_analysis and face_analysis"
+            f"{_separate_consent_note(event.jurisdiction, policy)}; audio needs audio_analysis or transcription)",
         )
     for index, item in enumerate(event.media):
         if item.size_bytes is not None and item.size_bytes > limits.max_size_bytes:

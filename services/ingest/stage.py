@@ -22,8 +22,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
@@ -46,11 +46,12 @@ from services.common.contracts import (
 )
 from services.common.handler import MessageMeta, Rejected, Retryable
 from services.common.objectstore import STAGING_PREFIX, ChecksumMismatch, ObjectStore
-from services.common.settings import Settings
-from services.ingest.fetch import LocalMedia, SourceTooLarge, SourceUnavailable, fetch
+from services.common.settings import DEFAULT_HOME, Settings
+from services.ingest.fetch import LocalMedia, SourceRefused, SourceTooLarge, SourceUnavailable, fetch
 from services.ingest.policy import IngestLimits, JurisdictionPolicy, PolicyViolation, decide
 from services.ingest.probe import ProbeFailed, probe_file
-from services.ingest.settings import IngestSettings
+from services.ingest.settings import IngestSettings, TenantSources
+from services.ingest.sources import SourcePolicy, SourceRules
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +117,7 @@ class IngestStage:
         policy: JurisdictionPolicy | None = None,
         limits: IngestLimits | None = None,
         work_dir: Path | None = None,
-        allow_file_sources: bool = True,
+        sources: SourcePolicy | None = None,
         staging_grace_s: float = 3600.0,
     ) -> None:
         self.store = store
@@ -124,8 +125,9 @@ class IngestStage:
         self.policy = policy or JurisdictionPolicy()
         self.limits = limits or IngestLimits()
         self.work_dir = work_dir
-        #: file:// URIs read the worker's own disk: for local development and tests, never in production.
-        self.allow_file_sources = allow_file_sources
+        #: Where each tenant's media may be read from; the raw bucket is never a source.
+        sources = sources or SourcePolicy(file_roots=local_file_roots())
+        self.sources = replace(sources, reserved_buckets=sources.reserved_buckets | {raw_bucket})
         self.staging_grace_s = staging_grace_s
 
     async def start(self) -> None:
@@ -156,7 +158,7 @@ class IngestStage:
         except PolicyViolation as exc:
             raise Rejected(exc.code, exc.message) from None
         with tempfile.TemporaryDirectory(prefix="sightline-ingest-", dir=self.work_dir) as tmp:
-            checked = [self._check(index, source, Path(tmp)) for index, source in enumerate(event.media)]
+            checked = [self._check(event.tenant_id, i, source, Path(tmp)) for i, source in enumerate(event.media)]
             stored = [self._store(event, item) for item in checked]
         self.remove_orphaned_staging()
         expected = (event.interview_ended_at - event.interview_started_at).total_seconds()
@@ -167,13 +169,15 @@ class IngestStage:
             flags=media_flags([(c.source, c.probe) for c in checked], expected),
         )
 
-    def _check(self, index: int, source: MediaSource, tmp: Path) -> _Checked:
+    def _check(self, tenant_id: str, index: int, source: MediaSource, tmp: Path) -> _Checked:
         """Fetch, verify and probe one item; every refusal is a `Rejected` naming the item."""
         name = f"media[{index}]"
-        if urlsplit(source.uri).scheme == "file" and not self.allow_file_sources:
-            raise Rejected(FailureCode.UNREACHABLE_SOURCE, f"{name}: file:// sources are not accepted here")
         try:
-            local = fetch(source.uri, tmp / f"source-{index}", self.store, self.limits.max_size_bytes)
+            local = fetch(
+                source.uri, tmp / f"source-{index}", self.store, self.limits.max_size_bytes, self.sources, tenant_id
+            )
+        except SourceRefused as exc:
+            raise Rejected(FailureCode.POLICY_FORBIDS, f"{name}: {exc}") from None
         except SourceUnavailable as exc:
             raise Rejected(FailureCode.UNREACHABLE_SOURCE, f"{name}: {exc}") from None
         except SourceTooLarge as exc:
@@ -238,6 +242,36 @@ def policy_from(settings: IngestSettings) -> JurisdictionPolicy:
     return JurisdictionPolicy(settings.policy_version, table)
 
 
+def local_file_roots(home: Path = DEFAULT_HOME) -> tuple[Path, ...]:
+    """Where the local stack's samples and the tests' files live: file:// sources are read from there by default."""
+    return (home, Path(tempfile.gettempdir()))
+
+
+def sources_from(settings: Settings) -> SourcePolicy:
+    """The configured source allowlists; file:// only outside production, under the configured roots."""
+    group = settings.ingest
+    roots = local_file_roots(settings.stack.home) if group.file_roots is None else tuple(group.file_roots)
+    s3 = settings.s3
+    return SourcePolicy(
+        tenants=tenant_rules(group.sources),
+        file_roots=() if settings.environment == "production" else roots,
+        reserved_buckets=frozenset({s3.raw_bucket, s3.work_bucket, s3.report_bucket}),
+    )
+
+
+def tenant_rules(sources: Mapping[str, TenantSources]) -> dict[str, SourceRules]:
+    """Each tenant's parsed rules; a malformed entry fails the worker's start rather than a later interview."""
+    rules: dict[str, SourceRules] = {}
+    for tenant, entry in sources.items():
+        try:
+            rules[tenant] = SourceRules.parse(
+                entry.get("s3", []), entry.get("http_hosts", []), entry.get("allowed_networks", [])
+            )
+        except ValueError as exc:
+            raise ValueError(f"ingest sources of tenant {tenant!r}: {exc}") from None
+    return rules
+
+
 def make(settings: Settings) -> IngestStage:
     """Factory for ``sightline worker services.ingest.stage:make``; `SIGHTLINE_INGEST__*` set policy and limits."""
     group = settings.ingest
@@ -246,9 +280,9 @@ def make(settings: Settings) -> IngestStage:
         settings.s3.raw_bucket,
         policy=policy_from(group),
         limits=IngestLimits(max_size_bytes=group.max_size_bytes, max_duration_s=group.max_duration_s),
-        allow_file_sources=settings.environment != "production",
+        sources=sources_from(settings),
         staging_grace_s=group.staging_grace_s,
     )
 
 
-__all__ = ["IngestStage", "make", "media_flags", "media_prefix", "policy_from"]
+__all__ = ["IngestStage", "local_file_roots", "make", "media_flags", "media_prefix", "policy_from", "sources_from"]

@@ -158,6 +158,14 @@ _FLAGS: dict[str, tuple[str, str]] = {
     "emotion_inference_not_permitted": ("emotion inference was not permitted", "不允许进行情绪推断"),
     "transcription_not_permitted": ("transcription was not permitted", "不允许转写"),
     "scoring_not_permitted": ("automated scoring was not permitted", "不允许自动评分"),
+    "video_analysis_not_permitted": (
+        "video and face analysis were not permitted: nothing visual was measured",
+        "不允许视频和面部分析：未考察任何视觉内容",
+    ),
+    "audio_analysis_not_permitted": (
+        "audio analysis was not permitted: nothing spoken was measured",
+        "不允许音频分析：未考察任何语音内容",
+    ),
 }
 
 #: Why emotion inference was not performed; unknown reasons are shown verbatim.
@@ -208,6 +216,10 @@ _MEASURES: dict[str, tuple[str, str]] = {
 _NOT_MEASURED_REASONS: dict[str, tuple[str, str]] = {
     "no_consent": ("the candidate did not consent to it", "候选人未同意"),
     "jurisdiction_prohibits": ("the law where the interview took place does not allow it", "面试所在地的法律不允许"),
+    "no_separate_consent": (
+        "the law where the interview took place asks a separate consent to face data, which was not given",
+        "面试所在地的法律要求对面部数据单独同意，但未获得该同意",
+    ),
     "no_video": ("there was no video", "没有视频"),
     "no_audio": ("there was no audio", "没有音频"),
     "accommodation_stutter": ("an accommodation for a stutter", "针对口吃的便利措施"),

@@ -9,6 +9,7 @@ from typing import Annotated, Literal, Self
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
 
 from services.common.contracts import EventBase, ProfileReady, SpeechResults, VisionFeatures
+from services.ingest.policy import may_extract_video
 
 from .i18n import Language, language_for_locale
 
@@ -78,6 +79,12 @@ class ReportInput(BaseModel):
         )
         if strangers:
             raise ValueError(f"events of other interviews than {wanted[0]}/{wanted[1]}: {', '.join(strangers)}")
+        return self
+
+    @model_validator(mode="after")
+    def _key_frames_only_when_permitted(self) -> Self:
+        if self.key_frames and not may_extract_video(self.profile.context.permitted_analyses):
+            raise ValueError("key frames of an interview whose consent does not permit video and face analysis")
         return self
 
     @property

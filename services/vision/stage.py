@@ -46,6 +46,7 @@ from services.common.objectstore import ObjectNotFound, ObjectStore
 from services.common.settings import Settings
 from services.frames.geometry import Image
 from services.frames.pack import PACK_FORMAT, PackError, read_pack
+from services.ingest.policy import may_extract_video
 from services.vision.analyzer import DEFAULT_THREADS, FrameAnalyzer, FrameJob, FrameResult, select_device
 from services.vision.batcher import Batcher
 from services.vision.features import ChunkWindow, chunk_features, motion_energy
@@ -132,10 +133,8 @@ class VisionStage:
             raise Rejected(FailureCode.INVALID_EVENT, f"vision expects frame-chunk-ready, got {event.event_type}")
         if event.pack_format != PACK_FORMAT:
             raise Rejected(FailureCode.INVALID_EVENT, f"unknown frame pack format {event.pack_format!r}")
-        permitted = event.context.permitted_analyses
-        for scope in (ConsentScope.VIDEO_ANALYSIS.value, ConsentScope.FACE_ANALYSIS.value):
-            if scope not in permitted:
-                raise Rejected(FailureCode.POLICY_FORBIDS, f"{scope} is not permitted for this interview")
+        if not may_extract_video(event.context.permitted_analyses):
+            raise Rejected(FailureCode.POLICY_FORBIDS, "video and face analysis are not permitted for this interview")
         chunk = await asyncio.to_thread(self._read, event)
         emotion = emotion_decision(event, self.settings.emotion_inference)
         interval = self.settings.keyframe_interval_s

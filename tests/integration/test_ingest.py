@@ -1,4 +1,5 @@
-"""The ingest stage in the real worker loop against the session stack: good media and a bad-media matrix."""
+"""The ingest stage in the real worker loop against the session stack: good media, a bad-media matrix and sources
+the tenant may not read."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ from services.common.contracts import (
 from services.common.objectstore import STAGING_PREFIX, ObjectStore
 from services.common.settings import Settings
 from services.common.worker import StageWorker
-from services.ingest.stage import IngestStage, media_prefix
+from services.ingest.sources import SourcePolicy, SourceRules
+from services.ingest.stage import IngestStage, local_file_roots, media_prefix
 from services.samples import SampleSpec, generate_interview
 from tests.integration.kafka_helpers import (
     create_topics,
@@ -75,9 +77,11 @@ def sha256_of(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def interview(interview_id: str, media: list[dict[str, Any]], *, granted: bool = True) -> InterviewCompleted:
+def interview(
+    interview_id: str, media: list[dict[str, Any]], *, granted: bool = True, tenant: str = "acme-eu"
+) -> InterviewCompleted:
     data: dict[str, Any] = example("interview-completed")
-    data.update(interview_id=interview_id, event_id=str(uuid.uuid4()), media=media)
+    data.update(interview_id=interview_id, event_id=str(uuid.uuid4()), media=media, tenant_id=tenant)
     data["consent"]["granted"] = granted
     data["questions"] = [
         {"question_id": "q1", "text": "Tell me about yourself.", "start_s": 0.5, "end_s": 3.0},
@@ -101,6 +105,17 @@ async def test_good_media_and_the_bad_media_matrix(stack_settings: Settings, sam
     source_bucket = f"src-{uuid.uuid4().hex[:12]}"
     store.ensure_bucket(source_bucket)
     store.put_file(source_bucket, "incoming/good.mp4", samples.good, content_type="video/mp4")
+    store.put_file(source_bucket, "elsewhere/good.mp4", samples.good, content_type="video/mp4")
+    # acme-eu may read one prefix of the source bucket, and one loopback address (to see a retry)
+    sources = SourcePolicy(
+        tenants={
+            "acme-eu": SourceRules.parse(
+                s3=[f"{source_bucket}/incoming/"], http_hosts=["127.0.0.1:1", "127.0.0.2:1"], networks=["127.0.0.1/32"]
+            )
+        },
+        file_roots=local_file_roots(),
+    )
+    s3_item = {**item(samples.good), "uri": f"s3://{source_bucket}/incoming/good.mp4"}
     good_sha = sha256_of(samples.good)
     good_size = samples.good.stat().st_size
     good = interview(
@@ -119,12 +134,18 @@ async def test_good_media_and_the_bad_media_matrix(stack_settings: Settings, sam
         interview("iv-checksum", [item(samples.good, checksum={"algorithm": "sha256", "value": "0" * 64})]),
         interview("iv-missing", [item(samples.good.parent / "does-not-exist.mp4")]),
         interview("iv-too-large", [item(samples.good, size_bytes=5 * 1024**3)]),
-        interview("iv-s3", [{**item(samples.good), "uri": f"s3://{source_bucket}/incoming/good.mp4"}]),
+        interview("iv-s3", [s3_item]),
         interview("iv-unreachable-host", [{**item(samples.good), "uri": "https://127.0.0.1:1/recording.mp4"}]),
+        # sources the tenant may not read: refused with the reason, nothing fetched
+        interview("iv-s3-other-prefix", [{**s3_item, "uri": f"s3://{source_bucket}/elsewhere/good.mp4"}]),
+        interview("iv-s3-other-tenant", [s3_item], tenant="globex"),
+        interview("iv-s3-own-bucket", [{**s3_item, "uri": f"s3://{bucket}/globex/iv/media/x.mp4"}]),
+        interview("iv-loopback-host", [{**item(samples.good), "uri": "https://127.0.0.2:1/recording.mp4"}]),
+        interview("iv-metadata-host", [{**item(samples.good), "uri": "https://169.254.169.254/latest/"}]),
     ]
     await publish(settings.kafka, IN, [(message_key(e), encode(e)) for e in events])
 
-    worker = StageWorker(IngestStage(store, bucket), settings, group_id="g-ingest")
+    worker = StageWorker(IngestStage(store, bucket, sources=sources), settings, group_id="g-ingest")
     task = asyncio.create_task(worker.run())
     try:
         status_records = await read_topic(
@@ -149,7 +170,18 @@ async def test_good_media_and_the_bad_media_matrix(stack_settings: Settings, sam
         "iv-too-large": ("failed", "over_limits"),
         "iv-s3": ("completed", None),
         "iv-unreachable-host": ("failed", "transient_error"),  # retried, then dead-lettered
+        "iv-s3-other-prefix": ("failed", "policy_forbids"),
+        "iv-s3-other-tenant": ("failed", "policy_forbids"),
+        "iv-s3-own-bucket": ("failed", "policy_forbids"),
+        "iv-loopback-host": ("failed", "policy_forbids"),
+        "iv-metadata-host": ("failed", "policy_forbids"),
     }
+    reasons = {s.interview_id: s.reason.message for s in final if s.reason is not None}
+    assert "is not under a bucket or prefix tenant acme-eu allows" in reasons["iv-s3-other-prefix"]
+    assert "tenant globex allows" in reasons["iv-s3-other-tenant"]
+    assert "Sightline's own buckets" in reasons["iv-s3-own-bucket"]
+    assert "127.0.0.2 resolves to 127.0.0.2" in reasons["iv-loopback-host"]
+    assert "169.254.169.254:443 is not a host" in reasons["iv-metadata-host"]
     assert sum(1 for s in final if s.interview_id == "iv-good") == 2  # both deliveries were handled
 
     out_records = await read_topic(settings.kafka, OUT, lambda r: len(r) >= 5)

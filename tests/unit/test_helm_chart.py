@@ -27,6 +27,7 @@ from services.cli import cli
 from services.common.contracts import TOPICS
 from services.common.engines import create_worker
 from services.common.settings import Settings, iter_env_vars
+from services.ingest.stage import sources_from
 
 ROOT = Path(__file__).resolve().parents[2]
 HELM = ROOT / ".local" / "bin" / "helm"
@@ -719,6 +720,33 @@ def test_the_chart_sets_a_production_session_timeout(tmp_path: Path) -> None:
     assert env_of(container(deployments(docs)["fusion"]))["SIGHTLINE_KAFKA__SESSION_TIMEOUT_MS"] == "30000"
     with pytest.raises(RenderError, match=r"values don't meet the specifications|at '/"):
         render([REQUIRED, {"kafka": {"sessionTimeoutMs": 3000}}], tmp_path)
+
+
+def test_the_tenants_media_sources_reach_ingest_as_the_setting_it_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ingest reads no source by default; the values' per-tenant lists become SIGHTLINE_INGEST__SOURCES."""
+    assert env_of(container(deployments(rendered("defaults"))["ingest"]))["SIGHTLINE_INGEST__SOURCES"] == "{}"
+    sources = {
+        "acme": {"s3": ["acme-hr/interviews/"], "httpHosts": ["media.acme.example", "*.cdn.example:8443"]},
+        "*": {"allowedNetworks": ["10.20.0.0/16"]},
+    }
+    docs = render([REQUIRED, {"mediaSources": sources}], tmp_path)
+    value = env_of(container(deployments(docs)["ingest"]))["SIGHTLINE_INGEST__SOURCES"]
+    assert "SIGHTLINE_INGEST__SOURCES" not in env_of(container(deployments(docs)["vision"]))
+    monkeypatch.setenv("SIGHTLINE_INGEST__SOURCES", value)
+    policy = sources_from(Settings())
+    acme = policy.rules_for("acme")
+    assert [(g.bucket, g.prefix) for g in acme.s3] == [("acme-hr", "interviews/")]
+    assert [(g.host, g.port) for g in acme.http_hosts] == [("media.acme.example", None), ("*.cdn.example", 8443)]
+    assert [str(n) for n in policy.rules_for("globex").allowed_networks] == ["10.20.0.0/16"]
+    for invalid in (
+        {"acme": {"http_hosts": ["media.acme.example"]}},  # the settings' spelling is not the values'
+        {"acme": {"s3": ["s3://acme-hr"]}},
+        {"Acme": {"s3": ["acme-hr"]}},
+    ):
+        with pytest.raises(RenderError, match=r"values don't meet the specifications|at '/"):
+            render([REQUIRED, {"mediaSources": invalid}], tmp_path)
 
 
 def deployment_replica_count(stage: str) -> int:

@@ -41,10 +41,24 @@ def test_eu_jurisdictions_never_permit_emotion_inference(jurisdiction: str) -> N
     assert ctx.policy_version == DEFAULT_POLICY_VERSION
 
 
-@pytest.mark.parametrize("jurisdiction", ["CN", "US", "US-IL", "GB"])
+@pytest.mark.parametrize("jurisdiction", ["US", "US-NYC", "US-CA", "GB"])
 def test_elsewhere_the_consent_decides(jurisdiction: str) -> None:
     ctx = decide(event(jurisdiction), JurisdictionPolicy(), IngestLimits())
     assert ctx.permitted_analyses == ALL
+
+
+@pytest.mark.parametrize("jurisdiction", ["CN", "CN-BJ", "US-IL"])
+def test_face_analysis_needs_the_separate_biometric_consent_where_the_law_asks_for_it(jurisdiction: str) -> None:
+    without = decide(event(jurisdiction), JurisdictionPolicy(), IngestLimits())
+    # face_analysis is dropped, and emotion_inference with it; video (for nothing facial) and audio stay
+    assert without.permitted_analyses == ["video_analysis", "audio_analysis", "transcription", "automated_scoring"]
+    with_it = decide(event(jurisdiction, scopes=[*ALL, "biometric_processing"]), JurisdictionPolicy(), IngestLimits())
+    assert with_it.permitted_analyses == [*ALL, "biometric_processing"]
+
+
+def test_the_biometric_consent_alone_permits_no_face_analysis() -> None:
+    scopes = ["audio_analysis", "biometric_processing", "face_analysis"]
+    assert permitted_analyses(scopes, "CN", JurisdictionPolicy()) == ["audio_analysis", "biometric_processing"]
 
 
 def test_context_copies_the_interview() -> None:
@@ -111,7 +125,8 @@ def test_scopes_whose_prerequisite_is_missing_are_dropped() -> None:
 
 def test_table_entries_add_up_from_specific_to_general() -> None:
     policy = JurisdictionPolicy("p", {"*": frozenset({"automated_scoring"}), "DE": frozenset({"transcription"})})
-    assert policy.prohibited_in("DE-BY") == {"automated_scoring", "transcription"}  # a custom table has no EU row
+    # a deployment's table adds to the statutory rule sets: the EU emotion ban stays
+    assert policy.prohibited_in("DE-BY") == {"automated_scoring", "transcription", "emotion_inference"}
     assert policy.prohibited_in("CN") == {"automated_scoring"}
     assert JurisdictionPolicy().prohibited_in("DE-BY") == {"emotion_inference"}
 

@@ -12,8 +12,10 @@ import pytest
 from services.common.contracts import AudioStream, FailureCode, MediaSource, Probe, VideoStream
 from services.common.handler import Rejected
 from services.common.objectstore import ObjectStore
+from services.common.settings import Settings
 from services.ingest.policy import IngestLimits
-from services.ingest.stage import IngestStage, media_flags
+from services.ingest.sources import SourcePolicy
+from services.ingest.stage import IngestStage, local_file_roots, media_flags, sources_from, tenant_rules
 
 VIDEO = VideoStream(codec="h264", width=640, height=480, fps=30.0, avg_fps=30.0, variable_frame_rate=False)
 AUDIO = AudioStream(codec="aac", sample_rate=48000, channels=1)
@@ -61,14 +63,33 @@ def test_recordings_over_the_duration_limit_are_rejected_before_storing(tmp_path
     stage = IngestStage(cast(ObjectStore, None), "raw", limits=IngestLimits(max_duration_s=2.0), work_dir=tmp_path)
     src = MediaSource.model_validate({"uri": f"file://{clip}", "kind": "video", "content_type": "video/mp4"})
     with pytest.raises(Rejected) as info:
-        stage._check(0, src, tmp_path)
+        stage._check("acme", 0, src, tmp_path)
     assert info.value.code == FailureCode.OVER_LIMITS
-    ok = IngestStage(cast(ObjectStore, None), "raw", work_dir=tmp_path)._check(0, src, tmp_path)
+    ok = IngestStage(cast(ObjectStore, None), "raw", work_dir=tmp_path)._check("acme", 0, src, tmp_path)
     assert ok.probe.video is not None and ok.probe.duration_s == pytest.approx(3.0, abs=0.3)
 
 
 def test_file_sources_can_be_refused(tmp_path: Path) -> None:
-    stage = IngestStage(cast(ObjectStore, None), "raw", allow_file_sources=False)
+    stage = IngestStage(cast(ObjectStore, None), "raw", sources=SourcePolicy())
     with pytest.raises(Rejected) as info:
-        stage._check(0, source(), tmp_path)
-    assert info.value.code == FailureCode.UNREACHABLE_SOURCE
+        stage._check("acme", 0, source(), tmp_path)
+    assert info.value.code == FailureCode.POLICY_FORBIDS
+    assert "file:// sources are not accepted here" in info.value.message
+
+
+def test_production_refuses_file_sources_and_reserves_sightlines_own_buckets() -> None:
+    production = sources_from(Settings(environment="production"))
+    assert production.file_roots == ()
+    assert production.reserved_buckets == {"sightline-raw", "sightline-work", "sightline-reports"}
+    local = sources_from(Settings(environment="local"))
+    assert local.file_roots == local_file_roots(Settings().stack.home)
+    configured = Settings(ingest={"file_roots": [], "sources": {"acme": {"s3": ["hr-media/acme/"]}}})
+    assert sources_from(configured).file_roots == ()
+    assert sources_from(configured).rules_for("acme").s3[0].prefix == "acme/"
+
+
+def test_a_misspelt_sources_entry_is_refused() -> None:
+    with pytest.raises(ValueError, match="http_host"):
+        Settings(ingest={"sources": {"acme": {"http_host": ["media.example.com"]}}})
+    with pytest.raises(ValueError, match="acme"):
+        tenant_rules({"acme": {"allowed_networks": ["not-a-network"]}})

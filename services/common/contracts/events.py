@@ -169,7 +169,8 @@ class Consent(Contract):
     granted: bool = Field(description="False: the candidate did not consent; nothing is analysed (no_consent).")
     scopes: ConsentScopes = Field(
         description="Processing the candidate agreed to (video_analysis, audio_analysis, transcription, "
-        "face_analysis, emotion_inference, automated_scoring). Unknown scopes are kept and grant nothing."
+        "face_analysis, emotion_inference, automated_scoring, biometric_processing: the separate consent to face "
+        "data that CN and US-IL ask for on top of face_analysis). Unknown scopes are kept and grant nothing."
     )
     version: Version = Field(description="Version of the consent text the candidate agreed to.")
     granted_at: Timestamp | None = Field(None, description="When consent was given; required when granted.")

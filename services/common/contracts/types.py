@@ -254,6 +254,9 @@ class ConsentScope(StrEnum):
     FACE_ANALYSIS = "face_analysis"
     EMOTION_INFERENCE = "emotion_inference"
     AUTOMATED_SCORING = "automated_scoring"
+    #: The separate consent to processing face data as biometric data (face geometry) that some jurisdictions
+    #: ask for on top of face_analysis (services/common/jurisdictions.py): PIPL art. 29, BIPA § 15(b).
+    BIOMETRIC_PROCESSING = "biometric_processing"
 
 
 class FailureCode(StrEnum):
@@ -303,6 +306,8 @@ class DataQualityFlag(StrEnum):
     EMOTION_INFERENCE_NOT_PERMITTED = "emotion_inference_not_permitted"
     TRANSCRIPTION_NOT_PERMITTED = "transcription_not_permitted"
     SCORING_NOT_PERMITTED = "scoring_not_permitted"
+    VIDEO_ANALYSIS_NOT_PERMITTED = "video_analysis_not_permitted"  # the recording has video; no frame was used
+    AUDIO_ANALYSIS_NOT_PERMITTED = "audio_analysis_not_permitted"  # the recording has audio; none was used
 
 
 class EmotionInferenceReason(StrEnum):
