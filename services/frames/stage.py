@@ -252,6 +252,7 @@ class FramesStage:
 
     def _pass(self, item: StoredMedia, stats: DecodeStats, video: _VideoSink | None, audio: _AudioSink | None) -> None:
         rotation = item.probe.video.rotation_deg if item.probe.video is not None else 0
+        track = item.probe.audio.track if item.probe.audio is not None else 0
         reader = self.store.open(item.object.bucket, item.object.key)
         try:
             for out in decode_media(
@@ -261,6 +262,7 @@ class FramesStage:
                 sample_fps=self.config.sample_fps,
                 rotation_deg=rotation,
                 max_side=self.config.max_side,
+                audio_track=track,
                 stats=stats,
             ):
                 if isinstance(out, VideoFrame):
