@@ -23,7 +23,8 @@ A chunk in which no frame was decoded (a variable-frame-rate pause, corrupt pack
 still on screen at its start, so every chunk of the manifest exists. Packets that fail to decode are
 skipped and the audio lost with them becomes silence, so later audio keeps its time; the "frames done"
 log line reports both (``corrupt_packets``, ``filled_audio_s``). Audio-only media give no chunks,
-video-only media no audio segments.
+video-only media no audio segments. Of several audio streams, the one ingest chose (``probe.audio.track``)
+is decoded.
 
 Replays: event ids derive from the input event id and the output's index, keys from the input event
 id and the index, and the content from the decoded media alone, so handling the same event twice

@@ -72,3 +72,10 @@ def test_file_sources_can_be_refused(tmp_path: Path) -> None:
     with pytest.raises(Rejected) as info:
         stage._check(0, source(), tmp_path)
     assert info.value.code == FailureCode.UNREACHABLE_SOURCE
+
+
+def test_several_audio_tracks_are_flagged() -> None:
+    assert AUDIO.track_count == 1
+    two = AUDIO.model_copy(update={"track": 1, "track_count": 2, "track_choice": "first_with_sound"})
+    flags = media_flags([(source(), Probe(duration_s=60, container="matroska", video=VIDEO, audio=two))], 61.0)
+    assert flags == ["multiple_audio_tracks"]

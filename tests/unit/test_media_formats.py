@@ -172,3 +172,22 @@ def test_a_codec_without_a_decoder_is_refused_by_name(make: Any) -> None:
 def test_impossible_format_options_are_refused(options: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         SampleSpec(**{**BASE, **options})
+
+
+def test_the_cli_writes_the_chosen_format_and_refuses_impossible_ones(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from services.samples.cli import sample
+
+    args = ["--duration", "5", "--width", "160", "--height", "120", "--fps", "5", "--out", str(tmp_path)]
+    runner = CliRunner()
+    done = runner.invoke(
+        sample,
+        [*args, "--container", "mkv", "--video-codec", "vp9", "--audio-tracks", "silence,speech", "--name", "x", "-q"],
+    )
+    assert done.exit_code == 0, done.output
+    probe = probe_file(tmp_path / "x.mkv")
+    assert probe.video is not None and probe.video.codec == "vp9"
+    assert probe.audio is not None and probe.audio.track_count == 2
+    refused = runner.invoke(sample, [*args, "--container", "webm", "--video-codec", "h264"])
+    assert refused.exit_code == 2 and "webm does not hold h264" in refused.output
