@@ -41,6 +41,9 @@ SOUND_FLOOR_DBFS = -60.0
 #: Matroska/WebM state no frame count and give the default frame duration as the average rate, so the rate
 #: is measured on the packet times of the first seconds; a frame interval this much off the median is irregular.
 RATE_SCAN_S = 10.0
+#: Audio levels are measured on the first ten minutes: a dead microphone is dead throughout and an interview
+#: is heard long before, while a two-hour file would cost a full decode of every track.
+LEVEL_SCAN_S = 600.0
 IRREGULAR_INTERVAL = 0.25
 
 
@@ -212,16 +215,22 @@ def parse_ffprobe(
     return Probe(duration_s=round(duration, 3), container=_container(fmt, filename_hint), video=video, audio=audio)
 
 
-def audio_levels_dbfs(path: Path) -> list[float]:
-    """RMS level of every audio stream of the file, in stream order, from one decoding pass (PyAV)."""
+def audio_levels_dbfs(path: Path, scan_s: float = LEVEL_SCAN_S) -> list[float]:
+    """RMS level of every audio stream over the first ``scan_s`` seconds, in stream order (one PyAV pass)."""
     container: Any = av.open(str(path), mode="r")
     with container:
         streams = list(container.streams.audio)
         squares = [0.0] * len(streams)
         counts = [0] * len(streams)
         position = {stream.index: i for i, stream in enumerate(streams)}
+        done: set[int] = set()
         for packet in container.demux(*streams):
             i = position[packet.stream.index]
+            if packet.pts is not None and packet.time_base is not None and packet.pts * packet.time_base > scan_s:
+                done.add(i)
+                if len(done) == len(streams):
+                    break
+                continue
             try:
                 frames = packet.decode()
             except (av.FFmpegError, ValueError):

@@ -1,6 +1,6 @@
 """Recordings as people have them, from interview-completed to profiles: every stage in the real worker loop.
 
-A portrait phone recording (mov with rotation metadata), a browser recording (webm, VP9, Opus, variable frame
+A portrait phone recording (HEVC mov with rotation metadata), a browser recording (webm, VP9, Opus, variable frame
 rate), an audio-only m4a, an mkv whose first audio track is a dead microphone, and a Codec 2 file the decoder
 lacks. All are produced by the sample generator; the profiles must show the face found upright, the speech of
 the right track heard, the audio-only profile saying what it could not measure, and the undecodable file
@@ -54,7 +54,7 @@ from tests.integration.kafka_helpers import (
 DURATION = 14.0  # one question and the start of its answer
 BASE: dict[str, Any] = {"duration": DURATION, "fps": 10, "events": "still"}
 SPECS: dict[str, dict[str, Any]] = {
-    "portrait": {"seed": 31, "container": "mov", "rotation": 90, "width": 480, "height": 320},
+    "portrait": {"seed": 31, "container": "mov", "video_codec": "h265", "rotation": 90, "width": 480, "height": 320},
     "browser": {"seed": 32, "container": "webm", "video_codec": "vp9", "vfr": True, "width": 320, "height": 240},
     "voice": {"seed": 33, "video": False},
     "two-mics": {"seed": 34, "container": "mkv", "audio_tracks": ("silence", "speech"), "width": 320, "height": 240},
@@ -133,7 +133,8 @@ async def test_common_formats_to_profiles(settings: Settings, recordings: dict[s
         assert presence and min(presence) > 0.8, (name, presence)  # the face is found in the upright frames
 
     portrait = media["portrait"]
-    assert portrait.media[0].probe.video is not None and portrait.media[0].probe.video.rotation_deg == 90
+    video = portrait.media[0].probe.video
+    assert video is not None and (video.codec, video.rotation_deg) == ("hevc", 90)
     assert "rotated" in portrait.flags
     assert "variable_frame_rate" in media["browser"].flags
     assert media["browser"].media[0].probe.video is not None

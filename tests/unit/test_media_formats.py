@@ -191,3 +191,9 @@ def test_the_cli_writes_the_chosen_format_and_refuses_impossible_ones(tmp_path: 
     assert probe.audio is not None and probe.audio.track_count == 2
     refused = runner.invoke(sample, [*args, "--container", "webm", "--video-codec", "h264"])
     assert refused.exit_code == 2 and "webm does not hold h264" in refused.output
+
+
+def test_audio_levels_are_measured_on_the_first_minutes_only(make: Any) -> None:
+    sample = make("two-tracks", container="mkv", audio_tracks=("silence", "speech"))
+    assert audio_levels_dbfs(sample.media_path, scan_s=0.5)[1] < -50  # room tone before the question (0.86 s)
+    assert audio_levels_dbfs(sample.media_path, scan_s=3.0)[1] > -40  # the interviewer is speaking
