@@ -64,6 +64,9 @@ def interview_event(
     ended = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
     started = ended - timedelta(seconds=truth.duration_s)
     video = truth.spec.video
+    content_type = CONTENT_TYPES[truth.spec.file_format]
+    if not video:  # an audio-only webm or mkv is declared as audio
+        content_type = content_type.replace("video/", "audio/")
     data = template.model_dump(mode="json")
     data.update(
         event_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"sightline-sample:{tenant_id}:{interview_id}")),
@@ -79,7 +82,7 @@ def interview_event(
             {
                 "uri": result.media_path.resolve().as_uri(),
                 "kind": "video_with_audio" if video and truth.spec.audio else ("video" if video else "audio"),
-                "content_type": CONTENT_TYPES[truth.spec.file_format],
+                "content_type": content_type,
                 "size_bytes": result.media_path.stat().st_size,
                 "checksum": {"algorithm": "sha256", "value": _sha256(result.media_path)},
             }

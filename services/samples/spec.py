@@ -58,7 +58,9 @@ class SampleSpec(BaseModel):
     audio: bool = Field(True, description="Write an audio stream.")
     video: bool = Field(True, description="Write a video stream (False: audio-only .m4a).")
     container: Container | None = Field(
-        None, description="File format; None: mp4 with video, m4a without. m4a/mp3/wav/ogg/c2 are audio-only."
+        None,
+        description="File format; None: mp4 with video, m4a without. m4a/mp3/wav/ogg/c2 are audio-only; webm and "
+        "mkv may be too (a browser's audio recording).",
     )
     video_codec: VideoCodec = Field("h264", description="Video codec (the container must be able to hold it).")
     audio_tracks: tuple[AudioTrack, ...] = Field(
@@ -97,8 +99,10 @@ class SampleSpec(BaseModel):
         if self.width % 2 or self.height % 2:
             raise ValueError("width and height must be even (4:2:0 video)")
         fmt = self.file_format
-        if (fmt in AUDIO_CONTAINERS) == self.video:
-            raise ValueError(f"{fmt} holds {'no video' if self.video else 'video'}: choose another container")
+        if self.video and fmt in AUDIO_CONTAINERS:
+            raise ValueError(f"{fmt} holds no video: choose another container")
+        if not self.video and fmt in ("mov", "avi"):
+            raise ValueError(f"an audio-only {fmt} is not what recorders write: choose m4a")
         if self.video and self.video_codec not in VIDEO_CODECS[fmt]:
             raise ValueError(
                 f"{fmt} does not hold {self.video_codec} (it holds {', '.join(sorted(VIDEO_CODECS[fmt]))})"

@@ -38,6 +38,7 @@ CASES: dict[str, tuple[dict[str, Any], str, str | None, str]] = {
     "mp3": ({"video": False, "container": "mp3"}, "mp3", None, "mp3"),
     "wav": ({"video": False, "container": "wav"}, "wav", None, "pcm_s16le"),
     "ogg": ({"video": False, "container": "ogg"}, "ogg", None, "vorbis"),
+    "webm-audio": ({"video": False, "container": "webm"}, "webm", None, "opus"),  # a browser's audio recording
 }
 
 
@@ -162,7 +163,7 @@ def test_a_codec_without_a_decoder_is_refused_by_name(make: Any) -> None:
     [
         ({"container": "webm", "video_codec": "h264"}, "webm does not hold h264"),
         ({"container": "mp3"}, "mp3 holds no video"),
-        ({"container": "mkv", "video": False}, "mkv holds video"),
+        ({"container": "mov", "video": False}, "choose m4a"),
         ({"container": "mkv", "rotation": 90}, "rotation metadata"),
         ({"container": "avi", "vfr": True}, "constant frame rate"),
         ({"audio_tracks": ("silence",)}, "holds the speech"),
