@@ -68,9 +68,14 @@ def decode_media(
     sample_fps: float = DEFAULT_SAMPLE_FPS,
     rotation_deg: int = 0,
     max_side: int = DEFAULT_MAX_SIDE,
+    audio_track: int = 0,
     stats: DecodeStats | None = None,
 ) -> Iterator[VideoFrame | AudioBlock]:
-    """Yield sampled frames (BGR, upright, bounded) and audio blocks in demux order."""
+    """Yield sampled frames (BGR, upright, bounded) and audio blocks in demux order.
+
+    ``audio_track`` is the position of the audio stream to decode among the file's audio streams (ingest
+    picks it when there are several).
+    """
     stats = stats if stats is not None else DecodeStats()
     try:
         container: Any = av.open(fh, mode="r")
@@ -79,11 +84,12 @@ def decode_media(
     with container:
         streams: list[Any] = []
         vstream = container.streams.video[0] if video and container.streams.video else None
-        astream = container.streams.audio[0] if audio and container.streams.audio else None
+        audio_streams = container.streams.audio
+        astream = audio_streams[audio_track] if audio and audio_track < len(audio_streams) else None
         if video and vstream is None:
             raise NotMedia("the media has no video stream")
         if audio and astream is None:
-            raise NotMedia("the media has no audio stream")
+            raise NotMedia(f"the media has no audio stream {audio_track} (it has {len(audio_streams)})")
         for stream in (vstream, astream):
             if stream is not None:
                 stream.thread_type = "AUTO"

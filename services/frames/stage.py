@@ -23,7 +23,8 @@ A chunk in which no frame was decoded (a variable-frame-rate pause, corrupt pack
 still on screen at its start, so every chunk of the manifest exists. Packets that fail to decode are
 skipped and the audio lost with them becomes silence, so later audio keeps its time; the "frames done"
 log line reports both (``corrupt_packets``, ``filled_audio_s``). Audio-only media give no chunks,
-video-only media no audio segments.
+video-only media no audio segments. Of several audio streams, the one ingest chose (``probe.audio.track``)
+is decoded.
 
 Consent: nothing is extracted that the interview's ``permitted_analyses`` do not cover. Frames (chunks and
 key frames) need ``video_analysis`` and ``face_analysis`` (every visual measure reads the face; where the
@@ -266,6 +267,7 @@ class FramesStage:
 
     def _pass(self, item: StoredMedia, stats: DecodeStats, video: _VideoSink | None, audio: _AudioSink | None) -> None:
         rotation = item.probe.video.rotation_deg if item.probe.video is not None else 0
+        track = item.probe.audio.track if item.probe.audio is not None else 0
         reader = self.store.open(item.object.bucket, item.object.key)
         try:
             for out in decode_media(
@@ -275,6 +277,7 @@ class FramesStage:
                 sample_fps=self.config.sample_fps,
                 rotation_deg=rotation,
                 max_side=self.config.max_side,
+                audio_track=track,
                 stats=stats,
             ):
                 if isinstance(out, VideoFrame):

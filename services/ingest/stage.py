@@ -63,7 +63,15 @@ LOW_FRAME_RATE_FPS = 10.0
 DURATION_TOLERANCE_S = 5.0
 DURATION_TOLERANCE_RATIO = 0.1
 
-_SUFFIXES = {"mp4": ".mp4", "webm": ".webm", "matroska": ".mkv", "wav": ".wav", "ogg": ".ogg", "mp3": ".mp3"}
+_SUFFIXES = {
+    "mp4": ".mp4",
+    "webm": ".webm",
+    "matroska": ".mkv",
+    "avi": ".avi",
+    "wav": ".wav",
+    "ogg": ".ogg",
+    "mp3": ".mp3",
+}
 
 
 @dataclass(frozen=True)
@@ -98,6 +106,8 @@ def media_flags(items: Sequence[tuple[MediaSource, Probe]], expected_duration_s:
         flags.append(MediaFlag.LOW_RESOLUTION)
     if any(v.avg_fps < LOW_FRAME_RATE_FPS for v in videos):
         flags.append(MediaFlag.LOW_FRAME_RATE)
+    if any(p.audio is not None and p.audio.track_count > 1 for p in probes):
+        flags.append(MediaFlag.MULTIPLE_AUDIO_TRACKS)
     tolerance = max(DURATION_TOLERANCE_S, DURATION_TOLERANCE_RATIO * expected_duration_s)
     if any(abs(p.duration_s - expected_duration_s) > tolerance for p in probes):
         flags.append(MediaFlag.DURATION_MISMATCH)

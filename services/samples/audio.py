@@ -53,3 +53,17 @@ def iter_pcm_blocks(
             i -= 1
         pcm = np.clip(np.rint(buf * 32767.0), -32768, 32767).astype("<i2")
         yield pcm.tobytes()
+
+
+#: A dead microphone's track: a noise floor of about one least significant bit (about -90 dBFS).
+SILENCE_NOISE_LSB = 1.0
+
+
+def iter_silence_blocks(duration: float, sample_rate: int, seed: int, block_s: float = BLOCK_S) -> Iterator[bytes]:
+    """PCM blocks like `iter_pcm_blocks` holding only a dead microphone's noise floor (a silent track)."""
+    total = round(duration * sample_rate)
+    block = max(1, int(block_s * sample_rate))
+    for b0 in range(0, total, block):
+        n = min(total, b0 + block) - b0
+        rng = np.random.default_rng([seed, b0, 1])
+        yield np.rint(rng.standard_normal(n) * SILENCE_NOISE_LSB).astype("<i2").tobytes()

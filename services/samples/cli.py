@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import click
 from rich.console import Console
@@ -14,7 +14,7 @@ from rich.table import Table
 
 from services.samples.generate import DEFAULT_OUT_DIR, DEFAULT_TTS_CACHE, generate_interview, plan_interview
 from services.samples.ground_truth import GroundTruth, json_schema
-from services.samples.spec import MAX_DURATION_S, MIN_DURATION_S, SampleSpec
+from services.samples.spec import MAX_DURATION_S, MIN_DURATION_S, Container, SampleSpec, VideoCodec
 
 
 class DurationType(click.ParamType):
@@ -64,7 +64,27 @@ class DurationType(click.ParamType):
 )
 @click.option("--vfr", is_flag=True, help="Variable frame rate: irregular timestamps with dropped frames.")
 @click.option("--no-audio", is_flag=True, help="Video without an audio stream.")
-@click.option("--no-video", is_flag=True, help="Audio only (writes <name>.m4a).")
+@click.option("--no-video", is_flag=True, help="Audio only (writes <name>.m4a unless --container says otherwise).")
+@click.option(
+    "--container",
+    type=click.Choice(list(get_args(Container))),
+    default=None,
+    help="File format (default mp4, or m4a with --no-video); m4a, mp3, wav, ogg and c2 are audio-only.",
+)
+@click.option(
+    "--video-codec",
+    type=click.Choice(list(get_args(VideoCodec))),
+    default="h264",
+    show_default=True,
+    help="Video codec; the container must hold it (webm: vp8, vp9, av1).",
+)
+@click.option(
+    "--audio-tracks",
+    default="speech",
+    show_default=True,
+    help="Audio streams in order, comma-separated: speech or silence (a dead microphone), e.g. silence,speech.",
+)
+@click.option("--default-audio-track", type=int, default=None, help="Audio stream marked default (from 0).")
 @click.option("--variant", type=click.Choice(["smiling", "neutral"]), default="smiling", show_default=True)
 @click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True)
 @click.option(
@@ -106,6 +126,10 @@ def sample(
     vfr: bool,
     no_audio: bool,
     no_video: bool,
+    container: str | None,
+    video_codec: str,
+    audio_tracks: str,
+    default_audio_track: int | None,
     variant: str,
     lang: str,
     candidate: str,
@@ -119,7 +143,7 @@ def sample(
     print_schema: bool,
     quiet: bool,
 ) -> None:
-    """Generate a synthetic job interview (<name>.mp4) and its ground truth (<name>.truth.json).
+    """Generate a synthetic job interview (<name>.mp4 or another container) and its ground truth (<name>.truth.json).
 
     A real face (scikit-image's astronaut) in a webcam-like room nods, shakes its head, looks away, leaves the
     frame and is joined by a second person at scripted times, while an interviewer asks questions and the
@@ -143,6 +167,10 @@ def sample(
                 "vfr": vfr,
                 "audio": not no_audio,
                 "video": not no_video,
+                "container": container,
+                "video_codec": video_codec,
+                "audio_tracks": tuple(t.strip() for t in audio_tracks.split(",") if t.strip()),
+                "default_audio_track": default_audio_track,
                 "variant": variant,
                 "lang": lang,
                 "candidate": candidate,
@@ -209,14 +237,16 @@ def _summary(
         table.add_row("truth", str(truth_path))
     dw, dh = spec.display_size
     video = (
-        f"{spec.width}x{spec.height} (shows {dw}x{dh}) @ {spec.fps:g} fps"
+        f"{spec.video_codec} {spec.width}x{spec.height} (shows {dw}x{dh}) @ {spec.fps:g} fps"
         + (" VFR" if spec.vfr else "")
         + (f", rotation {spec.rotation}°" if spec.rotation else "")
         if spec.video
         else "none"
     )
     table.add_row("video", video)
-    table.add_row("audio", f"{spec.sample_rate} Hz mono, {spec.lang}" if spec.audio else "none")
+    tracks = f", tracks {'+'.join(spec.audio_tracks)}" if len(spec.audio_tracks) > 1 else ""
+    table.add_row("audio", f"{spec.sample_rate} Hz mono, {spec.lang}{tracks}" if spec.audio else "none")
+    table.add_row("container", spec.file_format)
     table.add_row("candidate", f"{spec.candidate}, {spec.variant}, seed {spec.seed}, {spec.duration:g} s")
     for q in truth.questions:
         a = q.answer

@@ -14,6 +14,10 @@ from services.samples.generate import SampleResult
 
 _TEMPLATE = PROJECT_ROOT / "schemas" / "examples" / "v1" / "interview-completed.en-IE.json"
 _LOCALES = {"en": ("en-US", "US"), "zh": ("zh-CN", "CN")}
+#: The MIME type an HR system would declare for each container.
+CONTENT_TYPES = {"mp4": "video/mp4", "mov": "video/quicktime", "webm": "video/webm", "mkv": "video/x-matroska",
+                 "avi": "video/x-msvideo", "m4a": "audio/mp4", "mp3": "audio/mpeg", "wav": "audio/wav",
+                 "ogg": "audio/ogg", "c2": "audio/codec2"}  # fmt: skip
 
 
 def question_id(bank_id: str, repeat: int) -> str:
@@ -59,7 +63,10 @@ def interview_event(
     interview_id = interview_id or f"sample-{result.media_path.stem}"
     ended = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
     started = ended - timedelta(seconds=truth.duration_s)
-    video = result.media_path.suffix == ".mp4"
+    video = truth.spec.video
+    content_type = CONTENT_TYPES[truth.spec.file_format]
+    if not video:  # an audio-only webm or mkv is declared as audio
+        content_type = content_type.replace("video/", "audio/")
     data = template.model_dump(mode="json")
     data.update(
         event_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"sightline-sample:{tenant_id}:{interview_id}")),
@@ -75,7 +82,7 @@ def interview_event(
             {
                 "uri": result.media_path.resolve().as_uri(),
                 "kind": "video_with_audio" if video and truth.spec.audio else ("video" if video else "audio"),
-                "content_type": "video/mp4" if video else "audio/mp4",
+                "content_type": content_type,
                 "size_bytes": result.media_path.stat().st_size,
                 "checksum": {"algorithm": "sha256", "value": _sha256(result.media_path)},
             }

@@ -15,9 +15,9 @@ from pathlib import Path
 import cv2
 
 from services.common.settings import PROJECT_ROOT
-from services.samples.audio import iter_pcm_blocks
+from services.samples.audio import iter_pcm_blocks, iter_silence_blocks
 from services.samples.ground_truth import AudioInfo, GroundTruth, MediaInfo, VideoInfo
-from services.samples.mux import encode_audio, encode_video, set_mp4_rotation
+from services.samples.mux import AUDIO_CODEC, encode_audio, encode_video, set_mp4_rotation
 from services.samples.render_video import SceneRenderer, frame_times
 from services.samples.script import Scenario, build_scenario, estimate_clip_seconds
 from services.samples.spec import SampleSpec
@@ -52,7 +52,7 @@ def generate_interview(
     synthesizer: Synthesizer | None = None,
     progress: Progress | None = None,
 ) -> SampleResult:
-    """Write ``<name>.mp4`` (or ``.m4a`` without video) and ``<name>.truth.json`` into out_dir.
+    """Write ``<name>.<container>`` (mp4, or m4a without video, by default) and ``<name>.truth.json`` into out_dir.
 
     Speech timing comes from the synthesised clips, so the truth matches the audio to the sample. Without audio
     the timeline is planned from estimated clip lengths and no TTS engine is needed.
@@ -60,7 +60,8 @@ def generate_interview(
     t0 = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = name or spec.default_name()
-    media = out_dir / (f"{stem}.mp4" if spec.video else f"{stem}.m4a")
+    fmt = spec.file_format
+    media = out_dir / f"{stem}.{fmt}"
     truth_path = out_dir / f"{stem}.truth.json"
     stats: dict[str, float] = {}
 
@@ -81,15 +82,22 @@ def generate_interview(
             stats["clips_synthesised"] = store.synthesised
             stats["clips_from_cache"] = store.from_disk
 
-        audio_tmp: Path | None = None
+        audio_tmp: list[Path] = []
         t1 = time.perf_counter()
         if store is not None:
-            blocks = iter_pcm_blocks(scenario.placements, store.get, spec.duration, spec.sample_rate, spec.seed)
             if spec.video:
-                audio_tmp = out_dir / f".{stem}.audio.tmp.flac"
-                encode_audio(blocks, spec.sample_rate, audio_tmp, "flac")
+                for i, content in enumerate(spec.audio_tracks):  # one lossless intermediate per track
+                    if content == "speech":
+                        blocks = iter_pcm_blocks(
+                            scenario.placements, store.get, spec.duration, spec.sample_rate, spec.seed
+                        )
+                    else:
+                        blocks = iter_silence_blocks(spec.duration, spec.sample_rate, spec.seed)
+                    audio_tmp.append(out_dir / f".{stem}.audio{i}.tmp.flac")
+                    encode_audio(blocks, spec.sample_rate, audio_tmp[-1], "flac")
             else:
-                encode_audio(blocks, spec.sample_rate, media, "aac")
+                blocks = iter_pcm_blocks(scenario.placements, store.get, spec.duration, spec.sample_rate, spec.seed)
+                encode_audio(blocks, spec.sample_rate, media, AUDIO_CODEC[fmt], fmt)
         stats["audio_s"] = time.perf_counter() - t1
     finally:
         if own_synth and synth is not None:
@@ -111,11 +119,14 @@ def generate_interview(
                 media,
                 audio_tmp,
                 [round(t * 1000) for t in times] if spec.vfr else None,
+                codec=spec.video_codec,
+                container=fmt,
+                default_audio=spec.default_audio_track,
             )
         finally:
             cv2.setNumThreads(cv_threads)
-            if audio_tmp is not None:
-                audio_tmp.unlink(missing_ok=True)
+            for tmp in audio_tmp:
+                tmp.unlink(missing_ok=True)
         if spec.rotation:
             set_mp4_rotation(media, spec.rotation)
         stats["video_s"] = time.perf_counter() - t2
@@ -125,10 +136,11 @@ def generate_interview(
     dw, dh = spec.display_size
     truth.media = MediaInfo(
         path=media.name,
-        container="mp4" if spec.video else "m4a",
+        container=fmt,
         duration_s=round(spec.duration, 3),
         video=VideoInfo(
             present=spec.video,
+            codec=spec.video_codec,
             coded_width=spec.width,
             coded_height=spec.height,
             display_width=dw,
@@ -139,7 +151,13 @@ def generate_interview(
             frame_count=len(times),
             frame_timestamps=[round(t, 3) for t in times] if spec.vfr else None,
         ),
-        audio=AudioInfo(present=spec.audio, sample_rate=spec.sample_rate),
+        audio=AudioInfo(
+            present=spec.audio,
+            codec=AUDIO_CODEC[fmt],
+            sample_rate=8000 if AUDIO_CODEC[fmt] == "codec2" else spec.sample_rate,
+            tracks=list(spec.audio_tracks) if spec.audio else [],
+            default_track=spec.default_audio_track,
+        ),
     )
     truth.write(truth_path)
     stats["total_s"] = time.perf_counter() - t0

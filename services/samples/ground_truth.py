@@ -29,7 +29,7 @@ from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.samples.spec import Lang, SampleSpec, Variant
+from services.samples.spec import AudioTrack, Container, Lang, SampleSpec, Variant
 
 SCHEMA_NAME: Final = "sightline.sample-truth"
 SCHEMA_VERSION = "1.0"
@@ -167,16 +167,23 @@ class VideoInfo(_Model):
     )
 
 
+SPEECH_ONLY: tuple[AudioTrack, ...] = ("speech",)
+
+
 class AudioInfo(_Model):
     present: bool
     codec: str = "aac"
     sample_rate: int
     channels: int = 1
+    tracks: list[AudioTrack] = Field(
+        default_factory=lambda: list(SPEECH_ONLY), description="Each audio stream's content."
+    )
+    default_track: int | None = Field(None, description="Stream marked default; None: the muxer's choice (first).")
 
 
 class MediaInfo(_Model):
     path: str = Field(..., description="Media file name, relative to the truth file.")
-    container: Literal["mp4", "m4a"]
+    container: Container
     duration_s: float
     video: VideoInfo
     audio: AudioInfo

@@ -1,11 +1,13 @@
 """ffmpeg plumbing: frames and audio are streamed through pipes, never held whole in memory.
 
-- audio: PCM blocks -> ffmpeg -> FLAC (temporary, lossless) or AAC .m4a (audio-only output);
-- video: raw YUV 4:2:0 frames -> ffmpeg stdin -> H.264 .mp4 (+ AAC from the FLAC). Constant frame rate uses a
-  rawvideo pipe; variable frame rate wraps each frame in NUT packets carrying its own timestamp (PyAV) and keeps
-  them with ``-fps_mode passthrough``;
+- audio: PCM blocks -> ffmpeg -> FLAC (temporary, lossless, one per audio track) or straight into an audio-only
+  file (AAC .m4a, MP3, WAV, Vorbis .ogg, Codec 2);
+- video: raw YUV 4:2:0 frames -> ffmpeg stdin -> H.264/H.265/VP8/VP9/AV1 in mp4, mov, webm, mkv or avi, with
+  every audio track encoded in the container's usual codec. Constant frame rate uses a rawvideo pipe; variable
+  frame rate wraps each frame in NUT packets carrying its own timestamp (PyAV) and keeps them with
+  ``-fps_mode passthrough``;
 - rotation: ffmpeg 5.1 ignores ``-metadata:s:v rotate=`` and has no ``-display_rotation``, so the display matrix
-  of the video track header (tkhd) is written directly, as phones do.
+  of the video track header (tkhd) is written directly, as phones do (mp4 and mov share that box layout).
 
 Outputs are bit-exact flagged (no encoder version strings, no creation time), so the same input gives the same
 bytes with the same ffmpeg build.
@@ -16,7 +18,7 @@ from __future__ import annotations
 import struct
 import subprocess
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
 from typing import IO
@@ -56,21 +58,51 @@ def ffmpeg() -> str:
     return require_tool("ffmpeg")
 
 
-def encode_audio(pcm_blocks: Iterable[bytes], sample_rate: int, out: Path, codec: str) -> None:
-    """Encode s16le mono PCM to ``flac`` (lossless intermediate) or ``aac`` (.m4a)."""
-    args = ["-c:a", "flac"] if codec == "flac" else ["-c:a", "aac", "-b:a", "64k", "-flags:a", "+bitexact"]
+#: The audio codec each container is usually written with.
+AUDIO_CODEC = {"mp4": "aac", "mov": "aac", "m4a": "aac", "mkv": "aac", "webm": "opus", "ogg": "vorbis",
+               "avi": "mp3", "mp3": "mp3", "wav": "pcm", "c2": "codec2"}  # fmt: skip
+_AUDIO_ARGS = {
+    "flac": ["-c:a", "flac"],
+    "aac": ["-c:a", "aac", "-b:a", "64k", "-flags:a", "+bitexact"],
+    "opus": ["-c:a", "libopus", "-b:a", "48k"],
+    "vorbis": ["-c:a", "libvorbis", "-q:a", "3"],
+    "mp3": ["-c:a", "libmp3lame", "-b:a", "64k"],
+    "pcm": ["-c:a", "pcm_s16le"],
+    "codec2": ["-c:a", "libcodec2", "-mode", "3200", "-ar", "8000"],
+}
+#: ffmpeg muxer of each container (the file name's extension is not always enough: .c2 is not known).
+_MUXER = {"mp4": "mp4", "mov": "mov", "m4a": "ipod", "mkv": "matroska", "webm": "webm", "avi": "avi", "mp3": "mp3",
+          "wav": "wav", "ogg": "ogg", "c2": "codec2"}  # fmt: skip
+
+
+def encode_audio(
+    pcm_blocks: Iterable[bytes], sample_rate: int, out: Path, codec: str, container: str | None = None
+) -> None:
+    """Encode s16le mono PCM with one of `_AUDIO_ARGS`' codecs (``flac`` for the lossless intermediate)."""
+    muxer = ["-f", _MUXER[container]] if container else []
     cmd = [ffmpeg(), "-hide_banner", "-loglevel", "error", "-y", "-f", "s16le", "-ar", str(sample_rate),
-           "-ac", "1", "-i", "pipe:0", *args, *BITEXACT, str(out)]  # fmt: skip
+           "-ac", "1", "-i", "pipe:0", *_AUDIO_ARGS[codec], *BITEXACT, *muxer, str(out)]  # fmt: skip
     _run_feeding(cmd, pcm_blocks)
 
 
-def _video_args(fps: float) -> list[str]:
-    gop = max(1, round(2 * fps))
-    # veryfast with the cheapest motion search: on these noisy webcam-like frames it encodes twice as fast as
-    # plain veryfast and the files come out slightly smaller.
-    return ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23",
-            "-x264-params", "rc-lookahead=5:bframes=1:ref=1:subme=0:me=dia:weightp=0",
-            "-pix_fmt", "yuv420p", "-g", str(gop), "-flags:v", "+bitexact"]  # fmt: skip
+def _video_args(fps: float, codec: str, container: str) -> list[str]:
+    gop = ["-g", str(max(1, round(2 * fps)))]
+    common = ["-pix_fmt", "yuv420p", *gop, "-flags:v", "+bitexact"]
+    if codec == "h264":
+        # veryfast with the cheapest motion search: on these noisy webcam-like frames it encodes twice as fast
+        # as plain veryfast and the files come out slightly smaller.
+        return ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23",
+                "-x264-params", "rc-lookahead=5:bframes=1:ref=1:subme=0:me=dia:weightp=0", *common]  # fmt: skip
+    if codec == "h265":
+        tag = ["-tag:v", "hvc1"] if container in ("mp4", "mov") else []  # the tag Apple players require
+        return ["-c:v", "libx265", "-preset", "ultrafast", "-crf", "28", "-x265-params", "log-level=error",
+                *tag, *common]  # fmt: skip
+    if codec in ("vp8", "vp9"):
+        lib = "libvpx" if codec == "vp8" else "libvpx-vp9"
+        return ["-c:v", lib, "-deadline", "realtime", "-cpu-used", "8", "-b:v", "1M", *common]
+    if codec == "av1":
+        return ["-c:v", "libsvtav1", "-preset", "12", "-crf", "40", "-svtav1-params", "verbosity=0", *common]
+    raise EncodeError(f"no encoder settings for video codec {codec!r}")
 
 
 def encode_video(
@@ -79,26 +111,40 @@ def encode_video(
     height: int,
     fps: float,
     out: Path,
-    audio: Path | None,
+    audio: Path | Sequence[Path] | None,
     timestamps_ms: list[int] | None = None,
+    *,
+    codec: str = "h264",
+    container: str = "mp4",
+    default_audio: int | None = None,
 ) -> None:
-    """Encode raw I420 frames (coded size) to H.264 MP4, muxing the audio file if given.
+    """Encode raw I420 frames (coded size) into ``container`` with ``codec``, muxing the audio files as tracks.
 
-    With timestamps_ms, frames carry those presentation times (variable frame rate).
+    With timestamps_ms, frames carry those presentation times (variable frame rate). ``default_audio`` marks
+    that audio track as the default one (the muxer marks the first otherwise).
     """
     rate = Fraction(fps).limit_denominator(1001)
-    audio_in = ["-i", str(audio)] if audio else []
-    audio_map = ["-map", "1:a:0", "-c:a", "aac", "-b:a", "64k", "-flags:a", "+bitexact"] if audio else []
-    common_out = ["-map", "0:v:0", *audio_map, *_video_args(fps), "-movflags", "+faststart", *BITEXACT]
+    tracks = [audio] if isinstance(audio, Path) else list(audio or ())
+    audio_in = [arg for path in tracks for arg in ("-i", str(path))]
+    audio_map = [arg for i in range(len(tracks)) for arg in ("-map", f"{i + 1}:a:0")]
+    if tracks:
+        audio_map += _AUDIO_ARGS[AUDIO_CODEC[container]]
+    if default_audio is not None:
+        audio_map += [arg for i in range(len(tracks)) for arg in
+                      (f"-disposition:a:{i}", "default" if i == default_audio else "0")]  # fmt: skip
+    mp4_like = container in ("mp4", "mov")
+    faststart = ["-movflags", "+faststart"] if mp4_like else []
+    common_out = ["-map", "0:v:0", *audio_map, *_video_args(fps, codec, container), *faststart, *BITEXACT,
+                  "-f", _MUXER[container]]  # fmt: skip
     if timestamps_ms is None:
         cmd = [ffmpeg(), "-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "yuv420p",
                "-s", f"{width}x{height}", "-framerate", f"{rate.numerator}/{rate.denominator}", "-i", "pipe:0",
                *audio_in, *common_out, str(out)]  # fmt: skip
         _run_feeding(cmd, frames)
         return
+    timescale = ["-video_track_timescale", "1000"] if mp4_like else []
     cmd = [ffmpeg(), "-hide_banner", "-loglevel", "error", "-y", "-f", "nut", "-i", "pipe:0", *audio_in,
-           *common_out, "-fps_mode", "passthrough", "-enc_time_base:v", "-1", "-video_track_timescale", "1000",
-           str(out)]  # fmt: skip
+           *common_out, "-fps_mode", "passthrough", "-enc_time_base:v", "-1", *timescale, str(out)]  # fmt: skip
     _run_feeding(cmd, _nut_stream(frames, width, height, rate, timestamps_ms))
 
 

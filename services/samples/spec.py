@@ -14,6 +14,22 @@ Rotation = Literal[0, 90, 180, 270]
 #: only nods and head shakes, or only look-aways.
 EventMix = Literal["mixed", "still", "gestures", "gaze"]
 
+#: File formats: video containers, audio-only ones, and Codec 2 (a speech codec the decoding libraries lack,
+#: to test the refusal of undecodable media).
+Container = Literal["mp4", "mov", "webm", "mkv", "avi", "m4a", "mp3", "wav", "ogg", "c2"]
+VideoCodec = Literal["h264", "h265", "vp8", "vp9", "av1"]
+#: What one audio stream holds: the interview, or a silent track (a second microphone left unplugged).
+AudioTrack = Literal["speech", "silence"]
+AUDIO_CONTAINERS = frozenset({"m4a", "mp3", "wav", "ogg", "c2"})
+#: Video codecs each video container can hold (as recorders write them).
+VIDEO_CODECS: dict[str, frozenset[str]] = {
+    "mp4": frozenset({"h264", "h265", "vp9", "av1"}),
+    "mov": frozenset({"h264", "h265"}),
+    "webm": frozenset({"vp8", "vp9", "av1"}),
+    "mkv": frozenset({"h264", "h265", "vp8", "vp9", "av1"}),
+    "avi": frozenset({"h264"}),
+}
+
 #: Default face box side as a fraction of the shorter display side (a webcam at arm's length).
 FACE_FRACTION = 0.27
 
@@ -41,6 +57,18 @@ class SampleSpec(BaseModel):
     vfr: bool = Field(False, description="Variable frame rate: irregular frame timestamps with dropped frames.")
     audio: bool = Field(True, description="Write an audio stream.")
     video: bool = Field(True, description="Write a video stream (False: audio-only .m4a).")
+    container: Container | None = Field(
+        None,
+        description="File format; None: mp4 with video, m4a without. m4a/mp3/wav/ogg/c2 are audio-only; webm and "
+        "mkv may be too (a browser's audio recording).",
+    )
+    video_codec: VideoCodec = Field("h264", description="Video codec (the container must be able to hold it).")
+    audio_tracks: tuple[AudioTrack, ...] = Field(
+        ("speech",), min_length=1, max_length=4, description="Content of each audio stream, in stream order."
+    )
+    default_audio_track: int | None = Field(
+        None, ge=0, le=3, description="Audio stream marked default; None: the muxer's choice (the first)."
+    )
     variant: Variant = Field("smiling", description="Facial expression of the candidate.")
     lang: Lang = Field("en", description="Spoken language of questions and answers.")
     candidate: Candidate = Field("strong", description="Answer quality: structured STAR answers or vague ones.")
@@ -70,7 +98,31 @@ class SampleSpec(BaseModel):
             raise ValueError("nothing to write: both audio and video are disabled")
         if self.width % 2 or self.height % 2:
             raise ValueError("width and height must be even (4:2:0 video)")
+        fmt = self.file_format
+        if self.video and fmt in AUDIO_CONTAINERS:
+            raise ValueError(f"{fmt} holds no video: choose another container")
+        if not self.video and fmt in ("mov", "avi"):
+            raise ValueError(f"an audio-only {fmt} is not what recorders write: choose m4a")
+        if self.video and self.video_codec not in VIDEO_CODECS[fmt]:
+            raise ValueError(
+                f"{fmt} does not hold {self.video_codec} (it holds {', '.join(sorted(VIDEO_CODECS[fmt]))})"
+            )
+        if self.rotation and fmt not in ("mp4", "mov"):
+            raise ValueError("rotation metadata is written into mp4 or mov files only")
+        if self.vfr and fmt == "avi":
+            raise ValueError("avi has a constant frame rate")
+        if len(self.audio_tracks) > 1 and not self.video:
+            raise ValueError("several audio tracks need a video container")
+        if self.default_audio_track is not None and self.default_audio_track >= len(self.audio_tracks):
+            raise ValueError("default_audio_track names a track that does not exist")
+        if "speech" not in self.audio_tracks:
+            raise ValueError("at least one audio track holds the speech")
         return self
+
+    @property
+    def file_format(self) -> str:
+        """The container written: the chosen one, or mp4 (video) / m4a (audio only)."""
+        return self.container or ("mp4" if self.video else "m4a")
 
     @property
     def face_side_px(self) -> float:

@@ -93,3 +93,10 @@ def test_a_misspelt_sources_entry_is_refused() -> None:
         Settings(ingest={"sources": {"acme": {"http_host": ["media.example.com"]}}})
     with pytest.raises(ValueError, match="acme"):
         tenant_rules({"acme": {"allowed_networks": ["not-a-network"]}})
+
+
+def test_several_audio_tracks_are_flagged() -> None:
+    assert AUDIO.track_count == 1
+    two = AUDIO.model_copy(update={"track": 1, "track_count": 2, "track_choice": "first_with_sound"})
+    flags = media_flags([(source(), Probe(duration_s=60, container="matroska", video=VIDEO, audio=two))], 61.0)
+    assert flags == ["multiple_audio_tracks"]

@@ -41,3 +41,22 @@ def test_the_sample_candidate_consents_to_every_analysis(tmp_path: Path) -> None
     result = generate_interview(SampleSpec(duration=14, fps=5, seed=4, audio=False), tmp_path, tts_cache=None)
     event = interview_event(result, interview_id="iv-consent")
     assert set(event.consent.scopes) == {s.value for s in ConsentScope}
+
+
+def test_the_declared_kind_and_type_follow_the_container(tmp_path: Path) -> None:
+    declared = {}
+    for name, options in {
+        "phone": {"container": "mov"},
+        "browser": {"container": "webm", "video_codec": "vp8"},
+        "voice": {"video": False, "container": "webm"},
+        "memo": {"video": False, "container": "mp3"},
+    }.items():
+        spec = SampleSpec(duration=14, fps=5, width=160, height=120, seed=4, audio=name != "browser", **options)
+        media = interview_event(generate_interview(spec, tmp_path, name=name, tts_cache=None)).media[0]
+        declared[name] = (media.kind, media.content_type, Path(media.uri).suffix)
+    assert declared == {
+        "phone": ("video_with_audio", "video/quicktime", ".mov"),
+        "browser": ("video", "video/webm", ".webm"),
+        "voice": ("audio", "audio/webm", ".webm"),
+        "memo": ("audio", "audio/mpeg", ".mp3"),
+    }

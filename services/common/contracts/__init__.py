@@ -88,6 +88,7 @@ from .topics import TOPICS, RegistryError, TopicSpec, dead_letter_topic, load_to
 from .types import (
     EU_MEMBER_STATES,
     Accommodation,
+    AudioTrackChoice,
     ConsentScope,
     DataQualityFlag,
     DimensionKind,
@@ -117,6 +118,7 @@ __all__ = [
     "Accommodation",
     "AudioReady",
     "AudioStream",
+    "AudioTrackChoice",
     "Callback",
     "CandidateDemographics",
     "CandidateOutcome",

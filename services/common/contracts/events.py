@@ -30,6 +30,7 @@ from .types import (
     INTEGRAL,
     LITERAL_BOOL,
     LITERAL_INT,
+    AudioTrackChoice,
     Base64,
     CandidateRef,
     Code,
@@ -241,6 +242,18 @@ class AudioStream(Contract):
     codec: Code = Field(description="Codec name as reported by the demuxer (aac, opus, mp3, pcm_s16le).")
     sample_rate: Annotated[int, Field(ge=1000, le=384_000), INTEGRAL] = Field(description="Samples per second.")
     channels: Annotated[int, Field(ge=1, le=32), INTEGRAL] = Field(description="Channel count.")
+    track: Annotated[int, Field(ge=0, le=63), INTEGRAL] = Field(
+        0, description="Position of this stream among the file's audio streams (0 = first): the one analysed."
+    )
+    track_count: Annotated[int, Field(ge=1, le=64), INTEGRAL] = Field(
+        1, description="Audio streams in the file; with several, `track_choice` says why this one was analysed."
+    )
+    track_choice: AudioTrackChoice = Field(
+        AudioTrackChoice.ONLY,
+        description="only: the file has one audio stream; default: the stream marked default that carries sound; "
+        "first_with_sound: the first stream carrying sound (the default one is silent or none is marked); "
+        "first: no stream carries sound, the default or first one is analysed.",
+    )
 
 
 class Probe(Contract):
@@ -274,7 +287,8 @@ class MediaIngested(EventBase):
     flags: Annotated[list[OpenMediaFlag], UniqueItems(), Field(max_length=32)] = Field(
         default_factory=list,
         description="Facts about the media (audio_only, video_only, separate_audio_track, variable_frame_rate, "
-        "rotated, low_resolution, low_frame_rate, duration_mismatch). Unknown flags are ignored.",
+        "rotated, low_resolution, low_frame_rate, duration_mismatch, multiple_audio_tracks). Unknown flags are "
+        "ignored.",
     )
 
 

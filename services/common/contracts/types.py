@@ -277,6 +277,15 @@ class FailureCode(StrEnum):
     INTERNAL_ERROR = "internal_error"
 
 
+class AudioTrackChoice(StrEnum):
+    """Why an audio stream was picked from a file with several."""
+
+    ONLY = "only"
+    DEFAULT = "default"
+    FIRST_WITH_SOUND = "first_with_sound"
+    FIRST = "first"
+
+
 class MediaFlag(StrEnum):
     """Known facts about ingested media. Open: consumers ignore unknown flags."""
 
@@ -288,6 +297,7 @@ class MediaFlag(StrEnum):
     LOW_RESOLUTION = "low_resolution"
     LOW_FRAME_RATE = "low_frame_rate"
     DURATION_MISMATCH = "duration_mismatch"
+    MULTIPLE_AUDIO_TRACKS = "multiple_audio_tracks"
 
 
 class DataQualityFlag(StrEnum):
