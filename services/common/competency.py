@@ -23,6 +23,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+#: The models shipped with Sightline (SIGHTLINE_SPEECH__COMPETENCY_MODELS_DIR points elsewhere when configured).
+SHIPPED_MODELS_DIR = PROJECT_ROOT / "competency-models"
 SCHEMA_PATH = PROJECT_ROOT / "schemas" / "competency-model" / "v1" / "competency-model.schema.json"
 SCHEMA_ID = "https://sightline.dev/schemas/competency-model/v1/competency-model.schema.json"
 

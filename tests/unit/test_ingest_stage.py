@@ -72,3 +72,22 @@ def test_file_sources_can_be_refused(tmp_path: Path) -> None:
     with pytest.raises(Rejected) as info:
         stage._check(0, source(), tmp_path)
     assert info.value.code == FailureCode.UNREACHABLE_SOURCE
+
+
+def test_an_interview_naming_a_model_that_is_not_shipped_is_refused_before_fetching(tmp_path: Path) -> None:
+    from services.common.competency import SHIPPED_MODELS_DIR, CompetencyModelLibrary
+    from services.common.contracts import CompetencyModelRef, InterviewCompleted
+    from tests.integration.stage_fixtures import example
+
+    event = InterviewCompleted.model_validate(example("interview-completed"))
+    stage = IngestStage(cast(ObjectStore, None), "raw", work_dir=tmp_path)  # the store is never reached
+    shipped = CompetencyModelLibrary.from_directory(SHIPPED_MODELS_DIR)
+    assert {(m.id, m.version) for m in stage.models} == {(m.id, m.version) for m in shipped}
+    unknown = event.job.model_copy(
+        update={"competency_model": CompetencyModelRef(id="cm-data-engineering", version="2025.1")}
+    )
+    with pytest.raises(Rejected) as refused:
+        stage.ingest(event.model_copy(update={"job": unknown}))
+    assert refused.value.code == FailureCode.COMPETENCY_MODEL_UNKNOWN
+    assert "cm-data-engineering@2025.1 is not configured" in refused.value.message
+    assert "software-engineer@1.0" in refused.value.message  # and says which are
