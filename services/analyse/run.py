@@ -54,14 +54,20 @@ def prepare(
 ) -> Batch:
     """Plan each recording; one that cannot be analysed is a failed row with its reason, not the end of the batch."""
     batch = Batch()
+    planned_paths: dict[str, str] = {}
     for recording in recordings:
         path = str(recording.path)
-        batch.order.append(path)
         try:
             planned = plan(recording, options, library, now)
         except InputError as exc:
+            batch.order.append(path)
             batch.results[path] = Summary(event_id="", interview_id="", path=path, failure=str(exc))
             continue
+        if planned.event_id in planned_paths:  # a copy of a recording already in the batch: one interview
+            say(f"{path}: the same recording as {planned_paths[planned.event_id]}, analysed once")
+            continue
+        planned_paths[planned.event_id] = path
+        batch.order.append(path)
         done = finished.get(planned.event_id)
         if done is not None:
             batch.results[path] = done
