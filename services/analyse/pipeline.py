@@ -144,10 +144,13 @@ def bring_up(settings: Settings, say: Callable[[str], None], *, start: bool = Tr
     pipeline = Pipeline(settings)
     if not start:
         return pipeline
-    if _is_local(settings) and not stack_status(settings).healthy:
-        say("starting the local stack (broker, S3 gateway, embedded ClickHouse)")
-        start_stack(settings, progress=say)
-        pipeline.started_stack = True
+    if _is_local(settings):
+        down = [c.name for c in stack_status(settings).components if c.managed and not c.healthy]
+        if down:
+            say(f"starting the local stack ({', '.join(down)})")
+        start_stack(settings, progress=say)  # also makes the embedded ClickHouse's directory
+        # Only processes this command started are stopped at the end: a stack that was up stays up.
+        pipeline.started_stack = bool(down)
     try:
         created = asyncio.run(create_registered_topics(settings))
         if created:
