@@ -248,3 +248,23 @@ def test_models_list_shows_the_shipped_models() -> None:
     assert result.exit_code == 0
     for model in LIBRARY:
         assert model.id in result.output and model.title.en in result.output
+
+
+@needs_ffmpeg
+def test_a_batch_skips_finished_interviews_and_keeps_unreadable_files_as_failures(tmp_path: Path) -> None:
+    from services.analyse.run import prepare
+    from services.analyse.state import StateFile, Summary
+
+    good, other = clip(tmp_path / "good.mp4"), clip(tmp_path / "other.mp4", seconds=2.0)
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00not a video" * 100)
+    state = StateFile(tmp_path / "state.jsonl")
+    first = plan(Recording(good), options(), LIBRARY, NOW)
+    state.add([Summary(first.event_id, first.event.interview_id, str(good), overall="71.0", label="recommend")])
+    said: list[str] = []
+    batch = prepare(expand([tmp_path]), options(), LIBRARY, state.load(), NOW, said.append)
+    assert [p.recording.path for p in batch.planned] == [other]  # only what is not finished yet
+    assert [Path(s.path).name for s in batch.summaries] == ["broken.mp4", "good.mp4"]
+    failed, done = batch.summaries
+    assert not failed.ok and "broken.mp4" in failed.failure and done.ok and done.label == "recommend"
+    assert any("already analysed" in line for line in said) and not batch.ok
