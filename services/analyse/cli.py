@@ -52,7 +52,13 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     help="YAML/JSON list of the questions asked: text, optional start and end seconds [default: the job's "
     "question bank, windows unknown].",
 )
-@click.option("--language", type=click.Choice(list(LOCALES)), default="auto", show_default=True)
+@click.option(
+    "--language",
+    type=click.Choice(list(LOCALES)),
+    default="auto",
+    show_default=True,
+    help="Language of the interviews; auto leaves it to speech's language detection.",
+)
 @click.option(
     "--jurisdiction",
     default=DEFAULT_JURISDICTION,
