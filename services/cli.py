@@ -615,11 +615,14 @@ def worker_cmd(target: str, group: str | None) -> None:
 
 def _register_optional_groups() -> None:
     """Command groups owned by other modules."""
+    from services.analyse.cli import analyse_cmd, models
     from services.calibrate.cli import calibrate_cmd
     from services.common.contracts.cli import schemas
     from services.common.stack_cli import stack
 
     cli.add_command(stack)
+    cli.add_command(analyse_cmd)
+    cli.add_command(models)
     cli.add_command(schemas)
     cli.add_command(calibrate_cmd)
     try:  # the sample generator is left out of slim production images

@@ -15,48 +15,39 @@ reviewed, so the queue is shown as it is.
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from services.analyse.pipeline import DEPLOYED_STAGES, start_stages, stop_stages
+from services.analyse.progress import StatusFeed, Tracker
+from services.analyse.run import write_report
 from services.common.console import make_console
 from services.common.contracts import (
     CandidateDemographics,
     EventBase,
     InterviewCompleted,
     ProfileReady,
-    StageName,
-    StageState,
-    StageStatus,
-    decode,
     deterministic_event_id,
     encode,
     message_headers,
     message_key,
     topic_for,
 )
-from services.common.kafka import connection_kwargs, create_producer, physical_topic
+from services.common.kafka import create_producer, physical_topic
 from services.common.objectstore import ObjectStore
 from services.common.settings import Settings, get_settings
 from services.common.stack import stack_status
 from services.demo_review import review_one_profile
 from services.report import fmt
-from services.sink.callback import STATUS_UNIT as CALLBACK_UNIT
 
-#: Every stage runs as its own process: name -> worker factory.
-DEPLOYED_STAGES: dict[str, str] = {stage.value: f"services.{stage.value}.stage:make" for stage in StageName}
 TIMEOUT_S = 20 * 60
-SINK_GRACE_S = 3.0  # about three of the sink's flush intervals
 
 console = make_console()
 
@@ -159,126 +150,7 @@ async def _publish(settings: Settings, events: Iterable[EventBase]) -> None:
         await producer.stop()
 
 
-# ---- stage processes ------------------------------------------------------------------------------------
-
-
-def _start_stages(settings: Settings) -> dict[str, subprocess.Popen[bytes]]:
-    logs = settings.stack.home / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    procs = {}
-    for name, factory in DEPLOYED_STAGES.items():
-        log = (logs / f"{name}.log").open("ab")
-        procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "worker", factory],
-            stdout=log,
-            stderr=log,
-            env={**os.environ, "SIGHTLINE_OBSERVABILITY__HTTP_PORT": "0"},
-        )
-    console.print(f"started {', '.join(procs)} (logs: {logs})")
-    return procs
-
-
-def _stop_stages(procs: dict[str, subprocess.Popen[bytes]], *, keep_sink: bool = False) -> None:
-    """The producing stages first (each finishes what it holds), then the sink, so it stores their last words;
-    ``keep_sink`` leaves it running (it stores the review decision and serves the console's reads)."""
-    last = StageName.SINK.value
-    producers = [p for name, p in procs.items() if name != last and p.poll() is None]
-    _terminate(producers)
-    if last in procs and not keep_sink:
-        if producers:
-            time.sleep(SINK_GRACE_S)
-        _terminate([procs[last]])
-
-
-def _terminate(procs: list[subprocess.Popen[bytes]]) -> None:
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    for proc in procs:
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
 # ---- progress -------------------------------------------------------------------------------------------
-
-
-@dataclass
-class StageTrack:
-    total: int = 1
-    done: set[str] = field(default_factory=set)
-    failed: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class Tracker:
-    """Progress per (interview, stage) from stage statuses; profiles as fusion emits them."""
-
-    interviews: list[str]
-    stages: dict[tuple[str, str], StageTrack] = field(default_factory=dict)
-    profiles: dict[str, ProfileReady] = field(default_factory=dict)
-    stored: set[str] = field(default_factory=set)  # event ids the sink completed
-
-    def add_status(self, status: StageStatus) -> None:
-        if status.state not in (StageState.COMPLETED, StageState.FAILED):
-            return
-        if status.stage == StageName.SINK:
-            stored = status.state == StageState.COMPLETED and status.unit != CALLBACK_UNIT  # not the HR callback
-            if stored and status.caused_by is not None:
-                self.stored.add(str(status.caused_by))
-            return
-        if status.interview_id not in self.interviews or status.stage == StageName.FUSION:
-            return  # fusion's progress is its profile
-        track = self.stages.setdefault((status.interview_id, status.stage.value), StageTrack())
-        unit_total = status.detail.get("unit_total")
-        if isinstance(unit_total, int) and not isinstance(unit_total, bool):
-            track.total = unit_total
-        unit = status.unit or "whole"
-        if status.state == StageState.FAILED:
-            track.failed[unit] = status.reason.message if status.reason else "failed"
-        else:
-            track.done.add(unit)
-        if status.stage == StageName.FRAMES and status.state == StageState.COMPLETED:
-            # The manifest: how many units vision and speech will report (zero for a missing stream).
-            for stage, topic in (("vision", "frame-chunk-ready"), ("speech", "audio-ready")):
-                count = next((n for t, n in status.emitted.items() if topic in t), None)
-                if count is not None:
-                    self.stages.setdefault((status.interview_id, stage), StageTrack()).total = count
-
-    def add_profile(self, profile: ProfileReady) -> None:
-        current = self.profiles.get(profile.interview_id)
-        if profile.interview_id in self.interviews and (
-            current is None or profile.profile_version >= current.profile_version
-        ):
-            self.profiles[profile.interview_id] = profile
-
-    def counts(self, interview: str, stage: str) -> tuple[int, int, bool]:
-        """(done, total, any failures) for one bar."""
-        if stage == StageName.FUSION.value:
-            return int(interview in self.profiles), 1, False
-        if stage == StageName.SINK.value:
-            profile = self.profiles.get(interview)
-            return int(profile is not None and str(profile.event_id) in self.stored), 1, False
-        track = self.stages.get((interview, stage), StageTrack())
-        return min(len(track.done) + len(track.failed), track.total), track.total, bool(track.failed)
-
-    def finished(self) -> bool:
-        """Every interview failed early or has every bar full, its profile stored by the sink included.
-
-        Waiting for all bars, not only the stored profile, matters on a re-run: fusion re-emits a stored
-        profile as soon as the interview is replayed, while the other stages are still redoing (and
-        re-announcing) their work.
-        """
-        return all(
-            self.failed(i) or all(done >= total for done, total, _ in (self.counts(i, s) for s in DEPLOYED_STAGES))
-            for i in self.interviews
-        )
-
-    def failed(self, interview: str) -> bool:
-        return any(
-            t.failed for (i, stage), t in self.stages.items() if i == interview and stage in ("ingest", "frames")
-        )
 
 
 async def _follow(
@@ -288,39 +160,14 @@ async def _follow(
     tasks: dict[tuple[str, str], TaskID],
     since_ms: int,
 ) -> None:
-    """Follow statuses and profiles produced since ``since_ms`` (a re-run on a running stack must not count
-    the previous run's records, which the topics still hold)."""
-    status_topic = physical_topic(settings.kafka, topic_for(StageStatus))
-    profile_topic = physical_topic(settings.kafka, topic_for(ProfileReady))
-    consumer = AIOKafkaConsumer(**connection_kwargs(settings.kafka, "demo-progress"), enable_auto_commit=False)
-    await consumer.start()
-    try:
-        tps = [
-            TopicPartition(t, p) for t in (status_topic, profile_topic) for p in consumer.partitions_for_topic(t) or ()
-        ]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
+    async with StatusFeed(settings, tracker, since_ms) as feed:
         deadline = time.monotonic() + TIMEOUT_S
         while not tracker.finished() and time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=500)
-            for tp, records in batch.items():
-                for record in records:
-                    if record.timestamp < since_ms:
-                        continue
-                    if tp.topic == profile_topic:
-                        profile = decode(topic_for(ProfileReady), record.value or b"")
-                        if isinstance(profile, ProfileReady):
-                            tracker.add_profile(profile)
-                    else:
-                        status = decode(topic_for(StageStatus), record.value or b"")
-                        if isinstance(status, StageStatus):
-                            tracker.add_status(status)
+            await feed.poll()
             for (interview, stage), task in tasks.items():
                 done, total, failures = tracker.counts(interview, stage)
                 label = f"{interview} {stage}" + (" [red](failures)" if failures else "")
                 progress.update(task, total=max(total, 1), completed=done if total else 1, description=label)
-    finally:
-        await consumer.stop()
 
 
 # ---- results --------------------------------------------------------------------------------------------
@@ -329,16 +176,11 @@ async def _follow(
 def _write_reports(settings: Settings, profiles: Iterable[ProfileReady]) -> dict[str, Path]:
     store = ObjectStore(settings.s3)
     out = settings.stack.home / "reports"
-    out.mkdir(parents=True, exist_ok=True)
     paths = {}
     for profile in profiles:
-        ref = profile.report
-        if not hasattr(ref, "bucket"):
-            continue
-        suffix = ".html" if ref.content_type.startswith("text/html") else ".json"  # type: ignore[union-attr]
-        path = out / f"{profile.interview_id}{suffix}"
-        path.write_bytes(store.get_bytes(ref.bucket, ref.key))  # type: ignore[union-attr]
-        paths[profile.interview_id] = path
+        path = write_report(store, out, profile)
+        if path is not None:
+            paths[profile.interview_id] = path
     return paths
 
 
@@ -347,7 +189,7 @@ def _print_profiles(tracker: Tracker, reports: dict[str, Path]) -> None:
     for interview in tracker.interviews:
         profile = tracker.profiles.get(interview)
         if profile is None:
-            reasons = [m for (i, _), t in tracker.stages.items() if i == interview for m in t.failed.values()]
+            reasons = tracker.reasons(interview)
             table.add_row(interview, "", "", "[red]no profile", "; ".join(reasons)[:80], "", "")
             continue
         ranked = sorted(profile.dimensions, key=lambda d: -d.score)
@@ -380,7 +222,8 @@ def main() -> int:
         return 1
     events = _sample_events(settings)
     tracker = Tracker([e.interview_id for e in events])
-    procs = _start_stages(settings)
+    procs = start_stages(settings, list(DEPLOYED_STAGES))
+    console.print(f"started {', '.join(procs)} (logs: {settings.stack.home / 'logs'})")
     try:
         since_ms = int(time.time() * 1000)
         asyncio.run(_publish(settings, [*events, *self_identification(events)]))
@@ -397,12 +240,12 @@ def main() -> int:
         dead = [name for name, p in procs.items() if p.poll() is not None]
         if dead:
             console.print(f"[red]stage process(es) exited early: {', '.join(dead)}; see .local/logs/")
-        _stop_stages(procs, keep_sink=True)
+        stop_stages(procs, keep_sink=True)
         reports = _write_reports(settings, tracker.profiles.values())
         _print_profiles(tracker, reports)
         reviewed = _review(settings, events, tracker)
     finally:
-        _stop_stages(procs)
+        stop_stages(procs)
     console.print(f"The bias audit of these interviews: {audit_command(events)}", soft_wrap=True)
     return 0 if len(tracker.profiles) == len(tracker.interviews) and reviewed else 1
 

@@ -13,6 +13,7 @@ loads a directory of files and finds them. ``python -m services.common.competenc
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -22,6 +23,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+#: The models shipped with Sightline (SIGHTLINE_SPEECH__COMPETENCY_MODELS_DIR points elsewhere when configured).
+SHIPPED_MODELS_DIR = PROJECT_ROOT / "competency-models"
 SCHEMA_PATH = PROJECT_ROOT / "schemas" / "competency-model" / "v1" / "competency-model.schema.json"
 SCHEMA_ID = "https://sightline.dev/schemas/competency-model/v1/competency-model.schema.json"
 
@@ -271,11 +274,26 @@ class CompetencyModelLibrary:
                 f"competency model {model_id}@{version} is not configured (known: {known})"
             ) from None
 
+    def find(self, model_id: str, version: str | None = None) -> CompetencyModel:
+        """The model of that id at ``version``, or its highest version when none is given."""
+        if version is not None:
+            return self.get(model_id, version)
+        versions = [m for (i, _), m in self._models.items() if i == model_id]
+        if not versions:
+            known = ", ".join(sorted({i for i, _ in self._models})) or "none"
+            raise UnknownCompetencyModel(f"competency model {model_id} is not configured (known: {known})")
+        return max(versions, key=lambda m: _version_key(m.version))
+
     def __iter__(self) -> Iterator[CompetencyModel]:
         return iter(self._models.values())
 
     def __len__(self) -> int:
         return len(self._models)
+
+
+def _version_key(version: str) -> tuple[tuple[int, int | str], ...]:
+    """Orders 1.10 after 1.9: numeric parts compare as numbers, before any text part."""
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"[._+-]", version))
 
 
 def json_schema_text() -> str:

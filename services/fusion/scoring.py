@@ -486,7 +486,8 @@ def data_quality(inputs: InterviewInputs, items: Sequence[AnswerBehaviour]) -> l
         flags.append(DataQualityFlag.SHORT_ANSWERS.value)
     expected = inputs.ingested.context.locale.split("-")[0].lower()
     detected = [a.speech.language.split("-")[0].lower() for a in items if a.speech and a.speech.language]
-    if detected and sum(1 for d in detected if d != expected) > len(detected) / 2:
+    # "und" (undetermined): the language was left to detection, so nothing can differ from it.
+    if expected != "und" and detected and sum(1 for d in detected if d != expected) > len(detected) / 2:
         flags.append(DataQualityFlag.LANGUAGE_MISMATCH.value)
     return list(dict.fromkeys(flags))
 

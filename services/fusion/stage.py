@@ -43,6 +43,7 @@ from services.common.competency import CompetencyModelLibrary, UnknownCompetency
 from services.common.contracts import (
     AudioReady,
     EventBase,
+    FailureCode,
     FrameChunkReady,
     MediaIngested,
     ProfileReady,
@@ -141,7 +142,7 @@ class FusionStage:
             try:
                 self._models.get(ref.id, ref.version)
             except UnknownCompetencyModel as exc:
-                raise Rejected("competency_model_unknown", f"cannot score again: {exc}") from None
+                raise Rejected(FailureCode.COMPETENCY_MODEL_UNKNOWN, f"cannot score again: {exc}") from None
         await asyncio.to_thread(self.ledger.request_model, event)
         snap = await asyncio.to_thread(self.ledger.snapshot, event.tenant_id, event.interview_id)
         return await self._finalise(event.tenant_id, event.interview_id, overdue=snap.latest_profile is not None)

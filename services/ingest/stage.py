@@ -28,6 +28,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
+from services.common.competency import (
+    SHIPPED_MODELS_DIR,
+    CompetencyModelLibrary,
+    UnknownCompetencyModel,
+)
 from services.common.contracts import (
     ConsentScope,
     EventBase,
@@ -129,6 +134,7 @@ class IngestStage:
         work_dir: Path | None = None,
         sources: SourcePolicy | None = None,
         staging_grace_s: float = 3600.0,
+        models: CompetencyModelLibrary | None = None,
     ) -> None:
         self.store = store
         self.raw_bucket = raw_bucket
@@ -139,6 +145,8 @@ class IngestStage:
         sources = sources or SourcePolicy(file_roots=local_file_roots())
         self.sources = replace(sources, reserved_buckets=sources.reserved_buckets | {raw_bucket})
         self.staging_grace_s = staging_grace_s
+        #: The competency models jobs may name; an interview naming another is refused, not scored blindly.
+        self.models = models if models is not None else CompetencyModelLibrary.from_directory(SHIPPED_MODELS_DIR)
 
     async def start(self) -> None:
         await asyncio.to_thread(self.store.ensure_bucket, self.raw_bucket)
@@ -167,6 +175,11 @@ class IngestStage:
             context = decide(event, self.policy, self.limits)
         except PolicyViolation as exc:
             raise Rejected(exc.code, exc.message) from None
+        ref = event.job.competency_model
+        try:
+            self.models.get(ref.id, ref.version)
+        except UnknownCompetencyModel as exc:
+            raise Rejected(FailureCode.COMPETENCY_MODEL_UNKNOWN, str(exc)) from None
         with tempfile.TemporaryDirectory(prefix="sightline-ingest-", dir=self.work_dir) as tmp:
             checked = [self._check(event.tenant_id, i, source, Path(tmp)) for i, source in enumerate(event.media)]
             stored = [self._store(event, item) for item in checked]
@@ -292,6 +305,7 @@ def make(settings: Settings) -> IngestStage:
         limits=IngestLimits(max_size_bytes=group.max_size_bytes, max_duration_s=group.max_duration_s),
         sources=sources_from(settings),
         staging_grace_s=group.staging_grace_s,
+        models=CompetencyModelLibrary.from_directory(settings.speech.competency_models_dir),
     )
 
 

@@ -142,13 +142,18 @@ def funnel(rows: list[list[Any]]) -> None:
 
 def score_distribution(rows: list[list[Any]]) -> None:
     profiles = [profile_event(c, c.profile_versions) for c in profiled(JOB)]
+    kinds = {d.dimension: d.kind.value for p in profiles for d in p.dimensions}
     for dimension, kind, n, avg, _, quantiles in rows:
         scores = [d.score for p in profiles for d in p.dimensions if d.dimension == dimension]
         assert n == len(scores) == 4
         assert avg == pytest.approx(mean(scores), abs=0.01)
         assert quantiles == sorted(quantiles) and min(scores) <= quantiles[2] <= max(scores)
-        assert kind == ("behaviour" if dimension in ("composure", "engagement") else "competency")
-    assert [r[0] for r in rows] == ["composure", "engagement", "ownership", "problem-solving"]
+        assert kind == kinds[dimension]
+    # What fusion emits: the job's competencies, then behaviour dimensions (the example profile's).
+    assert [r[0] for r in rows] == [
+        "communication", "confidence", "emotional_stability", "logic_structure", "ownership", "problem-solving"
+    ]  # fmt: skip
+    assert {kinds["ownership"], kinds["communication"]} == {"competency", "behaviour"}
 
 
 def overall_by_label(rows: list[list[Any]]) -> None:

@@ -48,7 +48,7 @@ TENANT = "acme-eu"
 JOB, SMALL_JOB = "REQ-CAL", "REQ-SMALL"
 COMPETENCIES = ("alpha", "bravo", "charlie", "delta", "echo")
 DRIVERS = {"charlie", "echo"}
-BEHAVIOURS = ("composure", "engagement")
+BEHAVIOURS = ("communication", "emotional_stability")  # two of the behaviour dimensions fusion emits
 N, N_SMALL = 240, 12
 DAY0 = datetime(2026, 1, 5, 9, tzinfo=UTC)
 

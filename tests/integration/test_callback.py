@@ -190,7 +190,7 @@ async def test_the_profile_summary_reaches_the_endpoint_signed_after_a_retry(
     assert headers["X-Sightline-Event-Id"] == str(profile.event_id)
     assert (body["interview_id"], body["label"], body["overall"]) == ("INT-CB-1", "recommend", profile.overall)
     assert [d["dimension"] for d in body["dimensions"]] == [d.dimension for d in profile.dimensions]
-    assert body["competency_model"] == {"id": "cm-data-engineering", "version": "2025.1"}
+    assert body["competency_model"] == {"id": "software-engineer", "version": "1.0"}
     # The report link: presigned, expiring as configured, and it serves the report.
     link = body["report"]["url"]
     assert parse_qs(urlparse(link).query)["X-Amz-Expires"] == ["900"]

@@ -30,7 +30,7 @@ from tests.integration.kafka_helpers import Record, create_topics, distinct_even
 from tests.integration.test_fusion import TOPICS, Running, fusion_settings, interview, profiles_until, send
 
 ROOT = Path(__file__).resolve().parents[2]
-MODEL_ID, ANNOUNCED, CALIBRATED = "cm-data-engineering", "2025.1", "2025.1+cal.20261207"
+MODEL_ID, ANNOUNCED, CALIBRATED = "software-engineer", "1.0", "1.0+cal.20261207"
 CALIBRATED_WEIGHTS = {"problem-solving": 90.0, "collaboration": 5.0, "ownership": 5.0}
 
 

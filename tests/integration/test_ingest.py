@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from services.common.contracts import (
+    CompetencyModelRef,
     InterviewCompleted,
     MediaIngested,
     StageStatus,
@@ -91,6 +92,14 @@ def interview(
     return event.model_copy(update={"interview_ended_at": event.interview_started_at + timedelta(seconds=DURATION_S)})
 
 
+def unknown_model(event: InterviewCompleted) -> InterviewCompleted:
+    """The event naming a competency model that is not shipped (it would be scored with no weights at all)."""
+    job = event.job.model_copy(
+        update={"competency_model": CompetencyModelRef(id="cm-data-engineering", version="2025.1")}
+    )
+    return event.model_copy(update={"job": job})
+
+
 def item(
     path: Path | str, kind: str = "video_with_audio", content_type: str = "video/mp4", **extra: Any
 ) -> dict[str, Any]:
@@ -131,6 +140,7 @@ async def test_good_media_and_the_bad_media_matrix(stack_settings: Settings, sam
         interview("iv-truncated", [item(samples.truncated)]),
         interview("iv-random", [item(samples.random)]),
         interview("iv-no-consent", [item(samples.good)], granted=False),
+        unknown_model(interview("iv-unknown-model", [item(samples.good)])),
         interview("iv-checksum", [item(samples.good, checksum={"algorithm": "sha256", "value": "0" * 64})]),
         interview("iv-missing", [item(samples.good.parent / "does-not-exist.mp4")]),
         interview("iv-too-large", [item(samples.good, size_bytes=5 * 1024**3)]),
@@ -165,6 +175,7 @@ async def test_good_media_and_the_bad_media_matrix(stack_settings: Settings, sam
         "iv-truncated": ("failed", "truncated_media"),
         "iv-random": ("failed", "not_media"),
         "iv-no-consent": ("failed", "no_consent"),
+        "iv-unknown-model": ("failed", "competency_model_unknown"),
         "iv-checksum": ("failed", "checksum_mismatch"),
         "iv-missing": ("failed", "unreachable_source"),
         "iv-too-large": ("failed", "over_limits"),
@@ -183,6 +194,8 @@ async def test_good_media_and_the_bad_media_matrix(stack_settings: Settings, sam
     assert "127.0.0.2 resolves to 127.0.0.2" in reasons["iv-loopback-host"]
     assert "169.254.169.254:443 is not a host" in reasons["iv-metadata-host"]
     assert sum(1 for s in final if s.interview_id == "iv-good") == 2  # both deliveries were handled
+    [unknown] = [s for s in final if s.interview_id == "iv-unknown-model"]
+    assert unknown.reason is not None and "cm-data-engineering@2025.1" in unknown.reason.message
 
     out_records = await read_topic(settings.kafka, OUT, lambda r: len(r) >= 5)
     outputs = [e for e in (decode(OUT, r.value) for r in out_records) if isinstance(e, MediaIngested)]

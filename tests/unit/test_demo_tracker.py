@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from services.analyse.pipeline import DEPLOYED_STAGES
+from services.analyse.progress import Tracker
 from services.common.contracts import ProfileReady, StageStatus
-from services.demo import DEPLOYED_STAGES, Tracker
 from services.sink.callback import STATUS_UNIT as CALLBACK_UNIT
 from tests.integration.stage_fixtures import example
 

@@ -33,6 +33,12 @@ def test_readme_starts_with_the_two_commands() -> None:
     assert "make demo" in first_block and "make test" in first_block
 
 
+def test_the_quick_start_shows_analyse_on_ones_own_recording_right_after_the_demo() -> None:
+    after_demo = README.split("## Your own recordings", 1)[1].split("```")[1]
+    assert "sightline analyse" in after_demo and "--consent-scopes default" in after_demo
+    assert README.index("## Your own recordings") < README.index("## What a profile holds")
+
+
 def test_every_command_has_help() -> None:
     runner = CliRunner()
     for args in (
@@ -44,6 +50,8 @@ def test_every_command_has_help() -> None:
         ["topics", "create", "--help"],
         ["schemas", "--help"],
         ["config", "--help"],
+        ["analyse", "--help"],
+        ["models", "list", "--help"],
     ):
         result = runner.invoke(cli, args)
         assert result.exit_code == 0 and "Usage:" in result.output, args

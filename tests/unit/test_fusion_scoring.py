@@ -252,3 +252,14 @@ def test_a_shipped_competency_model_drives_weights_targets_and_thresholds() -> N
     assert converted.reject_below == model.thresholds.reject
     first = model.questions[0]
     assert list(converted.question_competencies[first.id]) == first.competencies
+
+
+@pytest.mark.parametrize(("locale", "flagged"), [("zh-CN", True), ("en-IE", False), ("und", False)])
+def test_a_spoken_language_differing_from_the_interviews_is_flagged_unless_it_was_left_to_detection(
+    locale: str, flagged: bool
+) -> None:
+    inputs = inputs_for(STRONG)
+    context = inputs.ingested.context.model_copy(update={"locale": locale})
+    ingested = inputs.ingested.model_copy(update={"context": context})
+    flags = score_interview(replace(inputs, ingested=ingested), SETTINGS).data_quality
+    assert ("language_mismatch" in flags) == flagged

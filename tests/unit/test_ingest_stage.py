@@ -100,3 +100,22 @@ def test_several_audio_tracks_are_flagged() -> None:
     two = AUDIO.model_copy(update={"track": 1, "track_count": 2, "track_choice": "first_with_sound"})
     flags = media_flags([(source(), Probe(duration_s=60, container="matroska", video=VIDEO, audio=two))], 61.0)
     assert flags == ["multiple_audio_tracks"]
+
+
+def test_an_interview_naming_a_model_that_is_not_shipped_is_refused_before_fetching(tmp_path: Path) -> None:
+    from services.common.competency import SHIPPED_MODELS_DIR, CompetencyModelLibrary
+    from services.common.contracts import CompetencyModelRef, InterviewCompleted
+    from tests.integration.stage_fixtures import example
+
+    event = InterviewCompleted.model_validate(example("interview-completed"))
+    stage = IngestStage(cast(ObjectStore, None), "raw", work_dir=tmp_path)  # the store is never reached
+    shipped = CompetencyModelLibrary.from_directory(SHIPPED_MODELS_DIR)
+    assert {(m.id, m.version) for m in stage.models} == {(m.id, m.version) for m in shipped}
+    unknown = event.job.model_copy(
+        update={"competency_model": CompetencyModelRef(id="cm-data-engineering", version="2025.1")}
+    )
+    with pytest.raises(Rejected) as refused:
+        stage.ingest(event.model_copy(update={"job": unknown}))
+    assert refused.value.code == FailureCode.COMPETENCY_MODEL_UNKNOWN
+    assert "cm-data-engineering@2025.1 is not configured" in refused.value.message
+    assert "software-engineer@1.0" in refused.value.message  # and says which are

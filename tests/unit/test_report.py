@@ -131,7 +131,7 @@ def test_header_shows_candidate_job_and_a_label_that_needs_a_person(en_html: str
     assert "cand_7f3a9c21e4" in page.text
     assert "Senior Data Engineer (REQ-1187)" in page.text
     verdict = Page(section(en_html, "verdict"))
-    assert "Recommend" in verdict.text and "75" in verdict.text
+    assert "Recommend" in verdict.text and "76.2" in verdict.text
     assert "needs confirmation by a person" in verdict.text
 
 
@@ -178,11 +178,12 @@ def test_dimensions_show_radar_scores_and_evidence_with_times(en_html: str) -> N
     page = Page(dimensions)
     radar = page.with_class("radar")
     assert radar, "no radar chart"
-    for name, score in (("problem-solving", 76), ("ownership", 82), ("Composure", 69), ("Engagement", 74)):
+    for name, score in (("problem-solving", 76), ("ownership", 82), ("Emotional stability", 69), ("Communication", 72)):
         assert f"{name} {score}" in page.text
     assert "I opened the Airflow logs" in page.text and "[1:44–1:50]" in page.text
-    # The composure key frame is shown inline: its image is the one stored under the evidence's key.
-    stored = english_input().profile.dimensions[2].evidence[1].object
+    # The stability key frame is shown inline: its image is the one stored under the evidence's key.
+    stability = next(d for d in english_input().profile.dimensions if d.dimension == "emotional_stability")
+    stored = stability.evidence[1].object
     assert stored is not None
     frame = english_input().key_frame_by_object_key(stored.key)
     assert frame is not None
@@ -318,7 +319,7 @@ def test_model_versions_of_every_stage_are_listed(en_html: str) -> None:
     rows = re.findall(r"<tr><td>([^<]+)</td><td>([^<]+)</td></tr>", section(en_html, "versions"))
     report = english_input()
     model = report.profile.context.job.competency_model
-    expected = {("scoring model", "fusion-2025.03"), ("jurisdiction policy", "policy-2025.02")}
+    expected = {("scoring model", report.profile.scoring_model_version), ("jurisdiction policy", "policy-2025.02")}
     expected.add(("competency model", f"{model.id}@{model.version}"))  # which weights scored it (calibration)
     expected |= set(report.profile.feature_versions.items())
     for event in [*report.vision, *report.speech]:

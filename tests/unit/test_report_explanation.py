@@ -22,15 +22,14 @@ def test_english_report_says_what_was_looked_at_what_weighed_and_what_was_left_o
     assert "The assessment looked at: what the answers said (content and structure), speaking fluency" in text
     weights = re.findall(r'<li data-dimension="([^"]+)">([^<]+)</li>', text)
     assert weights == [
-        ("ownership", "ownership: 35%"),
-        ("problem-solving", "problem-solving: 35%"),
-        ("composure", "Composure: 15%"),
-        ("engagement", "Engagement: 15%"),
+        ("problem-solving", "problem-solving: 40%"),
+        ("ownership", "ownership: 30%"),
+        ("communication", "Communication: 8%"),
+        ("confidence", "Confidence: 8%"),
+        ("emotional_stability", "Emotional stability: 8%"),
+        ("logic_structure", "Logic and structure: 8%"),
     ]
-    assert (
-        '<li data-measure="expression">facial expression: the law where the interview took place does not allow it'
-        in text
-    )
+    assert '<li data-measure="expression">facial expression: the candidate did not consent to it' in text
     assert "Accommodations applied" not in text
 
 

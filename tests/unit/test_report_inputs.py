@@ -220,8 +220,9 @@ def english_input(**profile_changes: Any) -> ReportInput:
         for i, q in enumerate(questions)
         for p in ("start", "middle", "end")
     ]
-    composure_frame = profile["dimensions"][2]["evidence"][1]["object"]["key"]
-    frames.append(KeyFrame(question_id="q3", position="middle", image=jpeg((200, 60, 60)), object_key=composure_frame))
+    stability = next(d for d in profile["dimensions"] if d["dimension"] == "emotional_stability")
+    stability_frame = stability["evidence"][1]["object"]["key"]
+    frames.append(KeyFrame(question_id="q3", position="middle", image=jpeg((200, 60, 60)), object_key=stability_frame))
     return ReportInput.model_validate({"profile": profile, "vision": vision, "speech": speech, "key_frames": frames})
 
 

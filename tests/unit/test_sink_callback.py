@@ -40,9 +40,9 @@ def test_the_body_summarises_the_profile_and_matches_the_committed_schema() -> N
     assert SCHEMA_PATH.read_text(encoding="utf-8") == json_schema_text(), "run python -m services.sink.callback"
     body = _summary()
     assert (body["event_type"], body["interview_id"], body["label"], body["overall"]) == (
-        "profile-summary", "INT-2025-004211", "recommend", 75.1,
+        "profile-summary", "INT-2025-004211", "recommend", 76.2,
     )  # fmt: skip
-    assert body["competency_model"] == {"id": "cm-data-engineering", "version": "2025.1"}
+    assert body["competency_model"] == {"id": "software-engineer", "version": "1.0"}
     assert all(set(d) == {"dimension", "kind", "score", "confidence"} for d in body["dimensions"])  # no evidence
     validator = Draft202012Validator(json.loads(SCHEMA_PATH.read_text()), format_checker=FormatChecker())
     assert list(validator.iter_errors(body)) == []

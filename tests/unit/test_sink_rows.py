@@ -96,14 +96,17 @@ def test_profile_ready_becomes_a_profile_and_its_dimensions() -> None:
     event = ProfileReady.model_validate(load("profile-ready"))
     rows = rows_for(event)
     (profile,) = by_table(rows, "profiles")
-    assert profile["overall"] == 75.1 and profile["label"] == "recommend" and profile["needs_human_review"]
+    assert profile["overall"] == 76.2 and profile["label"] == "recommend" and profile["needs_human_review"]
     assert profile["data_quality"] == ["emotion_inference_not_permitted"]
     assert profile["report_uri"] == "s3://sightline-reports/acme-eu/INT-2025-004211/profile-v1.html"
     assert (profile["vision_chunks_received"], profile["speech_segments_expected"]) == (14, 3)
     dims = {d["dimension"]: d for d in by_table(rows, "profile_dimensions")}
-    assert set(dims) == {"problem-solving", "ownership", "composure", "engagement"}
-    assert dims["composure"]["kind"] == "behaviour" and dims["composure"]["evidence_count"] == 2
-    assert json.loads(dims["composure"]["evidence_json"])[1]["kind"] == "key_frame"
+    assert set(dims) == {
+        "problem-solving", "ownership", "communication", "confidence", "emotional_stability", "logic_structure"
+    }  # fmt: skip
+    stability = dims["emotional_stability"]
+    assert stability["kind"] == "behaviour" and stability["evidence_count"] == 2
+    assert json.loads(stability["evidence_json"])[1]["kind"] == "key_frame"
 
 
 def test_a_failed_status_keeps_its_reason() -> None:

@@ -271,6 +271,7 @@ class FailureCode(StrEnum):
     UNSUPPORTED_CODEC = "unsupported_codec"
     OVER_LIMITS = "over_limits"
     INVALID_EVENT = "invalid_event"
+    COMPETENCY_MODEL_UNKNOWN = "competency_model_unknown"
     MISSING_OBJECT = "missing_object"
     DEPENDENCY_UNAVAILABLE = "dependency_unavailable"
     TIMEOUT = "timeout"
