@@ -5,14 +5,23 @@ from __future__ import annotations
 
 import hashlib
 import io
+import stat
 import uuid
 from pathlib import Path
 
 import pytest
 
-from services.common.envelope import EncryptionError, KeyErased, create_kek_file, is_sealed, is_sealed_stream
+from services.common.envelope import (
+    EncryptionError,
+    KeyErased,
+    create_kek_file,
+    is_sealed,
+    is_sealed_stream,
+    load_kek,
+)
 from services.common.objectstore import ObjectStore
 from services.common.settings import Settings
+from services.common.stack import StackPaths
 from services.erasure.settings import RETENTION_CEILING_DAYS
 
 PACK = b"PK\x03\x04" + bytes(range(256)) * 4096  # a 1 MiB frame pack, as far as the store is concerned
@@ -134,3 +143,10 @@ def test_a_recording_is_sealed_as_it_streams_in_and_reads_back_with_seeks(settin
     store.keyring.destroy("acme", "iv-3")
     with pytest.raises(KeyErased):
         ObjectStore(settings.s3).open(raw_bucket, stored.key)
+
+
+def test_the_local_stack_keeps_a_key_encryption_key_apart_from_the_data(stack_settings: Settings) -> None:
+    paths = StackPaths.from_settings(stack_settings)
+    assert paths.kek.is_file() and stat.S_IMODE(paths.kek.stat().st_mode) == 0o600
+    assert len(load_kek(f"file:{paths.kek}")) == 32
+    assert not paths.kek.is_relative_to(paths.s3_dir)  # not inside the gateway's storage
