@@ -190,16 +190,16 @@ def _match(columns: frozenset[str], tenant: str, interviews: Sequence[str], cand
     if "candidate_ref" in columns and candidate is not None:
         terms.append(f"({tenant_is} AND candidate_ref = {sql_string(candidate)})")
     # A dead letter or refused row may carry the interview only inside its payload (a record that did not
-    # parse far enough to fill the columns): search the payload for the ids as JSON strings.
+    # parse far enough to fill the columns): search the payloads of such rows for the ids as JSON strings.
     needles = [f'"{i}"' for i in interviews] + ([f'"{candidate}"'] if candidate is not None else [])
-    for text_column in ("payload_b64", "row_json", "letter_json", "event_json"):
+    unnamed = " AND interview_id = ''" if "interview_id" in columns else ""
+    scoped = f" AND tenant_id IN ({sql_string(tenant)}, '')" if "tenant_id" in columns else ""
+    for text_column in ("payload_b64", "row_json", "letter_json"):
         if text_column not in columns or not needles:
             continue
         text = f"tryBase64Decode({text_column})" if text_column == "payload_b64" else text_column
         found = " OR ".join(f"position({text}, {sql_string(n)}) > 0" for n in needles)
-        terms.append(
-            f"(({found}) AND (tenant_id IN ({sql_string(tenant)}, '')))" if "tenant_id" in columns else f"({found})"
-        )
+        terms.append(f"(({found}){unnamed}{scoped})")
     if "row_key" in columns:
         terms.extend(f"startsWith(row_key, {sql_string(f'{tenant}/{i}@')})" for i in interviews)
     return " OR ".join(terms) if terms else None

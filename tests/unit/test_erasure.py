@@ -89,6 +89,7 @@ def test_ids_are_quoted_in_the_statement() -> None:
 def test_dead_letters_are_matched_by_their_payload_too() -> None:
     where = _match(frozenset({"tenant_id", "interview_id", "payload_b64"}), "acme", ["iv-1"], None)
     assert where is not None and "tryBase64Decode(payload_b64)" in where and "'\"iv-1\"'" in where
+    assert "interview_id = ''" in where  # only letters that did not name their interview are searched
 
 
 def test_tables_that_cannot_hold_the_candidate_are_left_alone() -> None:
