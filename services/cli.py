@@ -619,12 +619,14 @@ def _register_optional_groups() -> None:
     from services.calibrate.cli import calibrate_cmd
     from services.common.contracts.cli import schemas
     from services.common.stack_cli import stack
+    from services.erasure.cli import erase_cmd
 
     cli.add_command(stack)
     cli.add_command(analyse_cmd)
     cli.add_command(models)
     cli.add_command(schemas)
     cli.add_command(calibrate_cmd)
+    cli.add_command(erase_cmd)
     try:  # the sample generator is left out of slim production images
         samples = importlib.import_module("services.samples.cli")
     except ImportError:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from services.common.clickhouse import sql_string
 from services.common.contracts import StageName
 
 STAGE_ORDER = [s.value for s in StageName]
@@ -19,9 +20,9 @@ def progress_sql(database: str, *, interview_id: str | None, tenant_id: str | No
     """One row per (interview, stage); the newest interviews first. Values are quoted, not interpolated raw."""
     filters = []
     if interview_id is not None:
-        filters.append(f"interview_id = {_quote(interview_id)}")
+        filters.append(f"interview_id = {sql_string(interview_id)}")
     if tenant_id is not None:
-        filters.append(f"tenant_id = {_quote(tenant_id)}")
+        filters.append(f"tenant_id = {sql_string(tenant_id)}")
     where = f"WHERE {' AND '.join(filters)}" if filters else ""
     return f"""
 WITH recent AS (
@@ -48,10 +49,6 @@ INNER JOIN recent AS r ON r.tenant_id = s.tenant_id AND r.interview_id = s.inter
 GROUP BY s.tenant_id, s.interview_id, s.stage, unit_kind
 ORDER BY last_seen DESC, s.tenant_id, s.interview_id
 """
-
-
-def _quote(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
-from services.status import _quote as quote
+from services.common.clickhouse import sql_string as quote
 
 from .bias import Applicant
 

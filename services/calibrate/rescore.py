@@ -6,16 +6,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from services.common.clickhouse import Warehouse
-from services.common.contracts import (
-    CompetencyModelRef,
-    RescoreRequested,
-    deterministic_event_id,
-    encode,
-    message_headers,
-    message_key,
-    topic_for,
-)
-from services.common.kafka import create_producer, physical_topic
+from services.common.contracts import CompetencyModelRef, RescoreRequested, deterministic_event_id
+from services.common.kafka import publish_events
 from services.common.settings import KafkaSettings
 
 PRODUCER = "sightline-calibrate"
@@ -51,15 +43,4 @@ def rescore_requests(
 
 
 async def publish_requests(kafka: KafkaSettings, events: Sequence[RescoreRequested]) -> None:
-    producer = create_producer(kafka, "calibrate")
-    await producer.start()
-    try:
-        for event in events:
-            await producer.send_and_wait(
-                physical_topic(kafka, topic_for(event)),
-                encode(event),
-                key=message_key(event),
-                headers=message_headers(event),
-            )
-    finally:
-        await producer.stop()
+    await publish_events(kafka, events, "calibrate")

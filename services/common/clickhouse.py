@@ -38,6 +38,11 @@ class Warehouse(Protocol):
     def close(self) -> None: ...
 
 
+def sql_string(value: str) -> str:
+    """``value`` as a ClickHouse string literal (for statements that take no bound parameters)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 def is_chdb(dsn: str) -> bool:
     return dsn.startswith("chdb:")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -11,6 +11,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from aiokafka.helpers import create_ssl_context
 
+from services.common.contracts import Envelope, encode, message_headers, message_key, topic_for
 from services.common.settings import KafkaSettings, WorkerSettings
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,22 @@ def create_consumer(kafka: KafkaSettings, worker: WorkerSettings, group_id: str,
         max_poll_interval_ms=kafka.max_poll_interval_ms,
         max_poll_records=worker.poll_max_records,
     )
+
+
+async def publish_events(kafka: KafkaSettings, events: Sequence[Envelope], role: str) -> None:
+    """Publish events to their registered topics, each acknowledged before the next (tools, not stages)."""
+    producer = create_producer(kafka, role)
+    await producer.start()
+    try:
+        for event in events:
+            await producer.send_and_wait(
+                physical_topic(kafka, topic_for(event)),
+                encode(event),
+                key=message_key(event),
+                headers=message_headers(event),
+            )
+    finally:
+        await producer.stop()
 
 
 async def ensure_topics(

@@ -44,13 +44,18 @@ from services.common.contracts import (
     message_key,
     topic_for,
 )
+from services.common.envelope import EncryptionError, KeyErased
 from services.common.handler import MessageMeta, Rejected, Retryable, StageHandler
 from services.common.kafka import logical_topic, physical_topic
 from services.common.logs import log_context
 from services.common.metrics import StageMetrics
+from services.common.sealing import sealer_for
 from services.common.settings import KafkaSettings, Settings
 
 log = logging.getLogger(__name__)
+
+#: Failure label of records skipped because their interview was erased (their data key is gone).
+ERASED = "erased"
 
 
 class _EarlyOutputs:
@@ -124,6 +129,8 @@ class MessageProcessor:
         self._status_id_parts = (self.status_unit,) if self.status_unit else ()
         #: Set by the engine once started (acks=all, see `services.common.kafka.create_producer`).
         self.producer: AIOKafkaProducer | None = None
+        #: Seals and opens records of the pipeline's own topics when a key-encryption key is configured.
+        self.sealer = sealer_for(settings)
 
     async def process(self, meta: MessageMeta, value: bytes) -> None:
         """Handle one record to its end: outputs, statuses and any dead letter acknowledged by the broker.
@@ -137,8 +144,23 @@ class MessageProcessor:
         self.metrics.processing_seconds.labels(self.metrics_label).observe(time.perf_counter() - started)
 
     async def _process_record(self, meta: MessageMeta, value: bytes) -> None:
+        # Dead letters keep the record as read (sealed records stay sealed); the handler gets it opened.
+        plain = value
+        if self.sealer is not None:
+            try:
+                plain = await self.sealer.open(meta.key, value)
+            except KeyErased:
+                # The interview was erased after this record was written: nothing is left to process.
+                log.info("record of an erased interview skipped")
+                self.metrics.messages_failed.labels(self.metrics_label, ERASED).inc()
+                return
+            except EncryptionError as exc:  # a damaged record, or one sealed under another KEK
+                log.warning("sealed record does not open", extra={"error": str(exc)})
+                await self._dead_letter(meta, value, exc, attempts=1, retryable=False)
+                self.metrics.messages_failed.labels(self.metrics_label, "invalid_event").inc()
+                return
         try:
-            event = decode(meta.topic, value)
+            event = decode(meta.topic, plain)
         except ContractError as exc:
             log.warning("malformed event", extra={"error": str(exc)})
             letter = await self._dead_letter(meta, value, exc, attempts=1, retryable=False)
@@ -212,8 +234,11 @@ class MessageProcessor:
             ("producer", self.stage.value.encode()),
             ("source", meta.source.encode()),
         ]
+        value = encode(event)
+        if self.sealer is not None:
+            value = await self.sealer.seal(topic, event, value)
         fut: asyncio.Future[Any] = await self.producer.send(
-            physical_topic(self.settings.kafka, topic), encode(event), key=key, headers=headers
+            physical_topic(self.settings.kafka, topic), value, key=key, headers=headers
         )
         self.metrics.messages_out.labels(self.metrics_label, topic).inc()
         return fut

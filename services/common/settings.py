@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Each stage's group is defined beside the stage; these modules import nothing from services.common.
 from services.console.settings import ConsoleSettings
+from services.erasure.settings import RetentionSettings
 from services.frames.settings import FramesSettings
 from services.fusion.settings import FusionSettings
 from services.ingest.settings import IngestSettings
@@ -78,6 +79,14 @@ class S3Settings(BaseModel):
     report_bucket: str = Field("sightline-reports", description="Bucket for rendered reports.")
     part_size_mb: int = Field(16, ge=5, le=5120, description="Multipart part size; bounds memory used by one upload.")
     presign_expiry_s: int = Field(3600, ge=1, le=604_800, description="Lifetime of presigned URLs.")
+    kek_ref: str | None = Field(
+        None,
+        description="Key-encryption key for media and per-frame data at rest (`file:PATH`, 64 hex characters; the "
+        "local stack makes `.local/keys/kek`). Unset: objects are stored unencrypted.",
+    )
+    keys_bucket: str = Field(
+        "sightline-keys", description="Bucket for per-interview data keys, stored only wrapped by the KEK."
+    )
 
 
 class ClickHouseSettings(BaseModel):
@@ -167,6 +176,7 @@ class Settings(BaseSettings):
     fusion: FusionSettings = Field(default_factory=FusionSettings)
     sink: SinkSettings = Field(default_factory=SinkSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
 
 @lru_cache(maxsize=1)

@@ -46,6 +46,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, Literal, TypeVar
 
+from services.common.envelope import create_kek_file
 from services.common.settings import ClickHouseSettings, KafkaSettings, S3Settings, Settings, StackSettings
 
 __all__ = [
@@ -124,6 +125,11 @@ class StackPaths:
     @property
     def s3_dir(self) -> Path:
         return self.home / "s3"
+
+    @property
+    def kek(self) -> Path:
+        """The local key-encryption key (`SIGHTLINE_S3__KEK_REF=file:<this>` turns encryption at rest on)."""
+        return self.home / "keys" / "kek"
 
     @property
     def s3_meta_db(self) -> Path:
@@ -867,6 +873,7 @@ def start_stack(
     with _locked(paths):
         for directory in (paths.logs, paths.run, paths.s3_dir, paths.s3_blobs, paths.s3_cache):
             directory.mkdir(parents=True, exist_ok=True)
+        create_kek_file(paths.kek)  # kept apart from the gateway's data, never replaced
         _ensure_running(specs["s3"], paths, timeout, say, before_start=lambda: _format_volume(paths))
         if settings.stack.broker_storage == "s3":
             _ensure_bucket(settings, BROKER_BUCKET)

@@ -48,7 +48,14 @@ class DeadLetterInput:
     async def store(self, meta: MessageMeta, value: bytes) -> str | None:
         """Buffer the record's row; returns why it could not be stored as a dead letter, if it could not."""
         try:
-            rows = dead_letter_rows(decode_dead_letter(value))
+            letter = decode_dead_letter(value)
+            if (
+                letter.tenant_id
+                and letter.interview_id
+                and self.sink.is_erased_interview(letter.tenant_id, letter.interview_id)
+            ):
+                return None  # a letter about an erased interview, written after the erasure: not kept
+            rows = dead_letter_rows(letter)
         except (ContractError, RowError) as exc:
             reason = f"{meta.source}: not a storable dead letter: {exc}"[:4000]
             await self.sink.add([Row("sink_rejected_rows", meta.source, _rejected(meta, reason))])

@@ -13,6 +13,8 @@ Stage-status events are read by a second worker loop in the same process, in a c
 own, so the high volume of statuses never delays the feature and profile rows (and scales on its own lag).
 A third loop announces profiles to the HR system's callback (services.sink.callback says why it lives here).
 A fourth stores every stage's dead letters in the `dead_letters` table (services.sink.dead_letters).
+A fifth carries out erasure requests, and a timer the retention schedule (services.sink.erasure says why
+here); the sink then drops every later event of an erased interview or candidate.
 
 With embedded chDB the sink owns the data directory (only one process may open it) and answers other
 local processes' read-only queries, like `sightline db serve`.
@@ -49,9 +51,11 @@ from services.common.metrics import StageMetrics
 from services.common.migrations import migrate
 from services.common.settings import Settings
 from services.common.worker import StageWorker
+from services.erasure.erase import digest
 from services.sink.batches import TableBatches
 from services.sink.callback import CallbackSender
 from services.sink.dead_letters import DeadLetterInput, DeadLetterProcessor
+from services.sink.erasure import ErasureInput, ErasureProcessor
 from services.sink.rows import Row, RowError, rows_for
 
 log = logging.getLogger(__name__)
@@ -91,6 +95,12 @@ class SinkStage:
         self._callback_task: asyncio.Task[None] | None = None
         self._letter_worker: DeadLetterWorker | None = None
         self._letter_task: asyncio.Task[None] | None = None
+        self.erasure = ErasureInput(self)
+        self._erasure_worker: ErasureWorker | None = None
+        self._erasure_task: asyncio.Task[None] | None = None
+        self._sweep_task: asyncio.Task[None] | None = None
+        #: Digests (services.erasure.erase.digest) of erased interviews and candidates: their events are dropped.
+        self.erased: set[str] = set()
         #: The registry of the worker running the sink (its /metrics), once the worker says.
         self.metrics: StageMetrics | None = None
 
@@ -114,6 +124,11 @@ class SinkStage:
         self._letter_worker = DeadLetterWorker(DeadLetterInput(self), self.settings, self.metrics)
         self._letter_task = asyncio.create_task(self._letter_worker.run(), name="sink-dead-letter-worker")
         self._letter_task.add_done_callback(_report_dead_letter_worker_end)
+        await self.erasure.load_erased()
+        self._erasure_worker = ErasureWorker(self.erasure, self.settings, self.metrics)
+        self._erasure_task = asyncio.create_task(self._erasure_worker.run(), name="sink-erasure-worker")
+        self._erasure_task.add_done_callback(_report_erasure_worker_end)
+        self._sweep_task = asyncio.create_task(self.erasure.sweep_periodically(), name="sink-retention-sweep")
         if self.settings.sink.callback_enabled:
             self._callback_worker = CallbackWorker(CallbackSender(self.settings), self.settings, self.metrics)
             self._callback_task = asyncio.create_task(self._callback_worker.run(), name="sink-callback-worker")
@@ -123,6 +138,7 @@ class SinkStage:
         side_loops: list[tuple[SideWorker | None, asyncio.Task[None] | None]] = [
             (self._status_worker, self._status_task),
             (self._letter_worker, self._letter_task),
+            (self._erasure_worker, self._erasure_task),
             (self._callback_worker, self._callback_task),
         ]
         for worker, task in side_loops:
@@ -130,6 +146,10 @@ class SinkStage:
                 worker.stop()
                 with contextlib.suppress(Exception):
                     await task
+        if self._sweep_task is not None:
+            self._sweep_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweep_task
         if self._flusher is not None:
             self._flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -173,7 +193,21 @@ class SinkStage:
 
     # ---- the handler --------------------------------------------------------------------------
 
+    def is_erased(self, event: EventBase) -> bool:
+        """Whether the event is about an erased interview or candidate (a late arrival after the erasure)."""
+        candidate = getattr(event, "candidate_ref", None)
+        return self.is_erased_interview(event.tenant_id, event.interview_id) or (
+            isinstance(candidate, str) and self.is_erased_interview(event.tenant_id, candidate)
+        )
+
+    def is_erased_interview(self, tenant_id: str, identifier: str) -> bool:
+        """Whether this interview (or candidate) of the tenant was erased."""
+        return bool(self.erased) and digest(tenant_id, identifier) in self.erased
+
     async def handle(self, event: EventBase, meta: MessageMeta) -> Sequence[EventBase]:
+        if self.is_erased(event):
+            log.info("event of an erased interview dropped", extra={"event_type": event.event_type})
+            return []
         try:
             rows = rows_for(event)
         except RowError as exc:
@@ -229,6 +263,11 @@ def _report_status_worker_end(task: asyncio.Task[None]) -> None:
 def _report_dead_letter_worker_end(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("the dead-letter reader stopped; dead letters are not stored", exc_info=task.exception())
+
+
+def _report_erasure_worker_end(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("the erasure reader stopped; erasure requests wait on the topic", exc_info=task.exception())
 
 
 def _report_callback_worker_end(task: asyncio.Task[None]) -> None:
@@ -305,6 +344,20 @@ class DeadLetterWorker(SideWorker):
         self.processor = DeadLetterProcessor(handler, self.settings, self.metrics, self.metrics_label)
 
 
+#: The `stage` label of the erasure reader's metrics.
+ERASURE_METRICS_LABEL = "sink-erasure"
+
+
+class ErasureWorker(SideWorker):
+    """The erasure reader (services.sink.erasure) on candidate-erasure-requested, in a group of its own."""
+
+    def __init__(self, handler: ErasureInput, settings: Settings, metrics: StageMetrics | None = None) -> None:
+        super().__init__(
+            handler, settings, group_id=settings.retention.group_id, label=ERASURE_METRICS_LABEL, metrics=metrics
+        )
+        self.processor = ErasureProcessor(handler, self.settings, self.metrics, self.metrics_label)
+
+
 #: The `stage` label of the callback sender's metrics.
 CALLBACK_METRICS_LABEL = "sink-callback"
 
@@ -327,6 +380,7 @@ __all__ = [
     "INVALID_ROW",
     "CallbackWorker",
     "DeadLetterWorker",
+    "ErasureWorker",
     "SinkStage",
     "StatusInput",
     "StatusWorker",

@@ -835,6 +835,7 @@ EXPECTED_TOPICS = {
     "sightline.review-decision.v1": "review-decision",
     "sightline.candidate-outcome.v1": "candidate-outcome",
     "sightline.rescore-requested.v1": "rescore-requested",
+    "sightline.candidate-erasure-requested.v1": "candidate-erasure-requested",
     **{f"sightline.dead-letter.{stage}.v1": "dead-letter" for stage in StageName},
 }
 

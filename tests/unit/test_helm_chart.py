@@ -606,6 +606,7 @@ def test_speech_can_move_to_gpu_nodes() -> None:
 
 
 STATUS_TOPIC = "sightline.stage-status.v1"
+ERASURE_TOPIC = "sightline.candidate-erasure-requested.v1"
 
 
 def test_the_sinks_status_reader_has_its_own_group() -> None:
@@ -641,7 +642,7 @@ def test_keda_scales_each_consumer_group_on_the_lag_of_its_input_topics(name: st
         spec = scaled[deployment["metadata"]["name"]]["spec"]
         assert spec["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
         group = container(deployment)["args"][-1]
-        # The sink reads stage-status and the dead-letter topics in groups of their own (SIGHTLINE_SINK__*_GROUP_ID).
+        # The sink reads stage-status, the dead-letter topics and erasure requests in groups of their own.
         env = env_of(container(deployment))
         status_group = env.get("SIGHTLINE_SINK__STATUS_GROUP_ID")
         letter_group = env.get("SIGHTLINE_SINK__DEAD_LETTER_GROUP_ID")
@@ -655,6 +656,8 @@ def test_keda_scales_each_consumer_group_on_the_lag_of_its_input_topics(name: st
                 expected = status_group
             elif stage == "sink" and TOPICS[topic].is_dead_letter:
                 expected = letter_group
+            elif stage == "sink" and topic == ERASURE_TOPIC:
+                expected = env["SIGHTLINE_RETENTION__GROUP_ID"]
             # KEDA reads the group the broker knows: the services put the topic prefix before its name.
             assert trigger["type"] == "kafka" and trigger["metadata"]["consumerGroup"] == prefix + expected
         assert spec["minReplicaCount"] <= spec["maxReplicaCount"] <= _partition_bound(stage)
@@ -697,6 +700,8 @@ def test_keda_watches_the_groups_the_services_join(monkeypatch: pytest.MonkeyPat
                 groups.append(settings.sink.status_group_id)
             if "SIGHTLINE_SINK__DEAD_LETTER_GROUP_ID" in env:
                 groups.append(settings.sink.dead_letter_group_id)
+            if "SIGHTLINE_RETENTION__GROUP_ID" in env:
+                groups.append(settings.retention.group_id)
             workers = {create_worker(_StubStage(stage), settings, group_id=group).group_id for group in groups}
             triggers = {
                 t["metadata"]["consumerGroup"] for t in scaled[deployment["metadata"]["name"]]["spec"]["triggers"]

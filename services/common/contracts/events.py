@@ -813,6 +813,41 @@ class RescoreRequested(EventBase):
     reason: Text = Field(description="Why the interview is scored again (which calibration), for operators.")
 
 
+# --- candidate rights ---------------------------------------------------------------------------------------
+
+
+class CandidateErasureRequested(Envelope):
+    """Erase everything Sightline holds about a candidate (a data subject's request) or about named interviews
+    (retention expired). The sink performs it in every store and records an erasure receipt (table
+    ``erasure_receipts``) saying what was removed where, without the personal data itself. Not an interview
+    event: a candidate may have several interviews."""
+
+    __rules__ = (
+        When("candidate_ref", "scope", ("candidate",), then="required"),
+        When("interview_ids", "scope", ("interviews",), then="required"),
+    )
+
+    event_type: Literal["candidate-erasure-requested"] = Field(
+        "candidate-erasure-requested", description="Always 'candidate-erasure-requested'."
+    )
+    tenant_id: TenantId = Field(description="Tenant whose data is erased; nothing of another tenant is touched.")
+    scope: Literal["candidate", "interviews"] = Field(
+        description="candidate: every interview of candidate_ref, with their demographics and outcomes; "
+        "interviews: the interviews in interview_ids."
+    )
+    candidate_ref: CandidateRef | None = Field(
+        None, description="The candidate to erase; required when scope is candidate."
+    )
+    interview_ids: Annotated[list[ExternalId], UniqueItems(), Field(min_length=1, max_length=1000)] | None = Field(
+        None, description="Interviews to erase; required when scope is interviews (also erased with a candidate)."
+    )
+    reason: Code = Field(
+        description="Why: candidate_request (a data subject's erasure request) or retention_expired (the schedule)."
+    )
+    requested_by: ExternalId = Field(description="Pseudonymous id of the operator or process that asked.")
+    requested_at: Timestamp = Field(description="When the erasure was asked for; deadlines run from here.")
+
+
 # --- operations --------------------------------------------------------------------------------------------
 
 DetailValue = str | int | float | bool | None
@@ -915,6 +950,7 @@ EVENT_MODELS: dict[str, type[Envelope]] = {
         ReviewDecision,
         CandidateOutcome,
         RescoreRequested,
+        CandidateErasureRequested,
     )
 }
 

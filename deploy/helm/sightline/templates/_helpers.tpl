@@ -75,7 +75,7 @@ code, so they are not values. A unit test compares them with the registry.
   "vision" "sightline.frame-chunk-ready.v1"
   "speech" "sightline.audio-ready.v1"
   "fusion" "sightline.media-ingested.v1,sightline.vision-features.v1,sightline.speech-results.v1,sightline.stage-status.v1,sightline.rescore-requested.v1"
-  "sink" "sightline.media-ingested.v1,sightline.vision-features.v1,sightline.speech-results.v1,sightline.profile-ready.v1,sightline.candidate-demographics.v1,sightline.stage-status.v1,sightline.review-decision.v1,sightline.candidate-outcome.v1,sightline.dead-letter.ingest.v1,sightline.dead-letter.frames.v1,sightline.dead-letter.vision.v1,sightline.dead-letter.speech.v1,sightline.dead-letter.fusion.v1,sightline.dead-letter.sink.v1"
+  "sink" "sightline.media-ingested.v1,sightline.vision-features.v1,sightline.speech-results.v1,sightline.profile-ready.v1,sightline.candidate-demographics.v1,sightline.stage-status.v1,sightline.review-decision.v1,sightline.candidate-outcome.v1,sightline.dead-letter.ingest.v1,sightline.dead-letter.frames.v1,sightline.dead-letter.vision.v1,sightline.dead-letter.speech.v1,sightline.dead-letter.fusion.v1,sightline.dead-letter.sink.v1,sightline.candidate-erasure-requested.v1"
 -}}
 {{- get $topics .service -}}
 {{- end -}}
@@ -83,8 +83,8 @@ code, so they are not values. A unit test compares them with the registry.
 {{/*
 The consumer group reading one input topic, as the broker knows it (the services put the topic prefix before
 the group's name); call with (dict "root" $ "service" "sink" "topic" "..."). The sink reads stage-status in
-a group of its own (its status reader), the dead-letter topics in another (its dead-letter reader), everything
-else in the service's group.
+a group of its own (its status reader), the dead-letter topics in another (its dead-letter reader), erasure
+requests in a third (its erasure reader), everything else in the service's group.
 */}}
 {{- define "sightline.consumerGroupFor" -}}
 {{- $svc := get .root.Values.services .service -}}
@@ -93,6 +93,8 @@ else in the service's group.
 {{- $group = $svc.statusConsumerGroup -}}
 {{- else if and (eq .service "sink") (hasPrefix "sightline.dead-letter." .topic) -}}
 {{- $group = $svc.deadLetterConsumerGroup -}}
+{{- else if and (eq .service "sink") (eq .topic "sightline.candidate-erasure-requested.v1") -}}
+{{- $group = $svc.erasureConsumerGroup -}}
 {{- end -}}
 {{- printf "%s%s" .root.Values.kafka.topicPrefix $group -}}
 {{- end -}}
@@ -280,6 +282,12 @@ runtimeClassName: {{ . }}
   value: {{ $root.Values.s3.workBucket | quote }}
 - name: SIGHTLINE_S3__REPORT_BUCKET
   value: {{ $root.Values.s3.reportBucket | quote }}
+- name: SIGHTLINE_S3__KEYS_BUCKET
+  value: {{ $root.Values.s3.keysBucket | quote }}
+{{- with (include "sightline.kekRef" $root) }}
+- name: SIGHTLINE_S3__KEK_REF
+  value: {{ . | quote }}
+{{- end }}
 - name: SIGHTLINE_S3__ACCESS_KEY
   valueFrom:
     secretKeyRef:
@@ -315,6 +323,12 @@ runtimeClassName: {{ . }}
   secret:
     secretName: {{ .Values.kafka.caSecret }}
 {{- end }}
+{{- if .Values.s3.encryption.kekSecret }}
+- name: kek
+  secret:
+    secretName: {{ .Values.s3.encryption.kekSecret }}
+    defaultMode: 0400
+{{- end }}
 {{- with .Values.extraVolumes }}
 {{ toYaml . }}
 {{- end }}
@@ -328,9 +342,23 @@ runtimeClassName: {{ . }}
   mountPath: /etc/sightline/kafka-ca
   readOnly: true
 {{- end }}
+{{- if .Values.s3.encryption.kekSecret }}
+- name: kek
+  mountPath: /etc/sightline/kek
+  readOnly: true
+{{- end }}
 {{- with .Values.extraVolumeMounts }}
 {{ toYaml . }}
 {{- end }}
+{{- end -}}
+
+{{/* The key-encryption key reference: the values' own, else the file of the mounted kekSecret. */}}
+{{- define "sightline.kekRef" -}}
+{{- if .Values.s3.encryption.kekRef -}}
+{{ .Values.s3.encryption.kekRef }}
+{{- else if .Values.s3.encryption.kekSecret -}}
+file:/etc/sightline/kek/kek
+{{- end -}}
 {{- end -}}
 
 {{- define "sightline.competencyConfigMap" -}}
