@@ -303,6 +303,11 @@ class DataQualityFlag(StrEnum):
     EMOTION_INFERENCE_NOT_PERMITTED = "emotion_inference_not_permitted"
     TRANSCRIPTION_NOT_PERMITTED = "transcription_not_permitted"
     SCORING_NOT_PERMITTED = "scoring_not_permitted"
+    QUESTION_WINDOWS_INFERRED = "question_windows_inferred"  # found in the recording (see question_windows)
+    QUESTION_WINDOWS_NOT_FOUND = "question_windows_not_found"  # no question could be found in the recording
+    QUESTION_MATCH_UNCERTAIN = "question_match_uncertain"  # a found window's question is a guess
+    QUESTION_NOT_LISTED = "question_not_listed"  # the interviewer asked a question the list does not hold
+    QUESTION_MATCHED_BY_ORDER = "question_matched_by_order"  # one voice: content could not tell, the order did
 
 
 class EmotionInferenceReason(StrEnum):
