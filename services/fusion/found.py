@@ -25,6 +25,7 @@ from services.common.contracts import (
 #: Flags of the speech stage's search that the profile passes on as data-quality flags.
 SEARCH_FLAGS = (
     DataQualityFlag.QUESTION_WINDOWS_NOT_FOUND,
+    DataQualityFlag.QUESTION_WINDOWS_INCOMPLETE,
     DataQualityFlag.QUESTION_MATCH_UNCERTAIN,
     DataQualityFlag.QUESTION_NOT_LISTED,
     DataQualityFlag.QUESTION_MATCHED_BY_ORDER,

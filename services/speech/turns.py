@@ -4,7 +4,8 @@ Speech is found by loudness (`speech_stretches`): frames within `SPEECH_BELOW_PE
 level, joined over short gaps. Each stretch is cut into pieces of at most `PIECE_S` and every piece gets a
 voice embedding (`services.speech.voices`); `two_voices` splits the pieces into two clusters (2-means on the
 unit sphere, started from the two least similar pieces) and says whether the clusters really are two people:
-the same voice gives centroids more alike than `SAME_VOICE_COSINE`. Labels are smoothed (an isolated piece
+the same voice gives centroids more alike than `SAME_VOICE_COSINE`, and a "voice" of a few stray pieces is none
+(`MIN_VOICE_SHARE`). Labels are smoothed (an isolated piece
 takes its neighbours' voice) and consecutive pieces of one voice make a turn.
 """
 
@@ -33,6 +34,9 @@ PIECE_S = 1.5
 #: Centroids of two clusters of one voice are at least this alike: one generated voice split in two gave 0.87,
 #: two voices 0.66-0.67.
 SAME_VOICE_COSINE = 0.78
+#: A second voice must hold at least this share of the speech (and two pieces): a few stray pieces of one
+#: speaker (a laugh, a cough, a pitch-shifted phrase) are not an interviewer.
+MIN_VOICE_SHARE = 0.08
 
 Audio = NDArray[np.float32]
 Vectors = NDArray[np.float32]
@@ -125,8 +129,10 @@ def two_voices(embeddings: Vectors, weights: Sequence[float] | None = None, iter
             break
         labels = new
     cosine = float(centroids[0] @ centroids[1])
-    return Voices(labels=labels.tolist(), two=cosine < SAME_VOICE_COSINE and len(set(labels.tolist())) == 2,
-                  centroid_cosine=cosine)  # fmt: skip
+    shares = [float(w[labels == k].sum()) / float(w.sum()) for k in (0, 1)]
+    counts = [int((labels == k).sum()) for k in (0, 1)]
+    two = cosine < SAME_VOICE_COSINE and min(shares) >= MIN_VOICE_SHARE and min(counts) >= 2
+    return Voices(labels=labels.tolist(), two=two, centroid_cosine=cosine)
 
 
 def smooth(labels: Sequence[int]) -> list[int]:

@@ -9,7 +9,8 @@ matches none well is kept as an unlisted question, scored against every competen
 
 One voice (a one-way interview whose questions were on screen): the candidate's answers are the stretches of
 speech separated by silences of at least `ANSWER_GAP_S`; with a known number of questions the closest
-answers are joined until the counts agree. Each answer is matched by content to the questions; an answer is
+answers are joined until the counts agree; fewer answers than listed questions are flagged
+``question_windows_incomplete``. Each answer is matched by content to the questions; an answer is
 no rewording of its question and e5 tells them apart poorly, so when the interview listed its questions in the
 order asked and the answers are as many, an uncertain content match gives way to that order (flagged).
 
@@ -50,6 +51,7 @@ UNLISTED_PREFIX = "unlisted-"
 FLAG_UNCERTAIN = "question_match_uncertain"
 FLAG_UNLISTED = "question_not_listed"
 FLAG_NOT_FOUND = "question_windows_not_found"
+FLAG_INCOMPLETE = "question_windows_incomplete"
 FLAG_ONE_VOICE = "one_voice"
 FLAG_BY_ORDER = "question_matched_by_order"
 #: Confidence given to a window matched by the listed order rather than by content.
@@ -214,13 +216,15 @@ def one_voice_windows(
         spans.append((start, block.start_s, block.end_s, ""))
         previous_end = block.end_s
     texts = [text_between(words, s[1], s[2]) for s in spans]
+    # fewer answers than listed questions: some answers ran into each other (or were never given)
+    short = [FLAG_INCOMPLETE] if ordered and len(spans) < len(listed) else []
     # an answer is not a rewording of its question: no similarity floor, the margins decide
     matches = assign(_similarity(embed, texts, listed), floor=-1.0)
     if ordered and len(spans) == len(listed) and any(c < UNCERTAIN_BELOW for _, c in matches):
         windows, _ = _windows(spans, listed, [(i, ORDER_CONFIDENCE) for i in range(len(spans))])
         return Found("one_voice", windows, [FLAG_ONE_VOICE, FLAG_BY_ORDER])
     windows, flags = _windows(spans, listed, matches)
-    return Found("one_voice", windows, [FLAG_ONE_VOICE, *flags])
+    return Found("one_voice", windows, [FLAG_ONE_VOICE, *short, *flags])
 
 
 class VoiceEmbedder(Protocol):
@@ -246,14 +250,16 @@ def find_windows(
     parts = pieces(stretches)
     embeddings = voices.embed([cut(audio, p) for p in parts])
     split = two_voices(embeddings, [p.duration_s for p in parts])
-    if split.two:
-        return two_voice_windows(turns(parts, smooth(split.labels)), words, listed, embed)
+    labels = smooth(split.labels)
+    if split.two and len(set(labels)) == 2:
+        return two_voice_windows(turns(parts, labels), words, listed, embed)
     return one_voice_windows(stretches, words, listed, embed, ordered)
 
 
 __all__ = [
     "ANSWER_GAP_S",
     "FLAG_BY_ORDER",
+    "FLAG_INCOMPLETE",
     "FLAG_NOT_FOUND",
     "FLAG_ONE_VOICE",
     "FLAG_UNCERTAIN",

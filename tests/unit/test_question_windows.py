@@ -15,6 +15,7 @@ from services.speech.turns import Stretch, Turn, pieces, smooth, speech_stretche
 from services.speech.voices import mel_filters, mel_frames
 from services.speech.windows import (
     FLAG_BY_ORDER,
+    FLAG_INCOMPLETE,
     FLAG_NOT_FOUND,
     FLAG_UNCERTAIN,
     FLAG_UNLISTED,
@@ -76,6 +77,10 @@ def test_two_voices_split_two_groups_and_see_one_voice_as_one() -> None:
     same = np.stack([_unit(list(a + rng.normal(0, 0.05, 3))) for _ in range(12)])
     assert not two_voices(same).two
     assert not two_voices(same[:1]).two
+    # one speaker with a single stray piece (a cough, a pitch-shifted phrase): not a second voice
+    stray = np.concatenate([same, same, b[None, :]])
+    split = two_voices(stray)
+    assert split.centroid_cosine < 0.5 and not split.two
 
 
 def test_smoothing_and_turns() -> None:
@@ -180,6 +185,9 @@ def test_one_voice_windows_match_by_content_or_by_the_listed_order() -> None:
     ordered = one_voice_windows(speech, vague, LISTED, _embed, ordered=True)
     assert [w.question_id for w in ordered.windows] == ["intro", "incident"] and FLAG_BY_ORDER in ordered.flags
     assert all(w.match_confidence == 0.5 for w in ordered.windows)
+    # two answers without a pause between them: one window for two listed questions, and the result says so
+    run_on = one_voice_windows([Stretch(1.0, 10.0), Stretch(10.5, 20.0)], vague, LISTED, _embed, ordered=True)
+    assert len(run_on.windows) == 1 and FLAG_INCOMPLETE in run_on.flags
 
 
 def test_text_between_takes_the_words_whose_middle_is_inside() -> None:

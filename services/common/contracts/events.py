@@ -600,7 +600,8 @@ class SpeechResults(EventBase):
         description="Why parts are missing or set apart: transcription_not_permitted, scoring_not_permitted, "
         "competency_model_unknown, no_speech, question_read_aloud (the window opened with the question being "
         "read; those words are not in transcript, words, metrics or scores); for a segment whose windows were "
-        "found: one_voice, question_windows_not_found, question_match_uncertain, question_not_listed, "
+        "found: one_voice, question_windows_not_found, question_windows_incomplete, question_match_uncertain, "
+        "question_not_listed, "
         "question_matched_by_order, voice_analysis_not_permitted. Unknown flags are ignored.",
     )
     answers: Annotated[list[FoundAnswer], Field(max_length=100)] = Field(
