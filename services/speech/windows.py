@@ -5,7 +5,9 @@ window, from the first word of the question to the end of the candidate's last t
 speaks again. The interviewer is the voice whose turns read most like the listed questions. What the
 interviewer said is matched to the listed questions (the interview's own list, else the job's question bank)
 by the similarity of their e5 embeddings, one question per turn at most (an optimal assignment); a turn that
-matches none well is kept as an unlisted question, scored against every competency.
+matches none well is kept as an unlisted question, scored against every competency. When what was heard cannot
+tell (a question the recogniser did not catch) and the interview listed as many questions as there are
+windows, in the order asked, that order decides (flag ``question_matched_by_order``).
 
 One voice (a one-way interview whose questions were on screen): the candidate's answers are the stretches of
 speech separated by silences of at least `ANSWER_GAP_S`; with a known number of questions the closest
@@ -156,8 +158,19 @@ def interviewer_voice(turns: Sequence[Turn], texts: Sequence[str], similarity: N
     return 0 if talk[0] <= talk[1] else 1
 
 
+def _matched(
+    spans: Sequence[Span], listed: Sequence[Listed], matches: Sequence[tuple[int | None, float]], ordered: bool
+) -> tuple[list[FoundWindow], list[str]]:
+    """Windows matched by content; when content cannot tell (a match unsure or missing) and ``listed`` is the
+    interview's own list in the order asked with one question per window, by that order instead."""
+    if ordered and len(spans) == len(listed) and any(c is None or v < UNCERTAIN_BELOW for c, v in matches):
+        windows, _ = _windows(spans, listed, [(i, ORDER_CONFIDENCE) for i in range(len(spans))])
+        return windows, [FLAG_BY_ORDER]
+    return _windows(spans, listed, matches)
+
+
 def two_voice_windows(
-    turns: Sequence[Turn], words: Sequence[TimedWord], listed: Sequence[Listed], embed: Embed
+    turns: Sequence[Turn], words: Sequence[TimedWord], listed: Sequence[Listed], embed: Embed, ordered: bool = False
 ) -> Found:
     """Windows opened by the interviewer's turns (see the module doc)."""
     texts = [text_between(words, t.start_s, t.end_s) for t in turns]
@@ -175,7 +188,8 @@ def two_voice_windows(
             spans.append((turn.start_s, answers[0].start_s, answers[-1].end_s, texts[i]))
     if not spans:
         return Found("two_voices", [], [FLAG_NOT_FOUND])
-    windows, flags = _windows(spans, listed, assign(_similarity(embed, [s[3] for s in spans], listed)))
+    matches = assign(_similarity(embed, [s[3] for s in spans], listed))
+    windows, flags = _matched(spans, listed, matches, ordered)
     return Found("two_voices", windows, flags)
 
 
@@ -219,11 +233,7 @@ def one_voice_windows(
     # fewer answers than listed questions: some answers ran into each other (or were never given)
     short = [FLAG_INCOMPLETE] if ordered and len(spans) < len(listed) else []
     # an answer is not a rewording of its question: no similarity floor, the margins decide
-    matches = assign(_similarity(embed, texts, listed), floor=-1.0)
-    if ordered and len(spans) == len(listed) and any(c < UNCERTAIN_BELOW for _, c in matches):
-        windows, _ = _windows(spans, listed, [(i, ORDER_CONFIDENCE) for i in range(len(spans))])
-        return Found("one_voice", windows, [FLAG_ONE_VOICE, FLAG_BY_ORDER])
-    windows, flags = _windows(spans, listed, matches)
+    windows, flags = _matched(spans, listed, assign(_similarity(embed, texts, listed), floor=-1.0), ordered)
     return Found("one_voice", windows, [FLAG_ONE_VOICE, *short, *flags])
 
 
@@ -252,7 +262,7 @@ def find_windows(
     split = two_voices(embeddings, [p.duration_s for p in parts])
     labels = smooth(split.labels)
     if split.two and len(set(labels)) == 2:
-        return two_voice_windows(turns(parts, labels), words, listed, embed)
+        return two_voice_windows(turns(parts, labels), words, listed, embed, ordered)
     return one_voice_windows(stretches, words, listed, embed, ordered)
 
 

@@ -163,6 +163,9 @@ def test_two_voice_windows_keep_an_unlisted_question_and_flag_it() -> None:
     assert not unlisted.listed and unlisted.match_confidence == 0.0 and "why do you want" in unlisted.question_text
     assert found.flags == [FLAG_UNLISTED]
     assert two_voice_windows([Turn(0, 0.0, 5.0)], [], LISTED, _embed).flags == [FLAG_NOT_FOUND]
+    # the interview's own list in the order asked, as many questions as windows: the order names them
+    ordered = two_voice_windows(talk, words, LISTED[::-1], _embed, ordered=True)
+    assert [w.question_id for w in ordered.windows] == ["incident", "intro"] and ordered.flags == [FLAG_BY_ORDER]
 
 
 def test_answer_blocks_split_at_long_silences_and_join_to_the_expected_count() -> None:
