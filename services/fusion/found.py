@@ -70,9 +70,11 @@ def found_questions(
 
 def per_answer_speech(speech: Sequence[SpeechResults]) -> list[SpeechResults]:
     """One speech result per found answer, as speech reports an answer cut to a given window: its words,
-    transcript, measures and scores, and its window."""
+    transcript, measures and scores, and its window. They are numbered as segments of their own (readers such
+    as the report keep one result per segment); the coverage counts the segments speech really reported."""
     out: list[SpeechResults] = []
-    for segment, answer in found_answers(speech):
+    found = found_answers(speech)
+    for index, (segment, answer) in enumerate(found):
         words = [
             w
             for w in segment.words
@@ -82,6 +84,8 @@ def per_answer_speech(speech: Sequence[SpeechResults]) -> list[SpeechResults]:
         out.append(
             segment.model_copy(
                 update={
+                    "segment_index": index,
+                    "total_segments": len(found),
                     "question_id": answer.question_id,
                     "start_s": answer.start_s,
                     "end_s": answer.end_s,

@@ -1,15 +1,19 @@
 """Finding question windows: speech stretches, voices, turns, matching (pure functions, no models), the
-contract's rule for untimed questions, and fusion's use of the windows speech found."""
+contract's rule for untimed questions, fusion's use of the windows speech found, and the report of them."""
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from services.common.contracts import FoundAnswer, InterviewCompleted, InterviewContext, SpeechResults
+from services.common.contracts import FoundAnswer, InterviewCompleted, InterviewContext, ProfileReady, SpeechResults
 from services.frames.audio import UNTIMED_SEGMENT_S, plan_segments, untimed_segment_s
 from services.fusion.found import found_questions, per_answer_speech, question_windows, search_flags
+from services.report import render_html
+from services.report.model import ReportInput
 from services.speech.text import TimedWord
 from services.speech.turns import Stretch, Turn, pieces, smooth, speech_stretches, turns, two_voices
 from services.speech.voices import mel_filters, mel_frames
@@ -280,6 +284,7 @@ def test_fusion_takes_the_found_windows_as_questions_and_answers() -> None:
         ("incident", 27.0, 50.0, 4),
     ]
     assert all(a.answers == [] and a.competency_scores for a in answers)
+    assert [(a.segment_index, a.total_segments) for a in answers] == [(0, 2), (1, 2)]  # the report keeps each
     windows = question_windows(speech)
     assert windows.method == "two_voices" and windows.match_confidence == 0.55
     assert search_flags(speech) == ["question_windows_inferred", FLAG_UNCERTAIN]
@@ -287,3 +292,18 @@ def test_fusion_takes_the_found_windows_as_questions_and_answers() -> None:
         "question_windows_inferred",
         FLAG_NOT_FOUND,
     ]
+
+
+# --- report --------------------------------------------------------------------------------------------------
+
+
+def test_report_of_found_windows_shows_each_answer_and_how_it_was_found() -> None:
+    """From the examples a real run produced: every question has its answer, and says it was found."""
+    profile = ProfileReady.model_validate(_example("profile-ready.found-windows"))
+    speech = SpeechResults.model_validate(_example("speech-results.found-windows"))
+    assert profile.question_windows is not None
+    html = render_html(ReportInput(profile=profile, vision=[], speech=per_answer_speech([speech])))
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+    assert "No speech results were received" not in text
+    assert text.count("found in the recording, question recognised 100%") == len(profile.context.questions) == 2
+    assert "the question windows were not given: they were found in the recording" in text
