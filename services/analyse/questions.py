@@ -6,9 +6,10 @@ starts are given, a missing end is the next question's start (the recording's en
 question whose text is one of the job's bank questions is sent with the bank's id, so its answer is
 scored against the competencies the model names for it.
 
-Windows unknown (no starts in the file, or no file: the job's bank): :func:`untimed_questions` is the one
-place that decides what is sent. For now it is one window over the whole recording, scored against all the
-job's competencies; inferring the windows from the speech replaces it.
+Windows unknown (no starts in the file, or no file): :func:`untimed_questions` is the one place that decides
+what is sent. The event then carries no windows, and the speech stage finds them in the recording (the
+interviewer's turns, matched to the questions): a file's questions travel as `untimed_questions`, in the
+order asked; without a file the job's question bank is what speech matches against.
 """
 
 from __future__ import annotations
@@ -16,20 +17,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from services.common.competency import CompetencyModel, ModelQuestion
-
-#: Question id of the single window sent while question windows are unknown.
-WHOLE_RECORDING_ID = "whole-recording"
-WHOLE_RECORDING_TEXT = {
-    "en": "The whole recording (question windows were not given)",
-    "zh": "整段录像 (未提供问题时间窗)",
-}
 
 
 class QuestionsError(ValueError):
@@ -47,11 +41,13 @@ class QuestionSpec:
 
 @dataclass(frozen=True)
 class QuestionPlan:
-    """The questions as sent: ``windows_known`` is False when the whole recording stands in for them."""
+    """The questions as sent: timed ``questions``, or (``windows_known`` False) ``untimed`` ones, whose windows the
+    pipeline finds."""
 
     questions: list[dict[str, Any]]
     windows_known: bool
     asked: list[QuestionSpec]  # the questions known to be asked (file or bank), timed or not
+    untimed: list[dict[str, Any]] = field(default_factory=list)
 
 
 def read_questions_file(path: Path) -> list[QuestionSpec]:
@@ -98,14 +94,21 @@ def bank_questions(model: CompetencyModel, language: str) -> list[QuestionSpec]:
 
 
 def plan_questions(
-    specs: Sequence[QuestionSpec], model: CompetencyModel, duration_s: float, language: str, *, where: str = ""
+    specs: Sequence[QuestionSpec],
+    model: CompetencyModel,
+    duration_s: float,
+    language: str,
+    *,
+    where: str = "",
+    from_file: bool = True,
 ) -> QuestionPlan:
-    """The questions of the event: timed from the specs when they give starts, else :func:`untimed_questions`."""
+    """The questions of the event: timed from the specs when they give starts, else :func:`untimed_questions`
+    (``from_file`` False: the specs are the job's bank, which the pipeline matches against by itself)."""
     timed = [s.start is not None for s in specs]
     if not any(timed):
         if any(s.end is not None for s in specs):
             raise QuestionsError(f"{where}: a question has an end but no start")
-        return untimed_questions(specs, duration_s, language)
+        return untimed_questions(specs, model, from_file=from_file)
     if not all(timed):
         raise QuestionsError(f"{where}: give a start for every question or for none")
     questions = []
@@ -131,12 +134,23 @@ def plan_questions(
     return QuestionPlan(questions, windows_known=True, asked=list(specs))
 
 
-def untimed_questions(specs: Sequence[QuestionSpec], duration_s: float, language: str) -> QuestionPlan:
-    """Question windows unknown: one window over the whole recording, scored against all the job's
-    competencies. The asked questions travel with the plan for the step that will infer their windows."""
-    text = WHOLE_RECORDING_TEXT["zh" if language.startswith("zh") else "en"]
-    window = {"question_id": WHOLE_RECORDING_ID, "text": text, "start_s": 0.0, "end_s": duration_s, "pressure": False}
-    return QuestionPlan([window], windows_known=False, asked=list(specs))
+def untimed_questions(specs: Sequence[QuestionSpec], model: CompetencyModel, *, from_file: bool = True) -> QuestionPlan:
+    """Question windows unknown: no window is sent. A file's questions go as untimed questions in the order asked
+    (with the bank's id where the text is a bank question); the job's own bank is not repeated in the event, as the
+    speech stage reads it from the competency model."""
+    untimed = []
+    if from_file:
+        for number, spec in enumerate(specs):
+            bank = _bank_match(model, spec.text)
+            pressure = spec.pressure if spec.pressure is not None else bool(bank and bank.pressure)
+            untimed.append(
+                {
+                    "question_id": spec.question_id or (bank.id if bank else f"q{number + 1}"),
+                    "text": spec.text,
+                    "pressure": pressure,
+                }
+            )
+    return QuestionPlan([], windows_known=False, asked=list(specs), untimed=untimed)
 
 
 def _normalised(text: str) -> str:
@@ -152,7 +166,6 @@ def _bank_match(model: CompetencyModel, text: str) -> ModelQuestion | None:
 
 
 __all__ = [
-    "WHOLE_RECORDING_ID",
     "QuestionPlan",
     "QuestionSpec",
     "QuestionsError",

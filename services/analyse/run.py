@@ -74,7 +74,7 @@ def prepare(
             say(f"already analysed: {path} ({done.interview_id})")
             continue
         if not planned.windows_known:
-            say(f"{path}: question windows not given; one window over the whole recording")
+            say(f"{path}: question windows not given; they are found in the recording")
         batch.planned.append(planned)
     return batch
 

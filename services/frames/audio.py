@@ -2,7 +2,9 @@
 
 Segments follow the interview's questions (their answer windows, clipped to the recording); when no
 question window lies inside the recording, the audio is cut into bounded segments of
-``max_segment_s`` instead. `SegmentAssembler` takes the decoder's audio blocks in order and hands
+``max_segment_s`` instead. An interview that came without windows (`untimed_segment_s`) gets the whole
+recording as one segment, up to `UNTIMED_SEGMENT_S`: speech finds the windows in it, and turns cannot be
+followed across a cut. `SegmentAssembler` takes the decoder's audio blocks in order and hands
 back each segment as soon as the audio has passed its end, so only the current segment is held in
 memory.
 """
@@ -20,6 +22,8 @@ import numpy as np
 from services.frames.decode import AUDIO_RATE, AudioBlock, Samples
 
 DEFAULT_SEGMENT_S = 60.0
+#: Longest segment of an interview without windows: an hour of 16 kHz mono PCM is 115 MB.
+UNTIMED_SEGMENT_S = 3600.0
 WAV_FORMAT = "wav-pcm-s16le"
 WAV_CONTENT_TYPE = "audio/wav"
 
@@ -58,6 +62,11 @@ def plan_segments(
         count = max(1, math.ceil(duration_s / max_segment_s - 1e-9))
         ranges = [(i * max_segment_s, min(duration_s, (i + 1) * max_segment_s), None) for i in range(count)]
     return [Segment(i, start, end, qid) for i, (start, end, qid) in enumerate(ranges)]
+
+
+def untimed_segment_s(duration_s: float) -> float:
+    """Segment length for an interview without windows: all of it, in hour-long parts beyond an hour."""
+    return min(max(duration_s, 1e-3), UNTIMED_SEGMENT_S)
 
 
 class SegmentAssembler:
@@ -120,5 +129,6 @@ __all__ = [
     "SegmentAssembler",
     "Window",
     "plan_segments",
+    "untimed_segment_s",
     "wav_bytes",
 ]

@@ -30,5 +30,6 @@ class FramesSettings(BaseModel):
         60.0,
         gt=0,
         le=3600,
-        description="Length of the audio segments when the interview gives no question windows, seconds.",
+        description="Length of the audio segments when no question window lies inside the recording, seconds (an "
+        "interview sent without windows is one segment, up to an hour).",
     )

@@ -73,6 +73,7 @@ from services.frames.audio import (
     SegmentAssembler,
     Window,
     plan_segments,
+    untimed_segment_s,
     wav_bytes,
 )
 from services.frames.chunking import DEFAULT_CHUNK_S, Chunk, chunk_index, plan_chunks
@@ -388,7 +389,10 @@ class _AudioSink:
     def __init__(self, stage: FramesStage, event: MediaIngested, item: StoredMedia, out: _Outputs[AudioReady]) -> None:
         self.stage, self.event, self.out = stage, event, out
         windows = [Window(q.question_id, q.start_s, q.end_s) for q in event.context.questions]
-        self.segments = plan_segments(windows, item.probe.duration_s, stage.config.segment_s)
+        duration = item.probe.duration_s
+        # without windows the speech stage finds them, and needs the turns whole: one segment
+        length = stage.config.segment_s if event.context.questions else untimed_segment_s(duration)
+        self.segments = plan_segments(windows, duration, length)
         self.assembler = SegmentAssembler(self.segments)
 
     def add(self, block: AudioBlock) -> None:

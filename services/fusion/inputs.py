@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from services.common.contracts import MediaIngested, ObjectRef, Question, SpeechResults, VisionFeatures
+from services.fusion.found import found_questions, per_answer_speech, windows_missing
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class JobModel:
     version: str
     competency_weights: Mapping[str, float]
     question_competencies: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    pressure_questions: frozenset[str] = frozenset()
     recommend_at: float | None = None
     reject_below: float | None = None
 
@@ -45,8 +47,22 @@ class InterviewInputs:
     job_model: JobModel | None = None
 
     @property
+    def windows_found(self) -> bool:
+        """The interview came without question windows: speech found them (`services.fusion.found`)."""
+        return windows_missing(self.ingested.context)
+
+    @property
     def questions(self) -> Sequence[Question]:
-        return self.ingested.context.questions
+        """The questions with their windows: as given, or as found in the recording."""
+        if not self.windows_found:
+            return self.ingested.context.questions
+        pressure = self.job_model.pressure_questions if self.job_model else frozenset()
+        return found_questions(self.ingested.context, self.speech, pressure)
+
+    @property
+    def answer_speech(self) -> Sequence[SpeechResults]:
+        """Speech results one per answer: as received, or cut from the found windows."""
+        return per_answer_speech(self.speech) if self.windows_found else self.speech
 
     @property
     def vision_received(self) -> int:

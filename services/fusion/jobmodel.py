@@ -12,6 +12,7 @@ def job_model(model: CompetencyModel) -> JobModel:
         version=model.version,
         competency_weights={c.id: float(c.weight) for c in model.competencies},
         question_competencies={q.id: list(q.competencies) for q in model.questions},
+        pressure_questions=frozenset(q.id for q in model.questions if q.pressure),
         recommend_at=model.thresholds.recommend,
         reject_below=model.thresholds.reject,
     )

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from services.common.contracts import (
     Coverage,
+    InterviewContext,
     ObjectRef,
     ProfileReady,
     Progress,
@@ -15,6 +16,7 @@ from services.common.contracts import (
     VisionFeatures,
     deterministic_event_id,
 )
+from services.fusion.found import question_windows
 from services.fusion.inputs import InterviewInputs
 from services.fusion.scoring import SCORING_MODEL_VERSION, ProfileScores
 
@@ -31,6 +33,17 @@ def coverage(inputs: InterviewInputs) -> Coverage:
     return Coverage(
         vision_chunks=Progress(received=len({v.chunk_index for v in inputs.vision}), expected=chunks),
         speech_segments=Progress(received=len({s.segment_index for s in inputs.speech}), expected=segments),
+    )
+
+
+def context(inputs: InterviewInputs) -> InterviewContext:
+    """The interview context, with the windows found in place of the untimed questions when there were none
+    (so the report and the analytics tables see the questions as they would given ones)."""
+    given = inputs.ingested.context
+    if not inputs.windows_found:
+        return given
+    return InterviewContext.model_validate(
+        {**given.model_dump(), "questions": [q.model_dump() for q in inputs.questions], "untimed_questions": []}
     )
 
 
@@ -73,7 +86,7 @@ def build_profile(
         interview_id=interview,
         producer=PRODUCER,
         caused_by=ingested.event_id,
-        context=ingested.context,
+        context=context(inputs),
         profile_id=profile_id(tenant, interview, version),
         profile_version=version,
         dimensions=scores.dimensions,
@@ -86,4 +99,5 @@ def build_profile(
         scoring_model_version=SCORING_MODEL_VERSION,
         feature_versions=feature_versions(inputs),
         explanation=scores.explanation,
+        question_windows=question_windows(inputs.speech) if inputs.windows_found else None,
     )

@@ -93,7 +93,8 @@ class ReportWriter:
             KeyFrame.from_object_key(ref.key, self.store.get_bytes(ref.bucket, ref.key))
             for ref in inputs.keyframes.values()
         ]
-        return ReportInput(profile=profile, vision=list(inputs.vision), speech=list(inputs.speech), key_frames=frames)
+        speech = list(inputs.answer_speech)
+        return ReportInput(profile=profile, vision=list(inputs.vision), speech=speech, key_frames=frames)
 
 
 class ProfileNotFound(LookupError):

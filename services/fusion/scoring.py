@@ -31,6 +31,7 @@ from services.common.contracts import (
 )
 from services.fusion.behaviour import AnswerBehaviour, answers
 from services.fusion.explanation import explain, switched_off_components
+from services.fusion.found import search_flags
 from services.fusion.inputs import InterviewInputs
 from services.fusion.settings import FusionSettings
 from services.ingest.policy import may_extract_audio, may_extract_video
@@ -484,6 +485,8 @@ def data_quality(inputs: InterviewInputs, items: Sequence[AnswerBehaviour]) -> l
     spoken = [a.words for a in items if a.speech is not None]
     if spoken and statistics.median(spoken) < MIN_WORDS:
         flags.append(DataQualityFlag.SHORT_ANSWERS.value)
+    if inputs.windows_found:
+        flags += search_flags(inputs.speech)
     expected = inputs.ingested.context.locale.split("-")[0].lower()
     detected = [a.speech.language.split("-")[0].lower() for a in items if a.speech and a.speech.language]
     # "und" (undetermined): the language was left to detection, so nothing can differ from it.
@@ -493,7 +496,7 @@ def data_quality(inputs: InterviewInputs, items: Sequence[AnswerBehaviour]) -> l
 
 
 def score_interview(inputs: InterviewInputs, settings: FusionSettings) -> ProfileScores:
-    items = answers(inputs.questions, inputs.vision, inputs.speech)
+    items = answers(inputs.questions, inputs.vision, inputs.answer_speech)
     flags = data_quality(inputs, items)
     if not _permitted(inputs, ConsentScope.AUTOMATED_SCORING) or inputs.manifest.frames_failed is not None:
         flags.append("insufficient_data")

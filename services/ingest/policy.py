@@ -167,6 +167,7 @@ def decide(event: InterviewCompleted, policy: JurisdictionPolicy, limits: Ingest
         policy_version=policy.version,
         interview_started_at=event.interview_started_at,
         questions=event.questions,
+        untimed_questions=event.untimed_questions,
         accommodations=list(event.accommodations),
         callback=event.callback,
     )

@@ -115,6 +115,10 @@ def question_section(view: View, index: int, question: Question) -> Html:
     eye = facts.mean_eye_contact(view.seconds, question)
     if eye is not None and "eye_contact" not in view.accommodated:
         window += f" · {view.t('eye_contact_in_window', value=fmt.percent(eye))}"
+    found = view.found_window(question.question_id)
+    if found is not None:  # the interview came without windows: say this one was found, and how surely
+        sure = view.t("window_found", value=fmt.percent(found.match_confidence))
+        window += f" · {sure if found.listed else view.t('window_found_unlisted')}"
     return el(
         "article",
         el("h3", f"{view.question_label(index)} · ", question.text, badge),

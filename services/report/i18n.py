@@ -65,6 +65,8 @@ _TEXT: dict[str, tuple[str, str]] = {
     "fillers": ("{count} fillers", "填充词 {count} 个"),
     "first_word": ("first word after {value}", "{value} 后开始作答"),
     "eye_contact_in_window": ("eye contact {value}", "目光接触 {value}"),
+    "window_found": ("found in the recording, question recognised {value}", "从录音中识别，问题识别置信度 {value}"),
+    "window_found_unlisted": ("found in the recording, a question not on the list", "从录音中识别，未列出的问题"),
     "key_frames": ("Key frames", "关键帧"),
     "key_frame.start": ("start", "开始"),
     "key_frame.middle": ("middle", "中间"),
@@ -166,6 +168,18 @@ _FLAGS: dict[str, tuple[str, str]] = {
         "audio analysis was not permitted: nothing spoken was measured",
         "不允许音频分析：未考察任何语音内容",
     ),
+    "question_windows_inferred": (
+        "the question windows were not given: they were found in the recording",
+        "未提供问题时间段：系统从录音中识别",
+    ),
+    "question_windows_not_found": ("no question could be found in the recording", "录音中未能识别出问题"),
+    "question_windows_incomplete": (
+        "fewer answers were found than questions were asked",
+        "识别出的回答少于所提问题",
+    ),
+    "question_match_uncertain": ("which question was asked is uncertain", "所提问题的识别不确定"),
+    "question_not_listed": ("a question was asked that is not on the list", "面试中有未列出的问题"),
+    "question_matched_by_order": ("questions were matched by their order", "问题按提问顺序对应"),
 }
 
 #: Why emotion inference was not performed; unknown reasons are shown verbatim.

@@ -6,7 +6,7 @@ import base64
 from dataclasses import dataclass
 from functools import cached_property
 
-from services.common.contracts import Question, SecondBehaviour, SpeechResults, VisionFeatures
+from services.common.contracts import InferredWindow, Question, SecondBehaviour, SpeechResults, VisionFeatures
 
 from . import charts, facts, fmt
 from .i18n import Language, text
@@ -68,6 +68,11 @@ class View:
 
     def speech_for(self, question_id: str) -> SpeechResults | None:
         return next((s for s in self.speech if s.question_id == question_id), None)
+
+    def found_window(self, question_id: str) -> InferredWindow | None:
+        """The window as found in the recording, for an interview that came without windows."""
+        found = self.report.profile.question_windows
+        return next((w for w in found.windows if w.question_id == question_id), None) if found else None
 
     @cached_property
     def accommodated(self) -> dict[str, str]:

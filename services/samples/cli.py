@@ -95,6 +95,13 @@ class DurationType(click.ParamType):
     help="strong: structured STAR answers with numbers; weak: vague, hedging, short.",
 )
 @click.option("--silent-questions", is_flag=True, help="Questions are not spoken (one-way interview: shown on screen).")
+@click.option(
+    "--interviewer-tts",
+    type=click.Choice(["same", "espeak"]),
+    default="same",
+    show_default=True,
+    help="Mandarin: the interviewer is the candidate's voice at a lower pitch (same) or espeak-ng, another speaker.",
+)
 @click.option("--sample-rate", type=int, default=16000, show_default=True, help="Audio sample rate (Hz, mono).")
 @click.option(
     "--out",
@@ -134,6 +141,7 @@ def sample(
     lang: str,
     candidate: str,
     silent_questions: bool,
+    interviewer_tts: str,
     sample_rate: int,
     out_dir: Path,
     name: str | None,
@@ -175,6 +183,7 @@ def sample(
                 "lang": lang,
                 "candidate": candidate,
                 "interviewer_voice": not silent_questions,
+                "interviewer_tts": interviewer_tts,
                 "sample_rate": sample_rate,
             }
         )

@@ -6,6 +6,7 @@ import hashlib
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Literal
 
 from services.common.competency import CompetencyModel, CompetencyModelLibrary
 from services.common.contracts import ConsentScope, InterviewCompleted
@@ -48,12 +49,17 @@ def interview_event(
     interview_id: str | None = None,
     job_id: str = "JOB-SWE-1",
     competency_model: str = "software-engineer",
+    windows: Literal["given", "untimed", "none"] = "given",
 ) -> InterviewCompleted:
     """An event pointing at the sample by file:// with its checksum and the scripted questions.
 
     Question ids are the question bank's ids (``conflict``, ``incident``; a repeat gets ``-2``), as an HR
     system would send them, so answers are scored against the competencies the job's model names for
     them; the model also says which questions are pressure questions.
+
+    ``windows``: ``given`` sends each question's window from the script; ``untimed`` lists the questions in
+    the order asked without windows (``untimed_questions``); ``none`` sends no question at all, so Sightline
+    looks for the job's question bank in the recording.
     """
     truth = result.truth
     model = _competency_model(competency_model)
@@ -87,17 +93,17 @@ def interview_event(
                 "checksum": {"algorithm": "sha256", "value": _sha256(result.media_path)},
             }
         ],
-        questions=[
-            {
-                "question_id": question_id(q.bank_id, q.repeat),
-                "text": q.question.text,
-                "start_s": q.start,
-                "end_s": q.end,
-                "pressure": q.bank_id in pressure,
-            }
-            for q in truth.questions
-        ],
     )
+    asked = [
+        {"question_id": question_id(q.bank_id, q.repeat), "text": q.question.text, "pressure": q.bank_id in pressure}
+        for q in truth.questions
+    ]
+    data["questions"] = (
+        [{**a, "start_s": q.start, "end_s": q.end} for a, q in zip(asked, truth.questions, strict=True)]
+        if windows == "given"
+        else []
+    )
+    data["untimed_questions"] = asked if windows == "untimed" else []
     # The candidate consents to every analysis; the jurisdiction's policy (applied at ingest) decides.
     data["consent"]["scopes"] = [scope.value for scope in ConsentScope]
     data["job"] = {

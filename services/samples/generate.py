@@ -69,7 +69,7 @@ def generate_interview(
     own_synth = False
     store: ClipStore | None = None
     if spec.audio:
-        synth = synthesizer or synthesizer_for(spec.lang)
+        synth = synthesizer or synthesizer_for(spec.lang, spec.interviewer_tts)
         own_synth = synthesizer is None
         store = ClipStore(synth, spec.sample_rate, tts_cache)
     try:

@@ -13,6 +13,8 @@ Rotation = Literal[0, 90, 180, 270]
 #: Which head-motion and scene events the script holds: a mix of everything (an interview), none (a still head),
 #: only nods and head shakes, or only look-aways.
 EventMix = Literal["mixed", "still", "gestures", "gaze"]
+#: Who speaks a Mandarin interviewer's questions: the candidate's speaker at a lower pitch, or espeak-ng.
+InterviewerTts = Literal["same", "espeak"]
 
 #: File formats: video containers, audio-only ones, and Codec 2 (a speech codec the decoding libraries lack,
 #: to test the refusal of undecodable media).
@@ -74,6 +76,12 @@ class SampleSpec(BaseModel):
     candidate: Candidate = Field("strong", description="Answer quality: structured STAR answers or vague ones.")
     interviewer_voice: bool = Field(
         True, description="Questions are spoken by an interviewer voice (else the candidate reads them silently)."
+    )
+    interviewer_tts: InterviewerTts = Field(
+        "same",
+        description="Mandarin only: the interviewer is the candidate's FastSpeech2 speaker at a lower pitch (same) or "
+        "espeak-ng's Mandarin voice, another speaker (espeak). English interviewers always have their own espeak-ng "
+        "voice.",
     )
     sample_rate: int = Field(16000, ge=8000, le=48000, description="Audio sample rate in Hz (mono).")
     face_px: float | None = Field(

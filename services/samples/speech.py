@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from services.samples.script import ClipRequest
-from services.samples.spec import Lang
+from services.samples.spec import InterviewerTts, Lang
 
 F32 = NDArray[np.float32]
 
@@ -60,22 +60,26 @@ EN_VOICES: dict[str, tuple[str, int, int]] = {
     "candidate": ("en-us+f3", 150, 58),
     "interviewer": ("en-gb+m3", 160, 42),
 }
+#: A Mandarin interviewer who is another speaker than the candidate (espeak-ng's Mandarin voice, not the
+#: candidate's FastSpeech2 speaker at a lower pitch): samples for telling the two voices apart.
+ZH_ESPEAK_VOICES: dict[str, tuple[str, int, int]] = {"interviewer": ("cmn", 150, 40)}
 
 
 class EspeakSynthesizer:
-    """English speech with espeak-ng, resampled by sox."""
+    """Speech with espeak-ng (English by default), resampled by sox."""
 
     engine = "espeak-ng"
 
-    def __init__(self) -> None:
+    def __init__(self, table: dict[str, tuple[str, int, int]] | None = None) -> None:
         self._espeak = require_tool("espeak-ng")
         self._sox = require_tool("sox")
+        self._table = table if table is not None else EN_VOICES
 
     def voices(self) -> dict[str, str]:
-        return {role: f"espeak-ng {v} {wpm} wpm pitch {p}" for role, (v, wpm, p) in EN_VOICES.items()}
+        return {role: f"espeak-ng {v} {wpm} wpm pitch {p}" for role, (v, wpm, p) in self._table.items()}
 
     def synthesize(self, clip: ClipRequest, sample_rate: int) -> F32:
-        voice, wpm, pitch = EN_VOICES[clip.role]
+        voice, wpm, pitch = self._table[clip.role]
         speed = max(80, round(wpm * clip.rate))
         wav = subprocess.run(
             [self._espeak, "-v", voice, "-s", str(speed), "-p", str(pitch), "--stdout", clip.text],
@@ -116,11 +120,32 @@ def level(audio: F32, gain: float = 1.0) -> F32:
     return (audio * np.float32(scale)).astype(np.float32)
 
 
-def synthesizer_for(lang: Lang) -> Synthesizer:
+class RoleSynthesizer:
+    """The candidate's clips from one engine, the interviewer's from another."""
+
+    def __init__(self, candidate: Synthesizer, interviewer: Synthesizer) -> None:
+        self._by_role = {"candidate": candidate, "interviewer": interviewer}
+        self.engine = f"{candidate.engine}+{interviewer.engine}"
+
+    def voices(self) -> dict[str, str]:
+        return {role: synth.voices()[role] for role, synth in self._by_role.items()}
+
+    def synthesize(self, clip: ClipRequest, sample_rate: int) -> F32:
+        return self._by_role[clip.role].synthesize(clip, sample_rate)
+
+    def close(self) -> None:
+        for synth in self._by_role.values():
+            synth.close()
+
+
+def synthesizer_for(lang: Lang, interviewer_tts: InterviewerTts = "same") -> Synthesizer:
     if lang == "zh":
         from services.samples.mandarin_tts import MandarinSynthesizer
 
-        return MandarinSynthesizer()
+        mandarin = MandarinSynthesizer()
+        if interviewer_tts == "espeak":
+            return RoleSynthesizer(mandarin, EspeakSynthesizer(ZH_ESPEAK_VOICES))
+        return mandarin
     return EspeakSynthesizer()
 
 

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from services.analyse.consent import DEFAULT_SCOPES, ConsentError, consent_from_scopes, resolve_consent
 from services.analyse.events import Options, plan
 from services.analyse.inputs import InputError, Recording, expand
-from services.analyse.questions import WHOLE_RECORDING_ID, QuestionsError, plan_questions, read_questions_file
+from services.analyse.questions import QuestionsError, plan_questions, read_questions_file
 from services.cli import cli
 from services.common.competency import SHIPPED_MODELS_DIR, CompetencyModelLibrary
 from services.common.contracts import ConsentScope
@@ -128,14 +128,20 @@ def test_timed_questions_fill_missing_ends_and_take_the_banks_ids(tmp_path: Path
     ]
 
 
-def test_without_starts_the_whole_recording_is_one_window_and_the_questions_are_kept(tmp_path: Path) -> None:
+def test_without_starts_no_window_is_sent_and_the_questions_go_untimed_in_order(tmp_path: Path) -> None:
+    bank = ENGINEER.questions[0]
     file = tmp_path / "questions.json"
-    file.write_text(json.dumps(["Tell me about yourself.", {"text": "Why this job?"}]), encoding="utf-8")
+    file.write_text(json.dumps(["Tell me about yourself.", {"text": bank.text.en}]), encoding="utf-8")
     specs = read_questions_file(file)
     planned = plan_questions(specs, ENGINEER, 42.5, "en")
-    assert not planned.windows_known
-    assert [(q["question_id"], q["start_s"], q["end_s"]) for q in planned.questions] == [(WHOLE_RECORDING_ID, 0, 42.5)]
-    assert [s.text for s in planned.asked] == ["Tell me about yourself.", "Why this job?"]
+    assert not planned.windows_known and planned.questions == []
+    assert [(q["question_id"], q["text"]) for q in planned.untimed] == [
+        ("q1", "Tell me about yourself."),
+        (bank.id, bank.text.en),  # a bank question keeps the bank's id, so its competencies score it
+    ]
+    # Without a file the job's bank is what the pipeline matches against: nothing is listed in the event.
+    from_bank = plan_questions(specs, ENGINEER, 42.5, "en", from_file=False)
+    assert from_bank.questions == [] and from_bank.untimed == [] and len(from_bank.asked) == 2
 
 
 def test_question_files_with_mistakes_are_refused_with_the_item(tmp_path: Path) -> None:
@@ -182,8 +188,8 @@ def test_the_event_id_comes_from_the_content_and_the_options(tmp_path: Path) -> 
     [media] = event.media
     assert media.uri == original.resolve().as_uri() and media.kind == "video_with_audio"
     assert media.checksum is not None and media.size_bytes == original.stat().st_size
-    [window] = event.questions  # no questions file: the bank's questions, windows unknown
-    assert window.question_id == WHOLE_RECORDING_ID and window.end_s == pytest.approx(3.0, abs=0.2)
+    # No questions file: no windows and no list; the pipeline finds the windows and matches the job's bank.
+    assert event.questions == [] and event.untimed_questions == []
     assert not first.windows_known
     assert (event.interview_ended_at - event.interview_started_at).total_seconds() == pytest.approx(3.0, abs=0.2)
 

@@ -117,7 +117,25 @@ class When:
         return rule
 
 
-Rule = Compare | SubsetOf | When
+@dataclass(frozen=True)
+class NotBoth:
+    """The lists ``first`` and ``second`` are not both non-empty."""
+
+    first: str
+    second: str
+
+    def check(self, model: BaseModel) -> None:
+        if getattr(model, self.first) and getattr(model, self.second):
+            raise ValueError(f"{self.second} must be empty when {self.first} is not")
+
+    def json_schema(self) -> dict[str, Any]:
+        return {
+            "if": {"properties": {self.first: {"minItems": 1}}, "required": [self.first]},
+            "then": {"properties": {self.second: {"maxItems": 0}}},
+        }
+
+
+Rule = Compare | SubsetOf | When | NotBoth
 
 
 def _expectation(field: str, what: str) -> dict[str, Any]:
@@ -144,7 +162,7 @@ def _extend_json_schema(schema: dict[str, Any], cls: type[Any]) -> None:
     subsets = [[r.field, r.of] for r in cls.__rules__ if isinstance(r, SubsetOf)]
     if subsets:
         schema[KW_SUBSET] = subsets
-    conditions = [r.json_schema() for r in cls.__rules__ if isinstance(r, When)]
+    conditions = [r.json_schema() for r in cls.__rules__ if isinstance(r, When | NotBoth)]
     if conditions:
         schema["allOf"] = conditions
     if cls.__wire_required__:

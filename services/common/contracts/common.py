@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from .base import Compare, Contract, SortedDisjoint, SubsetOf, UniqueBy, UniqueItems, When
+from .base import Compare, Contract, NotBoth, SortedDisjoint, SubsetOf, UniqueBy, UniqueItems, When
 from .types import (
     NOT_BLANK_PATTERN,
     Accommodation,
@@ -127,13 +127,28 @@ class Question(Contract):
     pressure: bool = Field(False, description="True for a deliberately stressful question (time pressure, challenge).")
 
 
-#: Questions: unique ids, ascending, non-overlapping windows.
+#: Questions: unique ids, ascending, non-overlapping windows; empty when the windows are to be found in the
+#: recording (see UntimedQuestions).
 Questions = Annotated[
     list[Question],
     UniqueBy(("question_id",)),
     SortedDisjoint(),
-    Field(min_length=1, max_length=100),
+    Field(max_length=100),
 ]
+
+
+class UntimedQuestion(Contract):
+    """A question asked in the interview whose window in the recording the HR system does not know."""
+
+    question_id: ExternalId = Field(description="Question id, unique within the interview.")
+    text: Annotated[str, Field(min_length=1, max_length=1000, pattern=NOT_BLANK_PATTERN)] = Field(
+        description="The question as asked, in the interview's language (at most 1000 characters)."
+    )
+    pressure: bool = Field(False, description="True for a deliberately stressful question (time pressure, challenge).")
+
+
+#: Questions without windows, in the order they were asked; Sightline finds their windows in the recording.
+UntimedQuestions = Annotated[list[UntimedQuestion], UniqueBy(("question_id",)), Field(max_length=100)]
 
 #: Consent scopes without duplicates.
 ConsentScopes = Annotated[list[OpenConsentScope], UniqueItems(), Field(max_length=32)]
@@ -160,7 +175,7 @@ class InterviewContext(Contract):
     """Everything about the interview a stage may need, copied forward by every internal event so that no
     stage looks anything up. Filled by ingest from the interview-completed event and the jurisdiction policy."""
 
-    __rules__ = (SubsetOf("permitted_analyses", "consent_scopes"),)
+    __rules__ = (SubsetOf("permitted_analyses", "consent_scopes"), NotBoth("questions", "untimed_questions"))
 
     source_event_id: Uuid = Field(description="event_id of the interview-completed event this work derives from.")
     candidate_ref: CandidateRef = Field(description="Pseudonymous candidate reference from the HR system.")
@@ -174,7 +189,14 @@ class InterviewContext(Contract):
     )
     policy_version: Version = Field(description="Version of the jurisdiction policy table that produced the decision.")
     interview_started_at: Timestamp = Field(description="Wall-clock start of the interview (media time 0).")
-    questions: Questions = Field(description="The questions with their answer windows, in order.")
+    questions: Questions = Field(
+        description="The questions with their answer windows, in order; empty when the windows are to be found."
+    )
+    untimed_questions: UntimedQuestions = Field(
+        default_factory=list,
+        description="Questions asked without known windows, from interview-completed; empty when questions has "
+        "windows.",
+    )
     accommodations: Accommodations = Field(
         default_factory=list,
         description="Accommodations the candidate asked for, copied from interview-completed; fusion switches off "
@@ -230,4 +252,6 @@ __all__ = [
     "ReportLink",
     "TimeRange",
     "TimeRanges",
+    "UntimedQuestion",
+    "UntimedQuestions",
 ]

@@ -9,7 +9,7 @@ from uuid import UUID, uuid5
 
 from pydantic import Field
 
-from .base import Compare, Contract, UniqueBy, UniqueItems, When
+from .base import Compare, Contract, NotBoth, UniqueBy, UniqueItems, When
 from .common import (
     Accommodations,
     Callback,
@@ -25,6 +25,7 @@ from .common import (
     Quote,
     ReportLink,
     TimeRanges,
+    UntimedQuestions,
 )
 from .types import (
     INTEGRAL,
@@ -181,7 +182,10 @@ class Consent(Contract):
 class InterviewCompleted(EventBase):
     """Published by the HR system when an interview recording is complete and may be analysed."""
 
-    __rules__ = (Compare("interview_started_at", "<", "interview_ended_at"),)
+    __rules__ = (
+        Compare("interview_started_at", "<", "interview_ended_at"),
+        NotBoth("questions", "untimed_questions"),
+    )
 
     event_type: Literal["interview-completed"] = Field(
         "interview-completed", description="Always 'interview-completed'."
@@ -203,7 +207,17 @@ class InterviewCompleted(EventBase):
     media: Annotated[list[MediaSource], UniqueBy(("kind",)), Field(min_length=1, max_length=3)] = Field(
         description="The recording(s), at most one per kind."
     )
-    questions: Questions = Field(description="Questions in order, with non-overlapping answer windows.")
+    questions: Questions = Field(
+        description="Questions in order, with non-overlapping answer windows. Empty when the HR system does not "
+        "know the windows: Sightline then finds them in the recording (the interviewer's turns, or the answers "
+        "of a one-voice recording) for the questions of untimed_questions, or of the job's competency model "
+        "when that is empty too; the profile's question_windows says what was found and how surely."
+    )
+    untimed_questions: UntimedQuestions = Field(
+        default_factory=list,
+        description="Questions asked, in order, whose windows are not known (questions must then be empty); the "
+        "recording is searched for them.",
+    )
     interview_started_at: Timestamp = Field(description="Wall-clock start of the interview (media time 0).")
     interview_ended_at: Timestamp = Field(description="Wall-clock end of the interview; after the start.")
     callback: Callback | None = Field(None, description="Optional webhook to notify besides the profile-ready topic.")
@@ -559,6 +573,29 @@ class CompetencyScore(Contract):
     )
 
 
+class FoundAnswer(Contract):
+    """A question window found in a segment of an interview that came without windows, and its answer."""
+
+    __rules__ = (Compare("start_s", "<=", "answer_start_s"), Compare("answer_start_s", "<", "end_s"))
+
+    question_id: ExternalId = Field(
+        description="The listed question matched (untimed_questions, else the job's question bank), or "
+        "'unlisted-N' when the question heard matches none of them."
+    )
+    question_text: Text = Field(description="The listed question's text, or what the interviewer was heard saying.")
+    listed: bool = Field(description="False for an unlisted question (scored against every competency).")
+    start_s: Seconds = Field(description="Media time the window opens: the question is asked (or shown).")
+    answer_start_s: Seconds = Field(description="Media time the candidate starts answering.")
+    end_s: Seconds = Field(description="Media time the answer ends.")
+    match_confidence: Ratio = Field(
+        description="How clearly the question won the match, 0-1 (0.5: a guess; 0 for an unlisted question)."
+    )
+    metrics: SpeakingMetrics = Field(description="Speaking behaviour of the answer.")
+    competency_scores: Annotated[list[CompetencyScore], UniqueBy(("competency_id",)), Field(max_length=100)] = Field(
+        default_factory=list, description="Scores of the answer, as in the segment's competency_scores."
+    )
+
+
 class SpeechResults(EventBase):
     """Transcript, speaking behaviour and answer scores of one audio segment."""
 
@@ -593,7 +630,16 @@ class SpeechResults(EventBase):
         default_factory=list,
         description="Why parts are missing or set apart: transcription_not_permitted, scoring_not_permitted, "
         "competency_model_unknown, no_speech, question_read_aloud (the window opened with the question being "
-        "read; those words are not in transcript, words, metrics or scores). Unknown flags are ignored.",
+        "read; those words are not in transcript, words, metrics or scores); for a segment whose windows were "
+        "found: one_voice, question_windows_not_found, question_windows_incomplete, question_match_uncertain, "
+        "question_not_listed, "
+        "question_matched_by_order, voice_analysis_not_permitted. Unknown flags are ignored.",
+    )
+    answers: Annotated[list[FoundAnswer], Field(max_length=100)] = Field(
+        default_factory=list,
+        description="The question windows found in a segment of an interview that came without windows, in time "
+        "order, each with its answer's metrics and scores (the segment's own metrics then cover all of it and "
+        "it has no scores). Empty for a segment cut to a given window.",
     )
 
 
@@ -657,6 +703,33 @@ class Explanation(Contract):
     accommodations: Accommodations = Field(default_factory=list, description="The accommodations that were applied.")
 
 
+class InferredWindow(Contract):
+    """A question window fusion used that was found in the recording rather than given."""
+
+    __rules__ = (Compare("start_s", "<", "end_s"),)
+
+    question_id: ExternalId = Field(description="The question, as in the profile's context.questions.")
+    start_s: Seconds = Field(description="Media time the window opens.")
+    end_s: Seconds = Field(description="Media time the window ends.")
+    match_confidence: Ratio = Field(description="How clearly the question was recognised, 0-1 (0: unlisted).")
+    listed: bool = Field(description="False when the question heard matched none of the listed ones.")
+
+
+class QuestionWindows(Contract):
+    """How the question windows of an interview that came without them were found."""
+
+    method: Code = Field(
+        description="two_voices (the interviewer's turns) or one_voice (silence-separated answers of a one-way "
+        "interview), mixed when segments of a long recording differed; none when no window was found."
+    )
+    windows: Annotated[list[InferredWindow], UniqueBy(("question_id",)), Field(max_length=100)] = Field(
+        default_factory=list, description="The windows found, in time order; the same as context.questions."
+    )
+    match_confidence: Ratio | None = Field(
+        None, description="The lowest match confidence of the windows; null without windows."
+    )
+
+
 class ProfileReady(EventBase):
     """The candidate profile built from all features; a suggestion a human must confirm."""
 
@@ -689,6 +762,12 @@ class ProfileReady(EventBase):
     feature_versions: ModelVersions = Field(description="Versions of the upstream feature extractors, by component.")
     explanation: Explanation | None = Field(
         None, description="Plain-language basis of the profile for the candidate; null from producers that predate it."
+    )
+    question_windows: QuestionWindows | None = Field(
+        None,
+        description="Set when the interview came without question windows: how they were found, with the match "
+        "confidence per question (context.questions then holds the windows found, and untimed_questions is "
+        "empty); null when they were given.",
     )
 
 

@@ -319,6 +319,12 @@ class DataQualityFlag(StrEnum):
     SCORING_NOT_PERMITTED = "scoring_not_permitted"
     VIDEO_ANALYSIS_NOT_PERMITTED = "video_analysis_not_permitted"  # the recording has video; no frame was used
     AUDIO_ANALYSIS_NOT_PERMITTED = "audio_analysis_not_permitted"  # the recording has audio; none was used
+    QUESTION_WINDOWS_INFERRED = "question_windows_inferred"  # found in the recording (see question_windows)
+    QUESTION_WINDOWS_NOT_FOUND = "question_windows_not_found"  # no question could be found in the recording
+    QUESTION_WINDOWS_INCOMPLETE = "question_windows_incomplete"  # fewer answers found than questions listed
+    QUESTION_MATCH_UNCERTAIN = "question_match_uncertain"  # a found window's question is a guess
+    QUESTION_NOT_LISTED = "question_not_listed"  # the interviewer asked a question the list does not hold
+    QUESTION_MATCHED_BY_ORDER = "question_matched_by_order"  # one voice: content could not tell, the order did
 
 
 class EmotionInferenceReason(StrEnum):
