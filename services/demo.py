@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -87,6 +88,7 @@ def _sample_events(settings: Settings) -> list[InterviewCompleted]:
     from services.samples.spec import SampleSpec
 
     events = []
+    now = datetime.now(UTC).replace(microsecond=0)
     for demo in DEMO_INTERVIEWS:
         spec = SampleSpec(
             seed=demo.seed,
@@ -98,7 +100,8 @@ def _sample_events(settings: Settings) -> list[InterviewCompleted]:
         )
         with console.status(f"generating {demo.interview_id} ({demo.duration_s:.0f} s, {demo.lang}, {demo.candidate})"):
             result = generate_interview(spec, settings.stack.home / "samples", name=demo.interview_id)
-        events.append(interview_event(result, interview_id=demo.interview_id))
+        # Dated today: retention counts from the interview, and a fixed past date would expire the demo's data.
+        events.append(interview_event(result, interview_id=demo.interview_id, ended=now))
     console.print(f"samples and their ground truth: {settings.stack.home / 'samples'}")
     return events
 

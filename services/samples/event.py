@@ -42,6 +42,10 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+#: When a sample interview ended, unless the caller says (fixed, so tests' events are the same every run).
+SAMPLE_ENDED = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
+
+
 def interview_event(
     result: SampleResult,
     *,
@@ -50,6 +54,7 @@ def interview_event(
     job_id: str = "JOB-SWE-1",
     competency_model: str = "software-engineer",
     windows: Literal["given", "untimed", "none"] = "given",
+    ended: datetime = SAMPLE_ENDED,
 ) -> InterviewCompleted:
     """An event pointing at the sample by file:// with its checksum and the scripted questions.
 
@@ -67,7 +72,6 @@ def interview_event(
     template = InterviewCompleted.model_validate_json(_TEMPLATE.read_bytes())
     locale, jurisdiction = _LOCALES[truth.lang]
     interview_id = interview_id or f"sample-{result.media_path.stem}"
-    ended = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
     started = ended - timedelta(seconds=truth.duration_s)
     video = truth.spec.video
     content_type = CONTENT_TYPES[truth.spec.file_format]
