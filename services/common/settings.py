@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from services.console.settings import ConsoleSettings
 from services.frames.settings import FramesSettings
 from services.fusion.settings import FusionSettings
+from services.identity.settings import IdentitySettings
 from services.ingest.settings import IngestSettings
 from services.sink.settings import SinkSettings
 from services.speech.settings import SpeechSettings
@@ -167,6 +168,7 @@ class Settings(BaseSettings):
     fusion: FusionSettings = Field(default_factory=FusionSettings)
     sink: SinkSettings = Field(default_factory=SinkSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    identity: IdentitySettings = Field(default_factory=IdentitySettings)
 
 
 @lru_cache(maxsize=1)

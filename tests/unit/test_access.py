@@ -1,4 +1,4 @@
-"""The query layer's role check: demographics are for auditors only, however the table is spelled."""
+"""The role checks: what each role may do, and demographics for auditors only, however the table is spelled."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from services.access import AccessDenied, Role, check_query
+from services.access import AccessDenied, Action, Role, authorize, check_query
+from services.common.settings import get_settings
+from services.identity.tokens import Identity
+from tests.identities import identity_env
 
 
 @pytest.mark.parametrize(
@@ -23,7 +26,7 @@ from services.access import AccessDenied, Role, check_query
         "SELECT * FROM loop(sightline, profiles) LIMIT 1",
     ],
 )
-@pytest.mark.parametrize("role", [Role.OPERATOR, Role.REVIEWER])
+@pytest.mark.parametrize("role", [Role.ADMIN, Role.ANALYST, Role.REVIEWER])
 def test_only_auditors_read_demographics(sql: str, role: Role) -> None:
     with pytest.raises(AccessDenied, match=f"the {role} role may not"):
         check_query(sql, role)
@@ -43,7 +46,7 @@ def test_auditors_read_demographics_and_everyone_reads_the_rest() -> None:
 
 
 def test_a_similar_name_is_not_the_restricted_table() -> None:
-    check_query("SELECT * FROM sightline.candidate_demographics_docs", Role.OPERATOR)
+    check_query("SELECT * FROM sightline.candidate_demographics_docs", Role.ADMIN)
 
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,10 +82,51 @@ def test_the_audit_command_refuses_other_roles_before_reading_anything(tmp_path:
 
     args = ["audit", "bias", "--tenant", "acme-us", "--from", "2026-01-01", "--to", "2026-06-30"]
     missing = tmp_path / "no-database-here"
-    env = {"SIGHTLINE_CLICKHOUSE__DSN": f"chdb://{missing}", "SIGHTLINE_ROLE": "reviewer"}
+    env = {"SIGHTLINE_CLICKHOUSE__DSN": f"chdb://{missing}", **identity_env("acme-reviewer")}
     result = CliRunner().invoke(cli, args, env=env)
     assert result.exit_code == 1
-    assert "refused: the reviewer role may not read candidate_demographics" in result.output
+    assert "refused: acme-reviewer (reviewer of tenant acme) may not use audit (roles allowed: auditor)" in (
+        result.output
+    )
+    get_settings.cache_clear()  # settings are read once per process
+    other_tenant = CliRunner().invoke(cli, args, env={**env, **identity_env("acme-auditor")})
+    assert other_tenant.exit_code == 1
+    assert "refused: acme-auditor (auditor of tenant acme) may not read tenant acme-us's data" in other_tenant.output
     assert not missing.exists()  # refused before any database was opened
     backwards = CliRunner().invoke(cli, [*args[:5], "2026-07-01", "--to", "2026-06-30"], env=env)
     assert backwards.exit_code == 2 and "--from is after --to" in backwards.output
+
+
+def _as(name: str, tenant: str, role: Role) -> Identity:
+    return Identity(name=name, tenant_id=tenant, role=role)
+
+
+@pytest.mark.parametrize(
+    ("action", "allowed"),
+    [
+        (Action.STATUS, {Role.ADMIN, Role.ANALYST, Role.REVIEWER, Role.AUDITOR}),
+        (Action.REPORT, {Role.ADMIN, Role.ANALYST, Role.REVIEWER}),
+        (Action.QUERY, {Role.ADMIN}),
+        (Action.AUDIT, {Role.AUDITOR}),
+        (Action.DEAD_LETTERS, {Role.ADMIN}),
+        (Action.CALIBRATE_APPLY, {Role.ADMIN}),
+        (Action.ACCESS_LOG, {Role.ADMIN, Role.AUDITOR}),
+        (Action.ERASE, {Role.ADMIN}),
+    ],
+)
+def test_each_action_is_open_to_its_roles_in_their_own_tenant_only(action: Action, allowed: set[Role]) -> None:
+    for role in Role:
+        me = _as("someone", "acme", role)
+        if role in allowed:
+            authorize(me, action, "acme")
+        else:
+            with pytest.raises(AccessDenied, match=f"may not use {action}"):
+                authorize(me, action, "acme")
+        with pytest.raises(AccessDenied):
+            authorize(me, action, "globex")
+    authorize(_as("ops", "*", Role.ADMIN), action if Role.ADMIN in allowed else Action.STATUS, "globex")
+
+
+def test_only_an_admin_acts_for_every_tenant() -> None:
+    with pytest.raises(ValueError, match="only an admin"):
+        _as("wide", "*", Role.ANALYST)
