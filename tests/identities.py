@@ -12,12 +12,15 @@ from services.identity.tokens import token_digest
 #: name -> (tenant, role)
 IDENTITIES: dict[str, tuple[str, str]] = {
     "ops": ("*", "admin"),
+    "ops-auditor": ("*", "auditor"),  # the only kind of identity that reads every tenant's demographics
     "acme-admin": ("acme", "admin"),
     "acme-analyst": ("acme", "analyst"),
     "acme-reviewer": ("acme", "reviewer"),
     "acme-auditor": ("acme", "auditor"),
     "acme-us-auditor": ("acme-us", "auditor"),
     "acme-us-analyst": ("acme-us", "analyst"),
+    "acme-us-reviewer": ("acme-us", "reviewer"),
+    "acme-us-admin": ("acme-us", "admin"),
     "demo-auditor": ("demo", "auditor"),
     "globex-analyst": ("globex", "analyst"),
     "globex-admin": ("globex", "admin"),

@@ -5,8 +5,8 @@ Every table of Sightline's database is read through ClickHouse's ``additional_ta
 filter applies wherever the table is read (joins, sub-queries, views), and ``readonly=1`` in the same
 request forbids a query from changing it. What a filter cannot see is refused before the query runs:
 table functions that read tables or files by name (``merge``, ``remote``, ``file``, ``url``...) and the
-``system`` database. This binds the embedded engine, which has no users to grant to; a ClickHouse server
-additionally gets per-tenant roles and row policies (:mod:`services.identity.row_policies`).
+``system`` database beyond its schema tables. This binds the embedded engine, which has no users to grant
+to; a ClickHouse server additionally gets per-tenant roles and row policies (:mod:`services.identity.row_policies`).
 
 An identity of every tenant (``*``, platform admins) reads without filters; restricted tables
 (:data:`services.access.RESTRICTED_TABLES`) stay refused to roles they do not list, whoever asks.
@@ -30,7 +30,9 @@ _FUNCTIONS_READING_BY_NAME = re.compile(
     r"iceberg|hudi|fileCluster|input|view|viewIfPermitted|mergeTreeIndex|mergeTreeProjection)\s*\(",
     re.I,
 )
-_SYSTEM_DATABASE = re.compile(r"\b(?:system|information_schema)\s*\.", re.I)
+_SYSTEM_TABLE = re.compile(r"\b(?:system|information_schema)\s*\.\s*(\w*)", re.I)
+#: System tables that describe the schema only (no rows of anyone's data, no other sessions' queries).
+_SCHEMA_TABLES = frozenset({"tables", "columns", "one", "numbers"})
 _ESCAPED_IDENTIFIER = re.compile(r"[`\"][^`\"]*\\")
 
 
@@ -43,8 +45,9 @@ def check_tenant_bound(sql: str, identity: Identity) -> None:
         raise AccessDenied(
             "queries bound to a tenant may not use table functions that read tables, files or servers by name"
         )
-    if _SYSTEM_DATABASE.search(sql):
-        raise AccessDenied("queries bound to a tenant may not read the system database")
+    plain = sql.replace("`", "").replace('"', "")
+    if any(name.lower() not in _SCHEMA_TABLES for name in _SYSTEM_TABLE.findall(plain)):
+        raise AccessDenied("queries bound to a tenant may not read the system database (beyond tables and columns)")
     if _ESCAPED_IDENTIFIER.search(sql):
         raise AccessDenied("queries bound to a tenant may not use escaped identifiers")
 

@@ -6,8 +6,8 @@ own token comes from ``SIGHTLINE_IDENTITY__TOKEN`` or the file named by ``SIGHTL
 never from a command-line argument (arguments show in ``ps`` and shell history).
 
 Tokens are 32 random bytes, so a plain SHA-256 is enough (no dictionary to guess from); lookups compare
-digests, not tokens. The tenant ``*`` is the platform's own (an operator of the whole installation): only an
-admin may hold it, and only it reads every tenant's rows.
+digests, not tokens. The tenant ``*`` is the platform's own (an operator or compliance auditor of the whole
+installation): only an admin or an auditor may hold it, and only it reads every tenant's rows.
 """
 
 from __future__ import annotations
@@ -55,8 +55,8 @@ class Identity(BaseModel):
 
     @model_validator(mode="after")
     def _platform_is_admin(self) -> Identity:
-        if self.tenant_id == ALL_TENANTS and self.role is not Role.ADMIN:
-            raise ValueError("only an admin may act for every tenant (tenant '*')")
+        if self.tenant_id == ALL_TENANTS and self.role not in (Role.ADMIN, Role.AUDITOR):
+            raise ValueError("only an admin or an auditor may act for every tenant (tenant '*')")
         return self
 
     @property

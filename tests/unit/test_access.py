@@ -127,6 +127,35 @@ def test_each_action_is_open_to_its_roles_in_their_own_tenant_only(action: Actio
     authorize(_as("ops", "*", Role.ADMIN), action if Role.ADMIN in allowed else Action.STATUS, "globex")
 
 
-def test_only_an_admin_acts_for_every_tenant() -> None:
-    with pytest.raises(ValueError, match="only an admin"):
-        _as("wide", "*", Role.ANALYST)
+@pytest.mark.parametrize("role", [Role.ANALYST, Role.REVIEWER])
+def test_only_admins_and_auditors_act_for_every_tenant(role: Role) -> None:
+    with pytest.raises(ValueError, match="only an admin or an auditor"):
+        _as("wide", "*", role)
+    assert _as("wide", "*", Role.AUDITOR).may_read_tenant("globex")
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM merge('sightline', '^profiles$')",
+        "SELECT * FROM file('/etc/passwd', 'LineAsString')",
+        "SELECT * FROM url('http://169.254.169.254/', 'RawBLOB')",
+        "SELECT * FROM s3('http://127.0.0.1:9000/b/k')",
+        "SELECT * FROM remoteSecure('db:9440', sightline.profiles)",
+        "SELECT query FROM system.query_log",
+        'SELECT * FROM "system"."processes"',
+        "SELECT * FROM `system` . `query_log`",
+        "SELECT * FROM sightline.`profi\\x6ces`",
+    ],
+)
+def test_what_no_tenant_filter_reaches_is_refused_to_tenant_identities(sql: str) -> None:
+    from services.identity.bound import check_tenant_bound
+
+    with pytest.raises(AccessDenied, match=r"may not (use table functions|read the system database|use escaped)"):
+        check_tenant_bound(sql, _as("a", "acme", Role.ADMIN))
+
+
+def test_schema_tables_stay_readable_by_tenant_identities() -> None:
+    from services.identity.bound import check_tenant_bound
+
+    check_tenant_bound("SELECT count() FROM system.tables WHERE database = 'sightline'", _as("a", "acme", Role.AUDITOR))
