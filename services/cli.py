@@ -13,7 +13,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.table import Table
@@ -26,6 +26,9 @@ from services.identity.commands import authorized, current_caller, own_tenant, r
 
 EXIT_PROBLEM = 1
 EXIT_UNREACHABLE = 3
+
+if TYPE_CHECKING:
+    from services.common.clickhouse import DirectWarehouse
 
 console = make_console()
 err_console = make_console(stderr=True)
@@ -75,6 +78,7 @@ def db_migrate() -> None:
     With the embedded chDB, a running owner process (the sink or `sightline db serve`) applies them.
     """
     from services.common.chdb_owner import OwnerUnavailable, RemoteWarehouse, open_warehouse
+    from services.common.clickhouse import DirectWarehouse, is_chdb
     from services.common.migrations import MigrationError, migrate
     from services.identity.tokens import IdentityError, own_token
 
@@ -89,6 +93,8 @@ def db_migrate() -> None:
             applied = warehouse.migrate()
         else:
             applied = [f"{m.version:04d}_{m.name}" for m in migrate(warehouse)]
+            if isinstance(warehouse, DirectWarehouse) and not is_chdb(settings.clickhouse.dsn):
+                _tenant_access(warehouse, print_only=False)
             warehouse.close()
     except OwnerUnavailable as exc:
         err_console.print(f"[red]{exc}")
@@ -97,6 +103,49 @@ def db_migrate() -> None:
         err_console.print(f"[red]migration failed: {exc}")
         sys.exit(EXIT_PROBLEM)
     click.echo("applied: " + ", ".join(applied) if applied else "database is up to date")
+
+
+@db.command("tenant-access")
+@click.option("--print", "print_only", is_flag=True, help="Print the statements; change nothing.")
+def db_tenant_access(print_only: bool) -> None:
+    """Per-tenant roles, grants and row policies on a ClickHouse server, for the tenants of the identities
+    (SIGHTLINE_IDENTITY__TOKENS_FILE). `db migrate` applies them too where the server allows it."""
+    from services.common.chdb_owner import OwnerUnavailable, open_warehouse
+    from services.common.clickhouse import DirectWarehouse
+
+    try:
+        warehouse = open_warehouse(get_settings().clickhouse)
+    except OwnerUnavailable as exc:
+        err_console.print(f"[red]{exc}")
+        sys.exit(EXIT_UNREACHABLE)
+    if not isinstance(warehouse, DirectWarehouse):
+        err_console.print("[red]another process owns the embedded database; stop it first (or use --print there)")
+        sys.exit(EXIT_PROBLEM)
+    try:
+        _tenant_access(warehouse, print_only=print_only)
+    finally:
+        warehouse.close()
+
+
+def _tenant_access(warehouse: DirectWarehouse, *, print_only: bool) -> None:
+    """Apply (or print) the tenants' roles and row policies; say why when the server cannot take them."""
+    from services.identity.row_policies import apply_tenant_access, database_tables, tenant_access_ddl
+    from services.identity.tokens import IdentityError, TokenDirectory
+
+    try:
+        directory = TokenDirectory.from_settings(get_settings().identity)
+    except IdentityError as exc:
+        err_console.print(f"[yellow]no per-tenant roles: {exc}")
+        return
+    if print_only:
+        for statement in tenant_access_ddl(warehouse.database, database_tables(warehouse), directory.tenants()):
+            click.echo(statement + ";")
+        return
+    result = apply_tenant_access(warehouse, directory)
+    if result.applied:
+        click.echo(f"tenant roles and row policies: {len(result.statements)} statements applied")
+    else:
+        err_console.print(f"[yellow]tenant roles and row policies not applied: {result.reason}")
 
 
 @db.command("serve")

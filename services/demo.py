@@ -55,8 +55,8 @@ from services.common.settings import Settings, get_settings
 from services.common.stack import stack_status
 from services.demo_review import review_one_profile
 from services.identity.local import CONSOLE, LocalIdentities, ensure_local_identities
-from services.identity.reads import Caller, IdentityReads
-from services.identity.tokens import resolve_identity
+from services.identity.reads import IdentityReads
+from services.identity.tokens import Caller, resolve_identity
 from services.report import fmt
 from services.sink.callback import STATUS_UNIT as CALLBACK_UNIT
 

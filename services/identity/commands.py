@@ -9,13 +9,16 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from services.access import AccessDenied, Action, authorize
 from services.common.console import make_console
 from services.common.settings import get_settings
 
-from .reads import Caller, IdentityReads
+from .tokens import Caller
+
+if TYPE_CHECKING:
+    from .reads import IdentityReads
 
 EXIT_PROBLEM = 1
 EXIT_UNREACHABLE = 3
@@ -39,6 +42,8 @@ def current_caller() -> Caller:
 def open_reads() -> IdentityReads:
     """The caller's tenant-bound, recorded reads of the configured ClickHouse (exit 3 when unreachable)."""
     from services.common.chdb_owner import OwnerUnavailable
+
+    from .reads import IdentityReads
 
     caller = current_caller()
     try:

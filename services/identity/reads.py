@@ -6,7 +6,6 @@ warehouse in this process (a server DSN, or a chDB directory nobody owns), this 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -16,16 +15,7 @@ from services.common.settings import ClickHouseSettings
 
 from .access_log import AccessRecord, Outcome, write_access
 from .bound import TenantBoundWarehouse
-from .tokens import Identity
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who runs this process's commands, with the token that proves it and where they run from."""
-
-    identity: Identity
-    token: str
-    origin: str
+from .tokens import Caller
 
 
 class IdentityReads:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -86,6 +87,15 @@ class TokensDocument(BaseModel):
     identities: list[TokenEntry]
 
 
+@dataclass(frozen=True)
+class Caller:
+    """Who runs this process's commands, with the token that proves it and where they run from."""
+
+    identity: Identity
+    token: str
+    origin: str
+
+
 def token_digest(token: str) -> str:
     return hashlib.sha256(token.strip().encode("utf-8")).hexdigest()
 
@@ -131,6 +141,10 @@ class TokenDirectory:
 
     def __len__(self) -> int:
         return len(self._by_digest)
+
+    def tenants(self) -> set[str]:
+        """Tenants with at least one identity (``*`` included when a platform identity exists)."""
+        return {identity.tenant_id for identity in self._by_digest.values()}
 
     def identify(self, token: str) -> Identity:
         identity = self._by_digest.get(token_digest(token))
