@@ -79,7 +79,7 @@ class DirectWarehouse:
     def __init__(self, settings: ClickHouseSettings) -> None:
         self.settings = settings
         self.database = settings.database
-        self.client = clickhouse_connect.get_client(dsn=settings.dsn)
+        self.client = clickhouse_connect.get_client(dsn=settings.dsn, ca_cert=settings.ca_file)
 
     def query_rows(
         self,

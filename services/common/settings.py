@@ -79,6 +79,10 @@ class S3Settings(BaseModel):
     report_bucket: str = Field("sightline-reports", description="Bucket for rendered reports.")
     part_size_mb: int = Field(16, ge=5, le=5120, description="Multipart part size; bounds memory used by one upload.")
     presign_expiry_s: int = Field(3600, ge=1, le=604_800, description="Lifetime of presigned URLs.")
+    ca_file: str | None = Field(
+        None,
+        description="CA bundle (PEM) verifying the endpoint's certificate with secure=true (default: the system's).",
+    )
 
 
 class ClickHouseSettings(BaseModel):
@@ -89,6 +93,9 @@ class ClickHouseSettings(BaseModel):
         description="`chdb:///abs/path` for the embedded engine, `http(s)://user:pw@host:port` for a server.",
     )
     database: str = Field("sightline", description="Database holding Sightline tables.")
+    ca_file: str | None = Field(
+        None, description="CA bundle (PEM) that verifies an https:// server's certificate (default: the system's)."
+    )
     insert_batch_rows: int = Field(5000, ge=1, description="Rows that trigger a batch insert.")
     insert_batch_seconds: float = Field(1.0, gt=0, description="Age of the oldest buffered row that triggers a flush.")
     max_attempts: int = Field(5, ge=1, description="Attempts for an insert failing with a transient error.")
