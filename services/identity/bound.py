@@ -36,8 +36,24 @@ _SCHEMA_TABLES = frozenset({"tables", "columns", "one", "numbers"})
 _ESCAPED_IDENTIFIER = re.compile(r"[`\"][^`\"]*\\")
 
 
+#: The statements that read. Anything else is refused before the engine sees it: besides being no read, a
+#: statement other than a SELECT takes its SETTINGS clause (``readonly=1``) into the embedded engine's session,
+#: where it would stay and refuse the owner's own writes afterwards.
+_READ_STATEMENTS = frozenset({"select", "with", "show", "describe", "desc", "explain", "exists"})
+_FIRST_WORD = re.compile(r"^(?:\s|--[^\n]*(?:\n|$)|/\*.*?\*/|\()*(\w*)", re.S)
+
+
+def check_read(sql: str) -> None:
+    """Refuse a statement that is not a read (whoever asks)."""
+    match = _FIRST_WORD.match(sql)
+    if match is None or match.group(1).lower() not in _READ_STATEMENTS:
+        raise AccessDenied("queries run readonly: only SELECT, WITH, SHOW, DESCRIBE, EXPLAIN or EXISTS statements")
+
+
 def check_tenant_bound(sql: str, identity: Identity) -> None:
-    """Refuse what the tenant filters cannot bind, and restricted tables the role may not read."""
+    """Refuse what is not a read, what the tenant filters cannot bind, and restricted tables the role may not
+    read."""
+    check_read(sql)
     check_query(sql, identity.role)
     if identity.all_tenants:
         return

@@ -159,3 +159,22 @@ def test_schema_tables_stay_readable_by_tenant_identities() -> None:
     from services.identity.bound import check_tenant_bound
 
     check_tenant_bound("SELECT count() FROM system.tables WHERE database = 'sightline'", _as("a", "acme", Role.AUDITOR))
+
+
+@pytest.mark.parametrize(
+    "sql",
+    ["DROP TABLE sightline.profiles", "INSERT INTO sightline.access_log SELECT * FROM sightline.access_log",
+     "ALTER TABLE sightline.access_log DELETE WHERE 1", "SET readonly = 0", "/* SELECT */ TRUNCATE sightline.x", ""],
+)  # fmt: skip
+def test_only_reads_reach_the_engine_whoever_asks(sql: str) -> None:
+    from services.identity.bound import check_tenant_bound
+
+    with pytest.raises(AccessDenied, match="queries run readonly"):
+        check_tenant_bound(sql, _as("ops", "*", Role.ADMIN))
+
+
+def test_reads_may_start_with_comments_brackets_or_a_with_clause() -> None:
+    from services.identity.bound import check_tenant_bound
+
+    for sql in ["-- why\n/* note */ (SELECT 1)", "WITH x AS (SELECT 1) SELECT * FROM x", "explain select 1"]:
+        check_tenant_bound(sql, _as("ops", "*", Role.ADMIN))
