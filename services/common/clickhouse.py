@@ -79,7 +79,10 @@ class DirectWarehouse:
     def __init__(self, settings: ClickHouseSettings) -> None:
         self.settings = settings
         self.database = settings.database
-        self.client = clickhouse_connect.get_client(dsn=settings.dsn, ca_cert=settings.ca_file)
+        if is_chdb(settings.dsn):  # in-process: no connection to secure
+            self.client = clickhouse_connect.get_client(dsn=settings.dsn)
+        else:
+            self.client = clickhouse_connect.get_client(dsn=settings.dsn, ca_cert=settings.ca_file)
 
     def query_rows(
         self,

@@ -4,6 +4,7 @@ interview and is refused with a clear message; every read and refusal lands in t
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -23,7 +24,8 @@ import pytest
 from services.common.chdb_owner import read_owner
 from services.common.clickhouse import DirectWarehouse
 from services.common.migrations import migrate
-from services.common.settings import ClickHouseSettings
+from services.common.objectstore import ObjectStore
+from services.common.settings import ClickHouseSettings, Settings, settings_env
 from tests.identities import identity_env, token_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -211,3 +213,20 @@ def test_the_endpoint_reads_as_the_tokens_identity_within_its_tenant(owned: str)
     assert {(r["action"], r["outcome"]) for r in endpoint} >= {("sql", "refused"), ("sql", "allowed")}
     assert any(r["outcome"] == "refused" and r["action"] == "status" and r["interview_id"] == "iv-b" for r in logged)
     assert all(r["role"] == "analyst" and r["actor_tenant"] == "acme" for r in logged)
+
+
+def test_a_report_of_another_tenants_interview_is_refused_without_saying_it_exists(
+    dsn: str, stack_settings: Settings
+) -> None:
+    store = ObjectStore(stack_settings.s3)
+    bucket = stack_settings.s3.work_bucket
+    store.ensure_bucket(bucket)
+    store.client.put_object(bucket, "globex/iv-b/fusion/profiles/v1.json", io.BytesIO(b"{}"), 2)
+    s3_env = settings_env(stack_settings.s3, "SIGHTLINE_S3__")
+    for interview in ("iv-b", "iv-nowhere"):  # another tenant's, and nobody's: the same answer
+        done = sightline(dsn, "acme-analyst", "report", interview, **s3_env)
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert f"refused: no profile of interview {interview} in tenant acme" in " ".join(done.stderr.split())
+        assert "globex" not in done.stderr
+    logged = access_log(dsn, "--actor", "acme-analyst", "--outcome", "refused")
+    assert {r["interview_id"] for r in logged if r["action"] == "report"} >= {"iv-b", "iv-nowhere"}
