@@ -1,12 +1,12 @@
-"""Who may read what through the query layer Sightline has today (`sightline query`, `sightline audit`).
+"""What each role may do, and the restricted tables no query of another role may name.
 
-A deliberately small role check, until tenancy and identity give ClickHouse users and grants of their own:
-the caller states a role (``--role`` or ``SIGHTLINE_ROLE``; the default is ``operator``) and SQL naming a
-restricted table is refused to every role the table does not list. It guards the command line against
-mistakes and casual reads; it is not a security boundary against someone who can reach ClickHouse
-directly (the chDB owner's query endpoint, a server's own users): those need ClickHouse grants.
+Identities (a name, a tenant and a role) come from tokens (:mod:`services.identity.tokens`); this module
+says what a role may do (:func:`authorize`) and within which tenant. Reads through Sightline's commands
+are named, parameterised queries bound to the identity's tenant; arbitrary SQL (`sightline query`) is an
+admin's, and even then every table is filtered to the admin's tenant by the engine
+(:mod:`services.identity.bound`) unless the admin acts for every tenant (``*``).
 
-Restricted today: ``candidate_demographics`` (voluntary self-identification), auditors only, so that
+Restricted tables: ``candidate_demographics`` (voluntary self-identification), auditors only, so that
 scoring, fusion, reports and reviewers never read it.
 """
 
@@ -17,14 +17,37 @@ from collections.abc import Mapping
 from enum import StrEnum
 from types import MappingProxyType
 
+from services.identity.tokens import Identity, Role
 
-class Role(StrEnum):
-    """Who runs a query. Closed."""
 
-    OPERATOR = "operator"  # runs the pipeline, looks at statuses and dead letters
-    REVIEWER = "reviewer"  # reads profiles and reports, confirms or overrides labels
-    AUDITOR = "auditor"  # runs the bias audit; the only role that reads demographics
+class Action(StrEnum):
+    """What an entry point does on someone's behalf; the access log names it. Closed."""
 
+    STATUS = "status"  # stage statuses of interviews
+    REPORT = "report"  # a profile and its HR report
+    QUERY = "query"  # arbitrary read-only SQL
+    AUDIT = "audit"  # the bias audit (reads demographics)
+    DEAD_LETTERS = "dlq"  # dead letters: list, replay
+    CALIBRATE = "calibrate"  # outcomes and scores of a job
+    CALIBRATE_APPLY = "calibrate-apply"  # writing a job's competency weights
+    ACCESS_LOG = "access-log"  # who read what
+    ERASE = "erase"  # erasing a candidate
+
+
+#: Roles that may take each action (within their tenant).
+PERMITTED: Mapping[Action, frozenset[Role]] = MappingProxyType(
+    {
+        Action.STATUS: frozenset(Role),
+        Action.REPORT: frozenset({Role.ADMIN, Role.ANALYST, Role.REVIEWER}),
+        Action.QUERY: frozenset({Role.ADMIN}),
+        Action.AUDIT: frozenset({Role.AUDITOR}),
+        Action.DEAD_LETTERS: frozenset({Role.ADMIN}),
+        Action.CALIBRATE: frozenset({Role.ADMIN, Role.ANALYST}),
+        Action.CALIBRATE_APPLY: frozenset({Role.ADMIN}),
+        Action.ACCESS_LOG: frozenset({Role.ADMIN, Role.AUDITOR}),
+        Action.ERASE: frozenset({Role.ADMIN}),
+    }
+)
 
 #: Restricted tables and the roles that may read them.
 RESTRICTED_TABLES: Mapping[str, frozenset[Role]] = MappingProxyType(
@@ -38,7 +61,17 @@ _ESCAPED_IDENTIFIER = re.compile(r"[`\"][^`\"]*\\")
 
 
 class AccessDenied(PermissionError):
-    """The role may not run this query."""
+    """The identity may not do this."""
+
+
+def authorize(identity: Identity, action: Action, tenant_id: str | None = None) -> None:
+    """Raise :class:`AccessDenied` unless ``identity`` may take ``action`` on ``tenant_id``'s data."""
+    roles = PERMITTED[action]
+    if identity.role not in roles:
+        allowed = ", ".join(sorted(roles))
+        raise AccessDenied(f"{identity} may not use {action} (roles allowed: {allowed})")
+    if tenant_id is not None and not identity.may_read_tenant(tenant_id):
+        raise AccessDenied(f"{identity} may not read tenant {tenant_id}'s data")
 
 
 def check_query(sql: str, role: Role) -> None:
@@ -57,4 +90,4 @@ def check_query(sql: str, role: Role) -> None:
         )
 
 
-__all__ = ["RESTRICTED_TABLES", "AccessDenied", "Role", "check_query"]
+__all__ = ["PERMITTED", "RESTRICTED_TABLES", "AccessDenied", "Action", "Role", "authorize", "check_query"]

@@ -13,18 +13,22 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.table import Table
 
-from services.access import AccessDenied, Role, check_query
+from services.access import Action
 from services.common.console import make_console
 from services.common.contracts.types import StageName
 from services.common.settings import Settings, get_settings, iter_env_vars
+from services.identity.commands import authorized, current_caller, own_tenant, read_only, reading, refuse_unknown
 
 EXIT_PROBLEM = 1
 EXIT_UNREACHABLE = 3
+
+if TYPE_CHECKING:
+    from services.common.clickhouse import DirectWarehouse
 
 console = make_console()
 err_console = make_console(stderr=True)
@@ -35,7 +39,8 @@ err_console = make_console(stderr=True)
 def cli() -> None:
     """Sightline: streaming analysis of recorded job interviews.
 
-    Configuration comes from SIGHTLINE_* environment variables (`sightline config` lists them).
+    Configuration comes from SIGHTLINE_* environment variables (`sightline config` lists them). Commands that
+    read interviews act as the identity of the token in SIGHTLINE_IDENTITY__TOKEN (or __TOKEN_FILE).
     """
 
 
@@ -73,39 +78,100 @@ def db_migrate() -> None:
     With the embedded chDB, a running owner process (the sink or `sightline db serve`) applies them.
     """
     from services.common.chdb_owner import OwnerUnavailable, RemoteWarehouse, open_warehouse
+    from services.common.clickhouse import DirectWarehouse, is_chdb
     from services.common.migrations import MigrationError, migrate
+    from services.identity.tokens import IdentityError, own_token
 
     settings = get_settings()
     try:
-        warehouse = open_warehouse(settings.clickhouse)
+        token = own_token(settings.identity)
+    except IdentityError:
+        token = None  # enough while no process owns the directory; the owner refuses without an admin's token
+    try:
+        warehouse = open_warehouse(settings.clickhouse, token=token)
         if isinstance(warehouse, RemoteWarehouse):
             applied = warehouse.migrate()
         else:
             applied = [f"{m.version:04d}_{m.name}" for m in migrate(warehouse)]
+            if isinstance(warehouse, DirectWarehouse) and not is_chdb(settings.clickhouse.dsn):
+                _tenant_access(warehouse, print_only=False)
             warehouse.close()
     except OwnerUnavailable as exc:
         err_console.print(f"[red]{exc}")
         sys.exit(EXIT_UNREACHABLE)
-    except (MigrationError, RuntimeError) as exc:
+    except (MigrationError, RuntimeError, PermissionError) as exc:
         err_console.print(f"[red]migration failed: {exc}")
         sys.exit(EXIT_PROBLEM)
     click.echo("applied: " + ", ".join(applied) if applied else "database is up to date")
 
 
+@db.command("tenant-access")
+@click.option("--print", "print_only", is_flag=True, help="Print the statements; change nothing.")
+def db_tenant_access(print_only: bool) -> None:
+    """Per-tenant roles, grants and row policies on a ClickHouse server, for the tenants of the identities
+    (SIGHTLINE_IDENTITY__TOKENS_FILE). `db migrate` applies them too where the server allows it."""
+    from services.common.chdb_owner import OwnerUnavailable, open_warehouse
+    from services.common.clickhouse import DirectWarehouse
+
+    try:
+        warehouse = open_warehouse(get_settings().clickhouse)
+    except OwnerUnavailable as exc:
+        err_console.print(f"[red]{exc}")
+        sys.exit(EXIT_UNREACHABLE)
+    if not isinstance(warehouse, DirectWarehouse):
+        err_console.print("[red]another process owns the embedded database; stop it first (or use --print there)")
+        sys.exit(EXIT_PROBLEM)
+    try:
+        _tenant_access(warehouse, print_only=print_only)
+    finally:
+        warehouse.close()
+
+
+def _tenant_access(warehouse: DirectWarehouse, *, print_only: bool) -> None:
+    """Apply (or print) the tenants' roles and row policies; say why when the server cannot take them."""
+    from services.identity.row_policies import apply_tenant_access, database_tables, tenant_access_ddl
+    from services.identity.tokens import IdentityError, TokenDirectory
+
+    try:
+        directory = TokenDirectory.from_settings(get_settings().identity)
+    except IdentityError as exc:
+        err_console.print(f"[yellow]no per-tenant roles: {exc}")
+        return
+    if print_only:
+        for statement in tenant_access_ddl(warehouse.database, database_tables(warehouse), directory.tenants()):
+            click.echo(statement + ";")
+        return
+    result = apply_tenant_access(warehouse, directory)
+    if result.applied:
+        click.echo(f"tenant roles and row policies: {len(result.statements)} statements applied")
+    else:
+        err_console.print(f"[yellow]tenant roles and row policies not applied: {result.reason}")
+
+
 @db.command("serve")
 @click.option("--port", type=int, default=None, help="HTTP port (default: SIGHTLINE_OBSERVABILITY__HTTP_PORT).")
 def db_serve(port: int | None) -> None:
-    """Own the embedded chDB directory and answer queries from other local processes until stopped."""
+    """Own the embedded chDB directory and answer queries from other local processes until stopped.
+
+    Each request must carry a token of SIGHTLINE_IDENTITY__TOKENS_FILE (or __TOKENS_JSON): it is read as that
+    identity, bound to its tenant, and written to the access log.
+    """
     from services.common.chdb_owner import ChdbOwner
     from services.common.health import HealthServer
     from services.common.metrics import create_metrics
     from services.common.migrations import migrate
     from services.common.signals import until_terminated
+    from services.identity.tokens import IdentityError, TokenDirectory
 
     settings = get_settings()
+    try:
+        directory = TokenDirectory.from_settings(settings.identity)
+    except IdentityError as exc:
+        err_console.print(f"[red]not serving: {exc}")
+        sys.exit(EXIT_PROBLEM)
 
     async def serve() -> None:
-        owner = ChdbOwner(settings.clickhouse)
+        owner = ChdbOwner(settings.clickhouse, directory)
         migrate(owner.warehouse)
         server = HealthServer(
             registry=create_metrics().registry,
@@ -125,51 +191,19 @@ def db_serve(port: int | None) -> None:
     asyncio.run(serve())
 
 
-#: The caller's role for queries (services/access.py): a stated role, not an authenticated one.
-role_option = click.option(
-    "--role",
-    type=click.Choice([r.value for r in Role]),
-    envvar="SIGHTLINE_ROLE",
-    default=Role.OPERATOR.value,
-    show_default=True,
-    help="Role the query runs as (env SIGHTLINE_ROLE); only auditor may read candidate_demographics.",
-)
-
-
 @cli.command("query")
 @click.argument("sql")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "tsv", "csv"]), default="table", show_default=True)
-@role_option
-def query_cmd(sql: str, fmt: str, role: str) -> None:
-    """Run a read-only SQL query against the configured ClickHouse.
+def query_cmd(sql: str, fmt: str) -> None:
+    """Run a read-only SQL query against the configured ClickHouse (admins only).
 
-    Exit code 1 when the query fails or the role may not read a table it names.
+    Every table is read as the admin's tenant only (unless the admin acts for every tenant); the query is
+    written to the access log. Other roles use the commands that read for them (status, report, audit...).
+    Exit code 1 when the query fails or is refused.
     """
-    columns, rows = _read_only(sql, "query failed", Role(role))
+    authorized(Action.QUERY, subject=sql)
+    columns, rows = read_only(sql, "query failed", Action.QUERY)
     _print_rows(columns, rows, fmt)
-
-
-def _read_only(sql: str, failure: str, role: Role = Role.OPERATOR) -> tuple[list[str], list[list[Any]]]:
-    """Run read-only SQL on the configured ClickHouse as ``role``; exit 1 when the role may not run it or the
-    query fails, 3 when ClickHouse is unreachable."""
-    from services.common.chdb_owner import OwnerUnavailable, open_warehouse
-
-    try:
-        check_query(sql, role)
-    except AccessDenied as exc:
-        err_console.print(f"[red]refused: {exc}")
-        sys.exit(EXIT_PROBLEM)
-    try:
-        warehouse = open_warehouse(get_settings().clickhouse)
-        columns, rows = warehouse.query_rows(sql, readonly=True)
-        warehouse.close()
-    except OwnerUnavailable as exc:
-        err_console.print(f"[red]{exc}")
-        sys.exit(EXIT_UNREACHABLE)
-    except Exception as exc:
-        err_console.print(f"[red]{failure}: {exc}")
-        sys.exit(EXIT_PROBLEM)
-    return columns, rows
 
 
 @cli.command("status")
@@ -184,13 +218,15 @@ def status_cmd(interview_id: str | None, tenant: str | None, limit: int, fmt: st
     """
     from services.status import STAGE_ORDER, progress_sql, summarise
 
+    caller = authorized(Action.STATUS, tenant, interview_id=interview_id or "")
+    tenant = own_tenant(caller, tenant)
     database = get_settings().clickhouse.database
-    sql = progress_sql(database, interview_id=interview_id, tenant_id=tenant, limit=limit)
-    columns, rows = _read_only(sql, "status query failed")
-    interviews = summarise(columns, rows)
-    if interview_id is not None and not interviews:
-        err_console.print(f"[red]no status recorded for interview {interview_id}")
-        sys.exit(EXIT_PROBLEM)
+    sql, parameters = progress_sql(database, interview_id=interview_id, tenant_id=tenant, limit=limit)
+    with reading(Action.STATUS, "status query failed", tenant_id=tenant, interview_id=interview_id or "",
+                  subject=sql) as reads:  # fmt: skip
+        interviews = summarise(*reads.query_rows(sql, parameters))
+        if interview_id is not None and not interviews:
+            refuse_unknown(reads, Action.STATUS, tenant, interview_id, "no status recorded for")
     if fmt == "json":
         for iv in interviews:
             doc = {
@@ -245,24 +281,29 @@ def report_cmd(
     from services.fusion.reports import ProfileNotFound, find_tenants, stored_report_input
     from services.report.render import render_html
 
+    caller = authorized(Action.REPORT, tenant, interview_id=interview_id)
+    tenant = own_tenant(caller, tenant)
     settings = get_settings()
     store = ObjectStore(settings.s3)
     bucket = settings.s3.work_bucket
-    try:
-        if tenant is None:
-            tenants = find_tenants(store, bucket, interview_id)
-            if len(tenants) != 1:
-                found = ", ".join(tenants) if tenants else "none"
-                err_console.print(f"[red]{interview_id}: give --tenant (tenants with that interview: {found})")
-                sys.exit(EXIT_PROBLEM)
-            tenant = tenants[0]
-        report = stored_report_input(store, bucket, tenant, interview_id, version=version)
-    except ProfileNotFound as exc:
-        err_console.print(f"[red]{exc}")
-        sys.exit(EXIT_PROBLEM)
-    except Exception as exc:
-        err_console.print(f"[red]could not read from the object store at {settings.s3.endpoint}: {exc}")
-        sys.exit(EXIT_UNREACHABLE)
+    with reading(Action.REPORT, "report failed", tenant_id=tenant, interview_id=interview_id) as reads:
+        try:
+            if tenant is None:  # a platform admin: whichever tenant has the interview
+                tenants = find_tenants(store, bucket, interview_id)
+                if len(tenants) != 1:
+                    found = ", ".join(tenants) if tenants else "none"
+                    err_console.print(f"[red]{interview_id}: give --tenant (tenants with that interview: {found})")
+                    sys.exit(EXIT_PROBLEM)
+                tenant = tenants[0]
+            elif not find_tenants(store, bucket, interview_id, among=[tenant]):
+                refuse_unknown(reads, Action.REPORT, tenant, interview_id, "no profile of")
+            report = stored_report_input(store, bucket, tenant, interview_id, version=version)
+        except ProfileNotFound as exc:
+            err_console.print(f"[red]{exc}")
+            sys.exit(EXIT_PROBLEM)
+        except Exception as exc:
+            err_console.print(f"[red]could not read from the object store at {settings.s3.endpoint}: {exc}")
+            sys.exit(EXIT_UNREACHABLE)
     if lang is not None:
         report = report.model_copy(update={"language": lang})
     path = out or Path(f"{interview_id}.html")
@@ -279,6 +320,66 @@ def report_cmd(
             err_console.print(f"[red]PDF printing failed: {done.stderr.decode(errors='replace')[-500:]}")
             sys.exit(EXIT_PROBLEM)
         click.echo(str(pdf_path))
+
+
+# ---- identities and the access log ------------------------------------------------------------------
+
+
+@cli.group("identity")
+def identity_group() -> None:
+    """Identities (name, tenant, role) and their tokens; see docs/operations.md."""
+
+
+@identity_group.command("new")
+@click.option("--name", required=True, help="Who the token is for (shown in the access log).")
+@click.option("--tenant", required=True, help="Tenant the identity acts in ('*': every tenant, admins only).")
+@click.option("--role", type=click.Choice(["admin", "analyst", "reviewer", "auditor"]), required=True)
+def identity_new(name: str, tenant: str, role: str) -> None:
+    """Draw a new token: prints the token on stderr (give it to its holder) and the tokens-file entry on stdout."""
+    from pydantic import ValidationError
+
+    from services.identity.tokens import TokenEntry, new_token, token_digest
+
+    token = new_token()
+    try:
+        entry = TokenEntry(name=name, tenant_id=tenant, role=role, token_sha256=token_digest(token))
+    except ValidationError as exc:
+        raise click.BadParameter(str(exc)) from None
+    click.echo(entry.model_dump_json())
+    click.echo(f"token (shown once; store it in a file or secret, not on a command line): {token}", err=True)
+
+
+@identity_group.command("whoami")
+def identity_whoami() -> None:
+    """The identity this process acts as."""
+    caller = current_caller()
+    click.echo(caller.identity.model_dump_json())
+
+
+@cli.command("access-log")
+@click.option("--tenant", help="Tenant whose log is read (default: the caller's; platform admins: every tenant).")
+@click.option("--actor", default="", help="Only reads by this identity.")
+@click.option("--interview", default="", help="Only reads of this interview.")
+@click.option("--outcome", type=click.Choice(["allowed", "refused"]), help="Only allowed or only refused reads.")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="From this day (default: 30 days ago).")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=200, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+def access_log_cmd(
+    tenant: str | None, actor: str, interview: str, outcome: str | None, since: Any, limit: int, fmt: str
+) -> None:
+    """Who read what, when and from where, newest first (admins and auditors; the reading is logged too)."""
+    from datetime import UTC, datetime, timedelta
+
+    from services.identity.access_log import access_log_sql
+
+    caller = authorized(Action.ACCESS_LOG, tenant)
+    tenant = own_tenant(caller, tenant)
+    start = since.replace(tzinfo=UTC) if since else datetime.now(UTC) - timedelta(days=30)
+    sql = access_log_sql(get_settings().clickhouse.database, all_tenants=tenant is None)
+    parameters = {"since": start.strftime("%Y-%m-%d %H:%M:%S"), "tenant": tenant or "", "actor": actor,
+                  "interview": interview, "outcome": outcome or "", "limit": limit}  # fmt: skip
+    columns, rows = read_only(sql, "reading the access log failed", Action.ACCESS_LOG, parameters, tenant_id=tenant)
+    _print_rows(columns, rows, fmt)
 
 
 # ---- review console -----------------------------------------------------------------------------
@@ -346,7 +447,6 @@ def audit() -> None:
     help="Categories under this share of the applicants are reported but left out of the impact ratios (0: none).",
 )
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
-@role_option
 def audit_bias(
     tenant: str,
     job: str | None,
@@ -356,12 +456,11 @@ def audit_bias(
     distribution_date: Any,
     min_share: float,
     out: Path | None,
-    role: str,
 ) -> None:
     """Adverse-impact audit in the NYC Local Law 144 format: selection and scoring rates and impact ratios by
     self-identified sex, race/ethnicity and their intersections, with the measures behind each gap.
 
-    Reads candidate_demographics, so it runs only as the auditor role (--role auditor or SIGHTLINE_ROLE).
+    Reads candidate_demographics, so it runs only as an auditor of the tenant (an auditor's token).
     """
     from datetime import UTC, datetime
 
@@ -372,15 +471,13 @@ def audit_bias(
 
     if data_from > data_to:
         raise click.BadParameter("--from is after --to", param_hint="--from")
+    authorized(Action.AUDIT, tenant)
     database = get_settings().clickhouse.database
-    applicants, recorded = load_applicants(
-        lambda sql: _read_only(sql, "audit query failed", Role(role)),
-        database,
-        tenant,
-        job,
-        data_from.date(),
-        data_to.date(),
-    )
+    subject = f"bias audit of {tenant} job {job or '(all)'} {data_from.date()}..{data_to.date()}"
+    with reading(Action.AUDIT, "audit query failed", tenant_id=tenant, subject=subject) as reads:
+        applicants, recorded = load_applicants(
+            lambda sql: reads.query_rows(sql), database, tenant, job, data_from.date(), data_to.date()
+        )
     result = bias_audit(
         applicants,
         tenant_id=tenant,
@@ -414,16 +511,21 @@ _STAGE = click.Choice([s.value for s in StageName])
 def _letters(stage: str, interview: str | None, retryable: bool, event_ids: tuple[str, ...], source: str) -> list[Any]:
     from services.dlq import letters_from_table, read_letters, select, table_sql
 
+    caller = authorized(Action.DEAD_LETTERS, interview_id=interview or "")
     settings = get_settings()
-    if source == "table":
-        _, rows = _read_only(table_sql(settings.clickhouse.database, StageName(stage)), "reading dead_letters failed")
-        letters = letters_from_table(rows)
-    else:
-        try:
-            letters = asyncio.run(read_letters(settings.kafka, StageName(stage)))
-        except Exception as exc:
-            err_console.print(f"[red]could not read dead letters from {settings.kafka.bootstrap_servers}: {exc}")
-            sys.exit(EXIT_UNREACHABLE)
+    sql = table_sql(settings.clickhouse.database, StageName(stage))
+    with reading(Action.DEAD_LETTERS, "reading dead letters failed", interview_id=interview or "",
+                  subject=f"dead letters of {stage} from the {source}") as reads:  # fmt: skip
+        if source == "table":
+            letters = letters_from_table(reads.query_rows(sql)[1])
+        else:
+            try:
+                letters = asyncio.run(read_letters(settings.kafka, StageName(stage)))
+            except Exception as exc:
+                err_console.print(f"[red]could not read dead letters from {settings.kafka.bootstrap_servers}: {exc}")
+                sys.exit(EXIT_UNREACHABLE)
+    if not caller.identity.all_tenants:  # the topic holds every tenant's letters (the table is filtered already)
+        letters = [item for item in letters if item.letter.tenant_id == caller.identity.tenant_id]
     return select(letters, interview_id=interview, only_retryable=retryable, event_ids=set(event_ids) or None)
 
 

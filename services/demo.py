@@ -4,8 +4,11 @@ Runs after `make up` (stack started, topics created, migrations applied). Genera
 interviews (two candidates for the same software-engineering job, one of them interviewed in Mandarin),
 starts all six stages as separate processes, publishes the interview-completed events an HR system
 would send, shows live progress per interview and stage, then prints the profiles and writes their
-reports under ``.local/reports/``. Then a reviewer confirms one profile's label through the review console
-(services/demo_review.py) and sees it leave the queue once the sink has stored the decision.
+reports under ``.local/reports/``. Everything after the pipeline runs as identities of the demo's tenant
+(services/identity/local.py, tokens under ``.local/identities/``): the reports are read as its analyst,
+the console reads as its console identity, and each read lands in the access log. Then a reviewer confirms
+one profile's label through the review console (services/demo_review.py) and sees it leave the queue once
+the sink has stored the decision.
 
 Re-running is idempotent: the same samples give the same event ids, so every stage re-emits the same
 outputs, fusion re-emits the stored profile and the sink keeps one row per key; the reviewed profile stays
@@ -15,6 +18,7 @@ reviewed, so the queue is shown as it is.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
 from collections.abc import Iterable
@@ -26,6 +30,7 @@ from typing import Literal
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from services.access import Action, authorize
 from services.analyse.pipeline import DEPLOYED_STAGES, start_stages, stop_stages
 from services.analyse.progress import StatusFeed, Tracker
 from services.analyse.run import write_report
@@ -46,6 +51,9 @@ from services.common.objectstore import ObjectStore
 from services.common.settings import Settings, get_settings
 from services.common.stack import stack_status
 from services.demo_review import review_one_profile
+from services.identity.local import CONSOLE, LocalIdentities, ensure_local_identities
+from services.identity.reads import IdentityReads
+from services.identity.tokens import Caller, resolve_identity
 from services.report import fmt
 
 TIMEOUT_S = 20 * 60
@@ -128,14 +136,19 @@ def self_identification(events: Iterable[InterviewCompleted]) -> list[CandidateD
     return out
 
 
-def audit_command(events: Iterable[InterviewCompleted]) -> str:
-    """The bias audit over the demo's interviews (run as the auditor role)."""
+def audit_command(events: Iterable[InterviewCompleted], identities: LocalIdentities) -> str:
+    """The bias audit over the demo's interviews, as the tenant's auditor."""
     events = list(events)
+    tenant = events[0].tenant_id
     days = sorted({e.interview_started_at.date().isoformat() for e in events})
     return (
-        f"SIGHTLINE_ROLE=auditor sightline audit bias --tenant {events[0].tenant_id} "
+        f"{identities.shell(f'{tenant}-auditor')} sightline audit bias --tenant {tenant} "
         f"--from {days[0]} --to {days[-1]} --out .local/reports/bias-audit.html"
     )
+
+
+def demo_identities(settings: Settings, tenant_id: str) -> LocalIdentities:
+    return ensure_local_identities(settings.stack.home / "identities", tenant_id)
 
 
 async def _publish(settings: Settings, events: Iterable[EventBase]) -> None:
@@ -176,18 +189,23 @@ async def _follow(
 # ---- results --------------------------------------------------------------------------------------------
 
 
-def _write_reports(settings: Settings, profiles: Iterable[ProfileReady]) -> dict[str, Path]:
+def _write_reports(settings: Settings, profiles: Iterable[ProfileReady], analyst: Caller) -> dict[str, Path]:
+    """The stored reports, read as the tenant's analyst: each read is authorised and written to the access log."""
     store = ObjectStore(settings.s3)
     out = settings.stack.home / "reports"
     paths = {}
-    for profile in profiles:
-        path = write_report(store, out, profile)
-        if path is not None:
+    with IdentityReads(settings.clickhouse, analyst) as reads:
+        for profile in profiles:
+            authorize(analyst.identity, Action.REPORT, profile.tenant_id)
+            path = write_report(store, out, profile)
+            if path is None:
+                continue
+            reads.record(Action.REPORT, profile.tenant_id, interview_id=profile.interview_id, subject=path.name)
             paths[profile.interview_id] = path
     return paths
 
 
-def _print_profiles(tracker: Tracker, reports: dict[str, Path]) -> None:
+def _print_profiles(tracker: Tracker, reports: dict[str, Path], as_analyst: str) -> None:
     table = Table("interview", "job", "overall", "label*", "strongest", "weakest", "data quality", title="Profiles")
     for interview in tracker.interviews:
         profile = tracker.profiles.get(interview)
@@ -210,7 +228,11 @@ def _print_profiles(tracker: Tracker, reports: dict[str, Path]) -> None:
     console.print("* Labels are suggestions: a person confirms every one.")
     for interview, path in reports.items():
         console.print(f"report of {interview}: {path}", overflow="ignore", crop=False, soft_wrap=True)
-    console.print("`sightline status` shows where each interview is; `sightline report ID` writes a report again.")
+    console.print(
+        f"As the tenant's analyst, `{as_analyst} sightline status` shows where each interview is, and "
+        "`sightline report ID` writes a report again (each read goes to `sightline access-log`).",
+        soft_wrap=True,
+    )
 
 
 def main() -> int:
@@ -224,8 +246,16 @@ def main() -> int:
         console.print("[red]The local stack is not healthy; run `make up` and see .local/logs/.")
         return 1
     events = _sample_events(settings)
+    tenant = events[0].tenant_id
+    identities = demo_identities(settings, tenant)
+    settings = settings.model_copy(update={"identity": settings.identity.model_copy(update={
+        "tokens_file": identities.tokens_file, "tokens_json": None, "token": None, "token_file": None})})  # fmt: skip
+    console.print(f"acting as identities of tenant {tenant}: {identities.tokens_file}")
     tracker = Tracker([e.interview_id for e in events])
-    procs = start_stages(settings, list(DEPLOYED_STAGES))
+    # The sink's query endpoint admits the demo's identities.
+    procs = start_stages(
+        settings, list(DEPLOYED_STAGES), env={"SIGHTLINE_IDENTITY__TOKENS_FILE": str(identities.tokens_file)}
+    )
     console.print(f"started {', '.join(procs)} (logs: {settings.stack.home / 'logs'})")
     try:
         since_ms = int(time.time() * 1000)
@@ -244,13 +274,25 @@ def main() -> int:
         if dead:
             console.print(f"[red]stage process(es) exited early: {', '.join(dead)}; see .local/logs/")
         stop_stages(procs, keep_sink=True)
-        reports = _write_reports(settings, tracker.profiles.values())
-        _print_profiles(tracker, reports)
-        reviewed = _review(settings, events, tracker)
+        analyst = _caller(settings, identities, f"{tenant}-analyst")
+        reports = _write_reports(settings, tracker.profiles.values(), analyst)
+        _print_profiles(tracker, reports, identities.shell(f"{tenant}-analyst"))
+        reviewed = _review(_as(settings, identities, f"{tenant}-{CONSOLE}"), events, tracker)
     finally:
         stop_stages(procs)
-    console.print(f"The bias audit of these interviews: {audit_command(events)}", soft_wrap=True)
+    console.print(f"The bias audit of these interviews: {audit_command(events, identities)}", soft_wrap=True)
     return 0 if len(tracker.profiles) == len(tracker.interviews) and reviewed else 1
+
+
+def _as(settings: Settings, identities: LocalIdentities, name: str) -> Settings:
+    """``settings`` acting as the local identity ``name``."""
+    update = {"tokens_file": identities.tokens_file, "token_file": identities.token_files[name], "token": None}
+    return settings.model_copy(update={"identity": settings.identity.model_copy(update=update)})
+
+
+def _caller(settings: Settings, identities: LocalIdentities, name: str) -> Caller:
+    identity, token = resolve_identity(_as(settings, identities, name).identity)
+    return Caller(identity, token, f"make demo pid {os.getpid()}")
 
 
 def _review(settings: Settings, events: list[InterviewCompleted], tracker: Tracker) -> bool:

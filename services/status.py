@@ -10,20 +10,29 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from services.common.clickhouse import sql_string
 from services.common.contracts import StageName
 
 STAGE_ORDER = [s.value for s in StageName]
 
 
-def progress_sql(database: str, *, interview_id: str | None, tenant_id: str | None, limit: int) -> str:
-    """One row per (interview, stage); the newest interviews first. Values are quoted, not interpolated raw."""
+def progress_sql(
+    database: str, *, interview_id: str | None, tenant_id: str | None, limit: int
+) -> tuple[str, dict[str, Any]]:
+    """One row per (interview, stage), the newest interviews first: the SQL and its parameters (values travel
+    as parameters, never in the text)."""
     filters = []
+    parameters: dict[str, Any] = {}
     if interview_id is not None:
-        filters.append(f"interview_id = {sql_string(interview_id)}")
+        filters.append("interview_id = {interview:String}")
+        parameters["interview"] = interview_id
     if tenant_id is not None:
-        filters.append(f"tenant_id = {sql_string(tenant_id)}")
+        filters.append("tenant_id = {tenant:String}")
+        parameters["tenant"] = tenant_id
     where = f"WHERE {' AND '.join(filters)}" if filters else ""
+    return _sql(database, where, limit), parameters
+
+
+def _sql(database: str, where: str, limit: int) -> str:
     return f"""
 WITH recent AS (
     SELECT tenant_id, interview_id, max(occurred_at) AS last_seen

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,8 +69,11 @@ async def running_stages(settings: Settings) -> set[str]:
     return running
 
 
-def start_stages(settings: Settings, names: list[str]) -> dict[str, subprocess.Popen[bytes]]:
-    """Each named stage in its own `sightline worker` process, logging under the stack's home."""
+def start_stages(
+    settings: Settings, names: list[str], env: Mapping[str, str] | None = None
+) -> dict[str, subprocess.Popen[bytes]]:
+    """Each named stage in its own `sightline worker` process, logging under the stack's home, with ``env`` added
+    to this process's environment."""
     logs = settings.stack.home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     procs = {}
@@ -81,7 +84,7 @@ def start_stages(settings: Settings, names: list[str]) -> dict[str, subprocess.P
                 stdout=out,
                 stderr=out,
                 stdin=subprocess.DEVNULL,
-                env={**os.environ, "SIGHTLINE_OBSERVABILITY__HTTP_PORT": "0"},
+                env={**os.environ, "SIGHTLINE_OBSERVABILITY__HTTP_PORT": "0", **(env or {})},
                 start_new_session=True,  # Ctrl-C reaches this command, which stops the stages in order
             )
     return procs

@@ -66,8 +66,10 @@ def calibrate_cmd(
     profile versions; the old ones stay). Exit code 1 when the data cannot support a calibration, 3 when
     the database or the broker cannot be reached.
     """
-    from services.common.chdb_owner import OwnerUnavailable, open_warehouse
+    from services.access import Action
+    from services.identity.commands import authorized, reading
 
+    authorized(Action.CALIBRATE_APPLY if write else Action.CALIBRATE, tenant, subject=f"calibrate {job}")
     settings = get_settings()
     directory = models_dir or settings.speech.competency_models_dir
     try:
@@ -75,16 +77,11 @@ def calibrate_cmd(
     except CompetencyModelError as exc:
         click.echo(f"cannot read the competency models: {exc}", err=True)
         sys.exit(EXIT_PROBLEM)
-    try:
-        warehouse = open_warehouse(settings.clickhouse)
-        try:
-            observations = load_observations(warehouse, tenant, job)
-            scored_with = current_models(warehouse, tenant, job)
-        finally:
-            warehouse.close()
-    except OwnerUnavailable as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(EXIT_UNREACHABLE)
+    with reading(
+        Action.CALIBRATE, "reading outcomes failed", tenant_id=tenant, subject=f"outcomes of job {job}"
+    ) as reads:
+        observations = load_observations(reads, tenant, job)
+        scored_with = current_models(reads, tenant, job)
     try:
         result = calibrate(observations, library, tenant, job, outcome=outcome, min_sample=min_sample, prior_n=prior_n)
     except CalibrationRefused as exc:

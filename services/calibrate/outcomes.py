@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from services.common.clickhouse import Warehouse
+from services.common.clickhouse import Reader
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ def _observation(row: Sequence[Any]) -> Observation:
     )
 
 
-def load_observations(warehouse: Warehouse, tenant_id: str, job_id: str) -> list[Observation]:
+def load_observations(warehouse: Reader, tenant_id: str, job_id: str) -> list[Observation]:
     """Every reviewed interview of the job that has an outcome with at least one rating."""
     _, rows = warehouse.query_rows(_sql(warehouse.database), {"tenant": tenant_id, "job": job_id}, readonly=True)
     return [_observation(row) for row in rows]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from services.common.clickhouse import Warehouse
+from services.common.clickhouse import Reader
 from services.common.contracts import CompetencyModelRef, RescoreRequested, deterministic_event_id
 from services.common.kafka import publish_events
 from services.common.settings import KafkaSettings
@@ -13,7 +13,7 @@ from services.common.settings import KafkaSettings
 PRODUCER = "sightline-calibrate"
 
 
-def current_models(warehouse: Warehouse, tenant_id: str, job_id: str) -> dict[str, str]:
+def current_models(warehouse: Reader, tenant_id: str, job_id: str) -> dict[str, str]:
     """Interview -> id of the competency model its current profile was scored with, for the job's interviews."""
     sql = (
         f"SELECT interview_id, competency_model_id FROM {warehouse.database}.latest_profiles "

@@ -3,8 +3,10 @@
 chDB locks its data directory: only one process may open it. Locally that process is the *owner*
 (the sink while the pipeline runs, or `sightline db serve`). The owner publishes its loopback
 address in `<data dir>.owner.json`; everyone else — `sightline query`, `sightline db migrate`,
-analysts' scripts — sends SQL there instead of opening the directory. Queries arriving that way
-run with `readonly=1`; the only write a non-owner may ask for is applying migrations.
+analysts' scripts — sends SQL there instead of opening the directory. Every request carries a token
+(``Authorization: Bearer``) that the owner resolves to an identity: queries run with `readonly=1` and
+bound to the identity's tenant (services/identity/bound.py), each is written to the access log, and the
+only writes a non-owner may ask for are applying migrations (admins) and access-log rows in its own name.
 
 A real ClickHouse server (http[s]:// DSN) needs none of this: every process connects directly.
 """
@@ -24,9 +26,13 @@ from typing import Any
 
 from aiohttp import web
 
+from services.access import AccessDenied
 from services.common.clickhouse import DirectWarehouse, Warehouse, chdb_path, is_chdb
 from services.common.migrations import migrate
 from services.common.settings import ClickHouseSettings
+from services.identity.access_log import AccessRecord, write_access
+from services.identity.bound import TenantBoundWarehouse
+from services.identity.tokens import Identity, IdentityError, Role, TokenDirectory
 
 
 class OwnerUnavailable(RuntimeError):
@@ -69,18 +75,20 @@ def _json_default(value: Any) -> Any:
 
 
 class ChdbOwner:
-    """Holds the chDB directory and answers other local processes over HTTP."""
+    """Holds the chDB directory and answers other local processes over HTTP, as the identities of their
+    tokens (``directory``; without one every request is refused)."""
 
-    def __init__(self, settings: ClickHouseSettings) -> None:
+    def __init__(self, settings: ClickHouseSettings, directory: TokenDirectory | None = None) -> None:
         if not is_chdb(settings.dsn):
             raise ValueError("only an embedded chdb:// DSN has an owner")
         self.settings = settings
+        self.directory = directory
         self.warehouse = DirectWarehouse(settings)
         self._lock = threading.Lock()  # one statement at a time through the embedded engine
         self._file = owner_file(settings.dsn)
 
     def routes(self) -> list[tuple[str, str, Any]]:
-        return [("POST", "/sql", self._sql), ("POST", "/migrate", self._migrate)]
+        return [("POST", "/sql", self._sql), ("POST", "/migrate", self._migrate), ("POST", "/access-log", self._log)]
 
     def publish(self, port: int, host: str = "127.0.0.1") -> None:
         self._file.parent.mkdir(parents=True, exist_ok=True)
@@ -98,47 +106,96 @@ class ChdbOwner:
         with self._lock:
             return fn(*args, **kwargs)
 
+    def _identify(self, request: web.Request) -> Identity:
+        if self.directory is None:
+            raise IdentityError("this database endpoint has no identities: set SIGHTLINE_IDENTITY__TOKENS_FILE")
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise IdentityError("the database endpoint needs a token: set SIGHTLINE_IDENTITY__TOKEN(_FILE)")
+        return self.directory.identify(token)
+
+    def _record(self, identity: Identity, record: AccessRecord) -> None:
+        self.run_locked(write_access, self.warehouse, identity, record)
+
     async def _sql(self, request: web.Request) -> web.Response:
-        body = await request.json()
         try:
-            columns, rows = await asyncio.to_thread(
-                self.run_locked, self.warehouse.query_rows, str(body["sql"]), body.get("parameters"), readonly=True
-            )
+            identity = self._identify(request)
+        except IdentityError as exc:
+            return _refusal(exc, 401)
+        body = await request.json()
+        sql = str(body["sql"])
+        origin = f"db endpoint from {request.remote}"
+        reader = TenantBoundWarehouse(self.warehouse, identity)
+        try:
+            columns, rows = await asyncio.to_thread(self.run_locked, reader.query_rows, sql, body.get("parameters"))
+        except AccessDenied as exc:
+            refused = AccessRecord("sql", identity.tenant_id, "refused", subject=sql, reason=str(exc), origin=origin)
+            await asyncio.to_thread(self._record, identity, refused)
+            return _refusal(exc, 403)
         except Exception as exc:
             return web.json_response({"error": str(exc)}, status=400)
+        allowed = AccessRecord("sql", identity.tenant_id, "allowed", subject=sql, origin=origin)
+        await asyncio.to_thread(self._record, identity, allowed)
         return web.json_response(
             {"columns": columns, "rows": rows}, dumps=lambda o: json.dumps(o, default=_json_default)
         )
 
-    async def _migrate(self, _: web.Request) -> web.Response:
+    async def _migrate(self, request: web.Request) -> web.Response:
+        try:
+            identity = self._identify(request)
+            if identity.role is not Role.ADMIN:
+                raise AccessDenied(f"{identity} may not apply migrations (admins only)")
+        except (IdentityError, AccessDenied) as exc:
+            return _refusal(exc, 401 if isinstance(exc, IdentityError) else 403)
         try:
             applied = await asyncio.to_thread(self.run_locked, migrate, self.warehouse)
         except Exception as exc:
             return web.json_response({"error": str(exc)}, status=400)
         return web.json_response({"applied": [f"{m.version:04d}_{m.name}" for m in applied]})
 
+    async def _log(self, request: web.Request) -> web.Response:
+        """An access-log row in the caller's own name (its token says who it is)."""
+        try:
+            identity = self._identify(request)
+        except IdentityError as exc:
+            return _refusal(exc, 401)
+        try:
+            record = AccessRecord.from_json(await request.json(), origin=f"db endpoint from {request.remote}")
+            await asyncio.to_thread(self._record, identity, record)
+        except (KeyError, ValueError) as exc:
+            return web.json_response({"error": f"not an access record: {exc}"}, status=400)
+        return web.json_response({"recorded": str(record.event_id)})
+
+
+def _refusal(exc: Exception, status: int) -> web.Response:
+    return web.json_response({"error": f"refused: {exc}", "refused": True}, status=status)
+
 
 class RemoteWarehouse:
-    """Read-only access to a chDB directory owned by another local process."""
+    """Read-only access to a chDB directory owned by another local process, as the identity of ``token``."""
 
-    def __init__(self, record: OwnerRecord, database: str, timeout_s: float = 60.0) -> None:
+    def __init__(self, record: OwnerRecord, database: str, timeout_s: float = 60.0, token: str | None = None) -> None:
         self.record = record
         self.database = database
         self.timeout_s = timeout_s
+        self._token = token
 
     def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+        headers = {"Content-Type": "application/json"}
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
         request = urllib.request.Request(
-            self.record.url + path,
-            data=json.dumps(payload).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
+            self.record.url + path, data=json.dumps(payload).encode(), headers=headers, method="POST"
         )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
                 return dict(json.loads(response.read()))
         except urllib.error.HTTPError as exc:
-            detail = json.loads(exc.read() or b"{}").get("error", exc.reason)
-            raise RuntimeError(str(detail)) from exc
+            answer = json.loads(exc.read() or b"{}")
+            detail = str(answer.get("error", exc.reason))
+            if answer.get("refused"):
+                raise AccessDenied(detail.removeprefix("refused: ")) from exc
+            raise RuntimeError(detail) from exc
         except OSError as exc:
             raise OwnerUnavailable(
                 f"the process owning the chDB directory ({self.record.url}) did not answer: {exc}"
@@ -159,14 +216,19 @@ class RemoteWarehouse:
     def migrate(self) -> list[str]:
         return [str(name) for name in self._post("/migrate", {})["applied"]]
 
+    def record_access(self, record: AccessRecord) -> None:
+        """Append an access-log row; the owner names this process's identity on it."""
+        self._post("/access-log", record.to_json())
+
     def close(self) -> None:
         return None
 
 
-def open_warehouse(settings: ClickHouseSettings) -> Warehouse | RemoteWarehouse:
-    """A server DSN connects directly; a chDB directory goes through its owner when one is running."""
+def open_warehouse(settings: ClickHouseSettings, token: str | None = None) -> Warehouse | RemoteWarehouse:
+    """A server DSN connects directly; a chDB directory goes through its owner when one is running (as the
+    identity of ``token``)."""
     if is_chdb(settings.dsn):
         record = read_owner(settings.dsn)
         if record is not None:
-            return RemoteWarehouse(record, settings.database)
+            return RemoteWarehouse(record, settings.database, token=token)
     return DirectWarehouse(settings)

@@ -25,14 +25,19 @@ log = logging.getLogger(__name__)
 TRANSIENT_CODES = frozenset({159, 160, 202, 203, 209, 210, 241, 242, 252, 285, 319, 425, 999})
 
 
-class Warehouse(Protocol):
-    """What Sightline needs from ClickHouse; implemented directly and through the local chDB owner."""
+class Reader(Protocol):
+    """What a read needs: a database name and queries (also met by reads bound to an identity)."""
 
     database: str
 
     def query_rows(
         self, sql: str, parameters: dict[str, Any] | None = None, *, readonly: bool = False
     ) -> tuple[list[str], list[list[Any]]]: ...
+
+
+class Warehouse(Reader, Protocol):
+    """What Sightline needs from ClickHouse; implemented directly and through the local chDB owner."""
+
     def command(self, sql: str) -> None: ...
     def insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str], dedup_token: str) -> None: ...
     def close(self) -> None: ...
@@ -79,12 +84,22 @@ class DirectWarehouse:
     def __init__(self, settings: ClickHouseSettings) -> None:
         self.settings = settings
         self.database = settings.database
-        self.client = clickhouse_connect.get_client(dsn=settings.dsn)
+        if is_chdb(settings.dsn):  # in-process: no connection to secure
+            self.client = clickhouse_connect.get_client(dsn=settings.dsn)
+        else:
+            self.client = clickhouse_connect.get_client(dsn=settings.dsn, ca_cert=settings.ca_file)
 
     def query_rows(
-        self, sql: str, parameters: dict[str, Any] | None = None, *, readonly: bool = False
+        self,
+        sql: str,
+        parameters: dict[str, Any] | None = None,
+        *,
+        readonly: bool = False,
+        settings: dict[str, Any] | None = None,
     ) -> tuple[list[str], list[list[Any]]]:
-        result = self.client.query(sql, parameters=parameters, settings={"readonly": 1} if readonly else None)
+        """Rows of ``sql``; ``settings`` go with the query (``readonly`` adds ``readonly=1``)."""
+        sent = {**(settings or {}), **({"readonly": 1} if readonly else {})}
+        result = self.client.query(sql, parameters=parameters, settings=sent or None)
         return list(result.column_names), [list(r) for r in result.result_rows]
 
     def command(self, sql: str) -> None:

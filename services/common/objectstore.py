@@ -122,6 +122,8 @@ class ObjectStore:
                 timeout=urllib3.Timeout(connect=5, read=120),
                 maxsize=16,
                 retries=urllib3.Retry(total=5, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]),
+                cert_reqs="CERT_REQUIRED",
+                ca_certs=settings.ca_file,
             ),
         )
         self.keyring: Keyring | None = (

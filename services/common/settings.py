@@ -21,6 +21,7 @@ from services.console.settings import ConsoleSettings
 from services.erasure.settings import RetentionSettings
 from services.frames.settings import FramesSettings
 from services.fusion.settings import FusionSettings
+from services.identity.settings import IdentitySettings
 from services.ingest.settings import IngestSettings
 from services.sink.settings import SinkSettings
 from services.speech.settings import SpeechSettings
@@ -87,6 +88,10 @@ class S3Settings(BaseModel):
     keys_bucket: str = Field(
         "sightline-keys", description="Bucket for per-interview data keys, stored only wrapped by the KEK."
     )
+    ca_file: str | None = Field(
+        None,
+        description="CA bundle (PEM) verifying the endpoint's certificate with secure=true (default: the system's).",
+    )
 
 
 class ClickHouseSettings(BaseModel):
@@ -97,6 +102,9 @@ class ClickHouseSettings(BaseModel):
         description="`chdb:///abs/path` for the embedded engine, `http(s)://user:pw@host:port` for a server.",
     )
     database: str = Field("sightline", description="Database holding Sightline tables.")
+    ca_file: str | None = Field(
+        None, description="CA bundle (PEM) that verifies an https:// server's certificate (default: the system's)."
+    )
     insert_batch_rows: int = Field(5000, ge=1, description="Rows that trigger a batch insert.")
     insert_batch_seconds: float = Field(1.0, gt=0, description="Age of the oldest buffered row that triggers a flush.")
     max_attempts: int = Field(5, ge=1, description="Attempts for an insert failing with a transient error.")
@@ -177,6 +185,7 @@ class Settings(BaseSettings):
     sink: SinkSettings = Field(default_factory=SinkSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    identity: IdentitySettings = Field(default_factory=IdentitySettings)
 
 
 @lru_cache(maxsize=1)

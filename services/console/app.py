@@ -8,6 +8,7 @@ store from worker threads; a decision goes to Kafka through the project's produc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -19,13 +20,15 @@ from aiohttp import web
 from aiokafka import AIOKafkaProducer
 from prometheus_client import CollectorRegistry, Counter
 
-from services.common.chdb_owner import OwnerUnavailable, open_warehouse, read_owner
+from services.common.chdb_owner import OwnerUnavailable, RemoteWarehouse, open_warehouse, read_owner
 from services.common.clickhouse import is_chdb
 from services.common.contracts import ReviewDecision, encode, message_headers, message_key, topic_for
 from services.common.contracts.types import ProfileLabel
 from services.common.kafka import create_producer, physical_topic
 from services.common.objectstore import ObjectStore
 from services.common.settings import Settings
+from services.identity.access_log import AccessRecord, write_access
+from services.identity.tokens import Identity, IdentityError, Role, own_token
 from services.report.page import CONTENT_SECURITY_POLICY as REPORT_POLICY
 
 from . import pages, queries
@@ -236,6 +239,10 @@ class ReviewConsole:
             return self._not_found(user, session, "The stored report of this profile is missing.")
         except Exception as exc:
             return self._unavailable(user, session, Unavailable(f"object store: {exc}"))
+        try:
+            await self._record(request, user, "report", profile.interview_id, f"report v{version}")
+        except Unavailable as exc:  # no record, no report
+            return self._unavailable(user, session, exc)
         log.info("report read", extra={**_who(user), "interview_id": profile.interview_id, "profile_version": version})
         headers = {**_HEADERS, "Content-Security-Policy": f"{REPORT_POLICY}; frame-ancestors 'self'"}
         return web.Response(body=body, content_type="text/html", charset="utf-8", headers=headers)
@@ -292,6 +299,9 @@ class ReviewConsole:
         except Unavailable as exc:
             return self._unavailable(user, session, exc)
         if not found:
+            with contextlib.suppress(Unavailable):  # the refusal stands whether or not it could be logged
+                reason = f"not a profiled interview of tenant {user.tenant_id}"
+                await self._record(request, user, "report", interview_id, "profile", refused=reason)
             return self.refuse(
                 request,
                 user,
@@ -300,6 +310,25 @@ class ReviewConsole:
                 f"Interview {interview_id} is not a profiled interview of tenant {user.tenant_id}.",
             )
         return found
+
+    async def _record(
+        self, request: web.Request, user: ConsoleUser, action: str, interview_id: str, subject: str,
+        refused: str | None = None,
+    ) -> None:  # fmt: skip
+        """An access-log row for a console user's read (or refused read)."""
+        record = AccessRecord(
+            action, user.tenant_id, "refused" if refused else "allowed", interview_id=interview_id, subject=subject,
+            reason=refused or "", origin=f"console user {user.tenant_id}/{user.username} from {request.remote}",
+        )  # fmt: skip
+        identity = Identity(name=user.decision_author, tenant_id=user.tenant_id, role=Role(user.role.value))
+
+        def write(warehouse: Any) -> None:
+            if isinstance(warehouse, RemoteWarehouse):
+                warehouse.record_access(record)  # the owner names the console's identity; origin names the user
+            else:
+                write_access(warehouse, identity, record)
+
+        await self._read(write)
 
     async def _read(self, query: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.to_thread(self._read_now, query, *args)
@@ -310,7 +339,7 @@ class ReviewConsole:
         if is_chdb(clickhouse.dsn) and read_owner(clickhouse.dsn) is None:
             raise Unavailable(f"no process owns {clickhouse.dsn}: start the sink or `sightline db serve`")
         try:
-            warehouse = open_warehouse(clickhouse)
+            warehouse = open_warehouse(clickhouse, token=console_token(self.settings))
         except (OwnerUnavailable, OSError) as exc:
             raise Unavailable(str(exc)) from exc
         try:
@@ -327,6 +356,15 @@ class ReviewConsole:
         log.error("console read failed", extra={"tenant_id": user.tenant_id, "error": str(exc)})
         message = f"The data could not be read right now ({exc}); try again shortly."
         return html(pages.error_page("Unavailable", message, user, self.signer.csrf_token(session)), status=503)
+
+
+def console_token(settings: Settings) -> str | None:
+    """The console's own token for the embedded database's endpoint (its reads are on behalf of signed-in
+    users, each bound to the user's tenant by the console's parameterised queries)."""
+    try:
+        return own_token(settings.identity)
+    except IdentityError:
+        return None
 
 
 def _who(user: ConsoleUser) -> dict[str, str]:

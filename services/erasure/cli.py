@@ -97,23 +97,30 @@ def expired_requests(settings: Settings, tenant_id: str | None) -> list[Candidat
 @click.option("--interview", "interviews", multiple=True, help="An interview to erase (repeatable).")
 @click.option("--expired", is_flag=True, help="Erase every interview whose retention ended (the schedule's job).")
 @click.option("--direct", is_flag=True, help="Erase in this process instead of asking the sink; prints the receipt.")
-@click.option("--requested-by", default="cli", show_default=True, help="Pseudonymous id of who asked (receipt).")
+@click.option("--requested-by", help="Pseudonymous id of who asked (receipt); default: the caller's identity.")
 def erase_cmd(
     tenant: str | None,
     candidate: str | None,
     interviews: tuple[str, ...],
     expired: bool,
     direct: bool,
-    requested_by: str,
+    requested_by: str | None,
 ) -> None:
     """Erase a candidate's data from every store (objects, data keys, every table) and record a receipt."""
     from pydantic import ValidationError
 
+    from services.access import Action
     from services.common.kafka import publish_events
+    from services.identity.commands import authorized
 
     settings = get_settings()
     if expired == bool(candidate or interviews):
         raise click.UsageError("give either --expired, or --tenant with --candidate and/or --interview")
+    # Only an admin erases, and only in its own tenant; an installation-wide admin sweeps every tenant.
+    caller = authorized(Action.ERASE, tenant)
+    if tenant is None and caller.identity.tenant_id != "*":
+        tenant = caller.identity.tenant_id
+    requested_by = requested_by or caller.identity.name
     try:
         if expired:
             requests = expired_requests(settings, tenant)

@@ -101,13 +101,16 @@ class ProfileNotFound(LookupError):
     """No stored profile for the interview (or not that version)."""
 
 
-def find_tenants(store: ObjectStore, work_bucket: str, interview_id: str) -> list[str]:
-    """Tenants that have a stored profile for an interview id (ids are unique only within a tenant)."""
-    tenants = [
+def find_tenants(
+    store: ObjectStore, work_bucket: str, interview_id: str, *, among: list[str] | None = None
+) -> list[str]:
+    """Tenants (of ``among``, default every tenant) that have a stored profile for an interview id (ids are
+    unique only within a tenant)."""
+    tenants = among if among is not None else [
         o.object_name.rstrip("/")
         for o in store.client.list_objects(work_bucket, recursive=False)
         if o.object_name and o.is_dir
-    ]
+    ]  # fmt: skip
     return [t for t in tenants if store.list_keys(work_bucket, f"{t}/{interview_id}/fusion/profiles/")]
 
 

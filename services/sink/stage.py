@@ -52,6 +52,7 @@ from services.common.migrations import migrate
 from services.common.settings import Settings
 from services.common.worker import StageWorker
 from services.erasure.erase import digest
+from services.identity.tokens import TokenDirectory
 from services.sink.batches import TableBatches
 from services.sink.callback import CallbackSender
 from services.sink.dead_letters import DeadLetterInput, DeadLetterProcessor
@@ -173,7 +174,7 @@ class SinkStage:
         holder = read_owner(ch.dsn)
         if holder is not None:
             raise RuntimeError(f"the chDB directory is owned by process {holder.pid}; stop it before the sink")
-        self._owner = ChdbOwner(ch)
+        self._owner = ChdbOwner(ch, _token_directory(self.settings))
         self.warehouse = self._owner.warehouse
 
     async def _serve_owner(self, owner: ChdbOwner) -> None:
@@ -386,3 +387,13 @@ __all__ = [
     "StatusWorker",
     "make",
 ]
+
+
+def _token_directory(settings: Settings) -> TokenDirectory | None:
+    """Identities the owner's query endpoint admits; with none defined it refuses every request (the sink still
+    runs: it writes, others cannot read until identities exist)."""
+    identity = settings.identity
+    if identity.tokens_file is None and identity.tokens_json is None:
+        log.warning("no identities defined (SIGHTLINE_IDENTITY__TOKENS_FILE): the query endpoint refuses every request")
+        return None
+    return TokenDirectory.from_settings(identity)

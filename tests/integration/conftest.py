@@ -62,3 +62,15 @@ def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setting
         yield settings
     finally:
         stop_stack(settings)
+
+
+@pytest.fixture(scope="session")
+def access_log_dsn(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A migrated embedded database of its own, for commands whose reads are written to the access log but which
+    read nothing else from ClickHouse (dead letters from the topic, reports from the object store)."""
+    import subprocess
+
+    dsn = f"chdb://{tmp_path_factory.mktemp('access-log') / 'ch'}"
+    env = {**os.environ, "SIGHTLINE_CLICKHOUSE__DSN": dsn}
+    subprocess.run([sys.executable, "-m", "services.cli", "db", "migrate"], env=env, check=True, capture_output=True)
+    return dsn

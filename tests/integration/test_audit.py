@@ -13,6 +13,7 @@ from pathlib import Path
 
 from services.common.contracts import ReviewDecision
 from services.common.settings import Settings
+from tests.identities import identity_env
 from tests.integration.stage_fixtures import example
 from tests.integration.test_demographics import demographics_event
 from tests.integration.test_sink import (
@@ -52,13 +53,13 @@ DECISIONS = [
 ]
 
 
-def audit_cli(settings: Settings, *args: str, role: str = "auditor") -> subprocess.CompletedProcess[str]:
+def audit_cli(settings: Settings, *args: str, who: str = "acme-us-auditor") -> subprocess.CompletedProcess[str]:
     today = datetime.now(UTC).date()
     env = {
         **os.environ,
         "SIGHTLINE_CLICKHOUSE__DSN": settings.clickhouse.dsn,
         "SIGHTLINE_CLICKHOUSE__DATABASE": settings.clickhouse.database,
-        "SIGHTLINE_ROLE": role,
+        **identity_env(who),
     }
     command = ["audit", "bias", "--tenant", T, "--job", "REQ-1187", "--from", str(today - timedelta(days=30))]
     return subprocess.run(
@@ -114,8 +115,8 @@ async def test_the_audit_runs_on_the_stored_data_before_and_after_review_decisio
     expected = {**expected_counts(candidates), "candidate_demographics": len(selfid)}
     await run_sink_until(settings, "g-audit", lambda: all_stored(settings, expected))
 
-    refused = audit_cli(settings, "--format", "json", role="reviewer")
-    assert refused.returncode == 1 and "may not read candidate_demographics" in refused.stderr
+    refused = audit_cli(settings, "--format", "json", who="acme-us-reviewer")
+    assert refused.returncode == 1 and "may not use audit (roles allowed: auditor)" in refused.stderr
     assert refused.stdout == ""
 
     run = audit_cli(settings, "--format", "json")

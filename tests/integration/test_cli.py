@@ -62,6 +62,10 @@ def test_unreachable_broker_gives_a_clear_error_and_exit_code(stack_settings: Se
 
 def test_query_opens_the_directory_itself_when_no_owner_runs(tmp_path: Path) -> None:
     env = {**os.environ, "SIGHTLINE_CLICKHOUSE__DSN": f"chdb://{tmp_path / 'ch'}"}
+    unmigrated = _run(["query", "SELECT 1"], env)  # no access log to write the read to: nothing is shown
+    assert unmigrated.returncode == 1 and "could not be written to the access log" in unmigrated.stderr
+    assert unmigrated.stdout == ""
+    assert _run(["db", "migrate"], env).returncode == 0
     result = _run(["query", "--format", "json", "SELECT 1 + 1 AS two, 'zh' AS lang"], env)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {"two": 2, "lang": "zh"}

@@ -20,6 +20,7 @@ from services.common.chdb_owner import RemoteWarehouse, owner_file, read_owner
 from services.common.clickhouse import BatchBuffer, DirectWarehouse
 from services.common.migrations import MIGRATIONS_DIR, MigrationError, load_migrations, migrate
 from services.common.settings import ClickHouseSettings, Settings
+from tests.identities import token_of
 
 SIGHTLINE = str(Path(sys.executable).with_name("sightline"))
 
@@ -150,7 +151,7 @@ def test_other_processes_query_the_owned_directory_through_its_owner(
     assert refused.returncode == 1 and "readonly" in refused.stderr.lower()
     record = read_owner(ch.dsn)
     assert record is not None
-    remote = RemoteWarehouse(record, ch.database)
+    remote = RemoteWarehouse(record, ch.database, token=token_of("ops"))
     with pytest.raises(PermissionError):
         remote.command("DROP TABLE owned.stage_status")
     assert remote.query_rows("SELECT count() FROM owned.stage_status")[1] == [[0]]

@@ -21,6 +21,7 @@ DLQ = dead_letter_topic("ingest")
 def _cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
+        "SIGHTLINE_CLICKHOUSE__DSN": settings.clickhouse.dsn,
         "SIGHTLINE_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
         "SIGHTLINE_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
         "COLUMNS": "200",
@@ -35,8 +36,13 @@ def _cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-async def test_list_and_replay_put_the_exact_message_back(stack_settings: Settings) -> None:
-    settings = isolated(stack_settings)
+def _logged(settings: Settings, dsn: str) -> Settings:
+    """Reading dead letters is written to the access log: a migrated database holds it."""
+    return settings.model_copy(update={"clickhouse": settings.clickhouse.model_copy(update={"dsn": dsn})})
+
+
+async def test_list_and_replay_put_the_exact_message_back(stack_settings: Settings, access_log_dsn: str) -> None:
+    settings = _logged(isolated(stack_settings), access_log_dsn)
     await create_topics(settings.kafka, [SOURCE, DLQ])
     good = InterviewCompleted.model_validate(dict(example("interview-completed"), interview_id="iv-dlq-1"))
     value = encode(good)
@@ -70,8 +76,8 @@ async def test_list_and_replay_put_the_exact_message_back(stack_settings: Settin
     assert record.headers[REPLAY_HEADER] == str(transient.event_id).encode()
 
 
-def test_an_unreachable_broker_is_exit_code_3(stack_settings: Settings) -> None:
-    settings = isolated(stack_settings)
+def test_an_unreachable_broker_is_exit_code_3(stack_settings: Settings, access_log_dsn: str) -> None:
+    settings = _logged(isolated(stack_settings), access_log_dsn)
     settings = settings.model_copy(
         update={"kafka": settings.kafka.model_copy(update={"bootstrap_servers": "127.0.0.1:1"})}
     )

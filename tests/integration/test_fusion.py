@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -231,7 +232,9 @@ async def test_failed_units_and_failed_media_end_in_flagged_profiles_without_wai
     assert {"media_unprocessable", "insufficient_data"} <= set(unprocessable.data_quality)
 
 
-async def test_the_report_command_writes_the_stored_profiles_report(stack_settings: Settings, tmp_path: Path) -> None:
+async def test_the_report_command_writes_the_stored_profiles_report(
+    stack_settings: Settings, tmp_path: Path, access_log_dsn: str
+) -> None:
     settings = fusion_settings(stack_settings)
     await create_topics(settings.kafka, TOPICS)
     ingested, events = interview(STRONG, "report")
@@ -244,10 +247,12 @@ async def test_the_report_command_writes_the_stored_profiles_report(stack_settin
         "SIGHTLINE_S3__ACCESS_KEY": settings.s3.access_key,
         "SIGHTLINE_S3__SECRET_KEY": settings.s3.secret_key.get_secret_value(),
         "SIGHTLINE_S3__WORK_BUCKET": settings.s3.work_bucket,
+        "SIGHTLINE_CLICKHOUSE__DSN": access_log_dsn,  # every report read goes to the access log
     }
+    cli = [sys.executable, "-m", "services.cli"]
 
     def report(*args: str) -> subprocess.CompletedProcess[str]:
-        command = [sys.executable, "-m", "services.cli", "report", *args]
+        command = [*cli, "report", *args]
         return subprocess.run(command, env=env, capture_output=True, text=True, timeout=180, cwd=tmp_path)
 
     english = report(ingested.interview_id, "--out", "en.html", "--pdf")
@@ -262,6 +267,10 @@ async def test_the_report_command_writes_the_stored_profiles_report(stack_settin
     assert missing.returncode == 1 and "give --tenant" in missing.stderr
     wrong_version = report(ingested.interview_id, "--version", "7")
     assert wrong_version.returncode == 1 and "not 7" in wrong_version.stderr
+    log = subprocess.run([*cli, "access-log", "--format", "json", "--interview", ingested.interview_id], env=env,
+                         capture_output=True, text=True, timeout=180, cwd=tmp_path)  # fmt: skip
+    reads = [json.loads(line) for line in log.stdout.splitlines()]
+    assert [(r["action"], r["outcome"], r["actor"]) for r in reads] == [("report", "allowed", "ops")] * 2, log.stderr
 
 
 async def test_parts_recomputed_by_other_models_are_scored_again_once_and_plain_replays_are_not(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
 from services.analyse.pipeline import DEPLOYED_STAGES
@@ -84,11 +85,12 @@ def test_an_interview_rejected_at_ingest_is_finished_without_a_profile() -> None
     assert tracker.finished() and tracker.failed(INTERVIEW)
 
 
-def test_the_demo_publishes_each_candidates_self_identification_and_names_the_audit() -> None:
+def test_the_demo_publishes_each_candidates_self_identification_and_names_the_audit(tmp_path: Path) -> None:
     from datetime import timedelta
 
     from services.common.contracts import InterviewCompleted, message_key
     from services.demo import DEMO_INTERVIEWS, audit_command, self_identification
+    from services.identity.local import ensure_local_identities
 
     base = InterviewCompleted.model_validate(example("interview-completed.en-IE"))
     events = [
@@ -111,7 +113,35 @@ def test_the_demo_publishes_each_candidates_self_identification_and_names_the_au
     assert message_key(selfid[0]) == b"demo/cand_demo000"
     assert self_identification(events) == selfid  # the same ids on a re-run: the sink keeps one row each
     day = base.interview_started_at.date()
-    assert audit_command(events) == (
-        f"SIGHTLINE_ROLE=auditor sightline audit bias --tenant demo --from {day} --to {day + timedelta(days=2)} "
+    identities = ensure_local_identities(tmp_path, "demo")
+    as_auditor = (
+        f"SIGHTLINE_IDENTITY__TOKENS_FILE={tmp_path / 'tokens.json'} "
+        f"SIGHTLINE_IDENTITY__TOKEN_FILE={tmp_path / 'demo-auditor.token'}"
+    )
+    assert audit_command(events, identities) == (
+        f"{as_auditor} sightline audit bias --tenant demo --from {day} --to {day + timedelta(days=2)} "
         "--out .local/reports/bias-audit.html"
     )
+
+
+def test_the_local_identities_are_one_per_role_drawn_once_and_private(tmp_path: Path) -> None:
+    from services.identity.local import ensure_local_identities
+    from services.identity.settings import IdentitySettings
+    from services.identity.tokens import resolve_identity
+
+    first = ensure_local_identities(tmp_path / "ids", "demo")
+    tokens = {name: path.read_text() for name, path in first.token_files.items()}
+    roles = {}
+    for name, path in first.token_files.items():
+        assert path.stat().st_mode & 0o777 == 0o600
+        identity, _ = resolve_identity(IdentitySettings(tokens_file=first.tokens_file, token_file=path))
+        assert identity.name == name and identity.tenant_id == "demo"
+        roles[name] = identity.role.value
+    assert roles == {"demo-admin": "admin", "demo-analyst": "analyst", "demo-reviewer": "reviewer",
+                     "demo-auditor": "auditor", "demo-console": "reviewer"}  # fmt: skip
+    assert "slt_" not in first.tokens_file.read_text()  # digests only
+    again = ensure_local_identities(tmp_path / "ids", "demo")
+    assert {name: path.read_text() for name, path in again.token_files.items()} == tokens  # reused
+    first.token_files["demo-admin"].unlink()
+    redrawn = ensure_local_identities(tmp_path / "ids", "demo")
+    assert redrawn.token_files["demo-analyst"].read_text() != tokens["demo-analyst"]

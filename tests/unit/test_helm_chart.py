@@ -86,9 +86,11 @@ CONSOLE_ON: dict[str, Any] = {
         "allowFrom": [{"namespaceSelector": {"matchLabels": {"name": "ingress"}}}],
     }
 }
+IDENTITIES_ON: dict[str, Any] = {"identity": {"tokens": {"existingSecret": "sightline-identities"}}}
 VALUE_SETS: dict[str, list[dict[str, Any] | Path]] = {
     "defaults": [REQUIRED],
     "console-on": [REQUIRED, CONSOLE_ON],
+    "identities": [REQUIRED, CONSOLE_ON, IDENTITIES_ON],
     "gpu-off": [REQUIRED, CHART / "values-cpu.yaml"],
     "speech-on-gpu": [REQUIRED, {"services": {"speech": {"gpu": {"enabled": True, "count": 2}}}}],
     "keda-off": [REQUIRED, {"autoscaling": {"keda": {"enabled": False}}}],
@@ -1113,3 +1115,27 @@ def test_the_review_console_needs_its_users_and_session_key(secret: str, tmp_pat
     values = {"console": {**CONSOLE_ON["console"], secret: {"existingSecret": ""}}}
     with pytest.raises(RenderError, match=rf"console\.{secret}\.existingSecret is required"):
         render([REQUIRED, values], tmp_path)
+
+
+# ---- identities ---------------------------------------------------------------------------------------------------
+
+
+def test_the_tokens_document_comes_from_a_secret_into_every_pod(monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = {"secretKeyRef": {"name": "sightline-identities", "key": "tokens.json"}}
+    specs = dict(pod_specs(rendered("identities")))
+    assert specs and all(
+        env_of(c).get("SIGHTLINE_IDENTITY__TOKENS_JSON") == expected
+        for spec in specs.values()
+        for c in spec["containers"]
+    )
+    # ... among them the migration Job, which creates each tenant's ClickHouse roles and row policies from it.
+    assert any(
+        "migrate" in " ".join(c.get("args", []) + c.get("command", [])) for s in specs.values() for c in s["containers"]
+    )
+    assert not any(
+        "SIGHTLINE_IDENTITY__TOKENS_JSON" in env_of(c)
+        for _, spec in pod_specs(rendered("defaults"))
+        for c in spec["containers"]
+    )
+    monkeypatch.setenv("SIGHTLINE_IDENTITY__TOKENS_JSON", '{"identities": []}')
+    assert Settings().identity.tokens_json is not None  # the variable is the setting the services read

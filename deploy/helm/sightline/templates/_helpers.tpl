@@ -305,6 +305,13 @@ runtimeClassName: {{ . }}
       key: {{ $root.Values.clickhouse.dsnKey }}
 - name: SIGHTLINE_CLICKHOUSE__DATABASE
   value: {{ $root.Values.clickhouse.database | quote }}
+{{- if $root.Values.identity.tokens.existingSecret }}
+- name: SIGHTLINE_IDENTITY__TOKENS_JSON
+  valueFrom:
+    secretKeyRef:
+      name: {{ $root.Values.identity.tokens.existingSecret }}
+      key: {{ $root.Values.identity.tokens.key }}
+{{- end }}
 - name: SIGHTLINE_OBSERVABILITY__LOG_LEVEL
   value: {{ $root.Values.logLevel | quote }}
 - name: SIGHTLINE_OBSERVABILITY__LOG_FORMAT
