@@ -37,8 +37,10 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "schemas" / "examples" / "v1"
 
 
 def example(name: str) -> dict[str, object]:
-    matches = sorted(EXAMPLES.glob(f"{name}*.json"))
-    data: dict[str, object] = json.loads(matches[0].read_text())
+    """The example ``<name>.json``, or the first variant of it (``<name>.<variant>.json``) when there is none."""
+    exact = EXAMPLES / f"{name}.json"
+    path = exact if exact.exists() else sorted(EXAMPLES.glob(f"{name}.*.json"))[0]
+    data: dict[str, object] = json.loads(path.read_text())
     return data
 
 

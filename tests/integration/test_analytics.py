@@ -18,6 +18,7 @@ import pytest
 
 from services.common.contracts import MediaIngested, SpeechResults, VisionFeatures, topic_for
 from services.common.settings import Settings
+from services.erasure.cli import candidate_request
 from tests.integration.kafka_helpers import publish
 from tests.integration.test_sink import (
     CHUNKS,
@@ -296,6 +297,13 @@ def time_to_review(rows: list[list[Any]]) -> None:
     assert rows == [["REQ-1187", 3, 4.0, 5.0], ["REQ-2040", 1, 30.0, 30.0]]
 
 
+def candidate_erased(rows: list[list[Any]]) -> None:
+    # The request published below, for a candidate of no stored interview: one receipt, nothing removed.
+    [[erasure_id, reason, requested_at, completed_at, interviews, keys, rows_deleted]] = rows
+    assert erasure_id and reason == "candidate_request" and completed_at >= requested_at
+    assert interviews == 0 and keys == 0 and not any(rows_deleted.values())
+
+
 def outcomes_with_profile(rows: list[list[Any]]) -> None:
     v1 = {c.interview_id: overall(c, 1) for c in (A0, A1, A3)}
     assert overall(A3, 2) != v1["IV-A3"]  # the re-score after the decision is not what was decided on
@@ -332,6 +340,7 @@ CHECKS: dict[str, Callable[[list[list[Any]]], None]] = {
     "Override reasons": override_reasons,
     "Time to review per job": time_to_review,
     "Outcomes with the profile current at decision time": outcomes_with_profile,
+    "Was this candidate erased?": candidate_erased,
 }
 
 
@@ -353,14 +362,16 @@ POISON = b'{"event_type": "speech-results", "tenant_id": '
 
 async def test_documented_queries_answer_from_the_sinks_rows(stack_settings: Settings) -> None:
     settings = await sink_settings(stack_settings)
-    await publish_events(settings, [*(e for c in CANDIDATES for e in interview_events(c)), bad_event()])
+    erasure = candidate_request("acme", "cand_5d21b8e07a", (), "analytics-test")
+    await publish_events(settings, [*(e for c in CANDIDATES for e in interview_events(c)), bad_event(), erasure])
     await publish(settings.kafka, topic_for(SpeechResults), [(None, POISON)])  # dead-lettered by the sink
     expected = expected_counts(CANDIDATES)
 
     async def loaded() -> bool:
         failed = await query(settings, "SELECT count() FROM sightline.stage_status FINAL WHERE state = 'failed'")
         letters = await query(settings, "SELECT count() FROM sightline.dead_letters FINAL")
-        return failed == [[2]] and letters == [[1]] and await all_stored(settings, expected)
+        receipts = await query(settings, "SELECT count() FROM sightline.erasure_receipts FINAL")
+        return failed == [[2]] and letters == [[1]] and receipts == [[1]] and await all_stored(settings, expected)
 
     await run_sink_until(settings, "g-analytics", lambda: _safely(loaded))
     problems = []

@@ -153,6 +153,7 @@ def vision_event(c: Candidate, index: int) -> VisionFeatures:
         "second_face": [],
     }
     summary["look_away_count"] = 1
+    data["gaze"] = []  # no per-frame gaze: fusion keeps the eye contact and look-aways these rows describe
     return VisionFeatures.model_validate(data)
 
 
