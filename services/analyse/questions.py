@@ -120,17 +120,7 @@ def plan_questions(
             raise QuestionsError(
                 f"{where}: question {number + 1} starts at {start:g} s, after the recording's end ({duration_s:.1f} s)"
             )
-        bank = _bank_match(model, spec.text)
-        pressure = spec.pressure if spec.pressure is not None else bool(bank and bank.pressure)
-        questions.append(
-            {
-                "question_id": spec.question_id or (bank.id if bank else f"q{number + 1}"),
-                "text": spec.text,
-                "start_s": start,
-                "end_s": min(float(end), duration_s),
-                "pressure": pressure,
-            }
-        )
+        questions.append({**_listed(spec, number, model), "start_s": start, "end_s": min(float(end), duration_s)})
     return QuestionPlan(questions, windows_known=True, asked=list(specs))
 
 
@@ -138,19 +128,20 @@ def untimed_questions(specs: Sequence[QuestionSpec], model: CompetencyModel, *, 
     """Question windows unknown: no window is sent. A file's questions go as untimed questions in the order asked
     (with the bank's id where the text is a bank question); the job's own bank is not repeated in the event, as the
     speech stage reads it from the competency model."""
-    untimed = []
-    if from_file:
-        for number, spec in enumerate(specs):
-            bank = _bank_match(model, spec.text)
-            pressure = spec.pressure if spec.pressure is not None else bool(bank and bank.pressure)
-            untimed.append(
-                {
-                    "question_id": spec.question_id or (bank.id if bank else f"q{number + 1}"),
-                    "text": spec.text,
-                    "pressure": pressure,
-                }
-            )
+    untimed = [_listed(spec, number, model) for number, spec in enumerate(specs)] if from_file else []
     return QuestionPlan([], windows_known=False, asked=list(specs), untimed=untimed)
+
+
+def _listed(spec: QuestionSpec, number: int, model: CompetencyModel) -> dict[str, Any]:
+    """Id, text and pressure of the ``number``-th question of a file: a bank question keeps the bank's id (so its
+    answer is scored against the competencies the model names for it) and pressure."""
+    bank = _bank_match(model, spec.text)
+    pressure = spec.pressure if spec.pressure is not None else bool(bank and bank.pressure)
+    return {
+        "question_id": spec.question_id or (bank.id if bank else f"q{number + 1}"),
+        "text": spec.text,
+        "pressure": pressure,
+    }
 
 
 def _normalised(text: str) -> str:

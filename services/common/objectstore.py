@@ -435,17 +435,11 @@ class _KeyObjects:
         self.store.client.remove_object(bucket, key)
 
 
-class OpenedReader(io.RawIOBase):
-    """Read-only, seekable plain view of a sealed recording: one ranged GET and one decryption per segment."""
+class _SeekableObject(io.RawIOBase):
+    """A read-only, seekable view of an object of ``_size`` bytes at position ``_pos``."""
 
-    def __init__(self, store: ObjectStore, bucket: str, key: str, layout: StreamLayout, data_key: DataKey) -> None:
-        self._store, self._bucket, self._key = store, bucket, key
-        self._layout, self._data_key = layout, data_key
-        self._size = layout.plain_size
-        self._pos = 0
-        self._segment = -1
-        self._plain = b""
-        self.requests = 0
+    _size: int
+    _pos: int
 
     @property
     def size(self) -> int:
@@ -464,6 +458,19 @@ class OpenedReader(io.RawIOBase):
         base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
         self._pos = max(0, base + offset)
         return self._pos
+
+
+class OpenedReader(_SeekableObject):
+    """Read-only, seekable plain view of a sealed recording: one ranged GET and one decryption per segment."""
+
+    def __init__(self, store: ObjectStore, bucket: str, key: str, layout: StreamLayout, data_key: DataKey) -> None:
+        self._store, self._bucket, self._key = store, bucket, key
+        self._layout, self._data_key = layout, data_key
+        self._size = layout.plain_size
+        self._pos = 0
+        self._segment = -1
+        self._plain = b""
+        self.requests = 0
 
     def readinto(self, b: Any) -> int:
         view = memoryview(b).cast("B")
@@ -483,7 +490,7 @@ class OpenedReader(io.RawIOBase):
         return filled
 
 
-class RangedReader(io.RawIOBase):
+class RangedReader(_SeekableObject):
     """Read-only, seekable view of an object through ranged GETs with one read-ahead buffer."""
 
     def __init__(self, store: ObjectStore, bucket: str, key: str, size: int, buffer_size: int) -> None:
@@ -494,24 +501,6 @@ class RangedReader(io.RawIOBase):
         self._buf = b""
         self._buffer_size = buffer_size
         self.requests = 0
-
-    @property
-    def size(self) -> int:
-        return self._size
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
 
     def readinto(self, b: Any) -> int:
         view = memoryview(b).cast("B")
