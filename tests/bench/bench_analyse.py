@@ -59,6 +59,10 @@ def _finished(state: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in state.read_text().splitlines() if line.strip()]
 
 
+def _hear_interrupts() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 async def _read_topic(settings: Settings, topic: str) -> list[bytes]:
     """Every record of a topic (its producers have stopped), read with a throwaway consumer."""
     consumer = AIOKafkaConsumer(**connection_kwargs(settings.kafka, "bench-read"), enable_auto_commit=False)
@@ -99,7 +103,11 @@ async def run(stack: Settings) -> dict[str, Any]:
     log = home / f"analyse-{suffix}.log"
     with log.open("ab") as out:
         started = time.perf_counter()
-        first = subprocess.Popen(command, env=env, cwd=PROJECT_ROOT, stdout=out, stderr=out)
+        # A user's Ctrl-C: the command must hear SIGINT even when the bench itself was started in the background,
+        # where the shell leaves it ignored (and a child would inherit that).
+        first = subprocess.Popen(
+            command, env=env, cwd=PROJECT_ROOT, stdout=out, stderr=out, preexec_fn=_hear_interrupts
+        )
         # Interrupted once a fifth is finished: interviews settle in bursts (the sink stores a batch at a time),
         # so waiting for half can see the whole batch finish first, and nothing would be resumed.
         some = max(1, RECORDINGS // 5)
