@@ -3,7 +3,7 @@
 ``SIGHTLINE_BENCH_ANALYSE_RECORDINGS`` short generated recordings (default 50) of
 ``SIGHTLINE_BENCH_ANALYSE_SECONDS`` seconds each (default 10) go through the command as a user runs it: it
 starts the six stages itself, ``SIGHTLINE_BENCH_ANALYSE_CONCURRENCY`` interviews at a time (default 4). When
-a fifth of the batch is finished it gets Ctrl-C; the same command then resumes. Measured: recordings per minute and
+half the batch is finished it gets Ctrl-C; the same command then resumes. Measured: recordings per minute and
 recording-minutes per wall-minute over both runs (model loading included: that is what a user waits for);
 checked: every recording has exactly one stored profile, no finished interview was published again, and none
 was lost (the state file, the profile topic and ClickHouse agree).
@@ -29,6 +29,7 @@ from services.common.kafka import connection_kwargs, physical_topic
 from services.common.objectstore import ObjectStore
 from services.common.settings import PROJECT_ROOT, Settings, settings_env
 from services.samples import SampleSpec, generate_interview
+from tests.interrupts import hear_interrupts
 
 RECORDINGS = int(os.environ.get("SIGHTLINE_BENCH_ANALYSE_RECORDINGS", "50"))
 SECONDS = float(os.environ.get("SIGHTLINE_BENCH_ANALYSE_SECONDS", "10"))
@@ -57,10 +58,6 @@ def _finished(state: Path) -> list[dict[str, Any]]:
     if not state.exists():
         return []
     return [json.loads(line) for line in state.read_text().splitlines() if line.strip()]
-
-
-def _hear_interrupts() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 async def _read_topic(settings: Settings, topic: str) -> list[bytes]:
@@ -103,15 +100,9 @@ async def run(stack: Settings) -> dict[str, Any]:
     log = home / f"analyse-{suffix}.log"
     with log.open("ab") as out:
         started = time.perf_counter()
-        # A user's Ctrl-C: the command must hear SIGINT even when the bench itself was started in the background,
-        # where the shell leaves it ignored (and a child would inherit that).
-        first = subprocess.Popen(
-            command, env=env, cwd=PROJECT_ROOT, stdout=out, stderr=out, preexec_fn=_hear_interrupts
-        )
-        # Interrupted once a fifth is finished: interviews settle in bursts (the sink stores a batch at a time),
-        # so waiting for half can see the whole batch finish first, and nothing would be resumed.
-        some = max(1, RECORDINGS // 5)
-        while len(_finished(state)) < some and first.poll() is None and time.perf_counter() - started < TIMEOUT_S:
+        first = subprocess.Popen(command, env=env, cwd=PROJECT_ROOT, stdout=out, stderr=out, preexec_fn=hear_interrupts)
+        half = RECORDINGS // 2
+        while len(_finished(state)) < half and first.poll() is None and time.perf_counter() - started < TIMEOUT_S:
             time.sleep(0.5)
         first.send_signal(signal.SIGINT)
         first_code = first.wait(timeout=300)

@@ -21,6 +21,7 @@ from services.common.settings import Settings
 from services.samples import SampleSpec, generate_interview
 from tests.integration.kafka_helpers import isolated, read_all
 from tests.integration.test_pipeline_restart import stack_env
+from tests.interrupts import hear_interrupts
 
 ROOT = Path(__file__).resolve().parents[2]
 IN = topic_for(InterviewCompleted)
@@ -134,7 +135,9 @@ async def test_an_interrupted_batch_resumes_without_redoing_finished_interviews(
     args = command(recordings, state, "--concurrency", "1", "--tenant", "resume")
     log = tmp_path / "first.log"
     with log.open("w") as sink:
-        first = subprocess.Popen(args, env=analyse_env(settings), cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT)
+        first = subprocess.Popen(
+            args, env=analyse_env(settings), cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT, preexec_fn=hear_interrupts
+        )
     deadline = time.monotonic() + RUN_TIMEOUT_S
     while not finished(state) and first.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)
