@@ -49,6 +49,7 @@ from services.samples.event import interview_event
 from services.sink.stage import make as make_sink
 from services.speech.stage import make as make_speech
 from services.vision.stage import make as make_vision
+from tests.identities import token_of
 from tests.integration.kafka_helpers import (
     Record,
     committed_total,
@@ -131,8 +132,11 @@ def count(warehouse: Warehouse, sql: str) -> int:
 async def until_rows(settings: Settings, sql: str, wanted: int, timeout_s: float) -> None:
     """Poll the sink's warehouse (through its owner endpoint) until ``sql`` counts ``wanted``."""
 
+    # Demographics are an auditor's (services/access.py); everything else reads as the platform's admin.
+    who = "ops-auditor" if "candidate_demographics" in sql else "ops"
+
     def enough() -> bool:
-        warehouse = open_warehouse(settings.clickhouse)
+        warehouse = open_warehouse(settings.clickhouse, token=token_of(who))
         try:
             return count(warehouse, sql) >= wanted
         except Exception:  # the sink may not have created the tables or published its endpoint yet
@@ -148,7 +152,7 @@ async def _committed(settings: Settings, topic: str, wanted: int) -> bool:
 
 
 def expired_ids(settings: Settings, now: datetime) -> set[str]:
-    remote = open_warehouse(settings.clickhouse)
+    remote = open_warehouse(settings.clickhouse, token=token_of("ops"))
     try:
         return {e.interview_id for e in expired_interviews(remote, settings.retention, now=now)}
     finally:
