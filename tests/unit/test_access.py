@@ -83,6 +83,7 @@ def test_the_audit_command_refuses_other_roles_before_reading_anything(tmp_path:
     args = ["audit", "bias", "--tenant", "acme-us", "--from", "2026-01-01", "--to", "2026-06-30"]
     missing = tmp_path / "no-database-here"
     env = {"SIGHTLINE_CLICKHOUSE__DSN": f"chdb://{missing}", **identity_env("acme-reviewer")}
+    get_settings.cache_clear()  # settings are read once per process: an earlier test's must not answer here
     result = CliRunner().invoke(cli, args, env=env)
     assert result.exit_code == 1
     assert "refused: acme-reviewer (reviewer of tenant acme) may not use audit (roles allowed: auditor)" in (
@@ -95,6 +96,7 @@ def test_the_audit_command_refuses_other_roles_before_reading_anything(tmp_path:
     assert not missing.exists()  # refused before any database was opened
     backwards = CliRunner().invoke(cli, [*args[:5], "2026-07-01", "--to", "2026-06-30"], env=env)
     assert backwards.exit_code == 2 and "--from is after --to" in backwards.output
+    get_settings.cache_clear()  # and this test's must not answer later ones
 
 
 def _as(name: str, tenant: str, role: Role) -> Identity:
