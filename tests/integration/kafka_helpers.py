@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -14,7 +15,20 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from services.common.contracts import EventBase, StageStatus, decode, topic_for
 from services.common.kafka import connection_kwargs, ensure_topics, physical_group, physical_topic
+from services.common.objectstore import ObjectStore
 from services.common.settings import KafkaSettings, ObservabilitySettings, Settings, WorkerSettings
+
+
+def pipeline_settings(settings: Settings, home: Path, **s3: Any) -> Settings:
+    """`isolated` settings with buckets of their own (plus ``s3`` overrides) and an embedded database under
+    ``home``, for a test that runs the whole pipeline; the buckets exist."""
+    base = isolated(settings)
+    suffix = uuid.uuid4().hex[:8]
+    buckets = {"raw_bucket": f"raw-{suffix}", "work_bucket": f"work-{suffix}", "report_bucket": f"rep-{suffix}"}
+    clickhouse = base.clickhouse.model_copy(update={"dsn": f"chdb://{home / 'chdb'}"})
+    out = base.model_copy(update={"s3": base.s3.model_copy(update={**buckets, **s3}), "clickhouse": clickhouse})
+    ObjectStore(out.s3).ensure_buckets()
+    return out
 
 
 def isolated(settings: Settings, **worker: Any) -> Settings:

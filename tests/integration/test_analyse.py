@@ -9,17 +9,15 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 
 from services.common.clickhouse import DirectWarehouse
 from services.common.contracts import InterviewCompleted, decode, topic_for
-from services.common.objectstore import ObjectStore
 from services.common.settings import Settings
 from services.samples import SampleSpec, generate_interview
-from tests.integration.kafka_helpers import isolated, read_all
+from tests.integration.kafka_helpers import pipeline_settings, read_all
 from tests.integration.test_pipeline_restart import stack_env
 from tests.interrupts import hear_interrupts
 
@@ -41,15 +39,7 @@ def recordings(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def settings(stack_settings: Settings, tmp_path: Path) -> Settings:
-    base = isolated(stack_settings)
-    suffix = uuid.uuid4().hex[:8]
-    s3 = base.s3.model_copy(
-        update={"raw_bucket": f"raw-{suffix}", "work_bucket": f"work-{suffix}", "report_bucket": f"rep-{suffix}"}
-    )
-    clickhouse = base.clickhouse.model_copy(update={"dsn": f"chdb://{tmp_path / 'chdb'}"})
-    settings = base.model_copy(update={"s3": s3, "clickhouse": clickhouse})
-    ObjectStore(settings.s3).ensure_buckets()
-    return settings
+    return pipeline_settings(stack_settings, tmp_path)
 
 
 def analyse_env(settings: Settings) -> dict[str, str]:

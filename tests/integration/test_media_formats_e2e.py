@@ -31,7 +31,6 @@ from services.common.contracts import (
     topic_for,
 )
 from services.common.engines import create_worker
-from services.common.objectstore import ObjectStore
 from services.common.settings import Settings
 from services.frames.stage import make as make_frames
 from services.fusion.stage import make as make_fusion
@@ -44,7 +43,7 @@ from tests.integration.kafka_helpers import (
     Record,
     create_topics,
     distinct_events,
-    isolated,
+    pipeline_settings,
     publish,
     read_all,
     read_topic,
@@ -76,15 +75,7 @@ def recordings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, InterviewC
 
 @pytest.fixture
 def settings(stack_settings: Settings, tmp_path: Path) -> Settings:
-    base = isolated(stack_settings)
-    suffix = uuid.uuid4().hex[:8]
-    s3 = base.s3.model_copy(
-        update={"raw_bucket": f"raw-{suffix}", "work_bucket": f"work-{suffix}", "report_bucket": f"rep-{suffix}"}
-    )
-    clickhouse = base.clickhouse.model_copy(update={"dsn": f"chdb://{tmp_path / 'chdb'}"})
-    settings = base.model_copy(update={"s3": s3, "clickhouse": clickhouse})
-    ObjectStore(settings.s3).ensure_buckets()
-    return settings
+    return pipeline_settings(stack_settings, tmp_path)
 
 
 def _of(records: list[Record], event_type: type[Any], interview_id: str) -> list[Any]:

@@ -40,7 +40,14 @@ from services.sink.callback import STATUS_UNIT as CALLBACK_UNIT
 from services.sink.stage import make as make_sink
 from services.speech.stage import make as make_speech
 from services.vision.stage import make as make_vision
-from tests.integration.kafka_helpers import Record, create_topics, distinct_events, isolated, publish, read_topic
+from tests.integration.kafka_helpers import (
+    Record,
+    create_topics,
+    distinct_events,
+    pipeline_settings,
+    publish,
+    read_topic,
+)
 
 PROFILES = topic_for(ProfileReady)
 STATUS = topic_for(StageStatus)
@@ -60,15 +67,7 @@ def candidates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, InterviewC
 
 @pytest.fixture
 def settings(stack_settings: Settings, tmp_path: Path) -> Settings:
-    base = isolated(stack_settings)
-    suffix = uuid.uuid4().hex[:8]
-    s3 = base.s3.model_copy(
-        update={"raw_bucket": f"raw-{suffix}", "work_bucket": f"work-{suffix}", "report_bucket": f"rep-{suffix}"}
-    )
-    clickhouse = base.clickhouse.model_copy(update={"dsn": f"chdb://{tmp_path / 'chdb'}"})
-    settings = base.model_copy(update={"s3": s3, "clickhouse": clickhouse})
-    ObjectStore(settings.s3).ensure_buckets()
-    return settings
+    return pipeline_settings(stack_settings, tmp_path)
 
 
 async def test_two_candidates_end_to_end(settings: Settings, candidates: dict[str, InterviewCompleted]) -> None:
