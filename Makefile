@@ -40,7 +40,13 @@ $(CLIPS_STAMP): scripts/install-speech-clips.sh | $(BIN)/python
 	bash scripts/install-speech-clips.sh $(BIN)/python
 	touch $(CLIPS_STAMP)
 
-setup: $(STAMP) $(ZH_STAMP) $(HELM) $(CLIPS_STAMP) ## Create the virtualenvs and install everything
+# MediaPipe's face-mesh, iris, hand and pose models, unpacked from the mediapipe wheel on PyPI (see the script).
+MP_STAMP := .local/models/mediapipe/.installed
+$(MP_STAMP): scripts/install-mediapipe-models.sh | $(BIN)/python
+	bash scripts/install-mediapipe-models.sh $(BIN)/python
+	touch $(MP_STAMP)
+
+setup: $(STAMP) $(ZH_STAMP) $(HELM) $(CLIPS_STAMP) $(MP_STAMP) ## Create the virtualenvs and install everything
 
 up: setup ## Start the local stack (broker, S3 gateway) and prepare topics, buckets and tables
 	$(BIN)/sightline stack up
