@@ -26,6 +26,8 @@ DEFAULT_SCOPES: tuple[str, ...] = (
     ConsentScope.AUTOMATED_SCORING,
 )
 CONSENT_VERSION = "sightline-cli-1"
+#: The consent record of ``--consent-scopes``: the operator attests the consent (and the notice) on the command line.
+CLI_RECORD_REF = "sightline-cli"
 
 MISSING = (
     "analysing faces and voices needs the candidates' consent: give --consent FILE (the consent record) or "
@@ -45,8 +47,17 @@ def consent_from_scopes(value: str, granted_at: datetime) -> Consent:
         scopes=list(scopes),
         version=CONSENT_VERSION,
         granted_at=granted_at,
-        record_ref="sightline-cli",
+        record_ref=CLI_RECORD_REF,
     )
+
+
+def with_attested_notice(consent: Consent, started: datetime) -> Consent:
+    """``--consent-scopes`` attests that the candidate was told before the interview and consented: the notice is
+    dated at the interview's start. A consent file states its own ``notice_given_at`` (NYC asks for ten business
+    days ahead, which only the record can show)."""
+    if consent.record_ref != CLI_RECORD_REF or consent.notice_given_at is not None:
+        return consent
+    return consent.model_copy(update={"notice_given_at": started})
 
 
 def _scopes(value: str) -> list[str]:
@@ -85,4 +96,11 @@ def resolve_consent(file: Path | None, scopes: str | None, now: datetime) -> Con
     raise ConsentError(MISSING)
 
 
-__all__ = ["DEFAULT_SCOPES", "ConsentError", "consent_from_file", "consent_from_scopes", "resolve_consent"]
+__all__ = [
+    "DEFAULT_SCOPES",
+    "ConsentError",
+    "consent_from_file",
+    "consent_from_scopes",
+    "resolve_consent",
+    "with_attested_notice",
+]

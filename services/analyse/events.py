@@ -17,6 +17,7 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
+from services.analyse.consent import with_attested_notice
 from services.analyse.inputs import InputError, Recording
 from services.analyse.questions import QuestionPlan, QuestionsError, bank_questions, plan_questions, read_questions_file
 from services.common.competency import CompetencyModel, CompetencyModelLibrary, UnknownCompetencyModel
@@ -155,6 +156,7 @@ def _event(
     where = recording.source or str(recording.path)
     ended = datetime.fromtimestamp(recording.path.stat().st_mtime, UTC).replace(microsecond=0)
     kind = "video_with_audio" if probe.video and probe.audio else ("video" if probe.video else "audio")
+    started = ended - timedelta(seconds=probe.duration_s)
     data = {
         "event_id": str(event_id),
         "occurred_at": now.isoformat(),
@@ -169,7 +171,7 @@ def _event(
         },
         "locale": LOCALES[language],
         "jurisdiction": jurisdiction,
-        "consent": options.consent.model_dump(mode="json"),
+        "consent": with_attested_notice(options.consent, started).model_dump(mode="json"),
         "media": [
             {
                 "uri": recording.path.resolve().as_uri(),
@@ -181,7 +183,7 @@ def _event(
         ],
         "questions": questions.questions,
         "untimed_questions": questions.untimed,
-        "interview_started_at": (ended - timedelta(seconds=probe.duration_s)).isoformat(),
+        "interview_started_at": started.isoformat(),
         "interview_ended_at": ended.isoformat(),
     }
     try:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
 
 from services.common.contracts import ConsentScope, FailureCode, InterviewCompleted, InterviewContext
 from services.common.jurisdictions import DEFAULT_RULES, JurisdictionRules, rules_for, with_prohibitions
@@ -131,11 +134,48 @@ def _separate_consent_note(jurisdiction: str, policy: JurisdictionPolicy) -> str
     return f", and here also {' and '.join(extra)}" if extra else ""
 
 
+def business_days_before(notice: datetime, start: datetime) -> int:
+    """Business days (Monday to Friday, from the notice's day up to the day before the start) between the two.
+
+    Public holidays are not counted out: a tenant whose calendar has them gives the notice earlier.
+    """
+    return int(np.busday_count(notice.date(), start.date()))
+
+
+def check_notice(event: InterviewCompleted, rules: JurisdictionRules) -> None:
+    """Raises `PolicyViolation(no_notice)` when the jurisdiction asks for a notice before the interview and the
+    consent record shows none, a notice given after the interview started, or one given too few business days
+    before it (NYC Local Law 144: ten)."""
+    if not rules.notice_required:
+        return
+    where = f"jurisdiction {event.jurisdiction} ({'; '.join(rules.basis)})"
+    notice = event.consent.notice_given_at
+    if notice is None:
+        raise PolicyViolation(
+            FailureCode.NO_NOTICE,
+            f"{where} requires telling the candidate before the interview that an automated tool assesses it; "
+            "the consent record has no notice_given_at",
+        )
+    if notice > event.interview_started_at:
+        raise PolicyViolation(
+            FailureCode.NO_NOTICE,
+            f"{where} requires the notice before the interview; it was given at {notice.isoformat()}, after the "
+            f"interview started at {event.interview_started_at.isoformat()}",
+        )
+    lead = rules.notice_lead_business_days
+    if lead and (given := business_days_before(notice, event.interview_started_at)) < lead:
+        raise PolicyViolation(
+            FailureCode.NO_NOTICE,
+            f"{where} requires the notice {lead} business days before the interview; it was given {given} before",
+        )
+
+
 def decide(event: InterviewCompleted, policy: JurisdictionPolicy, limits: IngestLimits) -> InterviewContext:
     """The interview context for a processable event; raises `PolicyViolation` otherwise."""
     consent = event.consent
     if not consent.granted:
         raise PolicyViolation(FailureCode.NO_CONSENT, "the candidate did not consent to the analysis")
+    check_notice(event, policy.rules_for(event.jurisdiction))
     consented = [str(s) for s in consent.scopes]
     if not MEDIA_SCOPES & set(consented):
         raise PolicyViolation(

@@ -108,8 +108,10 @@ def interview_event(
         else []
     )
     data["untimed_questions"] = asked if windows == "untimed" else []
-    # The candidate consents to every analysis; the jurisdiction's policy (applied at ingest) decides.
+    # The candidate consents to every analysis; the jurisdiction's policy (applied at ingest) decides. The notice
+    # came with the invitation, three weeks ahead (more than the ten business days NYC asks for).
     data["consent"]["scopes"] = [scope.value for scope in ConsentScope]
+    data["consent"]["notice_given_at"] = (started - timedelta(days=21)).isoformat()
     data["job"] = {
         "job_id": job_id,
         "title": model.title.en,

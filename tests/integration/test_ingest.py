@@ -100,6 +100,11 @@ def unknown_model(event: InterviewCompleted) -> InterviewCompleted:
     return event.model_copy(update={"job": job})
 
 
+def no_notice(event: InterviewCompleted) -> InterviewCompleted:
+    """The event whose consent record shows no notice before the interview (which the EU asks for)."""
+    return event.model_copy(update={"consent": event.consent.model_copy(update={"notice_given_at": None})})
+
+
 def item(
     path: Path | str, kind: str = "video_with_audio", content_type: str = "video/mp4", **extra: Any
 ) -> dict[str, Any]:
@@ -140,6 +145,7 @@ async def test_good_media_and_the_bad_media_matrix(stack_settings: Settings, sam
         interview("iv-truncated", [item(samples.truncated)]),
         interview("iv-random", [item(samples.random)]),
         interview("iv-no-consent", [item(samples.good)], granted=False),
+        no_notice(interview("iv-no-notice", [item(samples.good)])),
         unknown_model(interview("iv-unknown-model", [item(samples.good)])),
         interview("iv-checksum", [item(samples.good, checksum={"algorithm": "sha256", "value": "0" * 64})]),
         interview("iv-missing", [item(samples.good.parent / "does-not-exist.mp4")]),
@@ -175,6 +181,7 @@ async def test_good_media_and_the_bad_media_matrix(stack_settings: Settings, sam
         "iv-truncated": ("failed", "truncated_media"),
         "iv-random": ("failed", "not_media"),
         "iv-no-consent": ("failed", "no_consent"),
+        "iv-no-notice": ("failed", "no_notice"),
         "iv-unknown-model": ("failed", "competency_model_unknown"),
         "iv-checksum": ("failed", "checksum_mismatch"),
         "iv-missing": ("failed", "unreachable_source"),

@@ -13,7 +13,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from services.analyse.consent import DEFAULT_SCOPES, ConsentError, consent_from_scopes, resolve_consent
+from services.analyse.consent import (
+    DEFAULT_SCOPES,
+    ConsentError,
+    consent_from_scopes,
+    resolve_consent,
+    with_attested_notice,
+)
 from services.analyse.events import Options, plan
 from services.analyse.inputs import InputError, Recording, expand
 from services.analyse.questions import QuestionsError, plan_questions, read_questions_file
@@ -185,6 +191,8 @@ def test_the_event_id_comes_from_the_content_and_the_options(tmp_path: Path) -> 
     assert (event.job.competency_model.id, event.job.competency_model.version) == ("software-engineer", "1.0")
     assert (event.locale, event.jurisdiction, event.tenant_id) == ("en", "EU", "local")
     assert event.consent.scopes == list(DEFAULT_SCOPES) and ConsentScope.EMOTION_INFERENCE not in event.consent.scopes
+    # --consent-scopes attests the notice too: dated at the interview's start, as the EU rules ask (before it).
+    assert event.consent.notice_given_at == event.interview_started_at
     [media] = event.media
     assert media.uri == original.resolve().as_uri() and media.kind == "video_with_audio"
     assert media.checksum is not None and media.size_bytes == original.stat().st_size
@@ -222,6 +230,8 @@ def test_consent_is_never_assumed(tmp_path: Path) -> None:
     )
     consent = resolve_consent(granted, None, NOW)
     assert consent.scopes == ["audio_analysis", "transcription", "automated_scoring"] and consent.record_ref == "CR-2"
+    # A consent record speaks for itself: no notice is added to it (ingest refuses it where notice is required).
+    assert with_attested_notice(consent, NOW).notice_given_at is None
 
 
 def test_the_command_refuses_without_consent_and_states_the_default_scopes(tmp_path: Path) -> None:

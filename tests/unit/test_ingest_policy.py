@@ -136,3 +136,52 @@ def test_announced_size_over_the_limit_is_refused_before_fetching() -> None:
         decide(event(size_bytes=2_000), JurisdictionPolicy(), IngestLimits(max_size_bytes=1_000))
     assert info.value.code == FailureCode.OVER_LIMITS
     assert IngestLimits().max_size_bytes == 4 * 1024**3 and IngestLimits().max_duration_s == 3 * 3600
+
+
+def with_notice(e: InterviewCompleted, notice: str | None) -> InterviewCompleted:
+    data = e.model_dump(mode="json")
+    data["consent"]["notice_given_at"] = notice
+    return InterviewCompleted.model_validate(data)
+
+
+@pytest.mark.parametrize("jurisdiction", ["IE", "EU", "US-IL", "US-NYC", "CN"])
+def test_where_the_law_asks_for_notice_an_interview_without_one_is_refused(jurisdiction: str) -> None:
+    with pytest.raises(PolicyViolation) as refused:
+        decide(with_notice(event(jurisdiction), None), JurisdictionPolicy(), IngestLimits())
+    assert refused.value.code == FailureCode.NO_NOTICE
+    assert jurisdiction in refused.value.message and "notice_given_at" in refused.value.message
+
+
+@pytest.mark.parametrize("jurisdiction", ["US", "US-CA", "GB"])
+def test_where_no_notice_is_required_none_is_needed(jurisdiction: str) -> None:
+    ctx = decide(with_notice(event(jurisdiction), None), JurisdictionPolicy(), IngestLimits())
+    assert ctx.permitted_analyses == ALL
+
+
+def test_a_notice_given_after_the_interview_started_is_refused() -> None:
+    late = with_notice(event("US-IL"), "2025-03-14T09:05:00Z")  # the interview started at 09:00:12
+    with pytest.raises(PolicyViolation, match="after the interview started") as refused:
+        decide(late, JurisdictionPolicy(), IngestLimits())
+    assert refused.value.code == FailureCode.NO_NOTICE
+    on_time = with_notice(event("US-IL"), "2025-03-14T08:59:00Z")
+    assert decide(on_time, JurisdictionPolicy(), IngestLimits()).permitted_analyses
+
+
+@pytest.mark.parametrize(
+    ("notice", "accepted"),
+    [
+        ("2025-02-28T17:00:00Z", True),  # Fri 28 Feb .. Thu 13 Mar: ten business days before Fri 14 Mar
+        ("2025-03-03T08:00:00Z", False),  # Mon 3 Mar: nine
+        ("2025-03-01T08:00:00Z", False),  # a Saturday is not a business day: nine too
+    ],
+)
+def test_nyc_asks_for_the_notice_ten_business_days_ahead(notice: str, accepted: bool) -> None:
+    e = with_notice(event("US-NYC"), notice)
+    if accepted:
+        assert decide(e, JurisdictionPolicy(), IngestLimits()).permitted_analyses == ALL
+    else:
+        with pytest.raises(PolicyViolation, match="10 business days") as refused:
+            decide(e, JurisdictionPolicy(), IngestLimits())
+        assert refused.value.code == FailureCode.NO_NOTICE
+    # Illinois asks for a notice before the interview, not for a lead time.
+    assert decide(with_notice(event("US-IL"), notice), JurisdictionPolicy(), IngestLimits()).permitted_analyses

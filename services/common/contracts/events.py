@@ -177,6 +177,13 @@ class Consent(Contract):
     version: Version = Field(description="Version of the consent text the candidate agreed to.")
     granted_at: Timestamp | None = Field(None, description="When consent was given; required when granted.")
     record_ref: ExternalId = Field(description="Id of the consent record in the HR system (audit trail).")
+    notice_given_at: Timestamp | None = Field(
+        None,
+        description="When the candidate was told, before the interview, that an automated tool assesses it, what "
+        "it measures and how. Required where the jurisdiction asks for notice (EU, US-IL, US-NYC, CN): without it, "
+        "or when it came after the interview started (in US-NYC: less than 10 business days before), nothing is "
+        "analysed (no_notice).",
+    )
 
 
 class InterviewCompleted(EventBase):

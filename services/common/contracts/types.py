@@ -263,6 +263,7 @@ class FailureCode(StrEnum):
     """Known failure codes. Open: consumers treat an unknown code like internal_error."""
 
     NO_CONSENT = "no_consent"
+    NO_NOTICE = "no_notice"
     POLICY_FORBIDS = "policy_forbids"
     UNREACHABLE_SOURCE = "unreachable_source"
     CHECKSUM_MISMATCH = "checksum_mismatch"
