@@ -42,6 +42,13 @@ log = logging.getLogger(__name__)
 
 STAGING_PREFIX = "_staging/"
 
+
+def staging_prefix(tenant: str, interview: str) -> str:
+    """Where an interview's uploads are staged before they get their key: named by tenant and interview, so an
+    upload left by a worker that died mid-copy is erased with the interview (and the orphan sweep finds it)."""
+    return f"{STAGING_PREFIX}{tenant}/{interview}/"
+
+
 #: Keys of one interview's media and per-frame data: ``<tenant>/<interview>/<area>/...``. With a key-encryption
 #: key configured, such objects in the raw and work buckets are sealed with the interview's data key: whole by
 #: `put_bytes`, segment by segment by the streaming uploads (recordings), and opened again by `get_bytes` and
@@ -263,7 +270,7 @@ class ObjectStore:
             data_key = self.keyring.key_for_writing(*owner)
             upload = SealingReader(reader, data_key)
             length = sealed_stream_size(length, data_key) if length >= 0 else -1
-        key = f"{STAGING_PREFIX}{uuid.uuid4().hex}"
+        key = f"{staging_prefix(*owner) if owner else STAGING_PREFIX}{uuid.uuid4().hex}"
         try:
             self.client.put_object(
                 bucket, key, cast(BinaryIO, upload), length, content_type=content_type, part_size=self.part_size

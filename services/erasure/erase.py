@@ -22,7 +22,7 @@ from typing import Any
 
 from services.common.clickhouse import Warehouse, sql_string
 from services.common.contracts import TOPICS, CandidateErasureRequested
-from services.common.objectstore import ObjectStore
+from services.common.objectstore import ObjectStore, staging_prefix
 from services.fusion.ledger import pending_key
 
 log = logging.getLogger(__name__)
@@ -142,7 +142,11 @@ class Eraser:
         deleted: dict[str, int] = {}
         data_buckets = [b for b in self.store.buckets() if b != self.store.settings.keys_bucket]
         for bucket in data_buckets:
-            deleted[bucket] = sum(self.store.delete_prefix(bucket, f"{tenant}/{i}/") for i in interviews)
+            deleted[bucket] = sum(
+                self.store.delete_prefix(bucket, prefix)
+                for i in interviews
+                for prefix in (f"{tenant}/{i}/", staging_prefix(tenant, i))
+            )
         work = self.store.settings.work_bucket
         for interview in interviews:
             marker = pending_key(tenant, interview, None)

@@ -17,7 +17,7 @@ from services.common.clickhouse import DirectWarehouse
 from services.common.contracts import CandidateErasureRequested, decode_as, topic_for
 from services.common.envelope import create_kek_file
 from services.common.migrations import migrate
-from services.common.objectstore import ObjectStore
+from services.common.objectstore import STAGING_PREFIX, ObjectStore, staging_prefix
 from services.common.settings import Settings
 from tests.integration.kafka_helpers import create_topics, read_topic
 
@@ -84,6 +84,8 @@ def seed(settings: Settings, interviews: dict[str, tuple[str, datetime]]) -> Non
             )
             store.put_bytes(settings.s3.work_bucket, f"acme/{interview}/frames/e/chunks/000000.zip", b"frames")
             store.put_bytes(settings.s3.report_bucket, f"acme/{interview}/report/profile-v1.html", b"<html>")
+            # An upload left half-way by an ingest worker that died: staged under the interview's name.
+            store.put_bytes(settings.s3.raw_bucket, f"{staging_prefix('acme', interview)}0f3a", b"recording")
     finally:
         warehouse.close()
 
@@ -97,7 +99,7 @@ def left(settings: Settings) -> tuple[set[str], set[str]]:
         warehouse.close()
     store = ObjectStore(settings.s3)
     keys = [k for b in store.buckets() for k in store.list_keys(b)]
-    return {str(r[0]) for r in rows}, {k.split("/")[1] for k in keys}
+    return {str(r[0]) for r in rows}, {k.removeprefix(STAGING_PREFIX).split("/")[1] for k in keys}
 
 
 def test_direct_erasure_of_a_candidate_prints_a_receipt_without_them(settings: Settings) -> None:
@@ -108,6 +110,7 @@ def test_direct_erasure_of_a_candidate_prints_a_receipt_without_them(settings: S
     assert receipt["interviews"] == 2 and receipt["reason"] == "candidate_request"
     assert receipt["rows_deleted"]["interviews"] == 2 and receipt["keys_destroyed"] == 2
     assert receipt["objects_deleted"][settings.s3.work_bucket] == 2
+    assert receipt["objects_deleted"][settings.s3.raw_bucket] == 2  # the staged uploads
     assert "cand_0a1" not in result.stdout and "iv-a1" not in result.stdout
     rows, objects = left(settings)
     assert rows == {"iv-b1"} and objects == {"iv-b1"}
