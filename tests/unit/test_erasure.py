@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from services.common.contracts import CandidateErasureRequested, decode_as, encode
+from services.common.contracts import TOPICS, CandidateErasureRequested, decode_as, encode
+from services.common.jurisdictions import DEFAULT_RULES
+from services.common.sealing import SEALED_TOPICS
 from services.erasure.erase import ErasureReceipt, _match, digest
 from services.erasure.retention import _expired, interview_retention_days, jurisdiction_retention
 from services.erasure.settings import RETENTION_CEILING_DAYS, RetentionSettings
@@ -130,3 +132,12 @@ def test_start_times_read_as_text_through_the_chdb_owner_count_too() -> None:
     rows = [("acme", "de-old", "DE", "2025-11-01 09:00:00.000")]
     [expired] = _expired(rows, RetentionSettings(), NOW)
     assert expired.started_at == datetime(2025, 11, 1, 9, tzinfo=UTC)
+
+
+def test_plain_topics_drop_a_candidates_records_within_the_shortest_erasure_deadline() -> None:
+    """Records on topics that are not sealed cannot be made unreadable: their retention is the erasure."""
+    shortest = min(rules.deletion_deadline_days for rules in DEFAULT_RULES.values())
+    plain = {name: spec for name, spec in TOPICS.items() if name not in SEALED_TOPICS}
+    assert "sightline.interview-completed.v1" in plain and "sightline.dead-letter.ingest.v1" in plain
+    too_long = {name: spec.retention for name, spec in plain.items() if spec.retention_ms > shortest * 86_400_000}
+    assert not too_long, f"kept past the {shortest}-day erasure deadline: {too_long}"
