@@ -46,6 +46,7 @@ from services.common.contracts import (
     message_key,
     topic_for,
 )
+from services.common.envelope import create_kek_file
 from services.common.kafka import create_producer, physical_topic
 from services.common.objectstore import ObjectStore
 from services.common.settings import Settings, get_settings
@@ -251,10 +252,17 @@ def main() -> int:
     settings = settings.model_copy(update={"identity": settings.identity.model_copy(update={
         "tokens_file": identities.tokens_file, "tokens_json": None, "token": None, "token_file": None})})  # fmt: skip
     console.print(f"acting as identities of tenant {tenant}: {identities.tokens_file}")
+    settings = sealed_at_rest(settings)
+    console.print(f"media and per-frame data are sealed at rest with per-interview keys ({settings.s3.kek_ref})")
     tracker = Tracker([e.interview_id for e in events])
     # The sink's query endpoint admits the demo's identities.
     procs = start_stages(
-        settings, list(DEPLOYED_STAGES), env={"SIGHTLINE_IDENTITY__TOKENS_FILE": str(identities.tokens_file)}
+        settings,
+        list(DEPLOYED_STAGES),
+        env={
+            "SIGHTLINE_IDENTITY__TOKENS_FILE": str(identities.tokens_file),
+            "SIGHTLINE_S3__KEK_REF": settings.s3.kek_ref or "",
+        },
     )
     console.print(f"started {', '.join(procs)} (logs: {settings.stack.home / 'logs'})")
     try:
@@ -282,6 +290,16 @@ def main() -> int:
         stop_stages(procs)
     console.print(f"The bias audit of these interviews: {audit_command(events, identities)}", soft_wrap=True)
     return 0 if len(tracker.profiles) == len(tracker.interviews) and reviewed else 1
+
+
+def sealed_at_rest(settings: Settings) -> Settings:
+    """``settings`` with envelope encryption on: the configured key-encryption key, or a local key file (the local
+    stack's stand-in for a KMS key) under the stack's home. The key bucket is created before any stage seals."""
+    if not settings.s3.kek_ref:
+        kek = create_kek_file(settings.stack.home / "keys" / "kek")
+        settings = settings.model_copy(update={"s3": settings.s3.model_copy(update={"kek_ref": f"file:{kek}"})})
+    ObjectStore(settings.s3).ensure_buckets()
+    return settings
 
 
 def _as(settings: Settings, identities: LocalIdentities, name: str) -> Settings:

@@ -10,7 +10,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from services.analyse.pipeline import DEPLOYED_STAGES
 from services.common.contracts import ProfileReady, StageName, StageState, StageStatus, decode, topic_for
+from services.common.envelope import KeyErased
 from services.common.kafka import connection_kwargs, physical_topic
+from services.common.sealing import sealer_for
 from services.common.settings import Settings
 from services.sink.callback import STATUS_UNIT as CALLBACK_UNIT
 
@@ -108,6 +110,8 @@ class StatusFeed:
         self.status_topic = physical_topic(settings.kafka, topic_for(StageStatus))
         self.profile_topic = physical_topic(settings.kafka, topic_for(ProfileReady))
         self._consumer = AIOKafkaConsumer(**connection_kwargs(settings.kafka, "progress"), enable_auto_commit=False)
+        # Statuses are sealed with the interview's key when encryption at rest is on.
+        self._sealer = sealer_for(settings)
 
     async def __aenter__(self) -> StatusFeed:
         consumer = self._consumer
@@ -141,7 +145,13 @@ class StatusFeed:
                     if isinstance(profile, ProfileReady):
                         self.tracker.add_profile(profile)
                 else:
-                    status = decode(topic_for(StageStatus), record.value or b"")
+                    value = record.value or b""
+                    if self._sealer is not None:
+                        try:
+                            value = await self._sealer.open(record.key, value)
+                        except KeyErased:
+                            continue  # an erased interview's status: nothing to follow
+                    status = decode(topic_for(StageStatus), value)
                     if isinstance(status, StageStatus):
                         self.tracker.add_status(status)
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from services.analyse.progress import StatusFeed, Tracker
+from services.common.contracts import ProfileReady, StageStatus, encode, message_key, topic_for
 from services.common.envelope import (
     EncryptionError,
     KeyErased,
@@ -19,10 +21,14 @@ from services.common.envelope import (
     is_sealed_stream,
     load_kek,
 )
+from services.common.kafka import create_producer, physical_topic
 from services.common.objectstore import ObjectStore
+from services.common.sealing import sealer_for
 from services.common.settings import Settings
 from services.common.stack import StackPaths
 from services.erasure.settings import RETENTION_CEILING_DAYS
+from tests.integration.kafka_helpers import create_topics
+from tests.integration.stage_fixtures import example
 
 PACK = b"PK\x03\x04" + bytes(range(256)) * 4096  # a 1 MiB frame pack, as far as the store is concerned
 
@@ -150,3 +156,37 @@ def test_the_local_stack_keeps_a_key_encryption_key_apart_from_the_data(stack_se
     assert paths.kek.is_file() and stat.S_IMODE(paths.kek.stat().st_mode) == 0o600
     assert len(load_kek(f"file:{paths.kek}")) == 32
     assert not paths.kek.is_relative_to(paths.s3_dir)  # not inside the gateway's storage
+
+
+async def test_the_progress_feed_opens_sealed_statuses_and_skips_erased_ones(settings: Settings) -> None:
+    """`make demo` and `sightline analyse` follow the stages' statuses, which are sealed when encryption is on."""
+    settings = settings.model_copy(
+        update={"kafka": settings.kafka.model_copy(update={"topic_prefix": f"feed{uuid.uuid4().hex[:8]}."})}
+    )
+    status_topic = topic_for(StageStatus)
+    await create_topics(settings.kafka, [status_topic, topic_for(ProfileReady)], partitions=1)
+    sealer = sealer_for(settings)
+    assert sealer is not None
+    producer = create_producer(settings.kafka, "feed-test")
+    await producer.start()
+    try:
+        for interview in ("iv-kept", "iv-erased"):
+            status = StageStatus.model_validate(
+                {**example("stage-status"), "interview_id": interview, "event_id": str(uuid.uuid4())}
+            )
+            sealed = await sealer.seal(status_topic, status, encode(status))
+            assert is_sealed(sealed)
+            await producer.send_and_wait(physical_topic(settings.kafka, status_topic), sealed, key=message_key(status))
+    finally:
+        await producer.stop()
+    keyring = ObjectStore(settings.s3).keyring
+    assert keyring is not None and keyring.destroy("acme-eu", "iv-erased") >= 1
+    tracker = Tracker(["iv-kept", "iv-erased"])
+    async with StatusFeed(settings, tracker, since_ms=0) as feed:
+        for _ in range(40):
+            await feed.poll(timeout_ms=250)
+            if tracker.counts("iv-kept", "frames")[0]:
+                break
+    assert tracker.counts("iv-kept", "frames") == (1, 1, False)
+    assert tracker.counts("iv-kept", "vision")[1] == 14  # the manifest, read from the opened status
+    assert tracker.counts("iv-erased", "frames")[0] == 0
