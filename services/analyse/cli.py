@@ -11,8 +11,10 @@ from types import FrameType
 import click
 from rich.table import Table
 
+from services.access import AccessDenied
 from services.analyse.consent import DEFAULT_SCOPES, ConsentError, resolve_consent
 from services.analyse.events import DEFAULT_JOB, DEFAULT_JURISDICTION, LOCALES, Options
+from services.analyse.identity import analyse_caller
 from services.analyse.inputs import MEDIA_EXTENSIONS, InputError, expand
 from services.analyse.pipeline import bring_up
 from services.analyse.run import Runner, StageExited, prepare, print_summaries
@@ -21,6 +23,7 @@ from services.common.competency import CompetencyModelError, CompetencyModelLibr
 from services.common.console import make_console
 from services.common.settings import get_settings
 from services.common.stack import StackError
+from services.identity.tokens import IdentityError
 
 EXIT_PROBLEM, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 1, 2, 3, 130
 
@@ -137,12 +140,20 @@ def analyse_cmd(
     batch = prepare(recordings, options, _library(), state.load(), now, say)
     code = 0
     if batch.planned:
+        try:
+            caller, stage_env = analyse_caller(settings, tenant)
+        except (IdentityError, AccessDenied) as exc:
+            err_console.print(f"[red]refused: {exc}", soft_wrap=True)
+            sys.exit(EXIT_USAGE)
         signal.signal(signal.SIGTERM, _interrupt)
         pipeline = None
         try:
-            pipeline = bring_up(settings, say, start=stages == "auto")
-            say(f"analysing {len(batch.planned)} recording(s), {concurrency} at a time")
-            Runner(settings, pipeline, state, console, concurrency=concurrency, timeout_s=timeout_s).run(batch)
+            pipeline = bring_up(settings, say, start=stages == "auto", env=stage_env)
+            say(f"analysing {len(batch.planned)} recording(s), {concurrency} at a time, as {caller.identity}")
+            runner = Runner(
+                settings, pipeline, state, console, concurrency=concurrency, timeout_s=timeout_s, caller=caller
+            )
+            runner.run(batch)
         except KeyboardInterrupt:
             done = sum(1 for s in batch.results.values() if s.ok)
             say(f"[yellow]interrupted; {done} finished and recorded in {state.path}: the same command resumes")

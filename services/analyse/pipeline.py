@@ -140,10 +140,12 @@ class Pipeline:
             self.started_stack = False
 
 
-def bring_up(settings: Settings, say: Callable[[str], None], *, start: bool = True) -> Pipeline:
+def bring_up(
+    settings: Settings, say: Callable[[str], None], *, start: bool = True, env: Mapping[str, str] | None = None
+) -> Pipeline:
     """Start the local stack when it is configured here and down, create missing topics, and start the
-    stages no running pipeline consumes for (none when ``start`` is False: the pipeline runs elsewhere).
-    Raises StackError or OSError when a dependency fails."""
+    stages no running pipeline consumes for (none when ``start`` is False: the pipeline runs elsewhere), with
+    ``env`` added to their environment. Raises StackError or OSError when a dependency fails."""
     pipeline = Pipeline(settings)
     if not start:
         return pipeline
@@ -166,7 +168,7 @@ def bring_up(settings: Settings, say: Callable[[str], None], *, start: bool = Tr
         if pipeline.reused:
             say(f"using the running stage(s): {', '.join(sorted(pipeline.reused))}")
         if missing:
-            pipeline.procs = start_stages(settings, missing)
+            pipeline.procs = start_stages(settings, missing, env)
             say(f"started {', '.join(missing)} (logs: {pipeline.logs})")
     except BaseException:
         pipeline.stop(say)

@@ -15,16 +15,20 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from services.access import AccessDenied, Action, authorize
 from services.analyse.events import Options, Planned, plan
 from services.analyse.inputs import InputError, Recording
 from services.analyse.pipeline import DEPLOYED_STAGES, Pipeline
 from services.analyse.progress import StatusFeed, Tracker
 from services.analyse.state import StateFile, Summary, summarise
+from services.common.chdb_owner import OwnerUnavailable
 from services.common.competency import CompetencyModelLibrary
 from services.common.contracts import InterviewCompleted, ProfileReady, encode, message_headers, message_key, topic_for
 from services.common.kafka import create_producer, physical_topic
 from services.common.objectstore import ObjectStore
 from services.common.settings import Settings
+from services.identity.reads import IdentityReads
+from services.identity.tokens import Caller
 
 
 @dataclass
@@ -79,6 +83,16 @@ def prepare(
     return batch
 
 
+def export_report(store: ObjectStore, out_dir: Path, profile: ProfileReady, reads: IdentityReads) -> Path | None:
+    """`write_report` as the reads' caller: authorised for the profile's tenant, and recorded in the access log
+    before the report leaves the store."""
+    authorize(reads.caller.identity, Action.REPORT, profile.tenant_id)
+    if not hasattr(profile.report, "bucket"):
+        return None
+    reads.record(Action.REPORT, profile.tenant_id, interview_id=profile.interview_id, subject="analyse export")
+    return write_report(store, out_dir, profile)
+
+
 def write_report(store: ObjectStore, out_dir: Path, profile: ProfileReady) -> Path | None:
     """The profile's stored report, copied to ``out_dir/<interview>.html`` (or .json without HTML)."""
     ref = profile.report
@@ -115,8 +129,10 @@ class Runner:
         *,
         concurrency: int,
         timeout_s: float,
+        caller: Caller,
     ) -> None:
         self.settings = settings
+        self.caller = caller
         self.pipeline = pipeline
         self.state = state
         self.console = console
@@ -172,7 +188,7 @@ class Runner:
         path = str(planned.recording.path)
         profile = tracker.profiles.get(interview)
         if profile is not None and tracker.settled(interview):
-            report = write_report(self.store, self.reports, profile)
+            report = self._export(profile, console)
             summary = summarise(profile, path, report)
             self.state.add([summary])
             console.print(f"[green]done[/] {path}: {summary.overall} {summary.label}  report: {report}", soft_wrap=True)
@@ -183,6 +199,19 @@ class Runner:
             summary = Summary(str(planned.event.event_id), interview, path, failure="; ".join(reasons))
             console.print(f"[red]failed[/] {path}: {summary.failure}", soft_wrap=True)
         batch.results[path] = summary
+
+    def _export(self, profile: ProfileReady, console: Console) -> Path | None:
+        """The report exported as the command's identity; None, said why, when its read cannot be recorded."""
+        try:
+            with IdentityReads(self.settings.clickhouse, self.caller) as reads:
+                return export_report(self.store, self.reports, profile, reads)
+        except (AccessDenied, OwnerUnavailable, RuntimeError) as exc:
+            console.print(
+                f"[yellow]the report of {profile.interview_id} was not exported: its read could not be recorded in "
+                f"the access log ({exc})",
+                soft_wrap=True,
+            )
+            return None
 
 
 class StageExited(RuntimeError):
@@ -209,4 +238,4 @@ def print_summaries(console: Console, summaries: list[Summary]) -> None:
             console.print(f"[red]{s.path} failed:[/] {s.failure}", overflow="ignore", crop=False, soft_wrap=True)
 
 
-__all__ = ["Batch", "Runner", "StageExited", "prepare", "print_summaries", "write_report"]
+__all__ = ["Batch", "Runner", "StageExited", "export_report", "prepare", "print_summaries", "write_report"]

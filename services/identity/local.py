@@ -51,13 +51,20 @@ def ensure_local_identities(directory: Path, tenant_id: str) -> LocalIdentities:
         if all(token_digest(path.read_text(encoding="utf-8")) in known for path in token_files.values()):
             return LocalIdentities(tokens_file, token_files)
     directory.mkdir(parents=True, exist_ok=True)
-    entries = []
+    # Other tenants' local identities (the demo's, a `sightline analyse --tenant` run's) stay valid.
+    entries = [e for e in _existing(tokens_file) if e.name not in names]
     for name, role in names.items():
         token = new_token()
         _write_private(token_files[name], token + "\n")
         entries.append(TokenEntry(name=name, tenant_id=tenant_id, role=role, token_sha256=token_digest(token)))
     _write_private(tokens_file, TokensDocument(identities=entries).model_dump_json(indent=2))
     return LocalIdentities(tokens_file, token_files)
+
+
+def _existing(tokens_file: Path) -> list[TokenEntry]:
+    if not tokens_file.exists():
+        return []
+    return list(TokensDocument.model_validate_json(tokens_file.read_bytes()).identities)
 
 
 def _write_private(path: Path, text: str) -> None:

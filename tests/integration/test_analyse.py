@@ -106,9 +106,15 @@ async def test_a_directory_of_recordings_becomes_profiles_and_reports(
         _, stored = warehouse.query_rows(
             f"SELECT interview_id FROM {settings.clickhouse.database}.latest_profiles ORDER BY interview_id"
         )
+        _, exports = warehouse.query_rows(
+            f"SELECT actor, action, interview_id, outcome FROM {settings.clickhouse.database}.access_log "
+            "WHERE subject = 'analyse export' ORDER BY interview_id"
+        )
     finally:
         warehouse.close()
     assert [r[0] for r in stored] == sorted(str(r["interview_id"]) for r in rows.values())
+    # Each exported report is a read in the access log, by the identity the command acted as.
+    assert exports == [["ops", "report", r[0], "allowed"] for r in stored]
 
     # Again: nothing is published or started, every profile is shown from the record of finished interviews.
     again = subprocess.run(command(recordings, state), env=analyse_env(settings), cwd=ROOT, capture_output=True,

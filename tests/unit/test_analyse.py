@@ -284,3 +284,35 @@ def test_a_batch_skips_finished_interviews_and_keeps_unreadable_files_as_failure
     failed, done = batch.summaries
     assert not failed.ok and "broken.mp4" in failed.failure and done.ok and done.label == "recommend"
     assert any("already analysed" in line for line in said) and not batch.ok
+
+
+# ---- identity ---------------------------------------------------------------------------------------------------
+
+
+def test_reports_are_read_as_the_configured_identity_when_it_may_read_the_tenants_reports(tmp_path: Path) -> None:
+    from services.access import AccessDenied
+    from services.analyse.identity import analyse_caller
+    from services.common.settings import Settings
+    from services.identity.settings import IdentitySettings
+    from tests.identities import token_of, tokens_json
+
+    def settings(name: str | None) -> Settings:
+        identity = IdentitySettings(tokens_json=tokens_json(), token=token_of(name) if name else None)
+        return Settings().model_copy(
+            update={"identity": identity, "stack": Settings().stack.model_copy(update={"home": tmp_path})}
+        )
+
+    caller, env = analyse_caller(settings("acme-analyst"), "acme")
+    assert caller.identity.name == "acme-analyst" and env == {}  # the stages already know the configured tokens
+    with pytest.raises(AccessDenied, match="tenant"):
+        analyse_caller(settings("acme-analyst"), "globex")  # another tenant's reports
+    with pytest.raises(AccessDenied, match="roles allowed"):
+        analyse_caller(settings("acme-auditor"), "acme")  # an auditor reads audits, not reports
+    # No identity configured: the tenant's local analyst, whose tokens the stages it starts are given.
+    caller, env = analyse_caller(settings(None), "local")
+    assert (caller.identity.name, caller.identity.tenant_id, caller.identity.role.value) == (
+        "local-analyst",
+        "local",
+        "analyst",
+    )
+    assert env == {"SIGHTLINE_IDENTITY__TOKENS_FILE": str(tmp_path / "identities" / "tokens.json")}

@@ -145,3 +145,19 @@ def test_the_local_identities_are_one_per_role_drawn_once_and_private(tmp_path: 
     first.token_files["demo-admin"].unlink()
     redrawn = ensure_local_identities(tmp_path / "ids", "demo")
     assert redrawn.token_files["demo-analyst"].read_text() != tokens["demo-analyst"]
+
+
+def test_another_tenants_local_identities_leave_the_first_ones_valid(tmp_path: Path) -> None:
+    from services.identity.local import ensure_local_identities
+    from services.identity.settings import IdentitySettings
+    from services.identity.tokens import resolve_identity
+
+    demo = ensure_local_identities(tmp_path / "ids", "demo")
+    local = ensure_local_identities(tmp_path / "ids", "local")
+    assert local.tokens_file == demo.tokens_file
+    for ids, name, tenant in ((demo, "demo-analyst", "demo"), (local, "local-analyst", "local")):
+        identity, _ = resolve_identity(IdentitySettings(tokens_file=ids.tokens_file, token_file=ids.token_files[name]))
+        assert (identity.name, identity.tenant_id) == (name, tenant)
+    # Drawing one tenant's again replaces only its own entries.
+    again = ensure_local_identities(tmp_path / "ids", "demo")
+    assert again.token_files["demo-analyst"].read_text() == demo.token_files["demo-analyst"].read_text()
