@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import ssl
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -37,7 +36,7 @@ from faust.types import TP, EventT, StreamT
 from mode.utils.objects import cached_property
 
 from services.common.handler import tell_assigned
-from services.common.kafka import physical_topic
+from services.common.kafka import physical_topic, ssl_context
 from services.common.offsets import PartitionOffsets
 from services.common.processing import message_meta
 from services.common.runner import StageRunner
@@ -83,7 +82,7 @@ def faust_app(settings: Settings, group_id: str) -> faust.App:
 
 
 def _credentials(kafka: KafkaSettings) -> faust.auth.Credentials | None:
-    context = ssl.create_default_context(cafile=kafka.ssl_cafile) if kafka.security_protocol.endswith("SSL") else None
+    context = ssl_context(kafka)
     if kafka.security_protocol.startswith("SASL"):
         return faust.SASLCredentials(
             username=kafka.sasl_username,

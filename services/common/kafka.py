@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -17,6 +18,17 @@ from services.common.settings import KafkaSettings, WorkerSettings
 log = logging.getLogger(__name__)
 
 
+def ssl_context(kafka: KafkaSettings) -> ssl.SSLContext | None:
+    """TLS for the SSL protocols: the brokers verified against ssl_cafile (else the system's CAs), and the client
+    certificate presented when one is configured (mutual TLS, e.g. a Strimzi KafkaUser with tls authentication)."""
+    if kafka.security_protocol not in ("SSL", "SASL_SSL"):
+        return None
+    context: ssl.SSLContext = create_ssl_context(
+        cafile=kafka.ssl_cafile, certfile=kafka.ssl_certfile, keyfile=kafka.ssl_keyfile
+    )
+    return context
+
+
 def connection_kwargs(kafka: KafkaSettings, role: str) -> dict[str, Any]:
     """Arguments every aiokafka client needs; only these differ between local and production."""
     kwargs: dict[str, Any] = {
@@ -25,8 +37,8 @@ def connection_kwargs(kafka: KafkaSettings, role: str) -> dict[str, Any]:
         "request_timeout_ms": kafka.request_timeout_ms,
         "security_protocol": kafka.security_protocol,
     }
-    if kafka.security_protocol in ("SSL", "SASL_SSL"):
-        kwargs["ssl_context"] = create_ssl_context(cafile=kafka.ssl_cafile)
+    if (context := ssl_context(kafka)) is not None:
+        kwargs["ssl_context"] = context
     if kafka.security_protocol.startswith("SASL"):
         kwargs["sasl_mechanism"] = kafka.sasl_mechanism or "PLAIN"
         kwargs["sasl_plain_username"] = kafka.sasl_username

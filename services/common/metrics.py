@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+#: Interview completed to profile stored: minutes normally, hours when a peak's backlog drains. 3600 is the
+#: SLO's bound (deploy/prometheus/alerts.yml), so it must stay a bucket edge.
+PROFILE_LATENCY_BUCKETS = (60, 120, 300, 600, 900, 1200, 1800, 2700, 3600, 5400, 7200, 10800, 14400, 28800, 86400)
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,7 @@ class StageMetrics:
     in_flight: Gauge
     paused: Gauge
     commits: Counter
+    profile_latency: Histogram
 
 
 def create_metrics(registry: CollectorRegistry | None = None) -> StageMetrics:
@@ -54,4 +58,10 @@ def create_metrics(registry: CollectorRegistry | None = None) -> StageMetrics:
             "sightline_partitions_paused", "1 while fetching is paused for back-pressure.", ["stage"], registry=reg
         ),
         commits=Counter("sightline_offset_commits", "Offset commits made.", ["stage"], registry=reg),
+        profile_latency=Histogram(
+            "sightline_profile_latency_seconds",
+            "From the interview-completed event to its first profile stored by the sink.",
+            buckets=PROFILE_LATENCY_BUCKETS,
+            registry=reg,
+        ),
     )

@@ -21,6 +21,7 @@ from typing import IO, Any, BinaryIO, cast
 import urllib3
 from minio import Minio
 from minio.commonconfig import ENABLED, ComposeSource, CopySource, Filter
+from minio.credentials.providers import ChainedProvider, EnvAWSProvider, IamAwsProvider
 from minio.error import S3Error
 from minio.lifecycleconfig import Expiration, LifecycleConfig, Rule
 
@@ -36,7 +37,6 @@ from services.common.envelope import (
     sealed_stream_size,
 )
 from services.common.settings import S3Settings
-from services.erasure.settings import RETENTION_CEILING_DAYS
 
 log = logging.getLogger(__name__)
 
@@ -115,14 +115,22 @@ class _HashingReader(io.RawIOBase):
         return data
 
 
+def _credentials(settings: S3Settings) -> dict[str, Any]:
+    """Static keys, or the pod's cloud identity: keys in the environment first, else IRSA's web identity token or
+    the instance's role (IamAwsProvider follows AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN), refreshed as they
+    expire."""
+    if settings.credentials == "environment":
+        return {"credentials": ChainedProvider([EnvAWSProvider(), IamAwsProvider()])}
+    return {"access_key": settings.access_key, "secret_key": settings.secret_key.get_secret_value()}
+
+
 class ObjectStore:
     def __init__(self, settings: S3Settings, client: Minio | None = None) -> None:
         self.settings = settings
         self.part_size = settings.part_size_mb * 1024 * 1024
         self.client = client or Minio(
             settings.endpoint,
-            access_key=settings.access_key,
-            secret_key=settings.secret_key.get_secret_value(),
+            **_credentials(settings),
             secure=settings.secure,
             region=settings.region,
             http_client=urllib3.PoolManager(
@@ -150,7 +158,8 @@ class ObjectStore:
     def ensure_buckets(self) -> None:
         for bucket in self.buckets():
             self.ensure_bucket(bucket)
-            self.expire_after(bucket, RETENTION_CEILING_DAYS)
+            if self.settings.lifecycle_days:
+                self.expire_after(bucket, self.settings.lifecycle_days)
 
     def expire_after(self, bucket: str, days: int) -> bool:
         """A lifecycle rule deleting objects ``days`` after they were written: the backstop of the retention

@@ -11,14 +11,14 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Each stage's group is defined beside the stage; these modules import nothing from services.common.
 from services.console.settings import ConsoleSettings
-from services.erasure.settings import RetentionSettings
+from services.erasure.settings import RETENTION_CEILING_DAYS, RetentionSettings
 from services.frames.settings import FramesSettings
 from services.fusion.settings import FusionSettings
 from services.identity.settings import IdentitySettings
@@ -45,6 +45,12 @@ class KafkaSettings(BaseModel):
     sasl_username: str | None = Field(None, description="SASL user name.")
     sasl_password: SecretStr | None = Field(None, description="SASL password.")
     ssl_cafile: str | None = Field(None, description="CA bundle for SSL protocols.")
+    ssl_certfile: str | None = Field(
+        None,
+        description="Client certificate (PEM, chain allowed) presented to the brokers for mutual TLS with SSL "
+        "protocols; needs ssl_keyfile.",
+    )
+    ssl_keyfile: str | None = Field(None, description="Private key (PEM) of ssl_certfile.")
     client_id: str = Field("sightline", description="Client id prefix reported to the broker.")
     topic_prefix: str = Field(
         "",
@@ -64,11 +70,23 @@ class KafkaSettings(BaseModel):
     default_partitions: int = Field(6, ge=1, description="Partitions for topics created by `sightline topics create`.")
     replication_factor: int = Field(1, ge=1, description="Replication factor for created topics.")
 
+    @model_validator(mode="after")
+    def _client_certificate_has_its_key(self) -> Self:
+        if bool(self.ssl_certfile) != bool(self.ssl_keyfile):
+            raise ValueError("ssl_certfile and ssl_keyfile go together (mutual TLS needs the certificate and its key)")
+        return self
+
 
 class S3Settings(BaseModel):
     """Object store (S3 / MinIO API) holding media, frame chunks, audio and timelines."""
 
     endpoint: str = Field("127.0.0.1:19000", description="host:port of the S3 API (no scheme).")
+    credentials: Literal["keys", "environment"] = Field(
+        "keys",
+        description="`keys`: access_key and secret_key. `environment`: the pod's cloud identity: AWS_ACCESS_KEY_ID/"
+        "AWS_SECRET_ACCESS_KEY when set, else a web identity token (IRSA: AWS_ROLE_ARN and "
+        "AWS_WEB_IDENTITY_TOKEN_FILE) or the instance's role; keys are then not needed.",
+    )
     access_key: str = Field("sightline", description="Access key id.")
     secret_key: SecretStr = Field(SecretStr("sightline-local-secret"), description="Secret key.")
     secure: bool = Field(False, description="Use HTTPS to reach the endpoint.")
@@ -91,6 +109,14 @@ class S3Settings(BaseModel):
     ca_file: str | None = Field(
         None,
         description="CA bundle (PEM) verifying the endpoint's certificate with secure=true (default: the system's).",
+    )
+    lifecycle_days: int = Field(
+        RETENTION_CEILING_DAYS,
+        ge=0,
+        le=RETENTION_CEILING_DAYS,
+        description="Days after which the buckets' lifecycle rule deletes any object, the backstop of the retention "
+        "schedule (never longer than the longest retention); 0: Sightline sets no rule (the operator manages the "
+        "buckets' lifecycle).",
     )
 
 

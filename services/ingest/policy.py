@@ -206,6 +206,7 @@ def decide(event: InterviewCompleted, policy: JurisdictionPolicy, limits: Ingest
         permitted_analyses=permitted,
         policy_version=policy.version,
         interview_started_at=event.interview_started_at,
+        interview_completed_at=event.occurred_at,
         questions=event.questions,
         untimed_questions=event.untimed_questions,
         accommodations=list(event.accommodations),

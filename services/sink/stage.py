@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry
@@ -216,7 +217,16 @@ class SinkStage:
             self.batches.add([_refused_row(event, reason)])
             raise Rejected(INVALID_ROW, reason) from None
         await self.add(rows)
+        if isinstance(event, ProfileReady):
+            self._observe_latency(event)
         return []
+
+    def _observe_latency(self, profile: ProfileReady) -> None:
+        """End-to-end latency of a first profile (a rescore's later version would measure the rescore's wait)."""
+        completed = profile.context.interview_completed_at
+        if self.metrics is None or completed is None or profile.profile_version != 1:
+            return
+        self.metrics.profile_latency.observe(max(0.0, (datetime.now(UTC) - completed).total_seconds()))
 
     async def add(self, rows: Sequence[Row]) -> None:
         """Buffer rows for the next batch insert, once the buffers have room."""

@@ -9,6 +9,7 @@ import urllib.request
 import uuid
 
 import pytest
+from pydantic import SecretStr
 
 from services.common.objectstore import STAGING_PREFIX, ChecksumMismatch, ObjectNotFound, ObjectStore, content_key
 from services.common.settings import Settings
@@ -114,3 +115,21 @@ def test_a_missing_object_or_bucket_is_object_not_found(store: ObjectStore) -> N
     with pytest.raises(ObjectNotFound):
         store.stat(bucket, "no-such-key")
     assert not store.exists(bucket, "no-such-key")
+
+
+def test_the_pods_identity_replaces_static_keys(
+    store: ObjectStore, stack_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`credentials: environment` (the chart with workload identity): no keys in the settings; the client takes
+    the identity the pod's environment gives it, here keys in AWS_* variables (IRSA gives a token file instead)."""
+    no_keys = stack_settings.s3.model_copy(
+        update={"credentials": "environment", "access_key": "unused", "secret_key": SecretStr("unused")}
+    )
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", stack_settings.s3.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", stack_settings.s3.secret_key.get_secret_value())
+    key = f"identity/{uuid.uuid4()}"
+    ObjectStore(no_keys).put_bytes(no_keys.work_bucket, key, b"as the pod")
+    assert store.get_bytes(no_keys.work_bucket, key) == b"as the pod"
+    # The static keys of the same settings are not what signed: with keys mode they are refused.
+    with pytest.raises(Exception, match=r"InvalidAccessKeyId|SignatureDoesNotMatch|Access Denied"):
+        ObjectStore(no_keys.model_copy(update={"credentials": "keys"})).get_bytes(no_keys.work_bucket, key)

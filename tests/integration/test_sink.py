@@ -418,6 +418,8 @@ async def test_events_become_rows_and_a_replay_changes_nothing(stack_settings: S
     exposed = generate_latest(sink.metrics.registry).decode()
     status_in = f'sightline_messages_in_total{{stage="sink-status",topic="{topic_for(StageStatus)}"}}'
     assert status_in in exposed and 'sightline_messages_in_total{stage="sink",' in exposed
+    # Each interview's first profile is timed from its interview-completed event (a second version is a rescore).
+    assert f"sightline_profile_latency_seconds_count {float(len(CANDIDATES))}" in exposed
     assert {t: len(rows) for t, rows in first.items()} == expected
     strong = {r[0]: r for r in first["profiles"] if r[1] == 1}
     assert strong["IV-S-1"][3] == "recommend" and strong["IV-W-1"][3] == "reject"

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from services.common.kafka import create_consumer, create_producer, ensure_topics
+from services.common.kafka import create_consumer, create_producer, ensure_topics, ssl_context
 from services.common.objectstore import ObjectStore
 from services.common.settings import KafkaSettings, S3Settings, WorkerSettings
 from services.common.stack import find_juicefs, find_tansu, free_loopback_ports, probe_kafka
@@ -124,14 +124,24 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
 
 
 @contextlib.asynccontextmanager
-async def tls_terminator(pki: Pki, listen_port: int, upstream_port: int) -> AsyncIterator[list[int]]:
-    """TLS on ``listen_port``, plaintext to the broker on ``upstream_port``; yields the count of TLS sessions."""
+async def tls_terminator(
+    pki: Pki, listen_port: int, upstream_port: int, *, client_certificates: list[str] | None = None
+) -> AsyncIterator[list[int]]:
+    """TLS on ``listen_port``, plaintext to the broker on ``upstream_port``; yields the count of TLS sessions.
+    With ``client_certificates`` (a list it fills with the clients' common names), clients must present a
+    certificate of the test CA (mutual TLS, as a broker with ``ssl.client.auth=required``)."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(pki.cert, pki.key)
+    if client_certificates is not None:
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.load_verify_locations(pki.ca)
     sessions = [0]
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         sessions[0] += 1
+        if client_certificates is not None:
+            peer = writer.get_extra_info("peercert")
+            client_certificates.append(dict(field[0] for field in peer["subject"])["commonName"])
         up_reader, up_writer = await asyncio.open_connection("127.0.0.1", upstream_port)
         await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
 
@@ -166,29 +176,61 @@ def _listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+async def _round_trip(kafka: KafkaSettings, topic: str) -> list[bytes]:
+    """Create the topic, produce one record and consume it back through the settings' connection."""
+    await ensure_topics(kafka, [(topic, 1)])
+    producer = create_producer(kafka, "tls-test")
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, b"over tls", key=b"k")
+    finally:
+        await producer.stop()
+    consumer = create_consumer(kafka, WorkerSettings(auto_offset_reset="earliest"), f"g-{topic}", "tls-test")
+    await consumer.start()
+    try:
+        consumer.subscribe([topic])
+        batch = await consumer.getmany(timeout_ms=15_000)
+        while not batch:
+            batch = await consumer.getmany(timeout_ms=15_000)
+    finally:
+        await consumer.stop()
+    return [m.value for records in batch.values() for m in records]
+
+
 async def test_kafka_clients_speak_tls_verified_by_the_configured_ca(pki: Pki, plain_broker: tuple[int, int]) -> None:
     broker_port, tls_port = plain_broker
     kafka = KafkaSettings(bootstrap_servers=f"127.0.0.1:{tls_port}", security_protocol="SSL", ssl_cafile=str(pki.ca))
     topic = f"tls-{uuid.uuid4().hex[:8]}"
     async with tls_terminator(pki, tls_port, broker_port) as sessions:
-        await ensure_topics(kafka, [(topic, 1)])
-        producer = create_producer(kafka, "tls-test")
-        await producer.start()
-        try:
-            await producer.send_and_wait(topic, b"over tls", key=b"k")
-        finally:
-            await producer.stop()
-        consumer = create_consumer(kafka, WorkerSettings(auto_offset_reset="earliest"), f"g-{topic}", "tls-test")
-        await consumer.start()
-        try:
-            consumer.subscribe([topic])
-            batch = await consumer.getmany(timeout_ms=15_000)
-            while not batch:
-                batch = await consumer.getmany(timeout_ms=15_000)
-        finally:
-            await consumer.stop()
-        assert [m.value for records in batch.values() for m in records] == [b"over tls"]
+        assert await _round_trip(kafka, topic) == [b"over tls"]
         assert sessions[0] >= 2  # bootstrap and broker connections all came through TLS
         # A client that trusts only the system's CAs is refused at the handshake: the chain is verified.
         with pytest.raises(ssl.SSLCertVerificationError):
             await asyncio.open_connection("127.0.0.1", tls_port, ssl=ssl.create_default_context())
+
+
+async def test_kafka_clients_present_their_certificate_for_mutual_tls(pki: Pki, plain_broker: tuple[int, int]) -> None:
+    """SSL_CERTFILE/SSL_KEYFILE (a Strimzi KafkaUser's user.crt and user.key in the chart): the brokers' side
+    requires a client certificate of its CA and sees the client's name in it."""
+    broker_port, tls_port = plain_broker
+    kafka = KafkaSettings(
+        bootstrap_servers=f"127.0.0.1:{tls_port}",
+        security_protocol="SSL",
+        ssl_cafile=str(pki.ca),
+        ssl_certfile=str(pki.client_cert),
+        ssl_keyfile=str(pki.client_key),
+    )
+    clients: list[str] = []
+    async with tls_terminator(pki, tls_port, broker_port, client_certificates=clients):
+        assert await _round_trip(kafka, f"mtls-{uuid.uuid4().hex[:8]}") == [b"over tls"]
+        assert clients and set(clients) == {"sightline-client"}
+        # Without the certificate the broker side refuses the handshake: it really asks for one.
+        anonymous = ssl_context(kafka.model_copy(update={"ssl_certfile": None, "ssl_keyfile": None}))
+        assert anonymous is not None
+        accepted = len(clients)
+        reader, writer = await asyncio.open_connection("127.0.0.1", tls_port, ssl=anonymous)
+        # TLS 1.3: the client's side of the handshake ends first; the server's refusal closes the connection.
+        assert await asyncio.wait_for(reader.read(1), 10) == b""
+        writer.close()
+        assert len(clients) == accepted  # never got past the broker side's handshake
+        assert set(clients) == {"sightline-client"}

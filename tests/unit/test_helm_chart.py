@@ -40,6 +40,10 @@ CUSTOM_KINDS = {
     ("keda.sh/v1alpha1", "ScaledObject"),
     ("keda.sh/v1alpha1", "TriggerAuthentication"),
     ("monitoring.coreos.com/v1", "ServiceMonitor"),
+    ("monitoring.coreos.com/v1", "PrometheusRule"),
+    ("kafka.strimzi.io/v1beta2", "KafkaTopic"),
+    ("kafka.strimzi.io/v1beta2", "KafkaUser"),
+    ("clickhouse.altinity.com/v1", "ClickHouseInstallation"),
 }
 # Variables the chart sets that are not settings: read by the contracts loader and the topics Job.
 NON_SETTING_VARS = {"SIGHTLINE_SCHEMAS_DIR", "SIGHTLINE_TOPIC_PARTITIONS"}
@@ -87,6 +91,51 @@ CONSOLE_ON: dict[str, Any] = {
     }
 }
 IDENTITIES_ON: dict[str, Any] = {"identity": {"tokens": {"existingSecret": "sightline-identities"}}}
+#: Kafka run by Strimzi: topics as KafkaTopics, the services authenticated as a KafkaUser with a client certificate.
+STRIMZI_MTLS: dict[str, Any] = {
+    "kafka": {
+        "bootstrapServers": "events-kafka-bootstrap.kafka:9093",
+        "securityProtocol": "SSL",
+        "topicPrefix": "prod.",
+        "strimzi": {"cluster": "events", "topics": {"enabled": True}, "user": {"enabled": True}},
+    },
+    "topics": {"partitions": {"sightline.frame-chunk-ready.v1": 48}},
+}
+STRIMZI_SCRAM: dict[str, Any] = {
+    "kafka": {
+        "securityProtocol": "SASL_SSL",
+        "saslMechanism": "SCRAM-SHA-512",
+        "strimzi": {
+            "cluster": "events",
+            "topics": {"enabled": True},
+            "user": {"enabled": True, "authentication": "scram-sha-512"},
+        },
+    }
+}
+#: What an operator preparing a peak turns on: private CAs, the pod's cloud identity for S3, a ClickHouse cluster
+#: of the Altinity operator, the rules and the dashboard for the Operator and Grafana, a per-node model cache.
+PEAK_OPERATIONS: dict[str, Any] = {
+    "s3": {"caSecret": "corp-ca", "lifecycleDays": 200, "auth": {"workloadIdentity": True}},
+    "serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/sightline"}},
+    "clickhouse": {
+        "caSecret": "corp-ca",
+        "installation": {
+            "enabled": True,
+            "replicas": 2,
+            "keeper": {"nodes": [{"host": "keeper-0.keeper", "port": 2181}, {"host": "keeper-1.keeper", "port": 2181}]},
+            "user": {"passwordSecret": "clickhouse-password"},
+        },
+    },
+    "metrics": {
+        "prometheusRule": {"enabled": True, "labels": {"release": "kube-prometheus"}},
+        "grafanaDashboard": {
+            "enabled": True,
+            "namespace": "monitoring",
+            "annotations": {"grafana_folder": "Sightline"},
+        },
+    },
+    "cacheVolume": {"hostPath": {"path": "/var/cache/sightline", "type": "DirectoryOrCreate"}},
+}
 VALUE_SETS: dict[str, list[dict[str, Any] | Path]] = {
     "defaults": [REQUIRED],
     "console-on": [REQUIRED, CONSOLE_ON],
@@ -103,6 +152,9 @@ VALUE_SETS: dict[str, list[dict[str, Any] | Path]] = {
         REQUIRED,
         {"kafka": {"securityProtocol": "SASL_PLAINTEXT", "auth": {"username": "u", "password": "p"}}},
     ],
+    "strimzi-mtls": [REQUIRED, STRIMZI_MTLS],
+    "strimzi-scram": [REQUIRED, STRIMZI_SCRAM],
+    "peak-operations": [REQUIRED, PEAK_OPERATIONS],
     "monitoring-and-models": [
         REQUIRED,
         {
@@ -322,8 +374,9 @@ def test_the_values_schema_rejects_invalid_values(invalid: dict[str, Any], tmp_p
 
 #: Every kind of resource the chart can render, for the name-length check.
 EVERYTHING_ON: dict[str, Any] = {
-    "kafka": {"securityProtocol": "SASL_SSL", "caSecret": "kafka-ca", "auth": {"username": "u", "password": "p"}},
-    "metrics": {"serviceMonitor": {"enabled": True}},
+    "kafka": {"securityProtocol": "SASL_SSL", "caSecret": "kafka-ca", **STRIMZI_SCRAM["kafka"]},
+    "metrics": {"serviceMonitor": {"enabled": True}, **PEAK_OPERATIONS["metrics"]},
+    "clickhouse": PEAK_OPERATIONS["clickhouse"],
 }
 
 
@@ -332,13 +385,18 @@ def test_every_name_fits_in_63_characters_and_stays_unique(release: str, tmp_pat
     """Helm allows 53-character release names; the chart's suffixes must not push a name past 63."""
     docs = render([REQUIRED, EVERYTHING_ON], tmp_path, release=release)
     kinds = {doc["kind"] for doc in docs}
-    assert {"Deployment", "Job", "Secret", "ConfigMap", "ScaledObject", "TriggerAuthentication"} <= kinds
+    assert {
+        "Deployment", "Job", "Secret", "ConfigMap", "ScaledObject", "TriggerAuthentication", "KafkaTopic", "KafkaUser",
+        "PrometheusRule", "ClickHouseInstallation",
+    } <= kinds  # fmt: skip
     names = [(doc["kind"], doc["metadata"]["name"]) for doc in docs]
     for kind, name in names:
         assert len(name) <= 63 and not name.endswith("-"), (kind, name)
     assert len(names) == len(set(names)), sorted(names)
     # The names that must differ per component still say which component they are.
-    assert {name.rsplit("-", 1)[-1] for kind, name in names if kind == "Job"} == {"migrate", "topics"}
+    assert {name.rsplit("-", 1)[-1] for kind, name in names if kind == "Job"} == {"migrate"}  # topics: KafkaTopics
+    topics = [name for kind, name in names if kind == "KafkaTopic"]
+    assert len(topics) == len(TOPICS) and all(name.endswith("-v1") for name in topics)
     assert {name.rsplit("-", 1)[-1] for kind, name in names if kind == "Deployment"} == set(STAGES)
     for doc in docs:
         if (doc["apiVersion"], doc["kind"]) not in CUSTOM_KINDS:
@@ -1139,3 +1197,219 @@ def test_the_tokens_document_comes_from_a_secret_into_every_pod(monkeypatch: pyt
     )
     monkeypatch.setenv("SIGHTLINE_IDENTITY__TOKENS_JSON", '{"identities": []}')
     assert Settings().identity.tokens_json is not None  # the variable is the setting the services read
+
+
+# ---- Kafka run by Strimzi, mutual TLS, managed cloud brokers -------------------------------------------------------
+
+
+def _secret_volumes(spec: dict[str, Any]) -> dict[str, str]:
+    """Secret name by mount path, for one container of a pod spec."""
+    volumes = {v["name"]: v["secret"]["secretName"] for v in spec["volumes"] if "secret" in v}
+    (c,) = spec["containers"]
+    return {m["mountPath"]: volumes[m["name"]] for m in c["volumeMounts"] if m["name"] in volumes}
+
+
+def test_strimzi_topics_are_the_registrys_with_replication_that_suits_acks_all(monkeypatch: pytest.MonkeyPatch) -> None:
+    docs = rendered("strimzi-mtls")
+    topics = {t["spec"]["topicName"]: t for t in of_kind(docs, "KafkaTopic").values()}
+    assert set(topics) == {f"prod.{name}" for name in TOPICS}
+    for name, spec in TOPICS.items():
+        topic = topics[f"prod.{name}"]
+        assert topic["metadata"]["labels"]["strimzi.io/cluster"] == "events"
+        expected_partitions = 48 if name == "sightline.frame-chunk-ready.v1" else spec.partitions
+        assert (topic["spec"]["partitions"], topic["spec"]["replicas"]) == (expected_partitions, 3), name
+        assert topic["spec"]["config"] == {
+            "retention.ms": str(spec.retention_ms),
+            "cleanup.policy": spec.cleanup_policy,
+            "max.message.bytes": str(spec.max_message_bytes),
+            # acks=all waits for 2 of 3 replicas: one broker may be down without stopping a stage
+            "min.insync.replicas": "2",
+        }, name
+    # The Topic Operator owns the topics: no topics Job, nor what only it reads.
+    assert set(of_kind(docs, "Job")) == {"rel-sightline-migrate"}
+    assert "rel-sightline-scripts" not in of_kind(docs, "ConfigMap")
+
+
+def test_the_services_authenticate_as_the_strimzi_user_with_its_certificate(monkeypatch: pytest.MonkeyPatch) -> None:
+    docs = rendered("strimzi-mtls")
+    (user,) = of_kind(docs, "KafkaUser").values()
+    name = user["metadata"]["name"]
+    assert user["spec"]["authentication"] == {"type": "tls"}
+    # Only the environment's own topics and groups (both carry the prefix).
+    acls = {
+        (a["resource"]["type"], a["resource"]["name"], a["resource"]["patternType"])
+        for a in user["spec"]["authorization"]["acls"]
+    }
+    assert acls == {("topic", "prod.sightline.", "prefix"), ("group", "prod.sightline-", "prefix")}
+    for deployment in deployments(docs).values():
+        spec = deployment["spec"]["template"]["spec"]
+        env = env_of(container(deployment))
+        mounts = _secret_volumes(spec)
+        # Strimzi writes the user's certificate into a Secret named like the user; the brokers' CA comes from the
+        # cluster's CA Secret.
+        assert (
+            mounts["/etc/sightline/kafka-client"] == name
+            and mounts["/etc/sightline/kafka-ca"] == "events-cluster-ca-cert"
+        )
+        assert env["SIGHTLINE_KAFKA__SSL_CERTFILE"] == "/etc/sightline/kafka-client/user.crt"
+        assert env["SIGHTLINE_KAFKA__SSL_KEYFILE"] == "/etc/sightline/kafka-client/user.key"
+        for var, value in env.items():
+            monkeypatch.setenv(var, value if isinstance(value, str) else "from-a-secret")
+        kafka = Settings().kafka
+        assert (kafka.security_protocol, kafka.ssl_certfile, kafka.topic_prefix) == (
+            "SSL",
+            env["SIGHTLINE_KAFKA__SSL_CERTFILE"],
+            "prod.",
+        )
+        for var in env:
+            monkeypatch.delenv(var)
+    auth = of_kind(docs, "TriggerAuthentication")["rel-sightline-kafka"]["spec"]["secretTargetRef"]
+    assert {(a["parameter"], a["name"], a["key"]) for a in auth} == {
+        ("ca", "events-cluster-ca-cert", "ca.crt"), ("cert", name, "user.crt"), ("key", name, "user.key"),
+    }  # fmt: skip
+    # The migrations run before the user exists (pre-install): they get none of its credentials.
+    (migrate,) = of_kind(docs, "Job").values()
+    assert name not in _secret_volumes(migrate["spec"]["template"]["spec"]).values()
+    assert "SIGHTLINE_KAFKA__SSL_CERTFILE" not in env_of(container(migrate))
+
+
+def test_a_scram_strimzi_user_signs_in_by_its_name_and_the_password_strimzi_generates() -> None:
+    docs = rendered("strimzi-scram")
+    (user,) = of_kind(docs, "KafkaUser").values()
+    name = user["metadata"]["name"]
+    assert user["spec"]["authentication"] == {"type": "scram-sha-512"}
+    for deployment in deployments(docs).values():
+        env = env_of(container(deployment))
+        assert env["SIGHTLINE_KAFKA__SASL_USERNAME"] == name
+        assert env["SIGHTLINE_KAFKA__SASL_PASSWORD"] == {"secretKeyRef": {"name": name, "key": "password"}}
+        assert env["SIGHTLINE_KAFKA__SASL_MECHANISM"] == "SCRAM-SHA-512"
+    # The chart's Secret holds no Kafka credentials then; KEDA reads the same name and password.
+    secret = of_kind(docs, "Secret")["rel-sightline"]["stringData"]
+    assert not any(key.startswith("kafka") for key in secret)
+    auth = of_kind(docs, "TriggerAuthentication")["rel-sightline-kafka"]["spec"]
+    assert auth["env"] == [{"parameter": "username", "name": "SIGHTLINE_KAFKA__SASL_USERNAME"}]
+    assert {"parameter": "password", "name": name, "key": "password"} in auth["secretTargetRef"]
+    for job in of_kind(docs, "Job").values():
+        assert not {"SIGHTLINE_KAFKA__SASL_USERNAME", "SIGHTLINE_KAFKA__SASL_PASSWORD"} & set(env_of(container(job)))
+
+
+def test_a_client_certificate_of_ones_own_mounts_beside_the_ca(tmp_path: Path) -> None:
+    own = {
+        "kafka": {"securityProtocol": "SSL", "caSecret": "kafka-ca", "tls": {"clientSecret": "sightline-kafka-client"}}
+    }
+    docs = render([REQUIRED, own], tmp_path)
+    for _, spec in pod_specs(docs):
+        env = env_of(spec["containers"][0])
+        assert _secret_volumes(spec)["/etc/sightline/kafka-client"] == "sightline-kafka-client"
+        assert (env["SIGHTLINE_KAFKA__SSL_CERTFILE"], env["SIGHTLINE_KAFKA__SSL_KEYFILE"]) == (
+            "/etc/sightline/kafka-client/tls.crt", "/etc/sightline/kafka-client/tls.key",
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"kafka": {"tls": {"clientSecret": "c"}}}, r"kafka.tls.clientSecret is a TLS client certificate"),
+        (
+            {
+                "kafka": {
+                    **STRIMZI_MTLS["kafka"],
+                    "securityProtocol": "SASL_SSL",
+                    "auth": {"username": "u", "password": "p"},
+                }
+            },
+            r"authentication tls authenticates with a client certificate: set kafka.securityProtocol to SSL",
+        ),
+        ({"kafka": {**STRIMZI_SCRAM["kafka"], "saslMechanism": "PLAIN"}}, r"scram-sha-512 needs .* SCRAM-SHA-512"),
+        (
+            {"kafka": {**STRIMZI_MTLS["kafka"], "strimzi": {"cluster": "events", "user": {"enabled": True}}}},
+            r"the topics Job runs before the release's KafkaUser exists",
+        ),
+        (
+            {"kafka": {"strimzi": {"cluster": "events", "topics": {"enabled": True}}, "minInsyncReplicas": 4}},
+            r"minInsyncReplicas \(4\) is above kafka.replicationFactor \(3\)",
+        ),
+        (
+            {"kafka": {"strimzi": {"cluster": "events", "topics": {"enabled": True}}, "minInsyncReplicas": 3}},
+            r"every broker restart would stop acks=all produces; use 2",
+        ),
+        ({"kafka": {"strimzi": {"topics": {"enabled": True}}}}, r"at '/kafka/strimzi"),
+        (
+            {
+                "clickhouse": {
+                    "installation": {**PEAK_OPERATIONS["clickhouse"]["installation"], "keeper": {"nodes": []}}
+                }
+            },
+            r"replicas above 1 needs clickhouse.installation.keeper.nodes",
+        ),
+        ({"cacheVolume": {"hostPath": {"path": "/x"}, "emptyDir": {}}}, r"at '/cacheVolume'"),
+        ({"s3": {"lifecycleDays": 400}}, r"at '/s3/lifecycleDays'"),
+    ],
+)
+def test_connection_values_that_cannot_work_fail_with_the_reason(
+    values: dict[str, Any], message: str, tmp_path: Path
+) -> None:
+    with pytest.raises(RenderError, match=message):
+        render([REQUIRED, values], tmp_path)
+
+
+def test_the_network_policy_lets_the_services_reach_managed_kafka() -> None:
+    """Amazon MSK listens on 9094 (TLS), 9096 (SASL/SCRAM) and 9098 (IAM); Strimzi and Confluent on 9092-9094."""
+    (policy,) = of_kind(rendered("defaults"), "NetworkPolicy").values()
+    ports = {p["port"] for rule in policy["spec"]["egress"] for p in rule["ports"]}
+    assert {9092, 9093, 9094, 9096, 9098} <= ports
+
+
+# ---- S3 and ClickHouse as operators run them; rules and dashboard --------------------------------------------------
+
+
+def test_s3_through_the_pods_identity_with_a_private_ca_and_a_lifecycle_backstop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    docs = rendered("peak-operations")
+    # No S3 keys anywhere: the pods' service account carries the role.
+    assert not any(key.startswith("s3") for key in of_kind(docs, "Secret")["rel-sightline"]["stringData"])
+    (account,) = of_kind(docs, "ServiceAccount").values()
+    assert "eks.amazonaws.com/role-arn" in account["metadata"]["annotations"]
+    for stage, deployment in deployments(docs).items():
+        spec = deployment["spec"]["template"]["spec"]
+        env = env_of(container(deployment))
+        assert "SIGHTLINE_S3__ACCESS_KEY" not in env and spec["serviceAccountName"] == account["metadata"]["name"]
+        mounts = _secret_volumes(spec)
+        assert mounts["/etc/sightline/s3-ca"] == mounts["/etc/sightline/clickhouse-ca"] == "corp-ca"
+        for var, value in env.items():
+            monkeypatch.setenv(var, value if isinstance(value, str) else "from-a-secret")
+        settings = Settings()
+        assert (settings.s3.credentials, settings.s3.lifecycle_days) == ("environment", 200)
+        assert settings.s3.ca_file == "/etc/sightline/s3-ca/ca.crt"
+        assert settings.clickhouse.ca_file == "/etc/sightline/clickhouse-ca/ca.crt"
+        for var in env:
+            monkeypatch.delenv(var)
+        # The model cache is the node's, so weights are assembled once per node, not in every new pod.
+        volumes = {v["name"]: v for v in spec["volumes"]}
+        assert volumes["cache"] == {"name": "cache", "hostPath": PEAK_OPERATIONS["cacheVolume"]["hostPath"]}, stage
+
+
+def test_the_clickhouse_cluster_of_the_altinity_operator() -> None:
+    (chi,) = of_kind(rendered("peak-operations"), "ClickHouseInstallation").values()
+    configuration = chi["spec"]["configuration"]
+    assert configuration["clusters"] == [{"name": "sightline", "layout": {"shardsCount": 1, "replicasCount": 2}}]
+    assert configuration["zookeeper"]["nodes"][0] == {"host": "keeper-0.keeper", "port": 2181}
+    assert configuration["users"]["sightline/k8s_secret_password"] == "clickhouse-password/password"
+    assert configuration["users"]["sightline/access_management"] == 1  # the migrations create tenants' roles
+    assert not of_kind(rendered("defaults"), "ClickHouseInstallation")
+
+
+def test_the_chart_ships_the_tested_rules_and_the_dashboard_when_asked() -> None:
+    assert not of_kind(rendered("defaults"), "PrometheusRule")
+    docs = rendered("peak-operations")
+    (rule,) = of_kind(docs, "PrometheusRule").values()
+    assert rule["metadata"]["labels"]["release"] == "kube-prometheus"
+    tested = yaml.safe_load((ROOT / "deploy" / "prometheus" / "alerts.yml").read_text())
+    assert rule["spec"]["groups"] == tested["groups"]  # the very rules promtool tests
+    (dashboard,) = [c for c in of_kind(docs, "ConfigMap").values() if "sightline.json" in c.get("data", {})]
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert dashboard["metadata"]["namespace"] == "monitoring"
+    assert dashboard["metadata"]["annotations"] == {"grafana_folder": "Sightline"}
+    shipped = json.loads(dashboard["data"]["sightline.json"])
+    assert shipped == json.loads((ROOT / "deploy" / "grafana" / "sightline.json").read_text())

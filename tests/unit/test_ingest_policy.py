@@ -67,6 +67,7 @@ def test_context_copies_the_interview() -> None:
     assert ctx.source_event_id == ev.event_id
     assert (ctx.candidate_ref, ctx.job, ctx.locale, ctx.jurisdiction) == (ev.candidate_ref, ev.job, ev.locale, "CN")
     assert ctx.questions == ev.questions and ctx.interview_started_at == ev.interview_started_at
+    assert ctx.interview_completed_at == ev.occurred_at  # where the end-to-end latency is measured from
     assert ctx.policy_version == "p-7"
     assert ctx.callback == ev.callback and ctx.callback is not None  # carried to the sink, which sends it
     assert ctx.accommodations == []

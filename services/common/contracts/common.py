@@ -189,6 +189,11 @@ class InterviewContext(Contract):
     )
     policy_version: Version = Field(description="Version of the jurisdiction policy table that produced the decision.")
     interview_started_at: Timestamp = Field(description="Wall-clock start of the interview (media time 0).")
+    interview_completed_at: Timestamp | None = Field(
+        None,
+        description="occurred_at of the interview-completed event: where the end-to-end latency to the profile is "
+        "measured from; null from producers that predate it.",
+    )
     questions: Questions = Field(
         description="The questions with their answer windows, in order; empty when the windows are to be found."
     )

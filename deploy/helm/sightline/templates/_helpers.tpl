@@ -174,6 +174,7 @@ Value combinations the schema cannot express (it cannot compare two fields); inc
 template, so `helm template`, `install` and `upgrade` all stop with the reason.
 */}}
 {{- define "sightline.validateValues" -}}
+{{- include "sightline.validateKafka" . -}}
 {{- if .Values.autoscaling.enabled -}}
 {{- range $service, $svc := .Values.services -}}
 {{- if $svc.enabled -}}
@@ -228,9 +229,51 @@ runtimeClassName: {{ . }}
 {{- if has .Values.kafka.securityProtocol (list "SSL" "SASL_SSL") -}}true{{- end -}}
 {{- end -}}
 
+{{/* The Strimzi KafkaUser of the release (its name is also the SCRAM user and the Secret Strimzi writes). */}}
+{{- define "sightline.strimziUser" -}}
+{{- if .Values.kafka.strimzi.user.enabled -}}
+{{- include "sightline.componentName" (dict "root" . "suffix" "kafka-user") -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Secret holding the brokers' CA under ca.crt: the values' own, else the Strimzi cluster's CA. */}}
+{{- define "sightline.kafkaCaSecret" -}}
+{{- if include "sightline.kafkaUsesTls" . -}}
+{{- $strimzi := .Values.kafka.strimzi -}}
+{{- if .Values.kafka.caSecret -}}
+{{- .Values.kafka.caSecret -}}
+{{- else if and $strimzi.cluster (or $strimzi.user.enabled $strimzi.topics.enabled) -}}
+{{- printf "%s-cluster-ca-cert" $strimzi.cluster -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The client certificate for mutual TLS, as "secret/certKey/keyKey": the values' own, else the one Strimzi issues
+to the release's KafkaUser with tls authentication. Empty without one.
+*/}}
+{{- define "sightline.kafkaClientCert" -}}
+{{- $root := .root -}}
+{{- $tls := $root.Values.kafka.tls -}}
+{{- if $tls.clientSecret -}}
+{{- printf "%s/%s/%s" $tls.clientSecret $tls.certKey $tls.keyKey -}}
+{{- else if and (not .hook) (include "sightline.strimziUser" $root) (eq $root.Values.kafka.strimzi.user.authentication "tls") -}}
+{{- printf "%s/user.crt/user.key" (include "sightline.strimziUser" $root) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Whether the SASL password comes from the Strimzi KafkaUser's Secret (scram-sha-512 authentication). */}}
+{{- define "sightline.kafkaStrimziScram" -}}
+{{- if and (include "sightline.strimziUser" .) (eq .Values.kafka.strimzi.user.authentication "scram-sha-512") -}}true{{- end -}}
+{{- end -}}
+
 {{/* Where each credential lives: the chart's Secret or an existing one; called like credentialsSecret. */}}
 {{- define "sightline.kafkaSecret" -}}
+{{- if include "sightline.kafkaStrimziScram" .root -}}
+{{- include "sightline.strimziUser" .root -}}
+{{- else -}}
 {{- default (include "sightline.credentialsSecret" .) .root.Values.kafka.auth.existingSecret -}}
+{{- end -}}
 {{- end -}}
 {{- define "sightline.s3Secret" -}}
 {{- default (include "sightline.credentialsSecret" .) .root.Values.s3.auth.existingSecret -}}
@@ -252,9 +295,18 @@ runtimeClassName: {{ . }}
   value: {{ $root.Values.kafka.topicPrefix | quote }}
 - name: SIGHTLINE_KAFKA__SESSION_TIMEOUT_MS
   value: {{ $root.Values.kafka.sessionTimeoutMs | quote }}
-{{- if include "sightline.kafkaUsesSasl" $root }}
+{{- if and (include "sightline.kafkaUsesSasl" $root) (not (and .hook (include "sightline.kafkaStrimziScram" $root))) }}
 - name: SIGHTLINE_KAFKA__SASL_MECHANISM
   value: {{ $root.Values.kafka.saslMechanism | quote }}
+{{- if include "sightline.kafkaStrimziScram" $root }}
+- name: SIGHTLINE_KAFKA__SASL_USERNAME
+  value: {{ include "sightline.strimziUser" $root | quote }}
+- name: SIGHTLINE_KAFKA__SASL_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "sightline.strimziUser" $root }}
+      key: password
+{{- else }}
 - name: SIGHTLINE_KAFKA__SASL_USERNAME
   valueFrom:
     secretKeyRef:
@@ -266,9 +318,18 @@ runtimeClassName: {{ . }}
       name: {{ include "sightline.kafkaSecret" . }}
       key: {{ $root.Values.kafka.auth.passwordKey }}
 {{- end }}
-{{- if and (include "sightline.kafkaUsesTls" $root) $root.Values.kafka.caSecret }}
+{{- end }}
+{{- if include "sightline.kafkaCaSecret" $root }}
 - name: SIGHTLINE_KAFKA__SSL_CAFILE
   value: /etc/sightline/kafka-ca/ca.crt
+{{- end }}
+{{- with include "sightline.kafkaClientCert" . | splitList "/" }}
+{{- if eq (len .) 3 }}
+- name: SIGHTLINE_KAFKA__SSL_CERTFILE
+  value: /etc/sightline/kafka-client/{{ index . 1 }}
+- name: SIGHTLINE_KAFKA__SSL_KEYFILE
+  value: /etc/sightline/kafka-client/{{ index . 2 }}
+{{- end }}
 {{- end }}
 - name: SIGHTLINE_S3__ENDPOINT
   value: {{ required "s3.endpoint is required" $root.Values.s3.endpoint | quote }}
@@ -288,6 +349,16 @@ runtimeClassName: {{ . }}
 - name: SIGHTLINE_S3__KEK_REF
   value: {{ . | quote }}
 {{- end }}
+- name: SIGHTLINE_S3__LIFECYCLE_DAYS
+  value: {{ $root.Values.s3.lifecycleDays | quote }}
+{{- if $root.Values.s3.caSecret }}
+- name: SIGHTLINE_S3__CA_FILE
+  value: /etc/sightline/s3-ca/ca.crt
+{{- end }}
+{{- if $root.Values.s3.auth.workloadIdentity }}
+- name: SIGHTLINE_S3__CREDENTIALS
+  value: environment
+{{- else }}
 - name: SIGHTLINE_S3__ACCESS_KEY
   valueFrom:
     secretKeyRef:
@@ -298,6 +369,7 @@ runtimeClassName: {{ . }}
     secretKeyRef:
       name: {{ include "sightline.s3Secret" . }}
       key: {{ $root.Values.s3.auth.secretKeyKey }}
+{{- end }}
 - name: SIGHTLINE_CLICKHOUSE__DSN
   valueFrom:
     secretKeyRef:
@@ -305,6 +377,10 @@ runtimeClassName: {{ . }}
       key: {{ $root.Values.clickhouse.dsnKey }}
 - name: SIGHTLINE_CLICKHOUSE__DATABASE
   value: {{ $root.Values.clickhouse.database | quote }}
+{{- if $root.Values.clickhouse.caSecret }}
+- name: SIGHTLINE_CLICKHOUSE__CA_FILE
+  value: /etc/sightline/clickhouse-ca/ca.crt
+{{- end }}
 {{- if $root.Values.identity.tokens.existingSecret }}
 - name: SIGHTLINE_IDENTITY__TOKENS_JSON
   valueFrom:
@@ -320,41 +396,67 @@ runtimeClassName: {{ . }}
   value: /tmp/sightline
 {{- end -}}
 
-{{/* Volumes every pod gets: the root filesystem is read-only, these are the writable places. */}}
+{{/*
+Secrets mounted in every pod, as (volume name, secret, mount path) triples: CA bundles of Kafka, S3 and
+ClickHouse, the Kafka client certificate. Call with (dict "root" $ "hook" bool): the hook Jobs run before the
+release's KafkaUser exists, so they get no credentials of it (the migrations need no Kafka; with that user the
+topics Job gives way to KafkaTopics).
+*/}}
+{{- define "sightline.secretMounts" -}}
+{{- $root := .root -}}
+{{- $mounts := list -}}
+{{- with include "sightline.kafkaCaSecret" $root -}}
+{{- $mounts = append $mounts (list "kafka-ca" . "/etc/sightline/kafka-ca") -}}
+{{- end -}}
+{{- with include "sightline.kafkaClientCert" .  -}}
+{{- $mounts = append $mounts (list "kafka-client" (first (splitList "/" .)) "/etc/sightline/kafka-client") -}}
+{{- end -}}
+{{- with $root.Values.s3.caSecret -}}
+{{- $mounts = append $mounts (list "s3-ca" . "/etc/sightline/s3-ca") -}}
+{{- end -}}
+{{- with $root.Values.clickhouse.caSecret -}}
+{{- $mounts = append $mounts (list "clickhouse-ca" . "/etc/sightline/clickhouse-ca") -}}
+{{- end -}}
+{{- toJson $mounts -}}
+{{- end -}}
+
+{{/* Volumes every pod gets (call like secretMounts): the root filesystem is read-only, these are the writable places. */}}
 {{- define "sightline.scratchVolumes" -}}
+{{- $root := .root -}}
 - name: tmp
   emptyDir:
-    sizeLimit: {{ .Values.tmpSizeLimit }}
-{{- if and (include "sightline.kafkaUsesTls" .) .Values.kafka.caSecret }}
-- name: kafka-ca
+    sizeLimit: {{ $root.Values.tmpSizeLimit }}
+{{- range include "sightline.secretMounts" . | fromJsonArray }}
+- name: {{ index . 0 }}
   secret:
-    secretName: {{ .Values.kafka.caSecret }}
+    secretName: {{ index . 1 }}
 {{- end }}
-{{- if .Values.s3.encryption.kekSecret }}
+{{- if $root.Values.s3.encryption.kekSecret }}
 - name: kek
   secret:
-    secretName: {{ .Values.s3.encryption.kekSecret }}
+    secretName: {{ $root.Values.s3.encryption.kekSecret }}
     defaultMode: 0400
 {{- end }}
-{{- with .Values.extraVolumes }}
+{{- with $root.Values.extraVolumes }}
 {{ toYaml . }}
 {{- end }}
 {{- end -}}
 
 {{- define "sightline.scratchMounts" -}}
+{{- $root := .root -}}
 - name: tmp
   mountPath: /tmp
-{{- if and (include "sightline.kafkaUsesTls" .) .Values.kafka.caSecret }}
-- name: kafka-ca
-  mountPath: /etc/sightline/kafka-ca
+{{- range include "sightline.secretMounts" . | fromJsonArray }}
+- name: {{ index . 0 }}
+  mountPath: {{ index . 2 }}
   readOnly: true
 {{- end }}
-{{- if .Values.s3.encryption.kekSecret }}
+{{- if $root.Values.s3.encryption.kekSecret }}
 - name: kek
   mountPath: /etc/sightline/kek
   readOnly: true
 {{- end }}
-{{- with .Values.extraVolumeMounts }}
+{{- with $root.Values.extraVolumeMounts }}
 {{ toYaml . }}
 {{- end }}
 {{- end -}}
@@ -387,15 +489,23 @@ libraries see the node's cores, and sizing their pools to those oversubscribes t
 
 {{/* Whether the chart writes a credentials Secret at all: only for credentials without an existing one. */}}
 {{- define "sightline.needsCredentialsSecret" -}}
-{{- $needsKafka := and (include "sightline.kafkaUsesSasl" .) (not .Values.kafka.auth.existingSecret) -}}
-{{- if or $needsKafka (not .Values.s3.auth.existingSecret) (not .Values.clickhouse.existingSecret) -}}true{{- end -}}
+{{- $c := include "sightline.chartCredentials" . | fromJson -}}
+{{- if or $c.kafka $c.s3 $c.clickhouse -}}true{{- end -}}
+{{- end -}}
+
+{{/* Which credentials the chart's Secret holds: those given as values, not in an existing Secret or an identity. */}}
+{{- define "sightline.chartCredentials" -}}
+{{- $kafka := and (include "sightline.kafkaUsesSasl" .) (not .Values.kafka.auth.existingSecret) (not (include "sightline.kafkaStrimziScram" .)) -}}
+{{- $s3 := not (or .Values.s3.auth.existingSecret .Values.s3.auth.workloadIdentity) -}}
+{{- toJson (dict "kafka" $kafka "s3" $s3 "clickhouse" (not .Values.clickhouse.existingSecret)) -}}
 {{- end -}}
 
 {{/* The body of the chart's credentials Secret (the release's and the Jobs' copy are the same). */}}
 {{- define "sightline.credentialsSecretBody" -}}
-{{- $needsKafka := and (include "sightline.kafkaUsesSasl" .) (not .Values.kafka.auth.existingSecret) }}
-{{- $needsS3 := not .Values.s3.auth.existingSecret }}
-{{- $needsClickHouse := not .Values.clickhouse.existingSecret -}}
+{{- $c := include "sightline.chartCredentials" . | fromJson }}
+{{- $needsKafka := $c.kafka }}
+{{- $needsS3 := $c.s3 }}
+{{- $needsClickHouse := $c.clickhouse -}}
 type: Opaque
 stringData:
   {{- if $needsKafka }}
@@ -409,4 +519,40 @@ stringData:
   {{- if $needsClickHouse }}
   {{ .Values.clickhouse.dsnKey }}: {{ required "clickhouse.dsn is required (or set clickhouse.existingSecret)" .Values.clickhouse.dsn | quote }}
   {{- end }}
+{{- end -}}
+
+
+{{/* Whether the topics Job runs: wanted, and Strimzi's Topic Operator does not own the topics instead. */}}
+{{- define "sightline.topicsJob" -}}
+{{- if and .Values.jobs.topics.enabled (not .Values.kafka.strimzi.topics.enabled) -}}true{{- end -}}
+{{- end -}}
+
+{{/* Kafka settings that only work together. */}}
+{{- define "sightline.validateKafka" -}}
+{{- $kafka := .Values.kafka -}}
+{{- $protocol := $kafka.securityProtocol -}}
+{{- if and $kafka.tls.clientSecret (not (include "sightline.kafkaUsesTls" .)) -}}
+{{- fail (printf "kafka.tls.clientSecret is a TLS client certificate, but kafka.securityProtocol is %s: use SSL (or SASL_SSL)" $protocol) -}}
+{{- end -}}
+{{- if $kafka.strimzi.user.enabled -}}
+{{- if include "sightline.topicsJob" . -}}
+{{- fail "kafka.strimzi.user.enabled: the topics Job runs before the release's KafkaUser exists and could not authenticate; set kafka.strimzi.topics.enabled (or jobs.topics.enabled=false and create the topics yourself)" -}}
+{{- end -}}
+{{- if and (eq $kafka.strimzi.user.authentication "tls") (ne $protocol "SSL") -}}
+{{- fail (printf "kafka.strimzi.user.authentication tls authenticates with a client certificate: set kafka.securityProtocol to SSL, not %s" $protocol) -}}
+{{- end -}}
+{{- if and (eq $kafka.strimzi.user.authentication "scram-sha-512") (or (not (include "sightline.kafkaUsesSasl" .)) (ne $kafka.saslMechanism "SCRAM-SHA-512")) -}}
+{{- fail "kafka.strimzi.user.authentication scram-sha-512 needs kafka.securityProtocol SASL_SSL (or SASL_PLAINTEXT) and kafka.saslMechanism SCRAM-SHA-512" -}}
+{{- end -}}
+{{- end -}}
+{{- if $kafka.strimzi.topics.enabled -}}
+{{- $replicas := int $kafka.replicationFactor -}}
+{{- $insync := int $kafka.minInsyncReplicas -}}
+{{- if gt $insync $replicas -}}
+{{- fail (printf "kafka.minInsyncReplicas (%d) is above kafka.replicationFactor (%d): no acks=all produce could ever succeed" $insync $replicas) -}}
+{{- end -}}
+{{- if and (gt $replicas 1) (eq $insync $replicas) -}}
+{{- fail (printf "kafka.minInsyncReplicas equals kafka.replicationFactor (%d): every broker restart would stop acks=all produces; use %d" $replicas (sub $replicas 1)) -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
