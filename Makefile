@@ -83,7 +83,7 @@ bench: setup ## Benchmarks, JSON under bench-results/ (PARTS="worker frames" run
 	mkdir -p bench-results
 	$(BIN)/python -m tests.bench $(PARTS)
 
-eval: setup ## Accuracy per behaviour over generated and real recordings, JSON under eval-results/ (PARTS="vision", "speech" or "body")
+eval: setup ## Accuracy per behaviour over generated and real recordings, JSON under eval-results/ (PARTS="vision")
 	mkdir -p eval-results
 	$(BIN)/python -m tests.eval $(PARTS)
 
