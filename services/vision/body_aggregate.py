@@ -4,7 +4,8 @@ All samples of the interview are judged together (so an episode crossing a chunk
 the candidate's own baseline posture is the interview's):
 
 - **Hand-to-face touches**: runs of samples in which a hand's landmarks lie on the face box, lasting at least
-  ``TOUCH_MIN_S`` (a sample stands for the time to the next one).
+  ``TOUCH_MIN_S`` (a sample stands for the time to the next one; a touch between two samples is not seen, so the
+  sampling rate bounds the shortest touch counted reliably: 1 s at the default rate).
 - **Gesturing**: the share of samples with a hand in view whose hand landmarks moved at least ``GESTURE_MIN_SPEED``
   face widths per second since the sample before.
 - **Shoulder tilt**: the mean absolute angle of the shoulder line (and the signed mean), samples with both

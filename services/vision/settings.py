@@ -114,9 +114,9 @@ class VisionSettings(BaseModel):
     )
     # --- hands and upper body (services/vision/body.py) ---
     body_sample_hz: float = Field(
-        2.0,
+        1.0,
         ge=0,
         le=30,
-        description="Frames per second of media analysed for hands and the upper body (palm, hand and pose models); "
-        "0 switches that analysis off.",
+        description="Frames per second of media analysed for hands and the upper body (palm, hand and pose models, "
+        "about 50 ms of one core per frame); 0 switches that analysis off.",
     )

@@ -165,7 +165,7 @@ async def test_vision_stage_end_to_end(stack_settings: Settings, chunks: Chunks)
         assert searches[0] == searches[-1] == "whole" and searches.count("whole") >= table.num_rows // 5
         windowed += searches.count("window")
         assert f.model_versions["face_search"] == "track-2-0.5s"  # how faces were searched travels with the features
-        # hands and upper body: sampled at body_sample_hz (2 per second), the models named
+        # hands and upper body: sampled at body_sample_hz (1 per second), the models named
         assert [b.t_s for b in f.body] == [
             table.column("pts_s").to_pylist()[i]
             for i in sampled(table.column("pts_s").to_pylist(), VisionSettings().body_sample_hz)
