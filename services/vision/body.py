@@ -1,10 +1,9 @@
 """Hands and upper body in a chunk's frames, sampled at a bounded rate: the `BodySample`s of a vision-features event.
 
 The palm, hand and pose networks cost tens of milliseconds a frame on a CPU, and hands and shoulders move slowly
-next to the face tracking's frame rate, so only frames ``1 / hz`` apart are analysed (all of a chunk's samples in
-one batch per network). A hand is placed against the candidate's face box from the face analysis of the same
-frame, else from the nearest frame within ``FACE_NEAR_S`` that found it: a hand in front of the face often hides
-it from the face detector at the very moment it touches it.
+next to the face tracking's frame rate, so only frames ``1 / hz`` apart are analysed. A hand is placed against the
+candidate's face box from the face analysis of the same frame, else from the nearest frame within ``FACE_NEAR_S``
+that found it: a hand in front of the face often hides it from the face detector at the very moment it touches it.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ import numpy.typing as npt
 from services.frames.geometry import Image
 from services.vision import lite_runner
 from services.vision.litert_models import HAND_LANDMARKS, PALM_DETECTOR
-from services.vision.ssd import AnchorSpec, anchors, cut, decode, letterbox, per_image, upright_crop
+from services.vision.ssd import AnchorSpec, anchors, cut, decode, letterbox, upright_crop
 
 PALMS = AnchorSpec(input_size=192, strides=(8, 16, 16, 16), keypoints=7)
 _PALM_ANCHORS = anchors(PALMS)
@@ -42,13 +42,12 @@ def _unit(images: Sequence[npt.NDArray[np.uint8]]) -> npt.NDArray[np.float32]:
 
 
 def find_hands(frames: Sequence[Image]) -> list[list[Hand]]:
-    """The hands in each frame (BGR), the palm detector run once over all frames, the landmarks once over all
-    palms."""
+    """The hands in each frame (BGR): the palm detector over all frames, then the landmarks over all palms."""
     if not frames:
         return []
     fitted = [letterbox(f, PALMS.input_size) for f in frames]
     out = lite_runner.run(PALM_DETECTOR, _unit([pixels for pixels, _ in fitted]))
-    boxes, scores = per_image(out["Identity"], len(frames), PALMS), per_image(out["Identity_1"], len(frames), PALMS)
+    boxes, scores = out["Identity"], out["Identity_1"].reshape(len(frames), -1)
     crops, owners, regions = [], [], []
     for i, (frame, (_, fit)) in enumerate(zip(frames, fitted, strict=True)):
         for palm in decode(boxes[i], scores[i], _PALM_ANCHORS, PALMS, fit, MIN_PALM_SCORE)[:MAX_HANDS]:

@@ -24,7 +24,7 @@ import numpy.typing as npt
 from services.frames.geometry import Image
 from services.vision import lite_runner
 from services.vision.litert_models import POSE_DETECTOR, POSE_LANDMARKS
-from services.vision.ssd import AnchorSpec, anchors, cut, decode, letterbox, per_image, upright_crop
+from services.vision.ssd import AnchorSpec, anchors, cut, decode, letterbox, upright_crop
 
 BODIES = AnchorSpec(input_size=224, strides=(8, 16, 32, 32, 32), keypoints=4)
 _BODY_ANCHORS = anchors(BODIES)
@@ -57,14 +57,14 @@ def _sigmoid(x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
 
 
 def find_bodies(frames: Sequence[Image]) -> list[Body | None]:
-    """The candidate's upper body in each frame (BGR): the detector once over all frames, the landmarks once over
-    all bodies found; None where no body was found."""
+    """The candidate's upper body in each frame (BGR): the detector over all frames, then the landmarks over all
+    bodies found; None where no body was found."""
     if not frames:
         return []
     fitted = [letterbox(f, BODIES.input_size) for f in frames]
     pixels = np.stack([p for p, _ in fitted]).astype(np.float32) / 127.5 - 1.0
     out = lite_runner.run(POSE_DETECTOR, pixels)
-    boxes, scores = per_image(out["Identity"], len(frames), BODIES), per_image(out["Identity_1"], len(frames), BODIES)
+    boxes, scores = out["Identity"], out["Identity_1"].reshape(len(frames), -1)
     crops, owners, regions = [], [], []
     for i, (frame, (_, fit)) in enumerate(zip(frames, fitted, strict=True)):
         found = decode(boxes[i], scores[i], _BODY_ANCHORS, BODIES, fit, MIN_BODY_SCORE)

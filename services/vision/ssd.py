@@ -47,18 +47,6 @@ def anchors(spec: AnchorSpec) -> F32:
     return np.asarray(out, np.float32)
 
 
-def per_image(raw: F32, batch: int, spec: AnchorSpec) -> F32:
-    """(batch, N, C) from a batched detector output of shape (1, batch * N, C): the networks reshape each head's
-    output with a batch of one, so a batch arrives head by head, each head's anchors image after image."""
-    flat = raw.reshape(-1, raw.shape[-1])
-    parts, offset = [], 0
-    for cells, per_cell in _groups(spec):
-        n = cells * cells * per_cell
-        parts.append(flat[offset : offset + batch * n].reshape(batch, n, -1))
-        offset += batch * n
-    return np.asarray(np.concatenate(parts, axis=1), np.float32)
-
-
 @dataclass(frozen=True)
 class Detection:
     """A detection in frame pixels: box (x0, y0, x1, y1), keypoints (K, 2), score 0-1."""
@@ -173,6 +161,5 @@ __all__ = [
     "cut",
     "decode",
     "letterbox",
-    "per_image",
     "upright_crop",
 ]
