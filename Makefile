@@ -46,7 +46,13 @@ $(MP_STAMP): scripts/install-mediapipe-models.sh | $(BIN)/python
 	bash scripts/install-mediapipe-models.sh $(BIN)/python
 	touch $(MP_STAMP)
 
-setup: $(STAMP) $(ZH_STAMP) $(HELM) $(CLIPS_STAMP) $(MP_STAMP) ## Create the virtualenvs and install everything
+# Real photographs for the hand and posture tests, unpacked from a Debian package (see the script).
+PHOTOS_STAMP := .local/test-photos/.installed
+$(PHOTOS_STAMP): scripts/install-test-photos.sh
+	bash scripts/install-test-photos.sh
+	touch $(PHOTOS_STAMP)
+
+setup: $(STAMP) $(ZH_STAMP) $(HELM) $(CLIPS_STAMP) $(MP_STAMP) $(PHOTOS_STAMP) ## Create the virtualenvs and install everything
 
 up: setup ## Start the local stack (broker, S3 gateway) and prepare topics, buckets and tables
 	$(BIN)/sightline stack up

@@ -8,8 +8,8 @@ data as its authors describe it, measured accuracy in this project's tests, know
     python -m services.modelcards generate   # write missing cards, refresh every generated block
     python -m services.modelcards check      # what the tests run: fails on a missing, stale or unwritten card
 
-The registries: the vision stage's `REGISTRY` and head-pose version, the speech stage's whisper weights and
-answer embedder, and fusion's scoring model.
+The registries: the vision stage's `REGISTRY`, head-pose version and LiteRT hand and pose models, the speech
+stage's whisper weights and answer embedder, and fusion's scoring model.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ from services.ingest.policy import DEFAULT_POLICY_VERSION, DEFAULT_PROHIBITED, S
 from services.speech.scoring import E5Embedder
 from services.speech.voices import VoiceEncoder
 from services.speech.weights import MODEL_NAME as WHISPER_MODEL
+from services.vision.litert_models import BODY_MODELS
+from services.vision.litert_models import SOURCE as LITE_SOURCE
 from services.vision.registry import HEAD_POSE_VERSION, list_models
 
 CARDS_DIR = PROJECT_ROOT / "docs" / "model-cards"
@@ -47,6 +49,11 @@ SCOPE_OF: Mapping[str, ConsentScope] = {
     "multilingual-e5-small": ConsentScope.AUTOMATED_SCORING,
     "resemblyzer-ge2e": ConsentScope.AUDIO_ANALYSIS,
     "scoring": ConsentScope.AUTOMATED_SCORING,
+    # hands and upper body (services/vision/body.py): they run where the vision stage runs (video and face)
+    "palm_detector": ConsentScope.FACE_ANALYSIS,
+    "hand_landmarks": ConsentScope.FACE_ANALYSIS,
+    "pose_detector": ConsentScope.FACE_ANALYSIS,
+    "pose_landmarks": ConsentScope.FACE_ANALYSIS,
 }
 
 
@@ -144,6 +151,22 @@ def registered_models() -> list[ModelFacts]:
             output="256-dimensional unit vectors, clustered into the interviewer's and the candidate's turns",
         )
     )
+    # --- hands and upper body: MediaPipe's networks, run with ai-edge-litert ---
+    litert = importlib.metadata.version("ai-edge-litert")
+    models += [
+        ModelFacts(
+            name=m.name,
+            stage="vision",
+            version_field=f"feature_versions.{m.name}",
+            version=m.version,
+            package=f"{LITE_SOURCE}; run with ai-edge-litert {litert}",
+            weights=f"{m.file} (sha256 {m.sha256[:12]}…), unpacked by scripts/install-mediapipe-models.sh",
+            licence=m.licence,
+            input=f"{m.input_size}; {m.preprocessing}",
+            output=m.outputs,
+        )
+        for m in BODY_MODELS
+    ]
     models.append(
         ModelFacts(
             name="scoring",

@@ -473,6 +473,10 @@ def data_quality(inputs: InterviewInputs, items: Sequence[AnswerBehaviour]) -> l
             reasons = {str(v.summary.emotion_inference.reason) for v in inputs.vision}
             if reasons & {"jurisdiction_prohibits", "no_consent", "disabled"}:
                 flags.append(DataQualityFlag.EMOTION_INFERENCE_NOT_PERMITTED.value)
+    # --- hands and upper body ---
+    samples = [b for v in inputs.vision for b in v.body]
+    if samples and not any(b.shoulder_width is not None for b in samples):
+        flags.append(DataQualityFlag.POSTURE_NOT_MEASURABLE.value)
     permitted = inputs.ingested.context.permitted_analyses
     if MediaFlag.AUDIO_ONLY.value not in media_flags and not may_extract_video(permitted):
         flags.append(DataQualityFlag.VIDEO_ANALYSIS_NOT_PERMITTED.value)

@@ -173,6 +173,10 @@ _FLAGS: dict[str, tuple[str, str]] = {
         "未提供问题时间段：系统从录音中识别",
     ),
     "question_windows_not_found": ("no question could be found in the recording", "录音中未能识别出问题"),
+    "posture_not_measurable": (
+        "the shoulders were never in view: posture could not be measured",
+        "双肩始终不在画面中：无法测量姿态",
+    ),
     "question_windows_incomplete": (
         "fewer answers were found than questions were asked",
         "识别出的回答少于所提问题",

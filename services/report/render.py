@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import answers, behaviour, explanation, sections
+from . import answers, behaviour, explanation, hands_posture, sections
 from .markup import join
 from .model import ReportInput
 from .page import document
@@ -22,6 +22,7 @@ def render_html(report: ReportInput) -> str:
             explanation.explanation(view),
             behaviour.behaviour(view),
             behaviour.expression(view),
+            hands_posture.hands_and_posture(view),
             answers.questions(view),
             answers.speaking(view),
             sections.versions(view),

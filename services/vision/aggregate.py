@@ -24,8 +24,12 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.common.contracts import TimeRange, VisionFeatures
+from services.vision.body_aggregate import InterviewBody, body_behaviour
+from services.vision.litert_models import BODY_MODELS
 from services.vision.signals import runs
 
+#: model_versions keys of the hand and pose models (their presence: the chunk's body was analysed).
+BODY_MODEL_NAMES = frozenset(m.name for m in BODY_MODELS)
 #: Pieces closer than this (seconds) are one episode (a frame period of slack at chunk boundaries).
 JOIN_GAP_S = 0.15
 
@@ -155,6 +159,10 @@ class InterviewBehaviour(BaseModel):
     face_absent: list[Period]
     second_face: list[Period]
     questions: list[QuestionBehaviour]
+    # --- hands and upper body (services/vision/body_aggregate.py) ---
+    body: InterviewBody | None = Field(
+        None, description="Hands and posture from the palm, hand and pose models; null for events without samples."
+    )
 
 
 def join(pieces: Iterable[TimeRange | Period], gap_s: float = JOIN_GAP_S, min_s: float = 0.0) -> list[Period]:
@@ -252,6 +260,10 @@ def aggregate(
                 motion_energy=motion / frames if frames else None,
             )
         )
+    body_models = {k: v for c in chunks for k, v in c.model_versions.items() if k in BODY_MODEL_NAMES}
+    body = body_behaviour(
+        [b for c in chunks for b in c.body], [(w.question_id, w.start_s, w.end_s) for w in windows], body_models
+    )
     return InterviewBehaviour(
         chunks_received=len(chunks),
         chunks_expected=chunks[0].total_chunks if chunks else 0,
@@ -262,6 +274,7 @@ def aggregate(
         face_absent=absent,
         second_face=second,
         questions=out,
+        body=body,
     )
 
 

@@ -106,6 +106,9 @@ POSE_LANDMARKS = LiteModel(
     outputs="33 body landmarks (x, y, z, visibility, presence), presence score, segmentation, heatmap",
 )
 
+#: The models behind the hand and posture measures (services/vision/body.py).
+BODY_MODELS = (PALM_DETECTOR, HAND_LANDMARKS, POSE_DETECTOR, POSE_LANDMARKS)
+
 LITE_MODELS: dict[str, LiteModel] = {
     m.name: m for m in (FACE_MESH, IRIS, PALM_DETECTOR, HAND_LANDMARKS, POSE_DETECTOR, POSE_LANDMARKS)
 }
@@ -133,6 +136,7 @@ def interpreter(model: LiteModel, *, batch: int = 1, threads: int = 1, directory
 
 
 __all__ = [
+    "BODY_MODELS",
     "FACE_MESH",
     "HAND_LANDMARKS",
     "IRIS",

@@ -112,3 +112,11 @@ class VisionSettings(BaseModel):
     posture_drift_scale: float = Field(
         0.5, ge=0.01, le=10, description="Face-box drift (face widths, RMS) at which posture stability reaches 0."
     )
+    # --- hands and upper body (services/vision/body.py) ---
+    body_sample_hz: float = Field(
+        1.0,
+        ge=0,
+        le=30,
+        description="Frames per second of media analysed for hands and the upper body (palm, hand and pose models, "
+        "about 50 ms of one core per frame); 0 switches that analysis off.",
+    )

@@ -5,7 +5,9 @@ frames to the shared `Batcher` in the rounds `services.vision.tracking` plans (w
 face followed in the frames between), so the chunks of every interview in flight (up to the vision setting
 ``max_in_flight``) share forward passes. On a CPU the passes run on ``threads`` batch threads (one per core by
 default), each with one torch thread, and the process keeps freed memory for the next pass (`keep_freed_memory`).
-The per-frame timeline is stored as Parquet under
+Hands and the upper body are measured on frames sampled at the setting ``body_sample_hz``
+(`services.vision.body`, MediaPipe's palm, hand and pose models, run beside the face passes). The per-frame
+timeline is stored as Parquet under
 ``<tenant>/<interview>/vision/<media-ingested event id>/timeline/<chunk>.parquet``; the event carries the
 chunk summary and the per-second rows.
 
@@ -29,6 +31,7 @@ from functools import partial
 import torch
 
 from services.common.contracts import (
+    BodySample,
     ConsentScope,
     EmotionInference,
     EmotionInferenceReason,
@@ -49,6 +52,8 @@ from services.frames.pack import PACK_FORMAT, PackError, read_pack
 from services.ingest.policy import may_extract_video
 from services.vision.analyzer import DEFAULT_THREADS, FrameAnalyzer, FrameJob, FrameResult, select_device
 from services.vision.batcher import Batcher
+from services.vision.body import body_samples, check_body_models
+from services.vision.body import versions as body_versions
 from services.vision.features import ChunkWindow, chunk_features, motion_energy
 from services.vision.inference import keep_freed_memory
 from services.vision.registry import EXPRESSION, FACE_DETECTOR, HEAD_POSE_VERSION
@@ -123,6 +128,8 @@ class VisionStage:
         await asyncio.to_thread(self.store.ensure_bucket, self.work_bucket)
         # The models load before the first message, on the thread that runs them (see Batcher.call).
         await self.batcher.call(lambda: self.analyzer)
+        if self.settings.body_sample_hz > 0:
+            await asyncio.to_thread(check_body_models)
 
     async def stop(self) -> None:
         if self._batcher is not None:
@@ -143,7 +150,11 @@ class VisionStage:
             self.batcher.submit, chunk.frames, emotion.performed, every, self.analyzer.placement
         )
         search = search_version(every, interval)
-        return [await asyncio.to_thread(self._features_event, event, chunk, results, emotion, search)]
+        # Only after the consent check above: nothing about the body is measured where video analysis is refused.
+        body = await asyncio.to_thread(
+            body_samples, chunk.frames, chunk.timestamps, results, self.settings.body_sample_hz
+        )
+        return [await asyncio.to_thread(self._features_event, event, chunk, results, emotion, search, body)]
 
     def _read(self, event: FrameChunkReady) -> DecodedChunk:
         ref = event.object
@@ -165,6 +176,7 @@ class VisionStage:
         results: list[FrameResult],
         emotion: EmotionInference,
         face_search: str,
+        body: list[BodySample],
     ) -> VisionFeatures:
         if emotion.performed and not any(r.box is not None for r in results):
             emotion = EmotionInference(performed=False, reason=EmotionInferenceReason.NO_FACE_DETECTED)
@@ -177,6 +189,8 @@ class VisionStage:
         versions = {"face_detector": FACE_DETECTOR.version, "face_search": face_search, "head_pose": HEAD_POSE_VERSION}
         if emotion.performed:
             versions["expression"] = EXPRESSION.version
+        if self.settings.body_sample_hz > 0:
+            versions.update(body_versions())
         return VisionFeatures(
             **derived_envelope(event, StageName.VISION.value, VisionFeatures.EVENT_TYPE, producer=PRODUCER),
             context=event.context,
@@ -194,6 +208,7 @@ class VisionStage:
             summary=features.summary,
             seconds=features.seconds,
             gaze=features.gaze,
+            body=body,
             model_versions=versions,
         )
 

@@ -2,8 +2,9 @@
 
 Vision over the generated grid (tests/eval/vision_grid.py: frame rate, face size, framing, what the candidate
 does), at the default key-frame interval next to every frame searched whole; speech on recordings of real people
-(tests/speech_clips.py) with the shipped model next to the reference engine. `python -m tests.eval vision` or
-`speech` runs one part. Ground truth is the generator's script or the clips' reference transcripts, never the
+(tests/speech_clips.py) with the shipped model next to the reference engine; hands and posture on real
+photographs turned and pasted by a script (tests/eval/body_grid.py). `python -m tests.eval vision`, `speech` or
+`body` runs one part. Ground truth is the generator's script or the clips' reference transcripts, never the
 pipeline's own output.
 """
 
@@ -21,11 +22,11 @@ from rich.table import Table
 from services.common.console import make_console
 from services.speech.engines import FasterWhisperEngine, OpenAIWhisperEngine
 from services.speech.settings import SpeechSettings
-from tests.eval import vision_grid
+from tests.eval import body_grid, vision_grid
 from tests.speech_clips import TARGETS, transcribe_sets
 
 OUT_DIR = Path("eval-results")
-PARTS = ("vision", "speech")
+PARTS = ("vision", "speech", "body")
 
 
 def vision() -> dict[str, Any]:
@@ -68,7 +69,7 @@ def main(argv: list[str]) -> int:
     results: dict[str, Any] = {}
     for part in parts:
         started = time.perf_counter()
-        results[part] = {"vision": vision, "speech": speech}[part]()
+        results[part] = {"vision": vision, "speech": speech, "body": body_grid.run}[part]()
         results[part]["wall_s"] = round(time.perf_counter() - started, 1)
         (OUT_DIR / f"eval-{part}.json").write_text(json.dumps(results[part], indent=2, default=str) + "\n")
     if "vision" in results:
@@ -89,6 +90,8 @@ def main(argv: list[str]) -> int:
             if isinstance(r, dict)
         ]
         console.print(_table("speech on real recordings (WER en, CER zh)", rows))
+    if "body" in results:
+        console.print(_table("hands and posture on real photographs", results["body"]["summary"]))
     console.print(f"written to {OUT_DIR}/")
     return 0
 

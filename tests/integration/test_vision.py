@@ -35,6 +35,8 @@ from services.ingest.stage import IngestStage
 from services.samples import SampleSpec, generate_interview
 from services.samples.ground_truth import GroundTruth
 from services.vision.aggregate import aggregate
+from services.vision.body import sampled
+from services.vision.litert_models import BODY_MODELS
 from services.vision.settings import VisionSettings
 from services.vision.stage import VisionStage
 from services.vision.timeline import read_timeline
@@ -163,6 +165,13 @@ async def test_vision_stage_end_to_end(stack_settings: Settings, chunks: Chunks)
         assert searches[0] == searches[-1] == "whole" and searches.count("whole") >= table.num_rows // 5
         windowed += searches.count("window")
         assert f.model_versions["face_search"] == "track-2-0.5s"  # how faces were searched travels with the features
+        # hands and upper body: sampled at body_sample_hz (1 per second), the models named
+        assert [b.t_s for b in f.body] == [
+            table.column("pts_s").to_pylist()[i]
+            for i in sampled(table.column("pts_s").to_pylist(), VisionSettings().body_sample_hz)
+        ]
+        assert {m.name for m in BODY_MODELS} <= set(f.model_versions)
+        assert all(b.hands == 0 for b in f.body)  # the generated interview shows a face, no hands
         expression_columns = [c for c in table.column_names if c in EXPRESSION_COLUMNS]
         emotion = f.summary.emotion_inference
         if f.interview_id == chunks.forbidden[0].interview_id:
@@ -188,3 +197,5 @@ async def test_vision_stage_end_to_end(stack_settings: Settings, chunks: Chunks)
             covered = sum(max(0.0, min(p.end_s, gone.end) - max(p.start_s, gone.start)) for p in behaviour.face_absent)
             assert covered >= 0.9 * (gone.end - gone.start)
         assert (behaviour.questions[0].smile_s is None) == (interview is chunks.forbidden)
+        assert behaviour.body is not None and behaviour.body.measured
+        assert behaviour.body.whole.samples == sum(len(f.body) for f in mine)

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from services.common.contracts import DimensionKind, EvidenceKind, ProfileLabel, StageName
+from services.common.contracts import BodySample, DimensionKind, EvidenceKind, ProfileLabel, StageName
 from services.fusion.behaviour import answer_behaviour
 from services.fusion.inputs import InterviewInputs, JobModel, Manifest
 from services.fusion.profile import build_profile, coverage, feature_versions
@@ -263,3 +263,14 @@ def test_a_spoken_language_differing_from_the_interviews_is_flagged_unless_it_wa
     ingested = inputs.ingested.model_copy(update={"context": context})
     flags = score_interview(replace(inputs, ingested=ingested), SETTINGS).data_quality
     assert ("language_mismatch" in flags) == flagged
+
+
+def test_a_pose_model_that_never_saw_shoulders_flags_posture_as_not_measurable() -> None:
+    base = inputs_for(STRONG)
+    assert "posture_not_measurable" not in score_interview(base, SETTINGS).data_quality
+    unseen = [BodySample(t_s=v.start_s, hands=0, body=False) for v in base.vision]
+    seen = [b.model_copy(update={"body": True, "shoulder_width": 0.3}) for b in unseen]
+    for samples, flagged in ((unseen, True), (seen, False)):
+        vision = [v.model_copy(update={"body": [b]}) for v, b in zip(base.vision, samples, strict=True)]
+        flags = score_interview(replace(base, vision=vision), SETTINGS).data_quality
+        assert ("posture_not_measurable" in flags) is flagged

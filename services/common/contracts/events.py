@@ -481,6 +481,49 @@ class GazeSample(Contract):
     pitch_deg: Degrees | None = Field(description="Pitch against the line of sight; positive looks up.")
 
 
+# --- vision: hands and upper body (sampled frames) ----------------------------------------------------------
+
+
+class HandPlace(Contract):
+    """Where one visible hand is against the candidate's face: its landmarks' middle, in face widths from the face
+    box's centre (x positive to the image's right, y positive downwards)."""
+
+    dx: Annotated[float, Field(ge=-100, le=100)] = Field(description="Horizontal offset, face widths.")
+    dy: Annotated[float, Field(ge=-100, le=100)] = Field(description="Vertical offset, face widths.")
+
+
+class BodySample(Contract):
+    """Hands and upper body in one sampled frame (MediaPipe's palm, hand and pose models; the vision stage samples
+    frames at its ``body_sample_hz``). Null values: the model found nothing to measure, never a zero."""
+
+    t_s: Seconds = Field(description="Media time of the frame, seconds.")
+    hands: Annotated[int, Field(ge=0, le=2), INTEGRAL] = Field(description="Hands found (at most two).")
+    hand_places: Annotated[list[HandPlace], Field(max_length=2)] = Field(
+        default_factory=list, description="Each hand's place against the face; empty without a face box near in time."
+    )
+    hand_face_touch: bool | None = Field(
+        None, description="A hand's landmarks lie on the face box; null without hands or without a face box."
+    )
+    hand_motion: Annotated[float, Field(ge=0, le=1000)] | None = Field(
+        None,
+        description="Mean landmark speed of the hands since the previous sample of the chunk, face widths per "
+        "second; null where a hand is missing in either sample.",
+    )
+    body: bool = Field(description="Whether the pose model found an upper body.")
+    shoulder_tilt_deg: Degrees | None = Field(
+        None, description="Shoulder line against the horizontal, positive when the image's right shoulder is lower."
+    )
+    shoulder_width: Ratio | None = Field(
+        None, description="Distance between the shoulders, fraction of the frame width."
+    )
+    shoulder_centre: Annotated[list[Annotated[float, Field(ge=-1, le=2)]], Field(min_length=2, max_length=2)] | None = (
+        Field(None, description="Middle of the shoulders (x, y), fractions of the frame.")
+    )
+    head_height: Annotated[float, Field(ge=-10, le=10)] | None = Field(
+        None, description="Height of the nose above the shoulders' middle, in shoulder widths."
+    )
+
+
 #: Component name → version ("face_detector": "yunet-2023mar").
 ModelVersions = Annotated[dict[Code, Version], Field(min_length=1, max_length=32)]
 
@@ -510,6 +553,11 @@ class VisionFeatures(EventBase):
         "contact and look-aways from it against the candidate's own resting pose over the whole interview; the "
         "chunk's eye_contact_ratio, look_away episodes and per-second eye contact judge yaw against the line of "
         "sight alone (the chunk cannot know the interview's resting pose).",
+    )
+    body: Annotated[list[BodySample], Field(max_length=10_000)] = Field(
+        default_factory=list,
+        description="Hands and upper body in frames sampled at the stage's body_sample_hz, ascending; empty when "
+        "that analysis is switched off (model_versions then names no hand or pose model).",
     )
     model_versions: ModelVersions = Field(description="Versions of the models used, by component.")
 

@@ -326,6 +326,8 @@ class DataQualityFlag(StrEnum):
     QUESTION_MATCH_UNCERTAIN = "question_match_uncertain"  # a found window's question is a guess
     QUESTION_NOT_LISTED = "question_not_listed"  # the interviewer asked a question the list does not hold
     QUESTION_MATCHED_BY_ORDER = "question_matched_by_order"  # one voice: content could not tell, the order did
+    # hands and upper body
+    POSTURE_NOT_MEASURABLE = "posture_not_measurable"  # the pose model ran but never saw both shoulders
 
 
 class EmotionInferenceReason(StrEnum):
