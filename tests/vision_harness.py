@@ -28,7 +28,7 @@ from services.frames.decode import VideoFrame, decode_media
 from services.frames.pack import PackedFrame, encode_jpeg, read_pack, write_pack
 from services.frames.settings import FramesSettings
 from services.samples.ground_truth import GroundTruth
-from services.vision.aggregate import InterviewBehaviour, Period, Window, aggregate
+from services.vision.aggregate import InterviewBehaviour, Period, Window, aggregate, gaze
 from services.vision.analyzer import FrameAnalyzer, FrameJob, FrameResult
 from services.vision.batcher import Batcher
 from services.vision.features import ChunkFeatures, ChunkWindow, chunk_features, motion_energy
@@ -152,6 +152,49 @@ def coverage(found: Sequence[Period], start: float, end: float) -> float:
     return covered / (end - start)
 
 
+#: Seconds kept clear of a look-away's edges when asking whether the candidate faced the camera.
+FRONTAL_MARGIN_S = 0.5
+
+
+@dataclass(frozen=True)
+class GazeScore:
+    """Frames judged facing among the face frames clear of the look-aways; seconds of held look-away reported;
+    seconds reported outside every look-away (with its turns)."""
+
+    facing: int
+    clear: int
+    found_s: float
+    held_s: float
+    stray_s: float
+    reported_s: float
+
+
+def gaze_score(sample: Analysed) -> GazeScore:
+    """How a look-away sample's eye contact and look-aways compare with its script."""
+    looks = sample.truth.events.look_aways
+    assert looks
+    judged = gaze(sample.events)
+    assert judged is not None
+    busy = [(e.start - FRONTAL_MARGIN_S, e.end + FRONTAL_MARGIN_S) for e in looks]
+    clear = [
+        f
+        for t, f in zip(judged.times, judged.facing, strict=True)
+        if f is not None and not any(a <= t < b for a, b in busy)
+    ]
+    found = sample.behaviour().look_aways
+    held = [(e.start + e.turn_s, e.end - e.turn_s) for e in looks]
+    allowed = [(e.start - 0.3, e.end + 0.3) for e in looks]
+    reported = sum(p.duration_s for p in found)
+    return GazeScore(
+        facing=sum(clear),
+        clear=len(clear),
+        found_s=sum(coverage(found, a, b) * (b - a) for a, b in held),
+        held_s=sum(b - a for a, b in held),
+        stray_s=reported - sum(coverage(found, a, b) * (b - a) for a, b in allowed),
+        reported_s=reported,
+    )
+
+
 def nod_peaks(truth: GroundTruth) -> list[float]:
     """When each scripted nod is at its lowest."""
     return [n.start + (k + 0.5) * n.period_s for n in truth.events.nods for k in range(n.count)]
@@ -163,12 +206,15 @@ def shake_middles(truth: GroundTruth) -> list[float]:
 
 
 __all__ = [
+    "FRONTAL_MARGIN_S",
     "PERMITTED",
     "Analysed",
+    "GazeScore",
     "Packs",
     "analyse_samples",
     "chunk_packs",
     "coverage",
+    "gaze_score",
     "nod_peaks",
     "shake_middles",
 ]

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from services.samples.lighting import Lighting
+
 Lang = Literal["en", "zh"]
 Variant = Literal["smiling", "neutral"]
 Candidate = Literal["strong", "weak"]
@@ -99,6 +101,10 @@ class SampleSpec(BaseModel):
         "candidate seated left or right of the camera's axis still looks into it).",
     )
     events: EventMix = Field("mixed", description="Which head-motion and scene events are scripted.")
+    lighting: Lighting = Field(
+        "normal",
+        description="How the room is lit: normal, dim (a dark room) or backlit (a window behind the candidate).",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> SampleSpec:
