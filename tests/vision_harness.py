@@ -39,6 +39,7 @@ from tests.integration.stage_fixtures import example
 
 FRAMES = FramesSettings()
 PERMITTED = EmotionInference(performed=True, reason=EmotionInferenceReason.PERMITTED)
+NO_FACE = EmotionInference(performed=False, reason=EmotionInferenceReason.NO_FACE_DETECTED)
 
 Packs = list[tuple[ChunkWindow, list[float], list[np.ndarray]]]
 
@@ -139,7 +140,9 @@ def analyse_samples(
         chunks = []
         events = []
         for index, ((window, stamps, frames), res) in enumerate(zip(packs, per_chunk, strict=True)):
-            features = chunk_features(window, stamps, res, motion_energy(frames, res), PERMITTED, settings)
+            # As the stage: no face in the whole chunk, no expression measured.
+            emotion = PERMITTED if any(r.box is not None for r in res) else NO_FACE
+            features = chunk_features(window, stamps, res, motion_energy(frames, res), emotion, settings)
             chunks.append((window, stamps, res, features))
             events.append(_event(window, index, len(packs), features))
         out[name] = Analysed(truth, chunks, events)
