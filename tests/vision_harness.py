@@ -65,13 +65,22 @@ class Analysed:
         return sorted(t for e in self.events for t in e.summary.shake_times_s)
 
 
-def chunk_packs(path: Path, duration: float, frames: FramesSettings = FRAMES) -> Packs:
-    """The frame chunks the frames stage would write for the media at ``path``, read back."""
+def chunk_packs(path: Path, duration: float, frames: FramesSettings = FRAMES, rotation_deg: int = 0) -> Packs:
+    """The frame chunks the frames stage would write for the media at ``path``, read back; ``rotation_deg`` is the
+    display rotation ingest reads from the container, which the frames stage applies."""
     chunks = plan_chunks(duration, frames.chunk_s)
     packed: dict[int, list[PackedFrame]] = {c.index: [] for c in chunks}
     size = (0, 0)
     with path.open("rb") as fh:
-        for item in decode_media(fh, video=True, audio=False, sample_fps=frames.sample_fps, max_side=frames.max_side):
+        decoded = decode_media(
+            fh,
+            video=True,
+            audio=False,
+            sample_fps=frames.sample_fps,
+            max_side=frames.max_side,
+            rotation_deg=rotation_deg,
+        )
+        for item in decoded:
             if isinstance(item, VideoFrame):
                 index = chunk_index(item.pts_s, frames.chunk_s, len(chunks))
                 packed[index].append(PackedFrame(item.pts_s, encode_jpeg(item.image, frames.jpeg_quality)))

@@ -45,7 +45,8 @@ def run(out_dir: Path) -> list[dict[str, Any]]:
     samples: dict[str, tuple[GroundTruth, Packs]] = {}
     for k, (factor, value, changes) in enumerate(CASES):
         result = generate_interview(SampleSpec(**{**BASE, **changes}), out_dir, name=f"variety-{k}-{factor}")
-        samples[f"{factor}: {value}"] = (result.truth, chunk_packs(result.media_path, result.truth.duration_s))
+        packs = chunk_packs(result.media_path, result.truth.duration_s, rotation_deg=result.truth.spec.rotation)
+        samples[f"{factor}: {value}"] = (result.truth, packs)
     measured, _ = analyse_samples(FrameAnalyzer(VisionSettings()), samples, VisionSettings())
     return [{"case": name, **score(sample)} for name, sample in measured.items()]
 
