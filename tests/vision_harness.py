@@ -28,7 +28,7 @@ from services.frames.decode import VideoFrame, decode_media
 from services.frames.pack import PackedFrame, encode_jpeg, read_pack, write_pack
 from services.frames.settings import FramesSettings
 from services.samples.ground_truth import GroundTruth
-from services.vision.aggregate import InterviewBehaviour, Period, Window, aggregate
+from services.vision.aggregate import InterviewBehaviour, Period, Window, aggregate, gaze
 from services.vision.analyzer import FrameAnalyzer, FrameJob, FrameResult
 from services.vision.batcher import Batcher
 from services.vision.features import ChunkFeatures, ChunkWindow, chunk_features, motion_energy
@@ -39,6 +39,7 @@ from tests.integration.stage_fixtures import example
 
 FRAMES = FramesSettings()
 PERMITTED = EmotionInference(performed=True, reason=EmotionInferenceReason.PERMITTED)
+NO_FACE = EmotionInference(performed=False, reason=EmotionInferenceReason.NO_FACE_DETECTED)
 
 Packs = list[tuple[ChunkWindow, list[float], list[np.ndarray]]]
 
@@ -64,13 +65,22 @@ class Analysed:
         return sorted(t for e in self.events for t in e.summary.shake_times_s)
 
 
-def chunk_packs(path: Path, duration: float, frames: FramesSettings = FRAMES) -> Packs:
-    """The frame chunks the frames stage would write for the media at ``path``, read back."""
+def chunk_packs(path: Path, duration: float, frames: FramesSettings = FRAMES, rotation_deg: int = 0) -> Packs:
+    """The frame chunks the frames stage would write for the media at ``path``, read back; ``rotation_deg`` is the
+    display rotation ingest reads from the container, which the frames stage applies."""
     chunks = plan_chunks(duration, frames.chunk_s)
     packed: dict[int, list[PackedFrame]] = {c.index: [] for c in chunks}
     size = (0, 0)
     with path.open("rb") as fh:
-        for item in decode_media(fh, video=True, audio=False, sample_fps=frames.sample_fps, max_side=frames.max_side):
+        decoded = decode_media(
+            fh,
+            video=True,
+            audio=False,
+            sample_fps=frames.sample_fps,
+            max_side=frames.max_side,
+            rotation_deg=rotation_deg,
+        )
+        for item in decoded:
             if isinstance(item, VideoFrame):
                 index = chunk_index(item.pts_s, frames.chunk_s, len(chunks))
                 packed[index].append(PackedFrame(item.pts_s, encode_jpeg(item.image, frames.jpeg_quality)))
@@ -139,7 +149,9 @@ def analyse_samples(
         chunks = []
         events = []
         for index, ((window, stamps, frames), res) in enumerate(zip(packs, per_chunk, strict=True)):
-            features = chunk_features(window, stamps, res, motion_energy(frames, res), PERMITTED, settings)
+            # As the stage: no face in the whole chunk, no expression measured.
+            emotion = PERMITTED if any(r.box is not None for r in res) else NO_FACE
+            features = chunk_features(window, stamps, res, motion_energy(frames, res), emotion, settings)
             chunks.append((window, stamps, res, features))
             events.append(_event(window, index, len(packs), features))
         out[name] = Analysed(truth, chunks, events)
@@ -150,6 +162,49 @@ def coverage(found: Sequence[Period], start: float, end: float) -> float:
     """Share of ``[start, end)`` that the found periods cover."""
     covered = sum(max(0.0, min(p.end_s, end) - max(p.start_s, start)) for p in found)
     return covered / (end - start)
+
+
+#: Seconds kept clear of a look-away's edges when asking whether the candidate faced the camera.
+FRONTAL_MARGIN_S = 0.5
+
+
+@dataclass(frozen=True)
+class GazeScore:
+    """Frames judged facing among the face frames clear of the look-aways; seconds of held look-away reported;
+    seconds reported outside every look-away (with its turns)."""
+
+    facing: int
+    clear: int
+    found_s: float
+    held_s: float
+    stray_s: float
+    reported_s: float
+
+
+def gaze_score(sample: Analysed) -> GazeScore:
+    """How a look-away sample's eye contact and look-aways compare with its script."""
+    looks = sample.truth.events.look_aways
+    assert looks
+    judged = gaze(sample.events)
+    assert judged is not None
+    busy = [(e.start - FRONTAL_MARGIN_S, e.end + FRONTAL_MARGIN_S) for e in looks]
+    clear = [
+        f
+        for t, f in zip(judged.times, judged.facing, strict=True)
+        if f is not None and not any(a <= t < b for a, b in busy)
+    ]
+    found = sample.behaviour().look_aways
+    held = [(e.start + e.turn_s, e.end - e.turn_s) for e in looks]
+    allowed = [(e.start - 0.3, e.end + 0.3) for e in looks]
+    reported = sum(p.duration_s for p in found)
+    return GazeScore(
+        facing=sum(clear),
+        clear=len(clear),
+        found_s=sum(coverage(found, a, b) * (b - a) for a, b in held),
+        held_s=sum(b - a for a, b in held),
+        stray_s=reported - sum(coverage(found, a, b) * (b - a) for a, b in allowed),
+        reported_s=reported,
+    )
 
 
 def nod_peaks(truth: GroundTruth) -> list[float]:
@@ -163,12 +218,15 @@ def shake_middles(truth: GroundTruth) -> list[float]:
 
 
 __all__ = [
+    "FRONTAL_MARGIN_S",
     "PERMITTED",
     "Analysed",
+    "GazeScore",
     "Packs",
     "analyse_samples",
     "chunk_packs",
     "coverage",
+    "gaze_score",
     "nod_peaks",
     "shake_middles",
 ]

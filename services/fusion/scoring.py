@@ -28,6 +28,7 @@ from services.common.contracts import (
     Explanation,
     MediaFlag,
     ProfileLabel,
+    VisionFeatures,
 )
 from services.fusion.behaviour import AnswerBehaviour, answers
 from services.fusion.explanation import explain, switched_off_components
@@ -449,6 +450,18 @@ def _permitted(inputs: InterviewInputs, scope: ConsentScope) -> bool:
     return scope.value in inputs.ingested.context.permitted_analyses
 
 
+#: Share of dark frames (vision's dark_threshold) from which the lighting is flagged: a dark room lowers the
+#: detector's confidence and the landmarks' precision before it loses the face.
+POOR_LIGHTING_SHARE = 0.5
+
+
+def dark_share(vision: Sequence[VisionFeatures]) -> float:
+    """Share of the analysed frames that were dark, over the chunks that measured their pictures."""
+    measured = [(v.summary.frames_analysed, v.summary.image_quality) for v in vision]
+    frames = sum(n for n, q in measured if q is not None)
+    return sum(n * q.dark_ratio for n, q in measured if q is not None) / frames if frames else 0.0
+
+
 def data_quality(inputs: InterviewInputs, items: Sequence[AnswerBehaviour]) -> list[str]:
     flags: list[str] = []
     media_flags = set(inputs.ingested.flags)
@@ -469,6 +482,8 @@ def data_quality(inputs: InterviewInputs, items: Sequence[AnswerBehaviour]) -> l
             flags.append(DataQualityFlag.LOW_FACE_PRESENCE.value)
         if any(v.summary.episodes.second_face for v in inputs.vision):
             flags.append(DataQualityFlag.MULTIPLE_FACES.value)
+        if dark_share(inputs.vision) >= POOR_LIGHTING_SHARE:
+            flags.append(DataQualityFlag.POOR_LIGHTING.value)
         if not any(v.summary.emotion_inference.performed for v in inputs.vision):
             reasons = {str(v.summary.emotion_inference.reason) for v in inputs.vision}
             if reasons & {"jurisdiction_prohibits", "no_consent", "disabled"}:
@@ -605,10 +620,12 @@ def suggest_label(
 
 __all__ = [
     "BEHAVIOUR_DIMENSIONS",
+    "POOR_LIGHTING_SHARE",
     "SCORING_MODEL_VERSION",
     "ProfileScores",
     "band",
     "combine",
+    "dark_share",
     "data_quality",
     "dimension_shares",
     "score_interview",

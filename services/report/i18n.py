@@ -152,6 +152,10 @@ _FLAGS: dict[str, tuple[str, str]] = {
     "no_face_detected": ("no face was detected", "未检测到面部"),
     "low_face_presence": ("the face was often out of view", "面部经常不在画面中"),
     "multiple_faces": ("more than one face was in view", "画面中出现多张面孔"),
+    "poor_lighting": (
+        "the room was too dark for the face measures to be fully reliable",
+        "光线过暗，面部测量结果可能不够可靠",
+    ),
     "low_audio_quality": ("low audio quality", "音频质量较差"),
     "short_answers": ("answers were very short", "回答过短"),
     "language_mismatch": ("spoken language differs from the interview language", "所说语言与面试语言不符"),

@@ -25,8 +25,10 @@ def iter_pcm_blocks(
     sample_rate: int,
     seed: int,
     block_s: float = BLOCK_S,
+    background: Callable[[F32, int], None] | None = None,
 ) -> Iterator[bytes]:
-    """Signed 16-bit little-endian mono PCM of the whole recording, in blocks of block_s seconds."""
+    """Signed 16-bit little-endian mono PCM of the whole recording, in blocks of block_s seconds; ``background``
+    mixes what else the room holds into each block (given the block and its first sample)."""
     total = round(duration * sample_rate)
     starts = [round(p.start * sample_rate) for p in placements]
     block = max(1, int(block_s * sample_rate))
@@ -51,6 +53,8 @@ def iter_pcm_blocks(
             elif s < b0 - 60 * sample_rate:
                 break  # no clip is a minute long: nothing earlier can reach this block
             i -= 1
+        if background is not None:
+            background(buf, b0)
         pcm = np.clip(np.rint(buf * 32767.0), -32768, 32767).astype("<i2")
         yield pcm.tobytes()
 

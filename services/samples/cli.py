@@ -14,7 +14,8 @@ from rich.table import Table
 
 from services.samples.generate import DEFAULT_OUT_DIR, DEFAULT_TTS_CACHE, generate_interview, plan_interview
 from services.samples.ground_truth import GroundTruth, json_schema
-from services.samples.spec import MAX_DURATION_S, MIN_DURATION_S, Container, SampleSpec, VideoCodec
+from services.samples.lighting import Lighting
+from services.samples.spec import MAX_DURATION_S, MIN_DURATION_S, Container, NoiseKind, SampleSpec, VideoCodec
 
 
 class DurationType(click.ParamType):
@@ -104,6 +105,23 @@ class DurationType(click.ParamType):
 )
 @click.option("--sample-rate", type=int, default=16000, show_default=True, help="Audio sample rate (Hz, mono).")
 @click.option(
+    "--lighting",
+    type=click.Choice(list(get_args(Lighting))),
+    default="normal",
+    show_default=True,
+    help="normal, dim (a dark room: dark, noisy picture) or backlit (a bright window behind the candidate).",
+)
+@click.option("--voice", type=click.IntRange(0, 2), default=0, show_default=True, help="The candidate's voice.")
+@click.option(
+    "--noise",
+    type=click.Choice(list(get_args(NoiseKind))),
+    default="none",
+    show_default=True,
+    help="Background noise of the room.",
+)
+@click.option("--snr", type=float, default=15.0, show_default=True, help="Speech-to-noise ratio of --noise (dB).")
+@click.option("--second-voice", is_flag=True, help="Another person speaks in the room during every other answer.")
+@click.option(
     "--out",
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -143,6 +161,11 @@ def sample(
     silent_questions: bool,
     interviewer_tts: str,
     sample_rate: int,
+    lighting: str,
+    voice: int,
+    noise: str,
+    snr: float,
+    second_voice: bool,
     out_dir: Path,
     name: str | None,
     tts_cache: Path,
@@ -185,6 +208,11 @@ def sample(
                 "interviewer_voice": not silent_questions,
                 "interviewer_tts": interviewer_tts,
                 "sample_rate": sample_rate,
+                "lighting": lighting,
+                "voice": voice,
+                "noise": noise,
+                "snr_db": snr,
+                "second_voice": second_voice,
             }
         )
     except ValidationError as exc:

@@ -19,6 +19,7 @@ from services.samples.audio import iter_pcm_blocks, iter_silence_blocks
 from services.samples.ground_truth import AudioInfo, GroundTruth, MediaInfo, VideoInfo
 from services.samples.mux import AUDIO_CODEC, encode_audio, encode_video, set_mp4_rotation
 from services.samples.render_video import SceneRenderer, frame_times
+from services.samples.room_sound import RoomSound
 from services.samples.script import Scenario, build_scenario, estimate_clip_seconds
 from services.samples.spec import SampleSpec
 from services.samples.speech import ClipStore, Synthesizer, synthesizer_for
@@ -69,7 +70,7 @@ def generate_interview(
     own_synth = False
     store: ClipStore | None = None
     if spec.audio:
-        synth = synthesizer or synthesizer_for(spec.lang, spec.interviewer_tts)
+        synth = synthesizer or synthesizer_for(spec.lang, spec.interviewer_tts, spec.voice)
         own_synth = synthesizer is None
         store = ClipStore(synth, spec.sample_rate, tts_cache)
     try:
@@ -85,18 +86,21 @@ def generate_interview(
         audio_tmp: list[Path] = []
         t1 = time.perf_counter()
         if store is not None:
+            room = RoomSound(truth, spec.sample_rate).add
             if spec.video:
                 for i, content in enumerate(spec.audio_tracks):  # one lossless intermediate per track
                     if content == "speech":
                         blocks = iter_pcm_blocks(
-                            scenario.placements, store.get, spec.duration, spec.sample_rate, spec.seed
+                            scenario.placements, store.get, spec.duration, spec.sample_rate, spec.seed, background=room
                         )
                     else:
                         blocks = iter_silence_blocks(spec.duration, spec.sample_rate, spec.seed)
                     audio_tmp.append(out_dir / f".{stem}.audio{i}.tmp.flac")
                     encode_audio(blocks, spec.sample_rate, audio_tmp[-1], "flac")
             else:
-                blocks = iter_pcm_blocks(scenario.placements, store.get, spec.duration, spec.sample_rate, spec.seed)
+                blocks = iter_pcm_blocks(
+                    scenario.placements, store.get, spec.duration, spec.sample_rate, spec.seed, background=room
+                )
                 encode_audio(blocks, spec.sample_rate, media, AUDIO_CODEC[fmt], fmt)
         stats["audio_s"] = time.perf_counter() - t1
     finally:

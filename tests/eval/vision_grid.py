@@ -1,11 +1,14 @@
 """Vision's accuracy over generated recordings that vary as real ones do: frame rate, face size, framing and what
 the candidate does (a still head, nods and shakes, look-aways, a mixed interview with a second face and absences).
+The look-aways' floors (`floors`) are held over every rate, size, framing and key-frame interval here; the unit
+tests keep a slice.
 Ground truth is the generator's script. Every sample is analysed as the stage analyses it (tests/vision_harness.py)
 at the default key-frame interval and with every frame searched whole (0), the reference the tracking is held to.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -20,20 +23,29 @@ from services.samples.spec import EventMix
 from services.vision.aggregate import Period, gaze
 from services.vision.analyzer import FrameAnalyzer
 from services.vision.settings import VisionSettings
-from tests.vision_harness import Analysed, Packs, analyse_samples, chunk_packs, nod_peaks, shake_middles
+from tests.vision_harness import (
+    FRONTAL_MARGIN_S,
+    Analysed,
+    Packs,
+    analyse_samples,
+    chunk_packs,
+    gaze_score,
+    nod_peaks,
+    shake_middles,
+)
 
-FRAME_RATES = (15.0, 30.0)
+FRAME_RATES = (15.0, 25.0, 30.0)
 FACE_WIDTHS = (60.0, 100.0, 200.0)
 #: Where the face sits: centred, and on the left and right thirds as webcams often frame people.
 FRAMINGS = (0.5, 0.33, 0.67)
 MIXES: tuple[EventMix, ...] = ("still", "gestures", "gaze", "mixed")
-INTERVALS_S = (0.5, 0.0)
+INTERVALS_S = (0.5, 0.0, 1.0)
+#: The floors over the look-away samples: eye contact on frontal frames, share of scripted look-away seconds found.
+EYE_CONTACT_FLOOR = 0.9
+LOOK_AWAY_FLOOR = 0.8
 #: The samples whose scripts say how many nods and shakes there are (a look-away script holds none either).
 GESTURE_MIXES = ("still", "gestures", "mixed")
 DURATION_S = {"still": 20.0, "gestures": 24.0, "gaze": 24.0, "mixed": 32.0}
-#: Seconds kept clear of a look-away's edges when asking whether the candidate faced the camera.
-FRONTAL_MARGIN_S = 0.5
-
 Spans = list[tuple[float, float]]
 
 
@@ -123,11 +135,42 @@ def score(sample: Analysed) -> dict[str, Any]:
         [(e.start, e.end) for e in ev.second_face],
         [(e.enter_start, e.exit_end) for e in ev.second_face],
     )
+    frames = sum(e.summary.frames_analysed for e in sample.events)
+    present = sum(e.summary.face_present_ratio * e.summary.frames_analysed for e in sample.events)
+    out["face_present"] = round(present / frames, 3) if frames else None
+    if ev.look_aways:
+        out.update(dataclasses.asdict(gaze_score(sample)))
     return out
 
 
 def cases() -> list[Case]:
     return [Case(*c) for c in itertools.product(FRAME_RATES, FACE_WIDTHS, FRAMINGS, MIXES)]
+
+
+def floors(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per key-frame interval, over the look-away samples: eye contact on the frames where the candidate faces the
+    camera and the share of scripted look-away seconds found, pooled (as the unit tests' slice asserts them), the
+    worst sample of each, and whether the floors hold."""
+    out = []
+    for interval, group in itertools.groupby(
+        sorted((r for r in rows if r["mix"] == "gaze"), key=lambda r: r["keyframe_interval_s"]),
+        key=lambda r: r["keyframe_interval_s"],
+    ):
+        items = list(group)
+        facing = sum(r["facing"] for r in items) / max(1, sum(r["clear"] for r in items))
+        found = sum(r["found_s"] for r in items) / max(1e-9, sum(r["held_s"] for r in items))
+        out.append(
+            {
+                "keyframe_interval_s": interval,
+                "samples": len(items),
+                "eye_contact_frontal": round(facing, 3),
+                "worst_sample_eye_contact": round(min(r["facing"] / max(1, r["clear"]) for r in items), 3),
+                "look_away_seconds_found": round(found, 3),
+                "worst_sample_look_away": round(min(r["found_s"] / max(1e-9, r["held_s"]) for r in items), 3),
+                "floors_hold": facing >= EYE_CONTACT_FLOOR and found >= LOOK_AWAY_FLOOR,
+            }
+        )
+    return out
 
 
 def run(out_dir: Path, seed: int = 11, selected: Sequence[Case] | None = None) -> list[dict[str, Any]]:
@@ -181,4 +224,4 @@ def summarise(rows: Sequence[dict[str, Any]], by: str) -> list[dict[str, Any]]:
     return out
 
 
-__all__ = ["Case", "cases", "episode_scores", "run", "score", "summarise"]
+__all__ = ["Case", "cases", "episode_scores", "floors", "run", "score", "summarise"]

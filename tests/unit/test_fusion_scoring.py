@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from services.common.contracts import BodySample, DimensionKind, EvidenceKind, ProfileLabel, StageName
+from services.common.contracts import BodySample, DimensionKind, EvidenceKind, ImageQuality, ProfileLabel, StageName
 from services.fusion.behaviour import answer_behaviour
 from services.fusion.inputs import InterviewInputs, JobModel, Manifest
 from services.fusion.profile import build_profile, coverage, feature_versions
@@ -188,6 +188,20 @@ def test_second_face_is_an_integrity_flag() -> None:
     result = score_interview(inputs_for(replace(STRONG, second_face_at=40.0)), SETTINGS)
     assert "multiple_faces" in result.data_quality
     assert "multiple_faces" not in score_interview(inputs_for(STRONG), SETTINGS).data_quality
+
+
+def _lit(inputs: InterviewInputs, dark_ratio: float) -> InterviewInputs:
+    quality = ImageQuality(brightness_mean=0.1, sharpness_mean=50.0, blurry_ratio=0.0, dark_ratio=dark_ratio)
+    vision = [
+        v.model_copy(update={"summary": v.summary.model_copy(update={"image_quality": quality})}) for v in inputs.vision
+    ]
+    return replace(inputs, vision=vision)
+
+
+def test_a_mostly_dark_recording_is_flagged_for_its_lighting() -> None:
+    assert "poor_lighting" in score_interview(_lit(inputs_for(STRONG), 0.8), SETTINGS).data_quality
+    assert "poor_lighting" not in score_interview(_lit(inputs_for(STRONG), 0.2), SETTINGS).data_quality
+    assert "poor_lighting" not in score_interview(inputs_for(STRONG), SETTINGS).data_quality  # not measured
 
 
 def test_answer_behaviour_cuts_vision_to_the_question_window() -> None:

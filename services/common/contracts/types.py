@@ -310,6 +310,7 @@ class DataQualityFlag(StrEnum):
     NO_FACE_DETECTED = "no_face_detected"
     LOW_FACE_PRESENCE = "low_face_presence"
     MULTIPLE_FACES = "multiple_faces"
+    POOR_LIGHTING = "poor_lighting"  # most frames were too dark for the face measures to be trusted fully
     LOW_AUDIO_QUALITY = "low_audio_quality"
     SHORT_ANSWERS = "short_answers"
     LANGUAGE_MISMATCH = "language_mismatch"
