@@ -180,6 +180,10 @@ _FLAGS: dict[str, tuple[str, str]] = {
     "question_match_uncertain": ("which question was asked is uncertain", "所提问题的识别不确定"),
     "question_not_listed": ("a question was asked that is not on the list", "面试中有未列出的问题"),
     "question_matched_by_order": ("questions were matched by their order", "问题按提问顺序对应"),
+    "face_too_small_for_landmarks": (
+        "the face was too small in the picture for blink, mouth and brow measures",
+        "画面中脸部过小，无法测量眨眼、嘴部和眉部",
+    ),
 }
 
 #: Why emotion inference was not performed; unknown reasons are shown verbatim.

@@ -99,6 +99,7 @@ class SampleSpec(BaseModel):
         "candidate seated left or right of the camera's axis still looks into it).",
     )
     events: EventMix = Field("mixed", description="Which head-motion and scene events are scripted.")
+    blinks: bool = Field(True, description="The candidate blinks (services/samples/blinks.py); False: never.")
 
     @model_validator(mode="after")
     def _check(self) -> SampleSpec:

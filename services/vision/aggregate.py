@@ -24,6 +24,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.common.contracts import TimeRange, VisionFeatures
+from services.vision.face_measures import LandmarkBehaviour, closure_pieces, landmark_behaviour
 from services.vision.signals import runs
 
 #: Pieces closer than this (seconds) are one episode (a frame period of slack at chunk boundaries).
@@ -129,6 +130,10 @@ class QuestionBehaviour(BaseModel):
     face_absent: list[Period]
     second_face: list[Period]
     motion_energy: float | None
+    # face mesh (services/vision/face_measures.py)
+    landmarks: LandmarkBehaviour | None = Field(
+        None, description="Blinks, mouth opening, brow lowering in the window; null when the mesh did not run."
+    )
 
     @property
     def look_away_count(self) -> int:
@@ -155,6 +160,10 @@ class InterviewBehaviour(BaseModel):
     face_absent: list[Period]
     second_face: list[Period]
     questions: list[QuestionBehaviour]
+    # face mesh (services/vision/face_measures.py)
+    landmarks: LandmarkBehaviour | None = Field(
+        None, description="Blinks, mouth opening, brow lowering over the interview; null when the mesh did not run."
+    )
 
 
 def join(pieces: Iterable[TimeRange | Period], gap_s: float = JOIN_GAP_S, min_s: float = 0.0) -> list[Period]:
@@ -209,6 +218,7 @@ def aggregate(
     shakes = sorted(t for s in summaries for t in s.shake_times_s)
     performed = any(s.emotion_inference.performed for s in summaries)
     rows = [row for c in chunks for row in c.seconds]
+    closures = [(p.start_s, p.end_s) for p in join(closure_pieces(chunks))]
     out = []
     for w in windows:
         frames = faces = contact = motion = 0.0
@@ -250,6 +260,7 @@ def aggregate(
                 face_absent=clip(absent, w.start_s, w.end_s),
                 second_face=clip(second, w.start_s, w.end_s),
                 motion_energy=motion / frames if frames else None,
+                landmarks=landmark_behaviour(chunks, closures, w.start_s, w.end_s),
             )
         )
     return InterviewBehaviour(
@@ -262,6 +273,7 @@ def aggregate(
         face_absent=absent,
         second_face=second,
         questions=out,
+        landmarks=landmark_behaviour(chunks, closures, 0.0, chunks[-1].end_s) if chunks else None,
     )
 
 

@@ -51,6 +51,7 @@ from services.vision.analyzer import DEFAULT_THREADS, FrameAnalyzer, FrameJob, F
 from services.vision.batcher import Batcher
 from services.vision.features import ChunkWindow, chunk_features, motion_energy
 from services.vision.inference import keep_freed_memory
+from services.vision.litert_models import FACE_MESH
 from services.vision.registry import EXPRESSION, FACE_DETECTOR, HEAD_POSE_VERSION
 from services.vision.settings import VisionSettings
 from services.vision.timeline import TIMELINE_CONTENT_TYPE, encode_timeline
@@ -177,6 +178,8 @@ class VisionStage:
         versions = {"face_detector": FACE_DETECTOR.version, "face_search": face_search, "head_pose": HEAD_POSE_VERSION}
         if emotion.performed:
             versions["expression"] = EXPRESSION.version
+        if self.settings.face_mesh:
+            versions["face_mesh"] = FACE_MESH.version
         return VisionFeatures(
             **derived_envelope(event, StageName.VISION.value, VisionFeatures.EVENT_TYPE, producer=PRODUCER),
             context=event.context,

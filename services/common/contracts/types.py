@@ -325,6 +325,7 @@ class DataQualityFlag(StrEnum):
     QUESTION_MATCH_UNCERTAIN = "question_match_uncertain"  # a found window's question is a guess
     QUESTION_NOT_LISTED = "question_not_listed"  # the interviewer asked a question the list does not hold
     QUESTION_MATCHED_BY_ORDER = "question_matched_by_order"  # one voice: content could not tell, the order did
+    FACE_TOO_SMALL_FOR_LANDMARKS = "face_too_small_for_landmarks"  # no blink, mouth or brow measure: face too small
 
 
 class EmotionInferenceReason(StrEnum):
