@@ -1,10 +1,10 @@
 """`make eval`: accuracy per behaviour, JSON under eval-results/ and printed tables.
 
 Vision over the generated grid (tests/eval/vision_grid.py: frame rate, face size, framing, what the candidate
-does), at the default key-frame interval next to every frame searched whole; speech on recordings of real people
-(tests/speech_clips.py) with the shipped model next to the reference engine. `python -m tests.eval vision` or
-`speech` runs one part. Ground truth is the generator's script or the clips' reference transcripts, never the
-pipeline's own output.
+does), at the default key-frame interval next to every frame searched whole; the face mesh's blinks and mouth
+opening (tests/eval/landmarks.py); speech on recordings of real people (tests/speech_clips.py) with the shipped
+model next to the reference engine. `python -m tests.eval vision`, `speech` or `landmarks` runs one part. Ground
+truth is the generator's script or the clips' reference transcripts, never the pipeline's own output.
 """
 
 from __future__ import annotations
@@ -21,11 +21,12 @@ from rich.table import Table
 from services.common.console import make_console
 from services.speech.engines import FasterWhisperEngine, OpenAIWhisperEngine
 from services.speech.settings import SpeechSettings
+from tests.eval import landmarks as landmark_grid
 from tests.eval import vision_grid
 from tests.speech_clips import TARGETS, transcribe_sets
 
 OUT_DIR = Path("eval-results")
-PARTS = ("vision", "speech")
+PARTS = ("vision", "speech", "landmarks")
 
 
 def vision() -> dict[str, Any]:
@@ -37,6 +38,12 @@ def vision() -> dict[str, Any]:
         "by_face_x": vision_grid.summarise(rows, "face_x"),
         "by_fps": vision_grid.summarise(rows, "fps"),
     }
+
+
+def landmarks() -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="sightline-eval-") as tmp:
+        rows = landmark_grid.run(Path(tmp))
+    return {"rows": rows, "summary": landmark_grid.summary(rows)}
 
 
 def speech() -> dict[str, Any]:
@@ -68,7 +75,7 @@ def main(argv: list[str]) -> int:
     results: dict[str, Any] = {}
     for part in parts:
         started = time.perf_counter()
-        results[part] = {"vision": vision, "speech": speech}[part]()
+        results[part] = {"vision": vision, "speech": speech, "landmarks": landmarks}[part]()
         results[part]["wall_s"] = round(time.perf_counter() - started, 1)
         (OUT_DIR / f"eval-{part}.json").write_text(json.dumps(results[part], indent=2, default=str) + "\n")
     if "vision" in results:
@@ -89,6 +96,9 @@ def main(argv: list[str]) -> int:
             if isinstance(r, dict)
         ]
         console.print(_table("speech on real recordings (WER en, CER zh)", rows))
+    if "landmarks" in results:
+        console.print(_table("face mesh: blinks and mouth opening", results["landmarks"]["summary"]))
+        console.print(_table("face mesh per recording", results["landmarks"]["rows"]))
     console.print(f"written to {OUT_DIR}/")
     return 0
 
