@@ -13,47 +13,35 @@ from typing import Any
 
 from services.samples import SampleSpec, generate_interview
 from services.samples.ground_truth import GroundTruth
-from services.samples.spec import EventMix, Variant
+from services.samples.spec import Variant
 from services.vision.analyzer import FrameAnalyzer
 from services.vision.settings import VisionSettings
+from tests.eval import vision_grid
 from tests.vision_harness import Analysed, analyse_samples, chunk_packs
 
 DURATION_S = 30.0
 
 
 @dataclass(frozen=True)
-class Case:
-    face_px: float
-    face_x: float
-    fps: float
-    mix: EventMix = "gestures"
+class Case(vision_grid.Case):
+    """A recording of the vision grid's kind, 30 s long, with the smiling or the neutral face."""
+
     variant: Variant = "smiling"
 
     @property
     def name(self) -> str:
-        return f"{self.mix}-{self.variant}-{self.fps:g}fps-{self.face_px:g}px-x{self.face_x:g}"
+        return f"{super().name}-{self.variant}"
 
     def spec(self, seed: int) -> SampleSpec:
-        return SampleSpec(
-            seed=seed,
-            duration=DURATION_S,
-            fps=self.fps,
-            width=960,
-            height=540,
-            audio=False,
-            events=self.mix,
-            face_px=self.face_px,
-            face_x=self.face_x,
-            variant=self.variant,
-        )
+        return super().spec(seed).model_copy(update={"duration": DURATION_S, "variant": self.variant})
 
 
 CASES = (
-    *(Case(px, 0.5, 30.0) for px in (60.0, 100.0, 200.0)),
-    *(Case(100.0, x, 30.0) for x in (0.33, 0.67)),
-    Case(100.0, 0.5, 15.0),
-    Case(100.0, 0.5, 30.0, "mixed", "neutral"),
-    Case(100.0, 0.5, 30.0, "mixed", "smiling"),
+    *(Case(30.0, px, 0.5, "gestures") for px in (60.0, 100.0, 200.0)),
+    *(Case(30.0, 100.0, x, "gestures") for x in (0.33, 0.67)),
+    Case(15.0, 100.0, 0.5, "gestures"),
+    Case(30.0, 100.0, 0.5, "mixed", "neutral"),
+    Case(30.0, 100.0, 0.5, "mixed", "smiling"),
 )
 
 
