@@ -20,7 +20,7 @@ from services.samples import SampleSpec, generate_interview
 from services.vision.analyzer import FrameAnalyzer, FrameJob, FrameResult
 from services.vision.face_measures import EXPRESSION_MEASURES, chunk_mesh
 from services.vision.features import ChunkWindow, chunk_features
-from services.vision.landmarks import MARGIN, MeshRunner, crop_transform
+from services.vision.landmarks import MARGIN, FaceMesh, MeshRunner, crop_transform
 from services.vision.settings import VisionSettings
 from services.vision.stage import VisionStage
 from tests.integration.stage_fixtures import example
@@ -177,3 +177,22 @@ def test_blinks_counted_within_one_of_the_script(
     assert marks.eyes_closed == []
     minutes = marks.measured_s / 60
     assert marks.blink_rate_per_min == pytest.approx(len(marks.blink_times_s) / minutes)
+
+
+def _mesh_with_openness(value: float) -> FaceMesh:
+    return FaceMesh(np.zeros((468, 2), np.float32), 1.0, value, 0.05, 0.12, 0.4, 0.02)
+
+
+def test_closures_split_into_blinks_and_eyes_closed() -> None:
+    """At 10 frames/s: a one-frame and a three-frame dip are blinks, eight frames are eyes closed; a dip at the
+    chunk's edge is left to the interview (it may go on in the next chunk)."""
+    openness = [0.3] * 40
+    for i in (5, 12, 13, 14, *range(20, 28), 39):
+        openness[i] = 0.15
+    t = np.arange(40) * 0.1
+    meshes: list[FaceMesh | None] = [_mesh_with_openness(v) for v in openness]
+    summary = chunk_mesh(0.0, 4.0, 0.1, t, meshes, [False] * 40, 0.7, False).summary
+    spans = [(round(r.start_s, 2), round(r.end_s, 2)) for r in summary.eyes_closed]
+    assert spans == [(0.5, 0.6), (1.2, 1.5), (2.0, 2.8), (3.9, 4.0)]
+    assert summary.blink_count == 2
+    assert summary.eye_openness_mean == pytest.approx(0.3)
