@@ -82,7 +82,7 @@ def _landmarks(view: View) -> Html | None:
         return None
     if not marks.supported or marks.blink_rate_per_min is None:
         return el("p", view.t("landmarks_unsupported"), class_="caption")
-    parts = [view.t("blinks", count=len(marks.blink_times_s), rate=f"{marks.blink_rate_per_min:.0f}")]
+    parts = [view.t("blinks", count=len(marks.blink_times_s), rate=f"{marks.blink_rate_per_min:.1f}")]
     if marks.mouth_opening_mean is not None:
         parts.append(view.t("mouth_opening", value=f"{marks.mouth_opening_mean:.1%}"))
     if marks.brow_lowering is not None:

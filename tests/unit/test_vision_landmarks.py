@@ -151,7 +151,7 @@ def test_without_consent_to_face_analysis_nothing_is_measured() -> None:
 # nods and shakes while it blinks. A centred face and more framings are in `make eval` (tests/eval/landmarks.py).
 BLINK_SPECS = {
     "left-small": SampleSpec(
-        seed=5, duration=12, fps=10, audio=False, width=1280, height=720, face_x=0.3, face_px=100, events="gestures"
+        seed=5, duration=10, fps=10, audio=False, width=1280, height=720, face_x=0.3, face_px=100, events="gestures"
     ),
 }
 
