@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from services.common.contracts import DimensionKind, EvidenceKind, ProfileLabel, StageName
+from services.common.contracts import DimensionKind, EvidenceKind, FaceLandmarks, ProfileLabel, StageName
 from services.fusion.behaviour import answer_behaviour
 from services.fusion.inputs import InterviewInputs, JobModel, Manifest
 from services.fusion.profile import build_profile, coverage, feature_versions
@@ -263,3 +263,18 @@ def test_a_spoken_language_differing_from_the_interviews_is_flagged_unless_it_wa
     ingested = inputs.ingested.model_copy(update={"context": context})
     flags = score_interview(replace(inputs, ingested=ingested), SETTINGS).data_quality
     assert ("language_mismatch" in flags) == flagged
+
+
+def test_a_face_too_small_for_the_face_mesh_is_a_data_quality_flag() -> None:
+    full = inputs_for(STRONG)
+    small = FaceLandmarks(frames_measured=0, frames_too_small=100, supported=False, measured_s=0.0)
+    measured = FaceLandmarks(frames_measured=100, frames_too_small=0, supported=True, measured_s=10.0)
+
+    def with_marks(marks: FaceLandmarks) -> InterviewInputs:
+        summaries = [v.summary.model_copy(update={"face_landmarks": marks}) for v in full.vision]
+        vision = [v.model_copy(update={"summary": s}) for v, s in zip(full.vision, summaries, strict=True)]
+        return replace(full, vision=vision)
+
+    assert "face_too_small_for_landmarks" in score_interview(with_marks(small), SETTINGS).data_quality
+    assert "face_too_small_for_landmarks" not in score_interview(with_marks(measured), SETTINGS).data_quality
+    assert "face_too_small_for_landmarks" not in score_interview(full, SETTINGS).data_quality  # no mesh ran
