@@ -80,8 +80,10 @@ def _landmarks(view: View) -> Html | None:
     marks = aggregate(view.vision, []).landmarks
     if marks is None:
         return None
-    if not marks.supported or marks.blink_rate_per_min is None:
+    if not marks.supported:
         return el("p", view.t("landmarks_unsupported"), class_="caption")
+    if marks.blink_rate_per_min is None:  # no face was measured at all (absent, or turned away)
+        return None
     parts = [view.t("blinks", count=len(marks.blink_times_s), rate=f"{marks.blink_rate_per_min:.1f}")]
     if marks.mouth_opening_mean is not None:
         parts.append(view.t("mouth_opening", value=f"{marks.mouth_opening_mean:.1%}"))
