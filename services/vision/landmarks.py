@@ -24,6 +24,7 @@ import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -31,6 +32,9 @@ import numpy.typing as npt
 
 from services.frames.geometry import Image
 from services.vision.litert_models import FACE_MESH, interpreter
+
+if TYPE_CHECKING:
+    from ai_edge_litert.interpreter import Interpreter
 
 #: Side of the square crop around the face, in face-box sides (MediaPipe's face-mesh region of interest).
 MARGIN = 1.5
@@ -129,8 +133,8 @@ class MeshRunner:
     def __init__(self) -> None:
         self._local = threading.local()
 
-    def _interpreter(self, batch: int) -> object:
-        cache: dict[int, object] | None = getattr(self._local, "interpreters", None)
+    def _interpreter(self, batch: int) -> Interpreter:
+        cache: dict[int, Interpreter] | None = getattr(self._local, "interpreters", None)
         if cache is None:
             cache = self._local.interpreters = {}
         if batch not in cache:
@@ -157,9 +161,9 @@ class MeshRunner:
         for k, ((image, _, _), m) in enumerate(zip(faces, transforms, strict=True)):
             batch[k] = mesh_crop(image, m)
         it = self._interpreter(size)
-        it.set_tensor(it.get_input_details()[0]["index"], batch)  # type: ignore[attr-defined]
-        it.invoke()  # type: ignore[attr-defined]
-        outputs = [it.get_tensor(o["index"]) for o in it.get_output_details()]  # type: ignore[attr-defined]
+        it.set_tensor(it.get_input_details()[0]["index"], batch)
+        it.invoke()
+        outputs = [it.get_tensor(o["index"]) for o in it.get_output_details()]
         raw = next(o for o in outputs if o.size == size * 468 * 3).reshape(size, 468, 3)
         logits = next(o for o in outputs if o.size == size).reshape(size)
         result: list[FaceMesh | None] = []
