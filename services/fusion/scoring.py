@@ -488,6 +488,10 @@ def data_quality(inputs: InterviewInputs, items: Sequence[AnswerBehaviour]) -> l
             reasons = {str(v.summary.emotion_inference.reason) for v in inputs.vision}
             if reasons & {"jurisdiction_prohibits", "no_consent", "disabled"}:
                 flags.append(DataQualityFlag.EMOTION_INFERENCE_NOT_PERMITTED.value)
+        # face mesh: the face was seen but too small in the picture for landmark measures (blinks, mouth, brows)
+        marks = [m for v in inputs.vision if (m := v.summary.face_landmarks) is not None]
+        if any(m.frames_too_small for m in marks) and not any(m.supported and m.frames_measured for m in marks):
+            flags.append(DataQualityFlag.FACE_TOO_SMALL_FOR_LANDMARKS.value)
     # --- hands and upper body ---
     samples = [b for v in inputs.vision for b in v.body]
     if samples and not any(b.shoulder_width is not None for b in samples):

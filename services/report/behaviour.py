@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from services.vision.aggregate import aggregate
+
 from . import charts, facts, fmt
 from .explanation import left_out_notice
 from .i18n import emotion_reason_text, expression_text, list_separator
@@ -67,7 +69,27 @@ def behaviour(view: View) -> Html:
             class_="caption",
         )
     )
-    return el("section", *parts, id="behaviour")
+    return el("section", *parts, _landmarks(view), id="behaviour")
+
+
+def _landmarks(view: View) -> Html | None:
+    """The face mesh's measures over the interview in one line, or why the recording could not support them.
+    Facial measures are left out where the candidate asked for the expression accommodation."""
+    if "expression" in view.accommodated:
+        return None
+    marks = aggregate(view.vision, []).landmarks
+    if marks is None:
+        return None
+    if not marks.supported:
+        return el("p", view.t("landmarks_unsupported"), class_="caption")
+    if marks.blink_rate_per_min is None:  # no face was measured at all (absent, or turned away)
+        return None
+    parts = [view.t("blinks", count=len(marks.blink_times_s), rate=f"{marks.blink_rate_per_min:.1f}")]
+    if marks.mouth_opening_mean is not None:
+        parts.append(view.t("mouth_opening", value=f"{marks.mouth_opening_mean:.1%}"))
+    if marks.brow_lowering is not None:
+        parts.append(view.t("brow_lowering", value=f"{marks.brow_lowering:.1%}"))
+    return el("p", view.t("facial_landmarks"), ": ", " · ".join(parts), class_="caption")
 
 
 def expression(view: View) -> Html:

@@ -79,6 +79,14 @@ _TEXT: dict[str, tuple[str, str]] = {
     "second_face": ("Second face", "出现第二张面孔"),
     "look_away": ("Looking away", "视线移开"),
     "no_vision": ("No video features were received.", "未收到视频特征。"),
+    "facial_landmarks": ("Facial landmarks (468-point face mesh)", "面部关键点（468 点面部网格）"),
+    "blinks": ("{count} blinks, {rate} per minute", "眨眼 {count} 次，每分钟 {rate} 次"),
+    "mouth_opening": ("mouth opening {value} of face height", "张嘴幅度为脸高的 {value}"),
+    "brow_lowering": ("brows lowered by {value} of face height", "眉毛下压脸高的 {value}"),
+    "landmarks_unsupported": (
+        "Blinks, mouth opening and brow measures: not measured, the face was too small in the picture.",
+        "眨眼、张嘴与眉部测量：未测量，画面中脸部过小。",
+    ),
     "expression": ("Expression", "表情"),
     "dominant_expression": ("Dominant expression per second", "每秒主要表情"),
     "expression_share": ("Share of face time per expression", "各表情所占面部时间比例"),
@@ -188,6 +196,10 @@ _FLAGS: dict[str, tuple[str, str]] = {
     "question_match_uncertain": ("which question was asked is uncertain", "所提问题的识别不确定"),
     "question_not_listed": ("a question was asked that is not on the list", "面试中有未列出的问题"),
     "question_matched_by_order": ("questions were matched by their order", "问题按提问顺序对应"),
+    "face_too_small_for_landmarks": (
+        "the face was too small in the picture for blink, mouth and brow measures",
+        "画面中脸部过小，无法测量眨眼、嘴部和眉部",
+    ),
 }
 
 #: Why emotion inference was not performed; unknown reasons are shown verbatim.

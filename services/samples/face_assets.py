@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from services.samples.blinks import close_eyes
 from services.samples.spec import Variant
 
 U8 = NDArray[np.uint8]
@@ -106,9 +107,11 @@ def _head_mask() -> U8:
     return np.asarray(cv2.GaussianBlur(fg, (5, 5), 0), dtype=np.uint8)
 
 
-@lru_cache(maxsize=2)
-def head_sprite(variant: Variant) -> Sprite:
+@lru_cache(maxsize=4)
+def head_sprite(variant: Variant, eyes_closed: bool = False) -> Sprite:
     img = astronaut_bgr() if variant == "smiling" else neutralize_mouth(astronaut_bgr())
+    if eyes_closed:
+        img = close_eyes(img)
     x0, y0, x1, y1 = HEAD_CROP
     bgra = np.dstack([img[y0:y1, x0:x1], _head_mask()])
     fx, fy, fw, fh = FACE_BOX

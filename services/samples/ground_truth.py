@@ -14,8 +14,9 @@ Top level:
   phrase-exact segments, interpolated word times, fillers, pauses, speaking rate, and whether the recording
   cut it short;
 - ``events``: head motion and scene events (nods, head shakes, look-aways with direction, no-face and
-  second-face ranges). ``start``/``end`` of each event is the interval during which the state fully holds
-  (e.g. no face at all); the ``*_start``/``*_end`` fields around it include the transitions;
+  second-face ranges; blinks, which may fall inside the others). ``start``/``end`` of each event is the
+  interval during which the state fully holds (e.g. no face at all); the ``*_start``/``*_end`` fields around it
+  include the transitions;
 - ``speech``: merged speaking ranges of candidate and interviewer.
 
 Directions are in image space as the viewer sees the upright picture: ``left`` means toward x = 0.
@@ -139,6 +140,9 @@ class Events(_Model):
     look_aways: list[LookAway] = Field(default_factory=list)
     no_face: list[NoFace] = Field(default_factory=list)
     second_face: list[SecondFace] = Field(default_factory=list)
+    blinks: list[TimeRange] = Field(
+        default_factory=list, description="The eyes shut (scripted blinks, 0.1-0.3 s each), beside any other event."
+    )
 
     def all_ranges(self) -> list[tuple[str, float, float]]:
         """(kind, outer start, outer end) of every event, transitions included, sorted by start."""

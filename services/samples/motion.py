@@ -11,6 +11,7 @@ import math
 import random
 from dataclasses import dataclass
 
+from services.samples.blinks import BlinkTrack
 from services.samples.ground_truth import Events, GroundTruth, LookAway, Nod, NoFace, SecondFace, Shake
 
 #: How far the candidate moves sideways to leave the frame (fraction of display width).
@@ -33,6 +34,7 @@ class Pose:
     second_side: str = "right"
     gain: float = 1.0  # global brightness (auto-exposure drift)
     turn_deg: float = 0.0  # head turned in 3-D about the vertical axis, degrees; positive as yaw (image-right)
+    eyes_closed: bool = False  # a scripted blink (services/samples/blinks.py)
 
 
 def smoothstep(x: float) -> float:
@@ -66,6 +68,7 @@ class MotionModel:
         items: list[Event] = [*ev.nods, *ev.shakes, *ev.look_aways, *ev.no_face, *ev.second_face]
         items.sort(key=lambda e: _outer(e)[0])
         self._events = items
+        self._blinks = BlinkTrack(ev.blinks)
         self._starts = [_outer(e)[0] for e in items]
         #: Head motion is drawn in display fractions for the default framing; a smaller face moves less.
         self._head_scale = truth.spec.head_scale
@@ -123,4 +126,4 @@ class MotionModel:
         elif isinstance(e, SecondFace):
             second = ramp(t, e.enter_start, e.exit_end, e.start - e.enter_start)
             side = e.side
-        return Pose(dx, dy, yaw, pitch, body_dx, second, side, gain, turn)
+        return Pose(dx, dy, yaw, pitch, body_dx, second, side, gain, turn, self._blinks.closed(t))

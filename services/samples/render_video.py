@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from services.samples.face_assets import draw_torso, head_sprite, second_person_sprite, skimage_rgb, skin_tone
+from services.samples.face_assets import Sprite, draw_torso, head_sprite, second_person_sprite, skimage_rgb, skin_tone
 from services.samples.ground_truth import GroundTruth
 from services.samples.lighting import SceneLighting, noise_fields, read_only
 from services.samples.motion import MotionModel, Pose
@@ -161,6 +161,13 @@ def _blend(frame: U8, fg: U8, alpha: F32, x: int, y: int) -> None:
     roi[:] = cv2.blendLinear(np.ascontiguousarray(f), roi, np.ascontiguousarray(a), 1.0 - a)
 
 
+def _premultiplied(sprite: Sprite) -> U8:
+    """The sprite premultiplied (colour * alpha): warping it interpolates correctly and blending is two uint8 ops."""
+    hb = sprite.bgra.astype(np.float32)
+    premul = np.dstack([hb[:, :, :3] * hb[:, :, 3:4] / 255.0, hb[:, :, 3:4]])
+    return np.ascontiguousarray(np.rint(premul).astype(np.uint8))
+
+
 class SceneRenderer:
     """Draws frames of one interview at display (upright) size and returns them in stored orientation."""
 
@@ -192,10 +199,10 @@ class SceneRenderer:
         # The neck sits in the chin's shadow: darker than the face.
         self.skin = tuple(int(c * 0.74) for c in skin_tone())
         self.skin_shade = tuple(int(c * 0.6) for c in skin_tone())
-        # Premultiplied head (colour * alpha): warping it interpolates correctly and blending is two uint8 ops.
-        hb = self.head.bgra.astype(np.float32)
-        premul = np.dstack([hb[:, :, :3] * hb[:, :, 3:4] / 255.0, hb[:, :, 3:4]])
-        self.head_premul = np.ascontiguousarray(np.rint(premul).astype(np.uint8))
+        self.head_premul = _premultiplied(self.head)
+        # The same head with the eyes shut, drawn during scripted blinks.
+        shut = head_sprite(spec.variant, eyes_closed=True)
+        self.head_shut_premul = _premultiplied(shut.scaled(face_px / shut.face[3]))
         self._cache: OrderedDict[tuple[int, int, int], U8] = OrderedDict()
         self._cache_cap = max(4, (192 << 20) // (w * h * 3))
         self.second = second_person_sprite().scaled(SECOND_SCALE * face_px / second_person_sprite().face[3])
@@ -296,7 +303,7 @@ class SceneRenderer:
             cv2.rectangle(frame, (ncx - self.neck_w, ny0), (ncx + self.neck_w, ny1), shade, -1)
             cv2.rectangle(frame, (ncx - self.neck_w + 4, ny0), (ncx + self.neck_w - 2, ny1), skin, -1)
         hh, hw = self.head.bgra.shape[:2]
-        head = self.head_premul
+        head = self.head_shut_premul if pose.eyes_closed else self.head_premul
         if pose.turn_deg:
             head = turn_head(head, self._head_depth, self.head.face_center[0], pose.turn_deg)
         if pose.pitch < 0.01 and abs(pose.yaw) < 0.06:

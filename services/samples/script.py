@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from services.samples.bank import BANK, BankItem
+from services.samples.blinks import schedule_blinks
 from services.samples.ground_truth import (
     Events,
     Filler,
@@ -341,6 +342,8 @@ def build_scenario(spec: SampleSpec, measure: ClipMeasure = estimate_clip_second
             break
 
     events = schedule_events(spec, random.Random(spec.seed * 7919 + 17))
+    if spec.blinks:
+        events.blinks = schedule_blinks(spec.duration, spec.seed)
     truth = GroundTruth(
         spec=spec,
         lang=lang,

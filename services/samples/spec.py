@@ -120,6 +120,7 @@ class SampleSpec(BaseModel):
         "normal",
         description="How the room is lit: normal, dim (a dark room) or backlit (a window behind the candidate).",
     )
+    blinks: bool = Field(True, description="The candidate blinks (services/samples/blinks.py); False: never.")
 
     @model_validator(mode="after")
     def _check(self) -> SampleSpec:

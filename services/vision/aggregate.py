@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.common.contracts import TimeRange, VisionFeatures
 from services.vision.body_aggregate import InterviewBody, body_behaviour
+from services.vision.face_measures import LandmarkBehaviour, closure_pieces, landmark_behaviour
 from services.vision.litert_models import BODY_MODELS
 from services.vision.signals import runs
 
@@ -133,6 +134,10 @@ class QuestionBehaviour(BaseModel):
     face_absent: list[Period]
     second_face: list[Period]
     motion_energy: float | None
+    # face mesh (services/vision/face_measures.py)
+    landmarks: LandmarkBehaviour | None = Field(
+        None, description="Blinks, mouth opening, brow lowering in the window; null when the mesh did not run."
+    )
 
     @property
     def look_away_count(self) -> int:
@@ -162,6 +167,10 @@ class InterviewBehaviour(BaseModel):
     # --- hands and upper body (services/vision/body_aggregate.py) ---
     body: InterviewBody | None = Field(
         None, description="Hands and posture from the palm, hand and pose models; null for events without samples."
+    )
+    # face mesh (services/vision/face_measures.py)
+    landmarks: LandmarkBehaviour | None = Field(
+        None, description="Blinks, mouth opening, brow lowering over the interview; null when the mesh did not run."
     )
 
 
@@ -217,6 +226,7 @@ def aggregate(
     shakes = sorted(t for s in summaries for t in s.shake_times_s)
     performed = any(s.emotion_inference.performed for s in summaries)
     rows = [row for c in chunks for row in c.seconds]
+    closures = [(p.start_s, p.end_s) for p in join(closure_pieces(chunks))]
     out = []
     for w in windows:
         frames = faces = contact = motion = 0.0
@@ -258,6 +268,7 @@ def aggregate(
                 face_absent=clip(absent, w.start_s, w.end_s),
                 second_face=clip(second, w.start_s, w.end_s),
                 motion_energy=motion / frames if frames else None,
+                landmarks=landmark_behaviour(chunks, closures, w.start_s, w.end_s),
             )
         )
     body_models = {k: v for c in chunks for k, v in c.model_versions.items() if k in BODY_MODEL_NAMES}
@@ -275,6 +286,7 @@ def aggregate(
         second_face=second,
         questions=out,
         body=body,
+        landmarks=landmark_behaviour(chunks, closures, 0.0, chunks[-1].end_s) if chunks else None,
     )
 
 

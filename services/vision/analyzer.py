@@ -30,6 +30,7 @@ import torch
 from services.common.cpus import available_cores
 from services.frames.geometry import Image
 from services.vision.expression import CLASSES, ExpressionNet, face_crop, load_expression, probabilities
+from services.vision.landmarks import FaceMesh, MeshRunner, supported
 from services.vision.pose import Pose, head_pose
 from services.vision.registry import EXPRESSION, FACE_DETECTOR
 from services.vision.retinaface import Detections, RetinaFaceNet, detect, load_retinaface
@@ -68,6 +69,11 @@ class _Found:
     landmarks: npt.NDArray[np.float32] | None = None
     score: float | None = None
 
+    def located(self) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        """The face's box and five points (a found face has both)."""
+        assert self.box is not None and self.landmarks is not None
+        return self.box, self.landmarks
+
 
 @dataclass(frozen=True)
 class FrameResult:
@@ -83,6 +89,10 @@ class FrameResult:
     sharpness: float
     #: How the face was searched for: in the whole frame, or in a window around where it was expected.
     search: Search = "whole"
+    #: The face mesh and its measures; None without a face, below the mesh's size, or rejected by it.
+    mesh: FaceMesh | None = None
+    #: A face was found but was too small for the mesh (the landmark measures are not supported there).
+    mesh_too_small: bool = False
 
 
 def select_device(setting: str) -> torch.device:
@@ -101,6 +111,7 @@ class FrameAnalyzer:
         half = self.device.type == "cuda" and settings.half_precision
         self.detector: RetinaFaceNet = load_retinaface(str(FACE_DETECTOR.weights_path()), self.device)
         self.expression_net: ExpressionNet = load_expression(str(EXPRESSION.weights_path()), self.device)
+        self.mesh = MeshRunner()
         if half:
             self.detector.half()
             self.expression_net.half()
@@ -115,6 +126,8 @@ class FrameAnalyzer:
         results: list[FrameResult | None] = [None] * len(jobs)
         crops: list[npt.NDArray[np.uint8]] = []
         crop_owner: list[int] = []
+        mesh_faces: list[int] = []
+        mesh_on = self.settings.face_mesh
         t0 = time.perf_counter()
         for i, job in enumerate(jobs):
             height, width = job.image.shape[:2]
@@ -126,6 +139,8 @@ class FrameAnalyzer:
                 if job.expression:
                     crops.append(face_crop(grey, box))
                     crop_owner.append(i)
+                if mesh_on and supported(box):
+                    mesh_faces.append(i)
             sharp = _sharpness(grey, box)
             brightness = cv2.mean(grey)[0] / 255.0  # a tenth of the cost of numpy's mean over a frame
             results[i] = FrameResult(
@@ -138,8 +153,17 @@ class FrameAnalyzer:
                 brightness=brightness,
                 sharpness=sharp,
                 search=face.search,
+                mesh_too_small=mesh_on and box is not None and not supported(box),
             )
         self._add_time("pose_quality", t0)
+        if mesh_faces:
+            t0 = time.perf_counter()
+            meshes = self.mesh.run([(jobs[i].image, *found[i].located()) for i in mesh_faces])
+            self._add_time("face_mesh", t0)
+            for owner, mesh in zip(mesh_faces, meshes, strict=True):
+                current = results[owner]
+                assert current is not None
+                results[owner] = dataclasses.replace(current, mesh=mesh)
         if crops:
             t0 = time.perf_counter()
             probs = probabilities(self.expression_net, np.stack(crops), self.device)

@@ -32,6 +32,7 @@ from services.common.contracts.events import ImageQuality
 from services.frames.geometry import Image
 from services.vision.analyzer import FrameResult, shrink
 from services.vision.expression import CLASSES
+from services.vision.face_measures import ChunkMesh, chunk_mesh
 from services.vision.settings import VisionSettings
 from services.vision.signals import TurningPoint, moving_average, runs, turning_points
 
@@ -149,6 +150,7 @@ def chunk_features(
             if len(face_idx) > 1:
                 volatility = float(np.mean(np.abs(np.diff(smoothed, axis=0)).sum(1) / 2))
 
+    mesh = _mesh(window, t, results, settings, performed)
     motion_values = np.array([np.nan if m is None else m for m in motion], dtype=np.float64)
     sharp = np.array([r.sharpness for r in results])
     bright = np.array([r.brightness for r in results])
@@ -182,6 +184,7 @@ def chunk_features(
         frown_s=frown_s,
         expression_volatility=volatility,
         image_quality=quality,
+        face_landmarks=None if mesh is None else mesh.summary,
     )
     columns = _columns(
         t,
@@ -193,12 +196,30 @@ def chunk_features(
         expression,
         _frowning(expression, settings),
     )
+    if mesh is not None:
+        columns.update(mesh.columns)
     seconds = _seconds(t, faces, has_face, yaw, pitch, roll, facing, smile, dominant, motion_values)
     gaze = [
         GazeSample(t_s=float(ts), yaw_deg=_opt(float(y)), pitch_deg=_opt(float(p)))
         for ts, y, p in zip(t, sight_yaw, sight_pitch, strict=True)
     ]
     return ChunkFeatures(columns, summary, seconds, gaze)
+
+
+def _mesh(
+    window: ChunkWindow,
+    t: npt.NDArray[np.float64],
+    results: Sequence[FrameResult],
+    settings: VisionSettings,
+    expression: bool,
+) -> ChunkMesh | None:
+    if not settings.face_mesh:
+        return None
+    meshes = [r.mesh for r in results]
+    small = [r.mesh_too_small for r in results]
+    return chunk_mesh(
+        window.start_s, window.end_s, window.period_s, t, meshes, small, settings.blink_closed_ratio, expression
+    )
 
 
 def _facing(

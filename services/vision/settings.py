@@ -70,6 +70,18 @@ class VisionSettings(BaseModel):
         True,
         description="Classify expressions where the interview permits it; false never does (reason `disabled`).",
     )
+    face_mesh: bool = Field(
+        True,
+        description="Run the 468-point face mesh on the candidate's face (blinks, mouth opening, brow and smile "
+        "landmark measures); false leaves those measures out.",
+    )
+    blink_closed_ratio: float = Field(
+        0.7,
+        gt=0,
+        lt=1,
+        description="Eye openness (eye aspect ratio), as a share of the candidate's open level over the chunk, "
+        "below which the eyes count as closed.",
+    )
     eye_contact_max_yaw_deg: float = Field(
         GazeRule.max_yaw_deg,
         ge=0,

@@ -56,6 +56,7 @@ from services.vision.body import body_samples, check_body_models
 from services.vision.body import versions as body_versions
 from services.vision.features import ChunkWindow, chunk_features, motion_energy
 from services.vision.inference import keep_freed_memory
+from services.vision.litert_models import FACE_MESH
 from services.vision.registry import EXPRESSION, FACE_DETECTOR, HEAD_POSE_VERSION
 from services.vision.settings import VisionSettings
 from services.vision.timeline import TIMELINE_CONTENT_TYPE, encode_timeline
@@ -191,6 +192,8 @@ class VisionStage:
             versions["expression"] = EXPRESSION.version
         if self.settings.body_sample_hz > 0:
             versions.update(body_versions())
+        if self.settings.face_mesh:
+            versions["face_mesh"] = FACE_MESH.version
         return VisionFeatures(
             **derived_envelope(event, StageName.VISION.value, VisionFeatures.EVENT_TYPE, producer=PRODUCER),
             context=event.context,

@@ -8,6 +8,11 @@ convention), ``sight_yaw_deg``, ``sight_pitch_deg`` (the head against the line o
 ``eye_contact``, ``looking_away``, ``motion_energy`` (0-1, null on a chunk's first frame),
 ``brightness`` (0-1), ``sharpness`` (variance of the Laplacian). Only when emotion inference was performed:
 ``smile_intensity``, ``frowning`` and ``p_<expression>`` per class. Null where no face was found.
+
+From the face mesh (`services.vision.landmarks`), null where it did not measure the face: ``eye_openness`` (eye
+aspect ratio), ``eyes_closed``, ``mouth_opening`` (inner-lip gap over face height), and only with emotion
+inference ``brow_height``, ``mouth_width``, ``mouth_corner_lift``; ``mesh_too_small`` (the face was too small in
+the picture for the mesh).
 """
 
 from __future__ import annotations
@@ -39,6 +44,9 @@ _TYPES: dict[str, pa.DataType] = {
     "sharpness": pa.float32(),
     "smile_intensity": pa.float32(),
     "frowning": pa.bool_(),
+    # face mesh (services/vision/face_measures.py); its measures are float32 like every column not named here
+    "eyes_closed": pa.bool_(),
+    "mesh_too_small": pa.bool_(),
 }
 
 

@@ -2,12 +2,13 @@
 
 Vision over the generated grid (tests/eval/vision_grid.py: frame rate, face size, framing, what the candidate
 does), at every key-frame interval (0: every frame searched whole), with the look-aways' floors; vision over the
-variety of recordings (tests/eval/variety_grid.py: resolution, aspect, frame rate, framing, lighting); speech on
-recordings of real people (tests/speech_clips.py) with the shipped model next to the reference engine; speech on
-generated answers with other voices, noise and a second voice in the room (tests/eval/speech_variety.py); hands
-and posture on real photographs turned and pasted by a script (tests/eval/body_grid.py). `python -m tests.eval
-vision`, `variety`, `speech`, `speech_variety` or `body` runs one part. Ground truth is the generator's script or
-the clips' reference transcripts, never the pipeline's own output.
+variety of recordings (tests/eval/variety_grid.py: resolution, aspect, frame rate, framing, lighting); the face
+mesh's blinks and mouth opening (tests/eval/landmarks.py); speech on recordings of real people
+(tests/speech_clips.py) with the shipped model next to the reference engine; speech on generated answers with
+other voices, noise and a second voice in the room (tests/eval/speech_variety.py); hands and posture on real
+photographs turned and pasted by a script (tests/eval/body_grid.py). `python -m tests.eval vision`, `variety`,
+`landmarks`, `speech`, `speech_variety` or `body` runs one part. Ground truth is the generator's script or the
+clips' reference transcripts, never the pipeline's own output.
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ from services.common.console import make_console
 from services.speech.engines import FasterWhisperEngine, OpenAIWhisperEngine
 from services.speech.settings import SpeechSettings
 from tests.eval import body_grid, speech_variety, variety_grid, vision_grid
+from tests.eval import landmarks as landmark_grid
 from tests.speech_clips import TARGETS, transcribe_sets
 
 OUT_DIR = Path("eval-results")
-PARTS = ("vision", "variety", "speech", "speech_variety", "body")
+PARTS = ("vision", "variety", "landmarks", "speech", "speech_variety", "body")
 #: Columns of the variety table (the JSON keeps every score).
 VARIETY_COLUMNS = (
     "case", "face_present", "nod_error", "shake_error", "eye_contact_frontal", "look_away_recall",
@@ -57,6 +59,12 @@ def variety() -> dict[str, Any]:
 def speech_variety_part() -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="sightline-eval-") as tmp:
         return {"rows": speech_variety.run(Path(tmp))}
+
+
+def landmarks() -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="sightline-eval-") as tmp:
+        rows = landmark_grid.run(Path(tmp))
+    return {"rows": rows, "summary": landmark_grid.summary(rows)}
 
 
 def speech() -> dict[str, Any]:
@@ -91,6 +99,7 @@ def main(argv: list[str]) -> int:
         results[part] = {
             "vision": vision,
             "variety": variety,
+            "landmarks": landmarks,
             "speech": speech,
             "speech_variety": speech_variety_part,
             "body": body_grid.run,
@@ -124,6 +133,9 @@ def main(argv: list[str]) -> int:
         console.print(
             _table("speech on generated answers: voices, noise, a second voice", results["speech_variety"]["rows"])
         )
+    if "landmarks" in results:
+        console.print(_table("face mesh: blinks and mouth opening", results["landmarks"]["summary"]))
+        console.print(_table("face mesh per recording", results["landmarks"]["rows"]))
     console.print(f"written to {OUT_DIR}/")
     return 0
 

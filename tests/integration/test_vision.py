@@ -174,6 +174,12 @@ async def test_vision_stage_end_to_end(stack_settings: Settings, chunks: Chunks)
         assert all(b.hands == 0 for b in f.body)  # the generated interview shows a face, no hands
         expression_columns = [c for c in table.column_names if c in EXPRESSION_COLUMNS]
         emotion = f.summary.emotion_inference
+        # The face mesh measured the face either way; its expression-like measures follow emotion inference.
+        marks = f.summary.face_landmarks
+        assert marks is not None and marks.frames_measured > 0 and f.model_versions["face_mesh"]
+        assert {"eye_openness", "eyes_closed", "mouth_opening"} <= set(table.column_names)
+        assert (marks.brow_height_mean is not None) == emotion.performed
+        assert ("brow_height" in table.column_names) == emotion.performed
         if f.interview_id == chunks.forbidden[0].interview_id:
             assert not emotion.performed and emotion.reason == "jurisdiction_prohibits"
             assert expression_columns == []

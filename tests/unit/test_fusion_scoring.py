@@ -6,7 +6,15 @@ from dataclasses import replace
 
 import pytest
 
-from services.common.contracts import BodySample, DimensionKind, EvidenceKind, ImageQuality, ProfileLabel, StageName
+from services.common.contracts import (
+    BodySample,
+    DimensionKind,
+    EvidenceKind,
+    FaceLandmarks,
+    ImageQuality,
+    ProfileLabel,
+    StageName,
+)
 from services.fusion.behaviour import answer_behaviour
 from services.fusion.inputs import InterviewInputs, JobModel, Manifest
 from services.fusion.profile import build_profile, coverage, feature_versions
@@ -288,3 +296,18 @@ def test_a_pose_model_that_never_saw_shoulders_flags_posture_as_not_measurable()
         vision = [v.model_copy(update={"body": [b]}) for v, b in zip(base.vision, samples, strict=True)]
         flags = score_interview(replace(base, vision=vision), SETTINGS).data_quality
         assert ("posture_not_measurable" in flags) is flagged
+
+
+def test_a_face_too_small_for_the_face_mesh_is_a_data_quality_flag() -> None:
+    full = inputs_for(STRONG)
+    small = FaceLandmarks(frames_measured=0, frames_too_small=100, supported=False, measured_s=0.0)
+    measured = FaceLandmarks(frames_measured=100, frames_too_small=0, supported=True, measured_s=10.0)
+
+    def with_marks(marks: FaceLandmarks) -> InterviewInputs:
+        summaries = [v.summary.model_copy(update={"face_landmarks": marks}) for v in full.vision]
+        vision = [v.model_copy(update={"summary": s}) for v, s in zip(full.vision, summaries, strict=True)]
+        return replace(full, vision=vision)
+
+    assert "face_too_small_for_landmarks" in score_interview(with_marks(small), SETTINGS).data_quality
+    assert "face_too_small_for_landmarks" not in score_interview(with_marks(measured), SETTINGS).data_quality
+    assert "face_too_small_for_landmarks" not in score_interview(full, SETTINGS).data_quality  # no mesh ran

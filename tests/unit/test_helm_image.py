@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from services.common.settings import iter_env_vars
+from services.vision.litert_models import DIR_ENV, LITE_MODELS
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "deploy" / "docker" / "Dockerfile"
@@ -67,7 +68,24 @@ def test_test_only_material_stays_out_of_the_image() -> None:
 
 
 def test_image_environment_names_real_settings() -> None:
-    known = {name for name, _, _ in iter_env_vars()}
+    # The settings' variables, and the models directory the vision stage reads itself.
+    known = {name for name, _, _ in iter_env_vars()} | {DIR_ENV}
     text = re.sub(r"\\\n\s*", " ", DOCKERFILE.read_text())
     names = set(re.findall(r"\b(SIGHTLINE_[A-Z0-9_]+)=", text))
     assert names and names <= known, names - known
+
+
+def test_the_images_carry_the_mediapipe_models_where_the_vision_stage_looks() -> None:
+    """Built once by the installer `make setup` runs, copied into both runtime images, found through the variable."""
+    for build in ("build-cpu", "build-cuda"):
+        assert "RUN bash scripts/install-mediapipe-models.sh python /opt/models/mediapipe" in stage_with_parents(build)
+    for target in ("cpu", "cuda"):
+        instructions = stage_with_parents(target)
+        assert f"COPY --from=build-{target} /opt/models/mediapipe /opt/models/mediapipe" in instructions
+        env = " ".join(line for line in instructions if line.startswith("ENV "))
+        assert f"{DIR_ENV}=/opt/models/mediapipe" in env, target
+    # Every model the registry checks is one the installer unpacks.
+    script = (ROOT / "scripts" / "install-mediapipe-models.sh").read_text()
+    assert all(f"/{model.file} {model.sha256}" in script for model in LITE_MODELS.values())
+    ignore = DOCKERIGNORE.read_text().splitlines()
+    assert "!scripts/install-mediapipe-models.sh" in ignore

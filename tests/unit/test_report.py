@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from services.common.contracts import FaceLandmarks
 from services.report import charts as chart_colours
 from services.report import render_html
 from services.report.__main__ import main as report_cli
@@ -386,3 +387,27 @@ def test_cli_rejects_an_invalid_file_with_exit_code_2(tmp_path: Path, capsys: py
     assert "not a valid report input" in capsys.readouterr().err
     assert not (tmp_path / "out.html").exists()
     assert report_cli([str(tmp_path / "missing.json"), "--out", str(tmp_path / "out.html")]) == 2
+
+
+def test_behaviour_shows_the_face_mesh_measures_or_why_the_recording_could_not_support_them() -> None:
+    report = english_input()
+    marks = [v.summary.face_landmarks for v in report.vision]
+    blinks = len({(r.start_s, r.end_s) for m in marks if m is not None for r in m.eyes_closed})
+    text = Page(section(render_html(report), "behaviour")).text
+    assert f"{blinks} blinks" in text and "per minute" in text and "mouth opening" in text
+    small = [
+        v.model_copy(
+            update={
+                "summary": v.summary.model_copy(
+                    update={
+                        "face_landmarks": FaceLandmarks(
+                            frames_measured=0, frames_too_small=140, supported=False, measured_s=0.0
+                        )
+                    }
+                )
+            }
+        )
+        for v in report.vision
+    ]
+    text = Page(section(render_html(report.model_copy(update={"vision": small})), "behaviour")).text
+    assert "not measured, the face was too small in the picture" in text and "per minute" not in text

@@ -402,6 +402,48 @@ class ImageQuality(Contract):
     dark_ratio: Ratio = Field(description="Share of frames darker than the configured brightness threshold.")
 
 
+# -- face mesh (services/vision/landmarks.py) ----------------------------------------------------------------
+
+
+class FaceLandmarks(Contract):
+    """The 468-point face mesh's measures over one chunk (services/vision/landmarks.py and face_measures.py)."""
+
+    frames_measured: Count = Field(description="Frames whose face the mesh measured.")
+    frames_too_small: Count = Field(
+        description="Frames with a face too small in the picture for the mesh: the measures are not supported there."
+    )
+    supported: bool = Field(
+        description="False when most frames with a face had it too small for the mesh: the landmark measures of "
+        "the chunk are then null (not measured), not zero."
+    )
+    measured_s: Seconds = Field(description="Seconds of the chunk covered by measured frames (for rates).")
+    eyes_closed: TimeRanges = Field(
+        default_factory=list,
+        description="Every run of frames with the eyes closed, clipped to the chunk; aggregation joins pieces "
+        "across chunks and counts a closure of 0.05-0.5 s as a blink, a longer one as eyes closed.",
+    )
+    blink_count: Count = Field(0, description="Blinks (closures of 0.05-0.5 s) inside the chunk, edges excluded.")
+    eye_openness_mean: Annotated[float, Field(ge=0, le=5)] | None = Field(
+        None, description="Mean eye aspect ratio (lid gap over eye width) over measured frames with the eyes open."
+    )
+    mouth_opening_mean: Ratio | None = Field(
+        None, description="Mean inner-lip gap over the face's height, over measured frames."
+    )
+    brow_height_mean: Ratio | None = Field(
+        None,
+        description="Mean brow height above the upper eyelid over the face's height; lowered brows (a frown) give "
+        "less. Null when expressions were not inferred (a frown is read as an expression).",
+    )
+    mouth_width_mean: Ratio | None = Field(
+        None, description="Mean mouth-corner distance over the face's width; null when expressions were not inferred."
+    )
+    mouth_corner_lift_mean: Annotated[float, Field(ge=-1, le=1)] | None = Field(
+        None,
+        description="Mean height of the mouth corners above the lips' middle, in face heights (a smile lifts them); "
+        "null when expressions were not inferred.",
+    )
+
+
 class VisionSummary(Contract):
     """Aggregates of one chunk; the per-frame values are in the timeline object."""
 
@@ -452,6 +494,9 @@ class VisionSummary(Contract):
         "distance), 0-1; null when expressions were not inferred or fewer than two face frames.",
     )
     image_quality: ImageQuality | None = Field(None, description="Brightness and sharpness of the analysed frames.")
+    face_landmarks: FaceLandmarks | None = Field(
+        None, description="The face mesh's measures (blinks, mouth, brows); null when the mesh did not run."
+    )
 
 
 class SecondBehaviour(Contract):

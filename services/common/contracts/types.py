@@ -329,6 +329,7 @@ class DataQualityFlag(StrEnum):
     QUESTION_MATCHED_BY_ORDER = "question_matched_by_order"  # one voice: content could not tell, the order did
     # hands and upper body
     POSTURE_NOT_MEASURABLE = "posture_not_measurable"  # the pose model ran but never saw both shoulders
+    FACE_TOO_SMALL_FOR_LANDMARKS = "face_too_small_for_landmarks"  # no blink, mouth or brow measure: face too small
 
 
 class EmotionInferenceReason(StrEnum):
