@@ -72,11 +72,20 @@ def db() -> None:
 
 
 @db.command("migrate")
-def db_migrate() -> None:
+@click.option("--print", "print_only", is_flag=True, help="Print every migration's DDL; connect to nothing.")
+@click.option("--cluster", default=None, help="With --print: the cluster (default: clickhouse.cluster).")
+@click.option("--replicated/--no-replicated", default=None, help="With --print: Replicated*MergeTree engines.")
+@click.option("--sharded/--no-sharded", default=None, help="With --print: local tables behind Distributed ones.")
+def db_migrate(print_only: bool, cluster: str | None, replicated: bool | None, sharded: bool | None) -> None:
     """Apply pending ClickHouse migrations (idempotent).
 
-    With the embedded chDB, a running owner process (the sink or `sightline db serve`) applies them.
+    With the embedded chDB, a running owner process (the sink or `sightline db serve`) applies them. On a
+    cluster (SIGHTLINE_CLICKHOUSE__CLUSTER, __REPLICATED, __SHARDED) the DDL runs ON CLUSTER; `--print` shows
+    it for review (options override the settings for the printout).
     """
+    if print_only:
+        _print_migrations(cluster, replicated, sharded)
+        return
     from services.common.chdb_owner import OwnerUnavailable, RemoteWarehouse, open_warehouse
     from services.common.clickhouse import DirectWarehouse, is_chdb
     from services.common.migrations import MigrationError, migrate
@@ -105,6 +114,24 @@ def db_migrate() -> None:
     click.echo("applied: " + ", ".join(applied) if applied else "database is up to date")
 
 
+def _print_migrations(cluster: str | None, replicated: bool | None, sharded: bool | None) -> None:
+    from services.common.cluster_ddl import Topology
+    from services.common.migrations import migration_script
+
+    configured = get_settings().clickhouse
+    topology = Topology(
+        configured.cluster if cluster is None else cluster,
+        configured.replicated if replicated is None else replicated,
+        configured.sharded if sharded is None else sharded,
+    )
+    if (topology.replicated or topology.sharded) and not topology.cluster:
+        raise click.UsageError("--replicated and --sharded need a cluster (--cluster or clickhouse.cluster)")
+    for name, statements in migration_script(configured.database, topology):
+        click.echo(f"-- {name}")
+        for statement in statements:
+            click.echo(statement + ";\n")
+
+
 @db.command("tenant-access")
 @click.option("--print", "print_only", is_flag=True, help="Print the statements; change nothing.")
 def db_tenant_access(print_only: bool) -> None:
@@ -129,6 +156,7 @@ def db_tenant_access(print_only: bool) -> None:
 
 def _tenant_access(warehouse: DirectWarehouse, *, print_only: bool) -> None:
     """Apply (or print) the tenants' roles and row policies; say why when the server cannot take them."""
+    from services.common.cluster_ddl import Topology
     from services.identity.row_policies import apply_tenant_access, database_tables, tenant_access_ddl
     from services.identity.tokens import IdentityError, TokenDirectory
 
@@ -138,7 +166,8 @@ def _tenant_access(warehouse: DirectWarehouse, *, print_only: bool) -> None:
         err_console.print(f"[yellow]no per-tenant roles: {exc}")
         return
     if print_only:
-        for statement in tenant_access_ddl(warehouse.database, database_tables(warehouse), directory.tenants()):
+        tables, topology = database_tables(warehouse), Topology.of(warehouse.settings)
+        for statement in tenant_access_ddl(warehouse.database, tables, directory.tenants(), topology):
             click.echo(statement + ";")
         return
     result = apply_tenant_access(warehouse, directory)
