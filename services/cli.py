@@ -23,11 +23,13 @@ from services.common.console import make_console
 from services.common.contracts.types import StageName
 from services.common.settings import Settings, get_settings, iter_env_vars
 from services.identity.commands import authorized, current_caller, own_tenant, read_only, reading, refuse_unknown
+from services.identity.tokens import ALL_TENANTS
 
 EXIT_PROBLEM = 1
 EXIT_UNREACHABLE = 3
 
 if TYPE_CHECKING:
+    from services.backup import BackupTarget
     from services.common.clickhouse import DirectWarehouse
 
 console = make_console()
@@ -137,6 +139,15 @@ def _print_migrations(cluster: str | None, replicated: bool | None, sharded: boo
 def db_tenant_access(print_only: bool) -> None:
     """Per-tenant roles, grants and row policies on a ClickHouse server, for the tenants of the identities
     (SIGHTLINE_IDENTITY__TOKENS_FILE). `db migrate` applies them too where the server allows it."""
+    warehouse = _own_warehouse("or use --print there")
+    try:
+        _tenant_access(warehouse, print_only=print_only)
+    finally:
+        warehouse.close()
+
+
+def _own_warehouse(hint: str = "") -> DirectWarehouse:
+    """A direct connection (a server, or the embedded directory while no other process owns it); else exit."""
     from services.common.chdb_owner import OwnerUnavailable, open_warehouse
     from services.common.clickhouse import DirectWarehouse
 
@@ -146,12 +157,63 @@ def db_tenant_access(print_only: bool) -> None:
         err_console.print(f"[red]{exc}")
         sys.exit(EXIT_UNREACHABLE)
     if not isinstance(warehouse, DirectWarehouse):
-        err_console.print("[red]another process owns the embedded database; stop it first (or use --print there)")
+        suffix = f" ({hint})" if hint else ""
+        err_console.print(f"[red]another process owns the embedded database; stop it first{suffix}")
         sys.exit(EXIT_PROBLEM)
+    return warehouse
+
+
+@db.command("backup")
+@click.option("--name", help="Backup name (default: <database>-<UTC time>).")
+@click.option("--base", help="Name of an earlier backup: write only what it lacks (restoring then needs both).")
+def db_backup(name: str | None, base: str | None) -> None:
+    """Back up the whole database to S3 (SIGHTLINE_CLICKHOUSE__BACKUP_URL); installation-wide admins only."""
+    from services.backup import BackupError, BackupTarget, backup_database, new_backup_name
+
+    authorized(Action.BACKUP, ALL_TENANTS)
+    settings = get_settings()
+    target = BackupTarget.from_settings(settings)
+    _ensure_backup_bucket(settings, target)
+    warehouse = _own_warehouse()
     try:
-        _tenant_access(warehouse, print_only=print_only)
+        result = backup_database(warehouse, target, name or new_backup_name(warehouse.database), base=base)
+    except BackupError as exc:
+        err_console.print(f"[red]backup failed: {exc}")
+        sys.exit(EXIT_PROBLEM)
     finally:
         warehouse.close()
+    click.echo(json.dumps({"name": result.name, "backup_id": result.backup_id, "url": result.url}))
+
+
+@db.command("restore")
+@click.argument("name")
+@click.option("--replace", is_flag=True, help="Drop the database first when it has tables (it is refused otherwise).")
+def db_restore(name: str, replace: bool) -> None:
+    """Recreate the database from backup NAME; installation-wide admins only."""
+    from services.backup import BackupError, BackupTarget, restore_database
+
+    authorized(Action.RESTORE, ALL_TENANTS)
+    warehouse = _own_warehouse()
+    try:
+        result = restore_database(warehouse, BackupTarget.from_settings(get_settings()), name, replace=replace)
+    except BackupError as exc:
+        err_console.print(f"[red]restore failed: {exc}")
+        sys.exit(EXIT_PROBLEM)
+    finally:
+        warehouse.close()
+    click.echo(json.dumps({"name": result.name, "backup_id": result.backup_id, "restored_from": result.url}))
+
+
+def _ensure_backup_bucket(settings: Settings, target: BackupTarget) -> None:
+    """Create the default bucket on the object store; a configured backup_url's bucket is the operator's."""
+    from services.common.objectstore import ObjectStore
+
+    if not settings.clickhouse.backup_url:
+        try:
+            ObjectStore(settings.s3).ensure_bucket(target.bucket)
+        except Exception as exc:
+            err_console.print(f"[red]object store unreachable at {settings.s3.endpoint}: {exc}")
+            sys.exit(EXIT_UNREACHABLE)
 
 
 def _tenant_access(warehouse: DirectWarehouse, *, print_only: bool) -> None:

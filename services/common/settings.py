@@ -108,6 +108,13 @@ class ClickHouseSettings(BaseModel):
     insert_batch_rows: int = Field(5000, ge=1, description="Rows that trigger a batch insert.")
     insert_batch_seconds: float = Field(1.0, gt=0, description="Age of the oldest buffered row that triggers a flush.")
     max_attempts: int = Field(5, ge=1, description="Attempts for an insert failing with a transient error.")
+    backup_url: str = Field(
+        "",
+        description=(
+            "S3 folder URL, as the ClickHouse server reaches it, for `sightline db backup` (signed with the s3"
+            " credentials); empty: bucket `sightline-backups` on the object store's endpoint."
+        ),
+    )
     cluster: str = Field(
         "",
         description=(
