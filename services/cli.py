@@ -813,6 +813,7 @@ def _register_optional_groups() -> None:
     from services.common.contracts.cli import schemas
     from services.common.stack_cli import stack
     from services.erasure.cli import erase_cmd
+    from services.plan.cli import plan_cmd
 
     cli.add_command(stack)
     cli.add_command(analyse_cmd)
@@ -820,6 +821,7 @@ def _register_optional_groups() -> None:
     cli.add_command(schemas)
     cli.add_command(calibrate_cmd)
     cli.add_command(erase_cmd)
+    cli.add_command(plan_cmd)
     try:  # the sample generator is left out of slim production images
         samples = importlib.import_module("services.samples.cli")
     except ImportError:
