@@ -32,6 +32,8 @@ class Action(StrEnum):
     CALIBRATE_APPLY = "calibrate-apply"  # writing a job's competency weights
     ACCESS_LOG = "access-log"  # who read what
     ERASE = "erase"  # erasing a candidate
+    BACKUP = "backup"  # backing up the whole database (every tenant)
+    RESTORE = "restore"  # replacing the whole database from a backup
 
 
 #: Roles that may take each action (within their tenant).
@@ -46,6 +48,8 @@ PERMITTED: Mapping[Action, frozenset[Role]] = MappingProxyType(
         Action.CALIBRATE_APPLY: frozenset({Role.ADMIN}),
         Action.ACCESS_LOG: frozenset({Role.ADMIN, Role.AUDITOR}),
         Action.ERASE: frozenset({Role.ADMIN}),
+        Action.BACKUP: frozenset({Role.ADMIN}),
+        Action.RESTORE: frozenset({Role.ADMIN}),
     }
 )
 

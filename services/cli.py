@@ -23,11 +23,13 @@ from services.common.console import make_console
 from services.common.contracts.types import StageName
 from services.common.settings import Settings, get_settings, iter_env_vars
 from services.identity.commands import authorized, current_caller, own_tenant, read_only, reading, refuse_unknown
+from services.identity.tokens import ALL_TENANTS
 
 EXIT_PROBLEM = 1
 EXIT_UNREACHABLE = 3
 
 if TYPE_CHECKING:
+    from services.backup import BackupTarget
     from services.common.clickhouse import DirectWarehouse
 
 console = make_console()
@@ -72,11 +74,20 @@ def db() -> None:
 
 
 @db.command("migrate")
-def db_migrate() -> None:
+@click.option("--print", "print_only", is_flag=True, help="Print every migration's DDL; connect to nothing.")
+@click.option("--cluster", default=None, help="With --print: the cluster (default: clickhouse.cluster).")
+@click.option("--replicated/--no-replicated", default=None, help="With --print: Replicated*MergeTree engines.")
+@click.option("--sharded/--no-sharded", default=None, help="With --print: local tables behind Distributed ones.")
+def db_migrate(print_only: bool, cluster: str | None, replicated: bool | None, sharded: bool | None) -> None:
     """Apply pending ClickHouse migrations (idempotent).
 
-    With the embedded chDB, a running owner process (the sink or `sightline db serve`) applies them.
+    With the embedded chDB, a running owner process (the sink or `sightline db serve`) applies them. On a
+    cluster (SIGHTLINE_CLICKHOUSE__CLUSTER, __REPLICATED, __SHARDED) the DDL runs ON CLUSTER; `--print` shows
+    it for review (options override the settings for the printout).
     """
+    if print_only:
+        _print_migrations(cluster, replicated, sharded)
+        return
     from services.common.chdb_owner import OwnerUnavailable, RemoteWarehouse, open_warehouse
     from services.common.clickhouse import DirectWarehouse, is_chdb
     from services.common.migrations import MigrationError, migrate
@@ -105,11 +116,38 @@ def db_migrate() -> None:
     click.echo("applied: " + ", ".join(applied) if applied else "database is up to date")
 
 
+def _print_migrations(cluster: str | None, replicated: bool | None, sharded: bool | None) -> None:
+    from services.common.cluster_ddl import Topology
+    from services.common.migrations import migration_script
+
+    configured = get_settings().clickhouse
+    topology = Topology(
+        configured.cluster if cluster is None else cluster,
+        configured.replicated if replicated is None else replicated,
+        configured.sharded if sharded is None else sharded,
+    )
+    if (topology.replicated or topology.sharded) and not topology.cluster:
+        raise click.UsageError("--replicated and --sharded need a cluster (--cluster or clickhouse.cluster)")
+    for name, statements in migration_script(configured.database, topology):
+        click.echo(f"-- {name}")
+        for statement in statements:
+            click.echo(statement + ";\n")
+
+
 @db.command("tenant-access")
 @click.option("--print", "print_only", is_flag=True, help="Print the statements; change nothing.")
 def db_tenant_access(print_only: bool) -> None:
     """Per-tenant roles, grants and row policies on a ClickHouse server, for the tenants of the identities
     (SIGHTLINE_IDENTITY__TOKENS_FILE). `db migrate` applies them too where the server allows it."""
+    warehouse = _own_warehouse("or use --print there")
+    try:
+        _tenant_access(warehouse, print_only=print_only)
+    finally:
+        warehouse.close()
+
+
+def _own_warehouse(hint: str = "") -> DirectWarehouse:
+    """A direct connection (a server, or the embedded directory while no other process owns it); else exit."""
     from services.common.chdb_owner import OwnerUnavailable, open_warehouse
     from services.common.clickhouse import DirectWarehouse
 
@@ -119,16 +157,68 @@ def db_tenant_access(print_only: bool) -> None:
         err_console.print(f"[red]{exc}")
         sys.exit(EXIT_UNREACHABLE)
     if not isinstance(warehouse, DirectWarehouse):
-        err_console.print("[red]another process owns the embedded database; stop it first (or use --print there)")
+        suffix = f" ({hint})" if hint else ""
+        err_console.print(f"[red]another process owns the embedded database; stop it first{suffix}")
         sys.exit(EXIT_PROBLEM)
+    return warehouse
+
+
+@db.command("backup")
+@click.option("--name", help="Backup name (default: <database>-<UTC time>).")
+@click.option("--base", help="Name of an earlier backup: write only what it lacks (restoring then needs both).")
+def db_backup(name: str | None, base: str | None) -> None:
+    """Back up the whole database to S3 (SIGHTLINE_CLICKHOUSE__BACKUP_URL); installation-wide admins only."""
+    from services.backup import BackupError, BackupTarget, backup_database, new_backup_name
+
+    authorized(Action.BACKUP, ALL_TENANTS)
+    settings = get_settings()
+    target = BackupTarget.from_settings(settings)
+    _ensure_backup_bucket(settings, target)
+    warehouse = _own_warehouse()
     try:
-        _tenant_access(warehouse, print_only=print_only)
+        result = backup_database(warehouse, target, name or new_backup_name(warehouse.database), base=base)
+    except BackupError as exc:
+        err_console.print(f"[red]backup failed: {exc}")
+        sys.exit(EXIT_PROBLEM)
     finally:
         warehouse.close()
+    click.echo(json.dumps({"name": result.name, "backup_id": result.backup_id, "url": result.url}))
+
+
+@db.command("restore")
+@click.argument("name")
+@click.option("--replace", is_flag=True, help="Drop the database first when it has tables (it is refused otherwise).")
+def db_restore(name: str, replace: bool) -> None:
+    """Recreate the database from backup NAME; installation-wide admins only."""
+    from services.backup import BackupError, BackupTarget, restore_database
+
+    authorized(Action.RESTORE, ALL_TENANTS)
+    warehouse = _own_warehouse()
+    try:
+        result = restore_database(warehouse, BackupTarget.from_settings(get_settings()), name, replace=replace)
+    except BackupError as exc:
+        err_console.print(f"[red]restore failed: {exc}")
+        sys.exit(EXIT_PROBLEM)
+    finally:
+        warehouse.close()
+    click.echo(json.dumps({"name": result.name, "backup_id": result.backup_id, "restored_from": result.url}))
+
+
+def _ensure_backup_bucket(settings: Settings, target: BackupTarget) -> None:
+    """Create the default bucket on the object store; a configured backup_url's bucket is the operator's."""
+    from services.common.objectstore import ObjectStore
+
+    if not settings.clickhouse.backup_url:
+        try:
+            ObjectStore(settings.s3).ensure_bucket(target.bucket)
+        except Exception as exc:
+            err_console.print(f"[red]object store unreachable at {settings.s3.endpoint}: {exc}")
+            sys.exit(EXIT_UNREACHABLE)
 
 
 def _tenant_access(warehouse: DirectWarehouse, *, print_only: bool) -> None:
     """Apply (or print) the tenants' roles and row policies; say why when the server cannot take them."""
+    from services.common.cluster_ddl import Topology
     from services.identity.row_policies import apply_tenant_access, database_tables, tenant_access_ddl
     from services.identity.tokens import IdentityError, TokenDirectory
 
@@ -138,7 +228,8 @@ def _tenant_access(warehouse: DirectWarehouse, *, print_only: bool) -> None:
         err_console.print(f"[yellow]no per-tenant roles: {exc}")
         return
     if print_only:
-        for statement in tenant_access_ddl(warehouse.database, database_tables(warehouse), directory.tenants()):
+        tables, topology = database_tables(warehouse), Topology.of(warehouse.settings)
+        for statement in tenant_access_ddl(warehouse.database, tables, directory.tenants(), topology):
             click.echo(statement + ";")
         return
     result = apply_tenant_access(warehouse, directory)
@@ -722,6 +813,7 @@ def _register_optional_groups() -> None:
     from services.common.contracts.cli import schemas
     from services.common.stack_cli import stack
     from services.erasure.cli import erase_cmd
+    from services.plan.cli import plan_cmd
 
     cli.add_command(stack)
     cli.add_command(analyse_cmd)
@@ -729,6 +821,7 @@ def _register_optional_groups() -> None:
     cli.add_command(schemas)
     cli.add_command(calibrate_cmd)
     cli.add_command(erase_cmd)
+    cli.add_command(plan_cmd)
     try:  # the sample generator is left out of slim production images
         samples = importlib.import_module("services.samples.cli")
     except ImportError:

@@ -107,14 +107,12 @@ class DirectWarehouse:
 
     def insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str], dedup_token: str) -> None:
         attempts = self.settings.max_attempts
+        sent: dict[str, Any] = {"insert_deduplication_token": dedup_token}
+        if self.settings.sharded:  # the Distributed table forwards the batch now, so a failure is seen and retried
+            sent["distributed_foreground_insert"] = 1
         for attempt in range(1, attempts + 1):
             try:
-                self.client.insert(
-                    table,
-                    [list(r) for r in rows],
-                    column_names=list(columns),
-                    settings={"insert_deduplication_token": dedup_token},
-                )
+                self.client.insert(table, [list(r) for r in rows], column_names=list(columns), settings=sent)
                 return
             except Exception as exc:
                 if attempt >= attempts or not is_transient(exc):

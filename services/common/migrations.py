@@ -4,6 +4,8 @@ Each file holds statements separated by `;` at line ends, with `{db}` standing f
 database. Applied versions are recorded with a checksum in `{db}.schema_migrations`; running again
 applies only what is new, and an applied file that was edited afterwards is refused (write a new
 migration instead). Statements use IF NOT EXISTS so a migration interrupted half-way can be re-run.
+On a cluster the statements are rendered for it (services/common/cluster_ddl.py): ON CLUSTER, replicated
+engines, Distributed tables over shards; `sightline db migrate --print` shows them.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from services.common.clickhouse import Warehouse
+from services.common.cluster_ddl import SINGLE, Topology, render, topology_of
 from services.common.settings import PROJECT_ROOT
 
 log = logging.getLogger(__name__)
@@ -38,10 +41,10 @@ class Migration:
     def checksum(self) -> str:
         return hashlib.sha256(self.sql.encode()).hexdigest()
 
-    def statements(self, database: str) -> list[str]:
+    def statements(self, database: str, topology: Topology = SINGLE) -> list[str]:
         text = "\n".join(line for line in self.sql.splitlines() if not line.strip().startswith("--"))
-        parts = re.split(r";\s*(?:\n|$)", text)
-        return [p.strip().replace("{db}", database) for p in parts if p.strip()]
+        parts = [p.strip().replace("{db}", database) for p in re.split(r";\s*(?:\n|$)", text) if p.strip()]
+        return [rendered for part in parts for rendered in render(part, database, topology)]
 
 
 def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
@@ -57,18 +60,29 @@ def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return found
 
 
-def _bootstrap(warehouse: Warehouse) -> None:
-    db = warehouse.database
-    warehouse.command(f"CREATE DATABASE IF NOT EXISTS `{db}`")
-    warehouse.command(
-        f"CREATE TABLE IF NOT EXISTS `{db}`.schema_migrations ("
+def bootstrap_statements(database: str, topology: Topology = SINGLE) -> list[str]:
+    """The database and the table recording applied migrations."""
+    statements = [
+        f"CREATE DATABASE IF NOT EXISTS `{database}`",
+        f"CREATE TABLE IF NOT EXISTS `{database}`.schema_migrations ("
         " version UInt32, name String, checksum String, applied_at DateTime64(3, 'UTC'))"
-        " ENGINE = ReplacingMergeTree(applied_at) ORDER BY version"
-    )
+        " ENGINE = ReplacingMergeTree(applied_at) ORDER BY version",
+    ]
+    return [rendered for statement in statements for rendered in render(statement, database, topology)]
+
+
+def migration_script(
+    database: str, topology: Topology, directory: Path = MIGRATIONS_DIR
+) -> list[tuple[str, list[str]]]:
+    """Every statement `migrate` would run on an empty database of ``topology``, in order, by migration."""
+    script = [("bootstrap", bootstrap_statements(database, topology))]
+    migrations = load_migrations(directory)
+    return script + [(f"{m.version:04d}_{m.name}", m.statements(database, topology)) for m in migrations]
 
 
 def applied_migrations(warehouse: Warehouse) -> dict[int, str]:
-    _bootstrap(warehouse)
+    for statement in bootstrap_statements(warehouse.database, topology_of(warehouse)):
+        warehouse.command(statement)
     _, rows = warehouse.query_rows(f"SELECT version, checksum FROM `{warehouse.database}`.schema_migrations FINAL")
     return {int(v): str(c) for v, c in rows}
 
@@ -86,7 +100,7 @@ def migrate(warehouse: Warehouse, directory: Path = MIGRATIONS_DIR) -> list[Migr
     for m in migrations:
         if m.version in done:
             continue
-        for statement in m.statements(warehouse.database):
+        for statement in m.statements(warehouse.database, topology_of(warehouse)):
             warehouse.command(statement)
         warehouse.insert(
             f"`{warehouse.database}`.schema_migrations",

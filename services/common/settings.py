@@ -134,6 +134,38 @@ class ClickHouseSettings(BaseModel):
     insert_batch_rows: int = Field(5000, ge=1, description="Rows that trigger a batch insert.")
     insert_batch_seconds: float = Field(1.0, gt=0, description="Age of the oldest buffered row that triggers a flush.")
     max_attempts: int = Field(5, ge=1, description="Attempts for an insert failing with a transient error.")
+    backup_url: str = Field(
+        "",
+        description=(
+            "S3 folder URL, as the ClickHouse server reaches it, for `sightline db backup` (signed with the s3"
+            " credentials); empty: bucket `sightline-backups` on the object store's endpoint."
+        ),
+    )
+    cluster: str = Field(
+        "",
+        description=(
+            "ClickHouse cluster the DDL runs ON CLUSTER (`{cluster}` for the server's macro); empty for one server"
+            " or the embedded engine."
+        ),
+    )
+    replicated: bool = Field(
+        False, description="Tables use Replicated*MergeTree engines (ClickHouse Keeper); needs `cluster`."
+    )
+    sharded: bool = Field(
+        False,
+        description=(
+            "Tables live as `<name>_local` on every shard behind Distributed tables of the usual names; needs"
+            " `cluster`."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _topology_needs_cluster(self) -> ClickHouseSettings:
+        if (self.replicated or self.sharded) and not self.cluster:
+            raise ValueError("clickhouse.replicated and clickhouse.sharded need clickhouse.cluster")
+        if self.cluster and self.dsn.startswith("chdb:"):
+            raise ValueError("clickhouse.cluster needs a ClickHouse server; the embedded engine has no cluster")
+        return self
 
 
 class WorkerSettings(BaseModel):

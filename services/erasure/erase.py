@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.common.clickhouse import Warehouse, sql_string
+from services.common.cluster_ddl import topology_of
 from services.common.contracts import TOPICS, CandidateErasureRequested
 from services.common.objectstore import ObjectStore, staging_prefix
 from services.fusion.ledger import pending_key
@@ -76,6 +77,7 @@ class Eraser:
     def __init__(self, warehouse: Warehouse, store: ObjectStore, *, sealed_topics: Iterable[str] = ()) -> None:
         self.warehouse, self.store = warehouse, store
         self.db = warehouse.database
+        self.topology = topology_of(warehouse)
         self.sealed_topics = frozenset(sealed_topics)
 
     # ---- what belongs to the candidate --------------------------------------------------------------------
@@ -88,7 +90,8 @@ class Eraser:
             "GROUP BY c.table ORDER BY c.table",
             {"db": self.db},
         )
-        return [_Table(str(t), frozenset(cols)) for t, cols in rows if t not in KEPT_TABLES]
+        logical = ((self.topology.logical_table(str(t)), cols) for t, cols in rows)
+        return [_Table(t, frozenset(cols)) for t, cols in logical if t not in KEPT_TABLES]
 
     def interviews_of(self, tenant_id: str, candidate_ref: str, tables: Sequence[_Table]) -> set[str]:
         found: set[str] = set()
@@ -168,7 +171,8 @@ class Eraser:
             count = int(rows[0][0])
             if count:
                 self.warehouse.command(
-                    f"ALTER TABLE {self.db}.{table.name} DELETE WHERE {where} SETTINGS mutations_sync = 2"
+                    f"ALTER TABLE {self.topology.mutation_target(self.db, table.name)} DELETE WHERE {where} "
+                    "SETTINGS mutations_sync = 2"
                 )
             deleted[table.name] = count
         return deleted

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from services.access import RESTRICTED_TABLES
 from services.common.clickhouse import DirectWarehouse, error_code, is_chdb
+from services.common.cluster_ddl import SINGLE, Topology
 
 from .access_log import TABLE as ACCESS_LOG
 from .tokens import ALL_TENANTS, Role, TokenDirectory
@@ -39,32 +40,38 @@ def _q(identifier: str) -> str:
     return "`" + identifier.replace("`", "") + "`"
 
 
-def tenant_access_ddl(database: str, tables: Mapping[str, bool], tenants: Iterable[str]) -> list[str]:
+def tenant_access_ddl(
+    database: str, tables: Mapping[str, bool], tenants: Iterable[str], topology: Topology = SINGLE
+) -> list[str]:
     """Statements creating the roles, grants and row policies of ``tenants`` over ``tables`` (name -> whether
-    it has a ``tenant_id`` column). Idempotent: roles and policies ``IF NOT EXISTS``, grants repeatable."""
-    db = _q(database)
-    statements = [f"CREATE ROLE IF NOT EXISTS {PLATFORM_ROLE}"]
-    statements += [f"GRANT SELECT, INSERT ON {db}.* TO {PLATFORM_ROLE}"]
+    it has a ``tenant_id`` column). Idempotent: roles and policies ``IF NOT EXISTS``, grants repeatable.
+    On a cluster each runs ``ON CLUSTER`` (access entities are per host unless kept in replicated storage);
+    shards' ``_local`` tables get the policies of their Distributed table, for queries forwarded as the
+    initial user (the cluster's ``secret``)."""
+    db, on = _q(database), topology.on_cluster
+    statements = [f"CREATE ROLE IF NOT EXISTS {PLATFORM_ROLE}{on}"]
+    statements += [f"GRANT{on} SELECT, INSERT ON {db}.* TO {PLATFORM_ROLE}"]
     for table, tenanted in sorted(tables.items()):
         if tenanted:
             statements.append(
-                f"CREATE ROW POLICY IF NOT EXISTS {_q('platform')} ON {db}.{_q(table)} AS permissive FOR SELECT "
-                f"USING 1 TO {PLATFORM_ROLE}"
+                f"CREATE ROW POLICY IF NOT EXISTS {_q('platform')}{on} ON {db}.{_q(table)} AS permissive "
+                f"FOR SELECT USING 1 TO {PLATFORM_ROLE}"
             )
     for tenant in sorted(set(tenants) - {ALL_TENANTS}):
         roles = {role: _q(tenant_role(tenant, role)) for role in Role}
-        statements += [f"CREATE ROLE IF NOT EXISTS {name}" for name in roles.values()]
+        statements += [f"CREATE ROLE IF NOT EXISTS {name}{on}" for name in roles.values()]
         for table, tenanted in sorted(tables.items()):
             if table in _INTERNAL_TABLES or not tenanted:
                 continue
-            readers = _readers(table)
+            readers = _readers(topology.logical_table(table))
             holders = ", ".join(roles[role] for role in Role if role in readers)
-            statements.append(f"GRANT SELECT ON {db}.{_q(table)} TO {holders}")
+            statements.append(f"GRANT{on} SELECT ON {db}.{_q(table)} TO {holders}")
             statements.append(
-                f"CREATE ROW POLICY IF NOT EXISTS {_q('tenant_' + tenant)} ON {db}.{_q(table)} AS permissive "
+                f"CREATE ROW POLICY IF NOT EXISTS {_q('tenant_' + tenant)}{on} ON {db}.{_q(table)} AS permissive "
                 f"FOR SELECT USING tenant_id = '{tenant}' TO {', '.join(roles.values())}"
             )
-        statements.append(f"GRANT INSERT ON {db}.{_q(ACCESS_LOG)} TO {', '.join(roles.values())}")
+        log_tables = sorted({ACCESS_LOG, topology.storage_table(ACCESS_LOG)})
+        statements += [f"GRANT{on} INSERT ON {db}.{_q(t)} TO {', '.join(roles.values())}" for t in log_tables]
     return statements
 
 
@@ -95,7 +102,9 @@ class TenantAccess:
 
 def apply_tenant_access(warehouse: DirectWarehouse, directory: TokenDirectory) -> TenantAccess:
     """Create the roles and policies of the directory's tenants where the server allows it."""
-    statements = tenant_access_ddl(warehouse.database, database_tables(warehouse), directory.tenants())
+    statements = tenant_access_ddl(
+        warehouse.database, database_tables(warehouse), directory.tenants(), Topology.of(warehouse.settings)
+    )
     if is_chdb(warehouse.settings.dsn):
         return TenantAccess(statements, False, "the embedded engine has no users, roles or row policies")
     try:

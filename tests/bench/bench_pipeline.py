@@ -42,11 +42,13 @@ from services.common.contracts import (
 from services.common.kafka import connection_kwargs, create_producer, ensure_topics, physical_topic
 from services.common.settings import PROJECT_ROOT, Settings, settings_env
 from services.sink.callback import STATUS_UNIT as CALLBACK_UNIT
+from tests.bench.footprint import clickhouse_footprint, kafka_footprint, object_footprint
 
 INTERVIEWS = int(os.environ.get("SIGHTLINE_BENCH_INTERVIEWS", "2"))
 MINUTES = float(os.environ.get("SIGHTLINE_BENCH_MINUTES", "2"))
 SAMPLE_FPS = 15  # what the recordings are encoded at (a webcam in a browser)
 TIMEOUT_S = 60 * 60
+SAMPLES_DIR = PROJECT_ROOT / ".local" / "bench-samples"
 HEADLINE = (
     "interview_minutes",
     "pipeline.times_real_time",
@@ -63,7 +65,7 @@ def _samples(home: Path) -> list[tuple[InterviewCompleted, Path]]:
     from services.samples.generate import generate_interview
     from services.samples.spec import SampleSpec
 
-    out = PROJECT_ROOT / ".local" / "bench-samples"
+    out = SAMPLES_DIR
     events = []
     for i in range(INTERVIEWS):
         spec = SampleSpec(
@@ -80,7 +82,13 @@ def _samples(home: Path) -> list[tuple[InterviewCompleted, Path]]:
 
 def _start(settings: Settings, logs: Path) -> dict[str, subprocess.Popen[bytes]]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("SIGHTLINE_")}
-    env = {**clean, **settings_env(settings), "SIGHTLINE_OBSERVABILITY__HTTP_PORT": "0"}
+    env = {
+        **clean,
+        **settings_env(settings),
+        "SIGHTLINE_OBSERVABILITY__HTTP_PORT": "0",
+        # the cached samples live in the project, outside the stack's home that ingest reads file:// from
+        "SIGHTLINE_INGEST__FILE_ROOTS": json.dumps([str(SAMPLES_DIR)]),
+    }
     procs = {}
     for stage in StageName:
         log = (logs / f"{stage.value}.log").open("ab")
@@ -247,6 +255,11 @@ async def run(stack: Settings) -> dict[str, Any]:
         cpu = {name: _cpu_s(p.pid) - cpu_before[name] for name, p in procs.items()}
     finally:
         _stop(procs)
+    footprint = {  # after the stages stopped: the sink no longer holds the embedded database
+        "kafka": await kafka_footprint(settings),
+        "s3": object_footprint(settings, wanted),
+        "clickhouse": clickhouse_footprint(settings, wanted),
+    }
     interview_s = sum(e.interview_ended_at.timestamp() - e.interview_started_at.timestamp() for e, _ in samples)
     latencies = {p.interview_id: round(p.occurred_at.timestamp() - published, 1) for p in profiles.values()}
     naive = _naive([m for _, m in samples])
@@ -264,6 +277,7 @@ async def run(stack: Settings) -> dict[str, Any]:
             "peak_rss_mb": peak,
             **_limits(cpu, wall_s),
         },
+        "footprint": footprint,
         "naive": naive,
         "speedup_vs_naive": round(naive["wall_s"] / wall_s, 2) if wall_s > 0 else None,
         "targets": {"times_real_time": 3.0, "speedup_vs_naive": 5.0},

@@ -18,7 +18,8 @@ import pytest
 
 from services.common.chdb_owner import RemoteWarehouse, owner_file, read_owner
 from services.common.clickhouse import BatchBuffer, DirectWarehouse
-from services.common.migrations import MIGRATIONS_DIR, MigrationError, load_migrations, migrate
+from services.common.cluster_ddl import SINGLE, TableShape
+from services.common.migrations import MIGRATIONS_DIR, MigrationError, load_migrations, migrate, migration_script
 from services.common.settings import ClickHouseSettings, Settings
 from tests.identities import token_of
 
@@ -41,6 +42,24 @@ def test_migrations_apply_once_and_create_the_tables(warehouse: DirectWarehouse)
         "SELECT name FROM system.tables WHERE database = {db:String}", {"db": warehouse.database}
     )
     assert {"stage_status", "dead_letters", "interview_progress"} <= {t[0] for t in tables}
+
+
+def test_the_table_shapes_cluster_rendering_keeps_are_those_clickhouse_creates(warehouse: DirectWarehouse) -> None:
+    """The parsed engine, version column and ORDER BY (kept by the replicated rendering) match the real tables."""
+    migrate(warehouse)
+    statements = [s for _, part in migration_script(warehouse.database, SINGLE) for s in part]
+    shapes = [TableShape.parse(s) for s in statements if s.startswith("CREATE TABLE")]
+    _, rows = warehouse.query_rows(
+        "SELECT name, engine, sorting_key, engine_full FROM system.tables WHERE database = {db:String}",
+        {"db": warehouse.database},
+    )
+    real = {name: (engine, sorting_key, engine_full) for name, engine, sorting_key, engine_full in rows}
+    assert len(shapes) >= 14
+    for shape in shapes:
+        engine, sorting_key, engine_full = real[shape.table]
+        assert (engine, sorting_key) == (shape.engine, ", ".join(shape.order_by)), shape.table
+        version = f"({', '.join(shape.engine_args)})" if shape.engine_args else ""
+        assert engine_full.startswith(shape.engine + version + " ")
 
 
 def test_an_edited_applied_migration_is_refused(warehouse: DirectWarehouse, tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from services.access import AccessDenied, Action, Role, authorize, check_query
 from services.common.settings import get_settings
-from services.identity.tokens import Identity
+from services.identity.tokens import ALL_TENANTS, Identity
 from tests.identities import identity_env
 
 
@@ -114,6 +114,8 @@ def _as(name: str, tenant: str, role: Role) -> Identity:
         (Action.CALIBRATE_APPLY, {Role.ADMIN}),
         (Action.ACCESS_LOG, {Role.ADMIN, Role.AUDITOR}),
         (Action.ERASE, {Role.ADMIN}),
+        (Action.BACKUP, {Role.ADMIN}),
+        (Action.RESTORE, {Role.ADMIN}),
     ],
 )
 def test_each_action_is_open_to_its_roles_in_their_own_tenant_only(action: Action, allowed: set[Role]) -> None:
@@ -180,3 +182,12 @@ def test_reads_may_start_with_comments_brackets_or_a_with_clause() -> None:
 
     for sql in ["-- why\n/* note */ (SELECT 1)", "WITH x AS (SELECT 1) SELECT * FROM x", "explain select 1"]:
         check_tenant_bound(sql, _as("ops", "*", Role.ADMIN))
+
+
+@pytest.mark.parametrize("action", [Action.BACKUP, Action.RESTORE])
+def test_only_an_installation_wide_admin_backs_up_or_restores_every_tenant(action: Action) -> None:
+    authorize(_as("ops", ALL_TENANTS, Role.ADMIN), action, ALL_TENANTS)
+    with pytest.raises(AccessDenied, match="may not read tenant"):
+        authorize(_as("acme-admin", "acme", Role.ADMIN), action, ALL_TENANTS)
+    with pytest.raises(AccessDenied, match="may not use"):
+        authorize(_as("audit", ALL_TENANTS, Role.AUDITOR), action, ALL_TENANTS)

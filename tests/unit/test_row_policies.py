@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from services.common.clickhouse import DirectWarehouse
+from services.common.cluster_ddl import Topology
 from services.common.migrations import migrate
 from services.common.settings import ClickHouseSettings
 from services.identity.row_policies import PLATFORM_ROLE, apply_tenant_access, database_tables, tenant_access_ddl
@@ -67,3 +68,22 @@ def test_the_embedded_engine_is_left_alone(warehouse: DirectWarehouse) -> None:
     # The embedded engine's user really cannot manage access: enforcement there is the tenant filter's.
     with pytest.raises(Exception, match="Not enough privileges"):
         warehouse.command(result.statements[0])  # CREATE ROLE
+
+
+def test_on_a_sharded_cluster_every_statement_runs_on_the_cluster_and_local_tables_get_the_same_policies(
+    warehouse: DirectWarehouse,
+) -> None:
+    topology = Topology("prod", replicated=True, sharded=True)
+    tables = {f"{name}_local": has for name, has in database_tables(warehouse).items()}
+    tables |= database_tables(warehouse)
+    statements = tenant_access_ddl("sightline", tables, ["acme-us"], topology)
+    for statement in statements:
+        assert " ON CLUSTER 'prod'" in statement
+        warehouse.query_rows(f"EXPLAIN AST {statement}")
+    demographics = [s for s in statements if s.startswith("GRANT ON CLUSTER 'prod' SELECT ON `sightline`.`candidate_d")]
+    assert [s.split(" TO ")[1] for s in demographics] == ["`sightline_acme-us_auditor`"] * 2
+    log_inserts = [s.split(" TO ")[0] for s in statements if " INSERT ON `sightline`.`access_log" in s]
+    assert set(log_inserts) == {
+        "GRANT ON CLUSTER 'prod' INSERT ON `sightline`.`access_log`",
+        "GRANT ON CLUSTER 'prod' INSERT ON `sightline`.`access_log_local`",
+    }
