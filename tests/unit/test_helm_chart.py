@@ -1413,3 +1413,26 @@ def test_the_chart_ships_the_tested_rules_and_the_dashboard_when_asked() -> None
     assert dashboard["metadata"]["annotations"] == {"grafana_folder": "Sightline"}
     shipped = json.loads(dashboard["data"]["sightline.json"])
     assert shipped == json.loads((ROOT / "deploy" / "grafana" / "sightline.json").read_text())
+
+
+def test_the_clickhouse_topology_and_backup_target_reach_every_service_and_the_migrations(tmp_path: Path) -> None:
+    topology = {
+        "clickhouse": {
+            "cluster": "{cluster}",
+            "replicated": True,
+            "sharded": True,
+            "backupUrl": "https://s3.example.com/backups/sightline/",
+        }
+    }
+    docs = render([REQUIRED, topology], tmp_path)
+    workloads = [*of_kind(docs, "Deployment").values(), *of_kind(docs, "Job").values()]
+    assert workloads
+    for workload in workloads:
+        env = env_of(container(workload))
+        assert env["SIGHTLINE_CLICKHOUSE__CLUSTER"] == "{cluster}"
+        assert (env["SIGHTLINE_CLICKHOUSE__REPLICATED"], env["SIGHTLINE_CLICKHOUSE__SHARDED"]) == ("true", "true")
+        assert env["SIGHTLINE_CLICKHOUSE__BACKUP_URL"] == "https://s3.example.com/backups/sightline/"
+    single = env_of(container(deployments(render([REQUIRED], tmp_path))["sink"]))
+    assert not {k for k in single if k.startswith("SIGHTLINE_CLICKHOUSE__") and k.endswith(("CLUSTER", "SHARDED"))}
+    with pytest.raises(RenderError, match=r"need clickhouse\.cluster"):
+        render([REQUIRED, {"clickhouse": {"replicated": True}}], tmp_path)

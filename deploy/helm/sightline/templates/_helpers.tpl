@@ -377,6 +377,25 @@ to the release's KafkaUser with tls authentication. Empty without one.
       key: {{ $root.Values.clickhouse.dsnKey }}
 - name: SIGHTLINE_CLICKHOUSE__DATABASE
   value: {{ $root.Values.clickhouse.database | quote }}
+{{- with $root.Values.clickhouse }}
+{{- if or .replicated .sharded }}
+{{- if not .cluster }}
+{{- fail "clickhouse.replicated and clickhouse.sharded need clickhouse.cluster (the cluster the migrations run ON CLUSTER)" }}
+{{- end }}
+{{- end }}
+{{- if .cluster }}
+- name: SIGHTLINE_CLICKHOUSE__CLUSTER
+  value: {{ .cluster | quote }}
+- name: SIGHTLINE_CLICKHOUSE__REPLICATED
+  value: {{ .replicated | quote }}
+- name: SIGHTLINE_CLICKHOUSE__SHARDED
+  value: {{ .sharded | quote }}
+{{- end }}
+{{- if .backupUrl }}
+- name: SIGHTLINE_CLICKHOUSE__BACKUP_URL
+  value: {{ .backupUrl | quote }}
+{{- end }}
+{{- end }}
 {{- if $root.Values.clickhouse.caSecret }}
 - name: SIGHTLINE_CLICKHOUSE__CA_FILE
   value: /etc/sightline/clickhouse-ca/ca.crt
