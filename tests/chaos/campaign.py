@@ -35,7 +35,10 @@ from tests.integration.kafka_helpers import distinct_events, publish, read_all
 SAMPLES = PROJECT_ROOT / ".local" / "cache" / "chaos-samples"
 #: Fusion writes a partial profile once an interview's parts stop arriving for this long (the default, 15
 #: minutes, would outlast the campaign).
-FUSION_DEADLINE_S = 90.0
+FUSION_DEADLINE_S = 300.0
+#: A campaign whose profiles are not all whole ends once no stage has reported anything for this long: work
+#: still queued somewhere (a slow replica, a re-delivery) would report within it.
+QUIET_S = 45.0
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,8 @@ class Progress:
         self.wanted = wanted
         self.profiles: dict[str, ProfileReady] = {}
         self.stored: set[str] = set()
+        self._statuses = 0
+        self._changed = time.monotonic()
 
     async def poll(self) -> None:
         profiles = await read_all(self.settings.kafka, topic_for(ProfileReady), quiet_s=0.5, timeout_s=60)
@@ -119,6 +124,8 @@ class Progress:
                 if known is None or known.profile_version < event.profile_version:
                     self.profiles[event.interview_id] = event
         statuses = await read_all(self.settings.kafka, topic_for(StageStatus), quiet_s=0.5, timeout_s=60)
+        if len(statuses) != self._statuses:
+            self._statuses, self._changed = len(statuses), time.monotonic()
         for event in distinct_events(statuses, topic_for(StageStatus)):
             if (
                 isinstance(event, StageStatus)
@@ -129,11 +136,14 @@ class Progress:
                 self.stored.add(str(event.caused_by))
 
     def settled(self) -> list[str]:
+        """Interviews whose latest profile is stored and whole, or partial with what is missing named while the
+        pipeline has gone quiet."""
+        quiet = time.monotonic() - self._changed >= QUIET_S
         return [
             i
             for i, p in self.profiles.items()
             if str(p.event_id) in self.stored
-            and (_whole(p) or any(f.startswith(history.PARTIAL_FLAGS) for f in p.data_quality))
+            and (_whole(p) or (quiet and any(f.startswith(history.PARTIAL_FLAGS) for f in p.data_quality)))
         ]
 
 
