@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from services.common.settings import Settings
 from services.common.stack import stack_status, start_stack, stop_component
-from tests.chaos.fleet import SINGLE_REPLICA, SINK, STAGES, Fleet
+from tests.chaos.fleet import SINGLE_REPLICA, SINK, STAGES, Fleet, Replica
 
 #: A supervisor's restart delay after a crash.
 RESTART_DELAY_S = 1.0
@@ -120,17 +120,24 @@ class Injector:
         record.ended_at = time.time()
         return record
 
-    def _victim(self, fault: Fault) -> Any:
+    def _victim(self, fault: Fault) -> Replica | None:
         assert fault.stage is not None
         live = self.fleet.live(fault.stage)
         return live[fault.pick % len(live)] if live else None
 
-    def _kill(self, fault: Fault, record: Injected) -> None:
+    def _target(self, fault: Fault, record: Injected) -> Replica | None:
+        """The replica a fault hits, noted in the record (None: the stage has no live replica)."""
         victim = self._victim(fault)
         if victim is None:
             record.detail = "no live replica"
+        else:
+            record.target = victim.name
+        return victim
+
+    def _kill(self, fault: Fault, record: Injected) -> None:
+        victim = self._target(fault, record)
+        if victim is None:
             return
-        record.target = victim.name
         self.fleet.kill(victim)
         time.sleep(RESTART_DELAY_S)
         record.detail = f"replaced by {self.fleet.start(victim.stage).name}"
@@ -139,11 +146,9 @@ class Injector:
         self._kill(fault, record)
 
     def _hang(self, fault: Fault, record: Injected) -> None:
-        victim = self._victim(fault)
+        victim = self._target(fault, record)
         if victim is None:
-            record.detail = "no live replica"
             return
-        record.target = victim.name
         self.fleet.pause(victim)
         time.sleep(self.hang_s)
         self.fleet.resume(victim)
