@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -155,14 +156,20 @@ def _whole(profile: ProfileReady) -> bool:
 
 
 def run(config: Config, say: Any = print) -> dict[str, Any]:
-    """A campaign on a private stack of its own, stopped at the end."""
+    """A campaign on a private stack of its own, stopped at the end (and removed when the campaign passed)."""
     home = Path(tempfile.mkdtemp(prefix=f"sightline-{config.tag}-"))
     settings = local_stack_settings(home)
     start_stack(settings)
+    result: dict[str, Any] = {}
     try:
-        return run_on(config, settings, say)
+        result = run_on(config, settings, say)
+        return result
     finally:
         stop_stack(settings)
+        if result.get("passed"):
+            shutil.rmtree(home, ignore_errors=True)
+        else:  # the logs of every replica, the broker and the gateway, and the database the sink wrote
+            say(f"kept {home} for inspection")
 
 
 def run_on(config: Config, settings: Settings, say: Any = print) -> dict[str, Any]:
