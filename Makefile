@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup up down status lint test test-unit test-integration bench eval demo clean
+.PHONY: setup up down status lint test test-unit test-integration bench chaos eval demo clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -82,6 +82,10 @@ test-integration: setup
 bench: setup ## Benchmarks, JSON under bench-results/ (PARTS="worker frames" runs only those)
 	mkdir -p bench-results
 	$(BIN)/python -m tests.bench $(PARTS)
+
+chaos: setup ## Fault campaign under load, JSON under bench-results/ (SEED=7, or SEEDS="1 2 3"; docs/operations.md)
+	mkdir -p bench-results
+	SEED=$(SEED) SEEDS="$(SEEDS)" $(BIN)/python -m tests.chaos
 
 eval: setup ## Accuracy per behaviour over generated and real recordings, JSON under eval-results/ (PARTS="vision")
 	mkdir -p eval-results

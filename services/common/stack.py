@@ -67,6 +67,7 @@ __all__ = [
     "probe_s3",
     "stack_status",
     "start_stack",
+    "stop_component",
     "stop_stack",
 ]
 
@@ -905,6 +906,21 @@ def stop_stack(
         for name in reversed(_PROCESSES):
             _stop(specs[name], paths, timeout_s, say)
     return stack_status(settings)
+
+
+def stop_component(
+    settings: Settings, name: Literal["s3", "kafka"], *, timeout_s: float = 15.0, kill: bool = False
+) -> None:
+    """Stop one background component (``kill``: SIGKILL at once, as a crash would); `start_stack` brings it back.
+    For fault drills: the rest of the stack keeps running."""
+    paths = StackPaths.from_settings(settings)
+    spec = _specs(settings, paths)[name]
+    with _locked(paths):
+        observed = _observe(spec, paths)
+        if kill and observed.running and observed.pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(observed.pid, signal.SIGKILL)
+        _stop(spec, paths, timeout_s, lambda _message: None)
 
 
 # ----------------------------------------------------------------------------------------------

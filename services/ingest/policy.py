@@ -107,6 +107,8 @@ class IngestLimits:
 
     max_size_bytes: int = 4 * 1024**3
     max_duration_s: float = 3 * 3600.0
+    max_pixels: int = 8192 * 4320
+    max_frame_rate: float = 240.0
 
 
 def permitted_analyses(consented: list[str], jurisdiction: str, policy: JurisdictionPolicy) -> list[str]:

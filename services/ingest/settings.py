@@ -33,6 +33,18 @@ class IngestSettings(BaseModel):
     max_duration_s: float = Field(
         3 * 3600.0, gt=0, description="Longest media item accepted, in seconds; longer ones fail with over_limits."
     )
+    max_pixels: int = Field(
+        8192 * 4320,
+        ge=1,
+        description="Largest picture (width x height) a video may declare; larger ones (a decompression bomb, "
+        "or a frame no stage could hold) fail with over_limits before anything is decoded.",
+    )
+    max_frame_rate: float = Field(
+        240.0,
+        gt=0,
+        description="Highest frame rate a video may declare, and so the most frames per second of duration it may "
+        "declare in all; higher ones fail with over_limits.",
+    )
     policy_version: str = Field(
         "policy-2026.12",
         min_length=1,

@@ -224,7 +224,29 @@ class IngestStage:
                 FailureCode.OVER_LIMITS,
                 f"{name} lasts {probe.duration_s:.0f} s; the limit is {self.limits.max_duration_s:.0f} s",
             )
+        self._check_picture(name, probe)
         return _Checked(index, source, local, probe)
+
+    def _check_picture(self, name: str, probe: Probe) -> None:
+        """What a video declares must fit the limits before any frame is decoded: the declared size is what a
+        decoder allocates per frame, the declared rate and frame count what frames extracts."""
+        video, limits = probe.video, self.limits
+        if video is None:
+            return
+        if video.width * video.height > limits.max_pixels:
+            raise Rejected(
+                FailureCode.OVER_LIMITS,
+                f"{name} declares {video.width}x{video.height} pixels per frame; the limit is {limits.max_pixels} "
+                "(SIGHTLINE_INGEST__MAX_PIXELS)",
+            )
+        most_frames = limits.max_frame_rate * max(probe.duration_s, 1.0)
+        if max(video.fps, video.avg_fps) > limits.max_frame_rate or (video.frame_count or 0) > most_frames:
+            raise Rejected(
+                FailureCode.OVER_LIMITS,
+                f"{name} declares {max(video.fps, video.avg_fps):g} frames per second and "
+                f"{video.frame_count or 'no'} frames over {probe.duration_s:.0f} s; the limit is "
+                f"{limits.max_frame_rate:g} per second (SIGHTLINE_INGEST__MAX_FRAME_RATE)",
+            )
 
     def _store(self, event: InterviewCompleted, item: _Checked) -> StoredMedia:
         suffix = _SUFFIXES.get(item.probe.container, "")
@@ -302,7 +324,12 @@ def make(settings: Settings) -> IngestStage:
         ObjectStore(settings.s3),
         settings.s3.raw_bucket,
         policy=policy_from(group),
-        limits=IngestLimits(max_size_bytes=group.max_size_bytes, max_duration_s=group.max_duration_s),
+        limits=IngestLimits(
+            max_size_bytes=group.max_size_bytes,
+            max_duration_s=group.max_duration_s,
+            max_pixels=group.max_pixels,
+            max_frame_rate=group.max_frame_rate,
+        ),
         sources=sources_from(settings),
         staging_grace_s=group.staging_grace_s,
         models=CompetencyModelLibrary.from_directory(settings.speech.competency_models_dir),

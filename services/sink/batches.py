@@ -18,6 +18,7 @@ from typing import Any
 from clickhouse_connect.driver.exceptions import DataError
 
 from services.common.clickhouse import BatchBuffer, Warehouse, dedup_token, error_code, is_transient
+from services.sink.replays import StoredRows
 from services.sink.rows import COLUMNS, Row
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ class TableBatches:
         self.database = database
         self.max_rows, self.max_age_s = max_rows, max_age_s
         self.buffers = {table: self._empty(table) for table in COLUMNS}
+        self.stored = StoredRows(database)
 
     def _empty(self, table: str) -> BatchBuffer:
         return BatchBuffer(f"`{self.database}`.{table}", COLUMNS[table], self.max_rows, self.max_age_s)
@@ -103,6 +105,7 @@ class TableBatches:
         """Insert one taken batch (blocking); raises when ClickHouse did not take it."""
         if table in ONE_INSERT_PER_ROW:
             return self._write_isolating(warehouse, table, batch, singly=True)
+        self.stored.drop_stored(warehouse, table, batch)
         try:
             return batch.flush(warehouse)
         except Exception as exc:

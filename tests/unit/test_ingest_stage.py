@@ -119,3 +119,46 @@ def test_an_interview_naming_a_model_that_is_not_shipped_is_refused_before_fetch
     assert refused.value.code == FailureCode.COMPETENCY_MODEL_UNKNOWN
     assert "cm-data-engineering@2025.1 is not configured" in refused.value.message
     assert "software-engineer@1.0" in refused.value.message  # and says which are
+
+
+@pytest.mark.parametrize(
+    ("video", "duration_s", "named"),
+    [
+        (VIDEO.model_copy(update={"width": 65535, "height": 65535}), 60.0, "65535x65535 pixels"),  # a bomb
+        (VIDEO.model_copy(update={"fps": 90000.0, "avg_fps": 90000.0}), 60.0, "90000 frames per second"),
+        (VIDEO.model_copy(update={"frame_count": 10**9}), 60.0, "1000000000 frames over 60 s"),
+    ],
+)
+def test_a_declared_picture_beyond_the_limits_is_refused_with_the_limit(
+    video: VideoStream, duration_s: float, named: str
+) -> None:
+    stage = IngestStage(cast(ObjectStore, None), "raw")
+    with pytest.raises(Rejected) as info:
+        stage._check_picture("media[0]", Probe(duration_s=duration_s, container="mp4", video=video, audio=AUDIO))
+    assert info.value.code == FailureCode.OVER_LIMITS
+    assert named in info.value.message and "SIGHTLINE_INGEST__MAX_" in info.value.message
+    ordinary = Probe(duration_s=duration_s, container="mp4", video=VIDEO.model_copy(update={"frame_count": 1800}))
+    stage._check_picture("media[0]", ordinary)  # 30 fps for a minute, 640x480: within every limit
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg")
+def test_real_files_are_held_to_the_picture_limits_and_odd_metadata_or_names_do_not_matter(tmp_path: Path) -> None:
+    # Non-UTF-8 bytes in the metadata, a video whose audio ends after a third of it, and an .webm name on mp4.
+    clip = tmp_path / "clip.webm"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=duration=3:size=160x120:rate=5",
+         "-f", "lavfi", "-i", "sine=duration=1", "-c:a", "aac", "-metadata", "title=caf\xe9",
+         "-metadata:s:v:0", "handler_name=\udcff\udcfe", "-f", "mp4", str(clip)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    src = MediaSource.model_validate({"uri": f"file://{clip}", "kind": "video", "content_type": "video/webm"})
+    ok = IngestStage(cast(ObjectStore, None), "raw", work_dir=tmp_path)._check("acme", 0, src, tmp_path)
+    assert ok.probe.container == "mp4" and ok.probe.video is not None and ok.probe.audio is not None
+    for limits, named in (
+        (IngestLimits(max_pixels=160 * 120 - 1), "160x120 pixels"),
+        (IngestLimits(max_frame_rate=4.0), "5 frames per second"),
+    ):
+        stage = IngestStage(cast(ObjectStore, None), "raw", limits=limits, work_dir=tmp_path)
+        with pytest.raises(Rejected) as info:
+            stage._check("acme", 0, src, tmp_path)
+        assert info.value.code == FailureCode.OVER_LIMITS and named in info.value.message
