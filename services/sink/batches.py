@@ -58,6 +58,9 @@ class TableBatches:
         self.database = database
         self.max_rows, self.max_age_s = max_rows, max_age_s
         self.buffers = {table: self._empty(table) for table in COLUMNS}
+        # Batches taken for writing: their rows still count as pending until ClickHouse has them, so
+        # back-pressure holds (and readers see the rows) while an insert runs or retries.
+        self.writing: list[BatchBuffer] = []
         self.stored = StoredRows(database)
 
     def _empty(self, table: str) -> BatchBuffer:
@@ -69,7 +72,8 @@ class TableBatches:
 
     @property
     def pending(self) -> int:
-        return sum(len(b.rows) for b in self.buffers.values())
+        """Rows not yet in ClickHouse: buffered, or taken by a write that has not finished."""
+        return sum(len(b.rows) for b in self.buffers.values()) + sum(len(b.rows) for b in self.writing)
 
     def due(self) -> bool:
         return any(b.due() for b in self.buffers.values())
@@ -79,10 +83,13 @@ class TableBatches:
         taken = [(table, buffer) for table, buffer in self.buffers.items() if buffer.rows]
         for table, _ in taken:
             self.buffers[table] = self._empty(table)
+        self.writing = [batch for _, batch in taken]  # a written batch empties itself
         return taken
 
     def restore(self, taken: Iterable[tuple[str, BatchBuffer]]) -> None:
         """Put batches that were not written back in front of the rows added since."""
+        taken = list(taken)
+        self.writing = [w for w in self.writing if all(w is not batch for _, batch in taken)]
         for table, batch in taken:
             current = self.buffers[table]
             batch.rows += current.rows

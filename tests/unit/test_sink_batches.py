@@ -28,12 +28,30 @@ def test_rows_added_after_a_take_stay_buffered_and_a_restored_batch_goes_first()
     first, later = status_rows(3), status_rows(5)[3:]
     batches.add(first)
     taken = batches.take()
-    assert [t for t, _ in taken] == ["stage_status"] and batches.pending == 0
+    assert [t for t, _ in taken] == ["stage_status"]
+    assert batches.pending == 3 and not batches.buffers["stage_status"].rows  # still pending while written
     batches.add(later)  # arrives while the taken batch is being written
+    assert batches.pending == 5
     batches.restore(taken)  # the write failed
     buffer = batches.buffers["stage_status"]
     assert buffer.keys == [r.key for r in first + later]
     assert buffer.table == "`db`.stage_status" and batches.pending == 5
+
+
+def test_a_written_batch_is_no_longer_pending() -> None:
+    class Taking:
+        def __init__(self) -> None:
+            self.rows: list[object] = []
+
+        def insert(self, table: str, rows: list[object], columns: object, token: str) -> None:
+            self.rows += rows
+
+    batches = TableBatches("db", max_rows=100, max_age_s=60)
+    batches.add(status_rows(2))
+    [(_, batch)] = batches.take()
+    assert batches.pending == 2
+    assert batch.flush(Taking()) == 2  # type: ignore[arg-type]
+    assert batches.pending == 0
 
 
 def test_a_full_buffer_is_due() -> None:
