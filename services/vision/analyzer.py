@@ -185,18 +185,33 @@ class FrameAnalyzer:
         found: dict[int, _Found] = {}
         for (height, width), same in by_size.items():
             scale = self._scale(width, height)
-            small = [shrink(jobs[i].image, scale) for i in same]
-            t0 = time.perf_counter()
-            batch = torch.from_numpy(np.stack(small)).to(self.device)
-            lowest = min(self.settings.face_proposal_score, self.settings.min_face_score)
-            for i, det in zip(same, detect(self.detector, batch, lowest), strict=True):
-                counted, chosen = self._candidate(det, scale, width, height, jobs[i].propose)
-                if chosen is None:
-                    found[i] = _Found(0, "whole")
-                else:
-                    box, points = det.boxes[chosen] / scale, det.landmarks[chosen] / scale
-                    found[i] = _Found(counted, "whole", box, points, float(det.scores[chosen]))
-            self._add_time("face_detector", t0)
+            found.update(self._search(same, jobs, scale, width, height))
+            finer = min(1.0, self.settings.detect_retry_max_side / float(max(width, height)))
+            missed = [i for i in same if found[i].box is None]
+            if missed and finer > scale:
+                # A small face scores below the floor at the working size; frames without one look closer.
+                found.update(
+                    {i: f for i, f in self._search(missed, jobs, finer, width, height).items() if f.box is not None}
+                )
+        return found
+
+    def _search(
+        self, idx: list[int], jobs: Sequence[FrameJob], scale: float, width: int, height: int
+    ) -> dict[int, _Found]:
+        """One detector pass over frames of one size scaled by ``scale``."""
+        small = [shrink(jobs[i].image, scale) for i in idx]
+        t0 = time.perf_counter()
+        batch = torch.from_numpy(np.stack(small)).to(self.device)
+        lowest = min(self.settings.face_proposal_score, self.settings.min_face_score)
+        found: dict[int, _Found] = {}
+        for i, det in zip(idx, detect(self.detector, batch, lowest), strict=True):
+            counted, chosen = self._candidate(det, scale, width, height, jobs[i].propose)
+            if chosen is None:
+                found[i] = _Found(0, "whole")
+            else:
+                box, points = det.boxes[chosen] / scale, det.landmarks[chosen] / scale
+                found[i] = _Found(counted, "whole", box, points, float(det.scores[chosen]))
+        self._add_time("face_detector", t0)
         return found
 
     def placement(self, box: Box, width: int, height: int) -> Placement | None:

@@ -45,6 +45,15 @@ class VisionSettings(BaseModel):
     detect_max_side: int = Field(
         256, ge=64, le=4096, description="Frames are scaled down to this longer side for face detection."
     )
+    detect_retry_max_side: int = Field(
+        512,
+        ge=0,
+        le=4096,
+        description="A whole-frame search that finds no face at detect_max_side searches again at this longer side "
+        "(0: never). A face under about a fifth of the frame's height is a few dozen pixels at detect_max_side, "
+        "where a real face (turned, low contrast, greyscale) scores below the proposal floor; only frames without "
+        "a face pay for the second pass.",
+    )
     keyframe_interval_s: float = Field(
         0.5,
         ge=0,
