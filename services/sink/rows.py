@@ -15,10 +15,12 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from services.common.contracts import (
+    BodySample,
     CandidateDemographics,
     CandidateOutcome,
     DeadLetter,
     EventBase,
+    FaceLandmarks,
     MediaIngested,
     ProfileReady,
     ReviewDecision,
@@ -36,6 +38,27 @@ class RowError(ValueError):
 
 
 CONTEXT_COLUMNS = ("tenant_id", "interview_id", "interview_started_at", "candidate_ref", "job_id")
+#: vision_chunks' face mesh and hand and pose columns (migration 0008; see `landmark_values`, `body_values`).
+LANDMARK_COLUMNS = (
+    "landmarks_supported",
+    "landmark_frames_measured",
+    "landmark_measured_s",
+    "blink_count",
+    "eyes_closed_s",
+    "eye_openness_mean",
+    "mouth_opening_mean",
+    "brow_height_mean",
+    "mouth_width_mean",
+    "mouth_corner_lift_mean",
+)
+BODY_COLUMNS = (
+    "body_samples",
+    "hand_samples",
+    "hand_face_touch_samples",
+    "upper_body_samples",
+    "shoulder_tilt_mean_deg",
+    "head_height_mean",
+)
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "interviews": (
@@ -141,6 +164,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "event_id",
         "produced_at",
         "event_json",
+        *LANDMARK_COLUMNS,
+        *BODY_COLUMNS,
     ),
     "behaviour_timeline": (
         "tenant_id",
@@ -435,6 +460,38 @@ def answer_rows(event: SpeechResults) -> list[Row]:
     return [_row("answers", event, f"segment/{event.segment_index}", values)]
 
 
+def landmark_values(marks: FaceLandmarks | None) -> dict[str, Any]:
+    """The face mesh's chunk measures (migration 0008): NULL where the mesh did not run or did not support the
+    chunk, never zero."""
+    measured = marks is not None and marks.supported
+    return {
+        "landmarks_supported": None if marks is None else marks.supported,
+        "landmark_frames_measured": 0 if marks is None else _uint(marks.frames_measured, 32, "frames_measured"),
+        "landmark_measured_s": 0.0 if marks is None else marks.measured_s,
+        "blink_count": _uint(marks.blink_count, 32, "blink_count") if marks is not None and measured else None,
+        "eyes_closed_s": _seconds(marks.eyes_closed) if marks is not None and measured else None,
+        "eye_openness_mean": marks.eye_openness_mean if marks is not None else None,
+        "mouth_opening_mean": marks.mouth_opening_mean if marks is not None else None,
+        "brow_height_mean": marks.brow_height_mean if marks is not None else None,
+        "mouth_width_mean": marks.mouth_width_mean if marks is not None else None,
+        "mouth_corner_lift_mean": marks.mouth_corner_lift_mean if marks is not None else None,
+    }
+
+
+def body_values(samples: Sequence[BodySample]) -> dict[str, Any]:
+    """Counts and means over the chunk's hand and upper-body samples (migration 0008)."""
+    tilts = [b.shoulder_tilt_deg for b in samples if b.shoulder_tilt_deg is not None]
+    heights = [b.head_height for b in samples if b.head_height is not None]
+    return {
+        "body_samples": len(samples),
+        "hand_samples": sum(1 for b in samples if b.hands > 0),
+        "hand_face_touch_samples": sum(1 for b in samples if b.hand_face_touch),
+        "upper_body_samples": sum(1 for b in samples if b.body),
+        "shoulder_tilt_mean_deg": round(sum(tilts) / len(tilts), 3) if tilts else None,
+        "head_height_mean": round(sum(heights) / len(heights), 4) if heights else None,
+    }
+
+
 def vision_rows(event: VisionFeatures) -> list[Row]:
     s = event.summary
     pose, quality = s.mean_head_pose, s.image_quality
@@ -477,6 +534,8 @@ def vision_rows(event: VisionFeatures) -> list[Row]:
         "event_id": event.event_id,
         "produced_at": event.occurred_at,
         "event_json": _event_json(event),
+        **landmark_values(s.face_landmarks),
+        **body_values(event.body),
     }
     rows = [_row("vision_chunks", event, f"chunk/{event.chunk_index}", chunk)]
     for sec in event.seconds:

@@ -39,6 +39,9 @@ from services.vision.window import Placement, cut, enlarged, place
 
 log = logging.getLogger(__name__)
 
+#: A candidate's face below this height (pixels at the whole search's scale) sends its frame to the finer search
+#: too: a second face about 0.6 of its size would be under 20 pixels, which the detector does not find.
+SMALL_FACE_PX = 32.0
 #: Torch's CPU threads as the process started (OMP_NUM_THREADS, else one per core), at most the cores the
 #: container's CPU quota allows.
 DEFAULT_THREADS = min(torch.get_num_threads(), available_cores())
@@ -187,11 +190,12 @@ class FrameAnalyzer:
             scale = self._scale(width, height)
             found.update(self._search(same, jobs, scale, width, height))
             finer = min(1.0, self.settings.detect_retry_max_side / float(max(width, height)))
-            missed = [i for i in same if found[i].box is None]
-            if missed and finer > scale:
-                # A small face scores below the floor at the working size; frames without one look closer.
+            closer = [i for i in same if _too_small_to_judge(found[i], scale)]
+            if closer and finer > scale:
+                # A small face scores below the floor at the working size, and a second face smaller still is
+                # not seen at all: frames without a face, or with a small one, look closer.
                 found.update(
-                    {i: f for i, f in self._search(missed, jobs, finer, width, height).items() if f.box is not None}
+                    {i: f for i, f in self._search(closer, jobs, finer, width, height).items() if f.box is not None}
                 )
         return found
 
@@ -270,6 +274,14 @@ class FrameAnalyzer:
         counts = (det.scores >= self.settings.min_face_score) | (np.arange(len(det.scores)) == chosen)
         counted = int(np.sum(counts & (heights >= self.settings.second_face_min_size * heights[chosen])))
         return counted, chosen
+
+
+def _too_small_to_judge(found: _Found, scale: float) -> bool:
+    """Whether a whole search at ``scale`` could have missed faces: it found none, or only one so small at that
+    scale that a second person a step behind (about 0.6 of its size) falls under what the detector sees."""
+    if found.box is None:
+        return True
+    return float(found.box[3] - found.box[1]) * scale < SMALL_FACE_PX
 
 
 def shrink(image: Image, scale: float) -> Image:

@@ -49,10 +49,11 @@ class VisionSettings(BaseModel):
         512,
         ge=0,
         le=4096,
-        description="A whole-frame search that finds no face at detect_max_side searches again at this longer side "
-        "(0: never). A face under about a fifth of the frame's height is a few dozen pixels at detect_max_side, "
-        "where a real face (turned, low contrast, greyscale) scores below the proposal floor; only frames without "
-        "a face pay for the second pass.",
+        description="A whole-frame search that finds no face at detect_max_side, or only a face under 32 pixels "
+        "there, searches again at this longer side (0: never). A face under about a fifth of the frame's height is "
+        "a few dozen pixels at detect_max_side, where a real face (turned, low contrast, greyscale) scores below the "
+        "proposal floor, and a second person behind a small face is not seen at all; only those frames pay for the "
+        "second pass.",
     )
     keyframe_interval_s: float = Field(
         0.5,

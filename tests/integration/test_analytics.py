@@ -25,9 +25,11 @@ from tests.integration.test_sink import (
     Candidate,
     Review,
     all_stored,
+    blink_count,
     decision_event,
     expected_counts,
     eye_contact,
+    hand_touches,
     interview_events,
     profile_event,
     publish_events,
@@ -181,6 +183,18 @@ def look_away_time(rows: list[list[Any]]) -> None:
         assert row[3] == pytest.approx(mean(s.image_quality.dark_ratio for s in chunks if s.image_quality))
 
 
+def mesh_and_hands(rows: list[list[Any]]) -> None:
+    analysed = [c for c in JOB if c.failed_stage is None]
+    assert {r[0] for r in rows} == {c.interview_id for c in analysed}
+    assert [r[1] for r in rows] == sorted((r[1] for r in rows), reverse=True)
+    by_id = {c.interview_id: c for c in analysed}
+    for interview_id, blinks_per_minute, mouth, on_face, samples, tilt in rows:
+        c = by_id[interview_id]
+        assert blinks_per_minute == pytest.approx(round(blink_count(c) * 60 / 10, 1))  # 10 measured s a chunk
+        assert mouth == pytest.approx(0.06)  # the example chunk's mean
+        assert on_face == hand_touches(c) * len(CHUNKS) and samples == 10 * len(CHUNKS) and tilt == 2.0
+
+
 def speaking_rate_by_label(rows: list[list[Any]]) -> None:
     assert [r[0] for r in rows] == ["recommend", "pending", "reject"]
     by_label: dict[str, list[float]] = {}
@@ -324,6 +338,7 @@ CHECKS: dict[str, Callable[[list[list[Any]]], None]] = {
     "Overall score by label": overall_by_label,
     "Eye contact over time in one interview": eye_contact_over_time,
     "Look-away time per interview for a job": look_away_time,
+    "Blinks, mouth and hands per interview": mesh_and_hands,
     "Speaking rate and fillers by label": speaking_rate_by_label,
     "Stability under pressure": pressure_stability,
     "Competency scores per question for a job": competency_per_question,

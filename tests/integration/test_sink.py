@@ -153,8 +153,38 @@ def vision_event(c: Candidate, index: int) -> VisionFeatures:
         "second_face": [],
     }
     summary["look_away_count"] = 1
+    blinks = blink_count(c)
+    summary["face_landmarks"].update(
+        frames_measured=100,
+        measured_s=10.0,
+        blink_count=blinks,
+        eyes_closed=[{"start_s": start + 0.5 + k, "end_s": start + 0.7 + k} for k in range(blinks)],
+    )
+    data["body"] = [
+        {
+            "t_s": start + k + 0.5,
+            "hands": 1 if k < hand_touches(c) else 0,
+            "hand_face_touch": True if k < hand_touches(c) else None,
+            "body": True,
+            "shoulder_tilt_deg": 2.0,
+            "shoulder_width": 0.3,
+            "shoulder_centre": [0.5, 0.8],
+            "head_height": 0.6,
+        }
+        for k in range(10)
+    ]
     data["gaze"] = []  # no per-frame gaze: fusion keeps the eye contact and look-aways these rows describe
     return VisionFeatures.model_validate(data)
+
+
+def blink_count(c: Candidate) -> int:
+    """Blinks in each 10-s chunk: more for weaker (more nervous) candidates."""
+    return round(2 + 6 * (1 - c.quality))
+
+
+def hand_touches(c: Candidate) -> int:
+    """Samples of each chunk (one a second) with a hand on the face: more for weaker candidates."""
+    return round(4 * (1 - c.quality))
 
 
 def speech_event(c: Candidate, index: int) -> SpeechResults:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from services.common.contracts import (
+    BodySample,
     CandidateDemographics,
     CandidateOutcome,
     ContractError,
@@ -90,6 +91,36 @@ def test_vision_features_become_a_chunk_row_and_one_row_per_second() -> None:
     assert seconds[0]["eye_contact_ratio"] == first.eye_contact_ratio
     assert seconds[0]["head_yaw_deg"] == (first.head_pose.yaw_deg if first.head_pose else None)
     assert all(s["chunk_index"] == 3 for s in seconds)
+
+
+def test_a_chunk_row_carries_the_mesh_and_body_measures_and_null_where_not_measured() -> None:
+    event = VisionFeatures.model_validate(load("vision-features"))
+    marks = event.summary.face_landmarks
+    assert marks is not None and marks.supported
+    samples = [
+        BodySample(t_s=90.5, hands=1, hand_face_touch=True, body=True, shoulder_tilt_deg=2.0, head_height=0.5),
+        BodySample(t_s=91.5, hands=0, body=True, shoulder_tilt_deg=4.0, head_height=0.7),
+        BodySample(t_s=92.5, hands=0, body=False),
+    ]
+    (chunk,) = by_table(rows_for(event.model_copy(update={"body": samples})), "vision_chunks")
+    assert chunk["landmarks_supported"] is True and chunk["landmark_frames_measured"] == marks.frames_measured
+    assert chunk["blink_count"] == marks.blink_count and chunk["eyes_closed_s"] == pytest.approx(0.2)
+    assert chunk["mouth_opening_mean"] == marks.mouth_opening_mean
+    assert chunk["brow_height_mean"] is None  # emotion inference was not performed in this chunk
+    assert (chunk["body_samples"], chunk["hand_samples"], chunk["hand_face_touch_samples"]) == (3, 1, 1)
+    assert chunk["upper_body_samples"] == 2 and chunk["shoulder_tilt_mean_deg"] == pytest.approx(3.0)
+    assert chunk["head_height_mean"] == pytest.approx(0.6)
+    # The face too small for the mesh: the measures were not taken, so they are NULL, not zero.
+    small = marks.model_copy(update={"supported": False, "blink_count": 0, "eyes_closed": [], "frames_measured": 0})
+    summary = event.summary.model_copy(update={"face_landmarks": small})
+    (unsupported,) = by_table(rows_for(event.model_copy(update={"summary": summary})), "vision_chunks")
+    assert unsupported["landmarks_supported"] is False
+    assert unsupported["blink_count"] is None and unsupported["eyes_closed_s"] is None
+    # No mesh at all (switched off, or no face analysis) and no body samples.
+    bare = event.summary.model_copy(update={"face_landmarks": None})
+    (none,) = by_table(rows_for(event.model_copy(update={"summary": bare})), "vision_chunks")
+    assert none["landmarks_supported"] is None and none["blink_count"] is None and none["body_samples"] == 0
+    assert none["shoulder_tilt_mean_deg"] is None
 
 
 def test_profile_ready_becomes_a_profile_and_its_dimensions() -> None:
