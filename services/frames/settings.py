@@ -33,3 +33,20 @@ class FramesSettings(BaseModel):
         description="Length of the audio segments when no question window lies inside the recording, seconds (an "
         "interview sent without windows is one segment, up to an hour).",
     )
+    split_above_s: float = Field(
+        600.0,
+        ge=0,
+        le=86_400,
+        description="Video longer than this is decoded as several frame ranges (frame-range-requested events) "
+        "that the frames replicas share; shorter video keeps one sequential pass, seconds. 10 minutes: below it "
+        "one replica decodes 720p30 in well under the time vision and speech need anyway, and the extra "
+        "hop and seeking would only add work.",
+    )
+    range_s: float = Field(
+        120.0,
+        gt=0,
+        le=3600,
+        description="Length of one frame range, seconds, rounded to whole chunks. Each range decodes up to one "
+        "keyframe interval before its start again (2-10 s in common recordings), so ranges much shorter than "
+        "a minute cost noticeably more CPU; 2 minutes splits a 15-minute interview into 8 ranges.",
+    )
