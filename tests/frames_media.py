@@ -7,13 +7,20 @@ shows up in the pixels, not only in the timestamps.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import random
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
+
+from services.common.contracts import MediaIngested, Probe, StoredMedia, VideoStream
+from services.common.objectstore import StoredObject
+from tests.integration.stage_fixtures import example
 
 
 def cfr_times(duration_s: float, fps: float) -> list[float]:
@@ -66,3 +73,49 @@ def write_h264(
         for packet in stream.encode():
             container.mux(packet)
     return path
+
+
+@dataclass
+class DirStore:
+    """The two object-store calls the frames stage makes, on a directory (the real store is used in
+    tests/integration/test_frames_ranges.py); counts every write per key."""
+
+    root: Path
+    writes: dict[str, int] = field(default_factory=dict)
+
+    def open(self, bucket: str, key: str) -> io.RawIOBase:
+        return io.FileIO(self.root / bucket / key, "r")
+
+    def put_bytes(self, bucket: str, key: str, data: bytes, content_type: str = "") -> StoredObject:
+        path = self.root / bucket / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        self.writes[key] = self.writes.get(key, 0) + 1
+        return StoredObject(bucket, key, len(data), hashlib.sha256(data).hexdigest(), content_type)
+
+
+def media_event(
+    path: Path, root: Path, duration: float, questions: Sequence[tuple[str, float, float]] = ()
+) -> MediaIngested:
+    """A media-ingested event (video only) for ``path``, copied to ``root/raw/rec.mp4`` for `DirStore`."""
+    raw = root / "raw" / "rec.mp4"
+    raw.parent.mkdir(parents=True, exist_ok=True)
+    raw.write_bytes(path.read_bytes())
+    data = example("media-ingested")
+    data["context"]["questions"] = [  # type: ignore[index]
+        {"question_id": q, "text": "Question?", "start_s": s, "end_s": e} for q, s, e in questions
+    ]
+    event = MediaIngested.model_validate(data)
+    item = StoredMedia(
+        source_index=0,
+        kind="video",
+        object=event.media[0].object.model_copy(update={"bucket": "raw", "key": "rec.mp4"}),
+        probe=Probe(
+            duration_s=duration,
+            container="mp4",
+            video=VideoStream(
+                codec="h264", width=320, height=240, fps=30.0, avg_fps=30.0, variable_frame_rate=False, rotation_deg=0
+            ),
+        ),
+    )
+    return event.model_copy(update={"media": [item], "flags": []})

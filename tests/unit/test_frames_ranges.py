@@ -4,12 +4,10 @@ off the chunk grid, and on variable frame rate with a pause across a range bound
 
 from __future__ import annotations
 
-import hashlib
-import io
 import itertools
 import json
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -21,13 +19,9 @@ from services.common.contracts import (
     FrameChunkReady,
     FrameRangeRequested,
     MediaIngested,
-    Probe,
-    StoredMedia,
-    VideoStream,
     message_key,
 )
 from services.common.handler import Rejected
-from services.common.objectstore import StoredObject
 from services.frames.chunking import chunk_index, plan_chunks
 from services.frames.pack import read_pack
 from services.frames.ranges import (
@@ -39,8 +33,7 @@ from services.frames.ranges import (
     should_split,
 )
 from services.frames.stage import FramesConfig, FramesStage, range_request, select_sources
-from tests.frames_media import cfr_times, vfr_times, write_h264
-from tests.integration.stage_fixtures import example
+from tests.frames_media import DirStore, cfr_times, media_event, vfr_times, write_h264
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "schemas" / "examples" / "v1"
 
@@ -124,49 +117,6 @@ def test_the_example_is_what_frames_emits_for_the_example_media() -> None:
 
 
 # --- equivalence with a sequential pass ---------------------------------------------------------------------
-
-
-@dataclass
-class DirStore:
-    """The two object-store calls the frames stage makes, on a directory (the real store is used in
-    tests/integration/test_frames_ranges.py); counts every write per key."""
-
-    root: Path
-    writes: dict[str, int] = field(default_factory=dict)
-
-    def open(self, bucket: str, key: str) -> io.RawIOBase:
-        return io.FileIO(self.root / bucket / key, "r")
-
-    def put_bytes(self, bucket: str, key: str, data: bytes, content_type: str = "") -> StoredObject:
-        path = self.root / bucket / key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        self.writes[key] = self.writes.get(key, 0) + 1
-        return StoredObject(bucket, key, len(data), hashlib.sha256(data).hexdigest(), content_type)
-
-
-def media_event(path: Path, root: Path, duration: float, questions: list[tuple[str, float, float]]) -> MediaIngested:
-    raw = root / "raw" / "rec.mp4"
-    raw.parent.mkdir(parents=True, exist_ok=True)
-    raw.write_bytes(path.read_bytes())
-    data = example("media-ingested")
-    data["context"]["questions"] = [  # type: ignore[index]
-        {"question_id": q, "text": "Question?", "start_s": s, "end_s": e} for q, s, e in questions
-    ]
-    event = MediaIngested.model_validate(data)
-    item = StoredMedia(
-        source_index=0,
-        kind="video",
-        object=event.media[0].object.model_copy(update={"bucket": "raw", "key": "rec.mp4"}),
-        probe=Probe(
-            duration_s=duration,
-            container="mp4",
-            video=VideoStream(
-                codec="h264", width=320, height=240, fps=30.0, avg_fps=30.0, variable_frame_rate=False, rotation_deg=0
-            ),
-        ),
-    )
-    return event.model_copy(update={"media": [item], "flags": []})
 
 
 @dataclass(frozen=True)
