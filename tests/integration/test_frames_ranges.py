@@ -32,7 +32,7 @@ from services.common.handler import Emit
 from services.common.objectstore import ObjectStore
 from services.common.settings import Settings
 from services.common.worker import StageWorker
-from services.frames.stage import FramesConfig, FramesStage
+from services.frames.stage import FramesConfig, FramesStage, range_request
 from services.ingest.stage import IngestStage
 from tests.frames_media import cfr_times, write_h264
 from tests.integration.kafka_helpers import (
@@ -178,3 +178,34 @@ async def test_two_workers_share_the_ranges_of_one_interview(stack_settings: Set
     assert sorted((a.segment_index, a.object.sha256) for a in audio if isinstance(a, AudioReady)) == sorted(
         (a.segment_index, a.object.sha256) for a in single_audio
     )
+
+
+async def test_a_refused_range_ends_in_a_failed_status_naming_its_chunks(
+    stack_settings: Settings, ingested: MediaIngested
+) -> None:
+    settings = isolated(stack_settings)
+    await create_topics(settings.kafka, [RANGES, CHUNKS, STATUS, dead_letter_topic("frames")], PARTITIONS)
+    store = ObjectStore(settings.s3)
+    stage = FramesStage(store, f"work-{uuid.uuid4().hex[:12]}", SPLIT)
+    video = ingested.media[0]
+    ranges = stage.plan(video)
+    no_video = ingested.context.model_copy(update={"permitted_analyses": ["audio_analysis", "transcription"]})
+    refused = range_request(ingested, video, ranges[1], len(ranges), SPLIT).model_copy(update={"context": no_video})
+    misfit = range_request(ingested, video, ranges[2], len(ranges), SPLIT).model_copy(update={"total_chunks": 9})
+    await publish(settings.kafka, RANGES, [(message_key(e), encode(e)) for e in (refused, misfit)])
+    worker = StageWorker(stage, settings, group_id="g-frames-refused")
+    task = asyncio.create_task(worker.run())
+    try:
+        records = await read_topic(settings.kafka, STATUS, lambda r: len(terminal_statuses(r)) >= 2, 120)
+    finally:
+        worker.stop()
+        await asyncio.wait_for(task, 60)
+    failed = {s.caused_by: s for s in terminal_statuses(records)}
+    assert {e.event_id for e in (refused, misfit)} == set(failed)
+    assert all(s.state.value == "failed" and s.reason is not None for s in failed.values())
+    assert failed[refused.event_id].reason.code == "policy_forbids"  # type: ignore[union-attr]
+    assert failed[misfit.event_id].reason.code == "invalid_event"  # type: ignore[union-attr]
+    # fusion counts exactly these chunks as missing
+    assert (failed[refused.event_id].detail["chunk_start"], failed[refused.event_id].detail["chunk_end"]) == (2, 4)
+    assert failed[refused.event_id].unit == "range 2/4"
+    assert await read_all(settings.kafka, CHUNKS, quiet_s=1.0, timeout_s=10) == []
