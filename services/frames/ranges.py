@@ -8,6 +8,10 @@ falls before its first chunk, and stops after the first sampled frame past its l
 target near the end of the range may be nearest to that frame).
 
 Key frames of the report are each produced by exactly one range: the one whose chunks hold the target time.
+
+Not covered (docs/operations.md, "Long recordings"): a resolution change mid-stream gives one frame size per
+range, and a keyframe that is the only frame between a pause and the range start is held even if a
+sequential pass had kept the frame just before it in the same sampling slot.
 """
 
 from __future__ import annotations
