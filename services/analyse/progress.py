@@ -46,7 +46,8 @@ class Tracker:
         track = self.stages.setdefault((status.interview_id, status.stage.value), StageTrack())
         unit_total = status.detail.get("unit_total")
         if isinstance(unit_total, int) and not isinstance(unit_total, bool):
-            track.total = unit_total
+            # frames' bar: the frame ranges of a long recording, and the media event's own message
+            track.total = unit_total + (1 if status.detail.get("unit_kind") == "range" else 0)
         unit = status.unit or "whole"
         if status.state == StageState.FAILED:
             track.failed[unit] = status.reason.message if status.reason else "failed"
@@ -58,6 +59,9 @@ class Tracker:
                 count = next((n for t, n in status.emitted.items() if topic in t), None)
                 if count is not None:
                     self.stages.setdefault((status.interview_id, stage), StageTrack()).total = count
+            ranges = next((n for t, n in status.emitted.items() if "frame-range-requested" in t), 0)
+            if status.unit is None and ranges:
+                track.total = ranges + 1
 
     def add_profile(self, profile: ProfileReady) -> None:
         current = self.profiles.get(profile.interview_id)

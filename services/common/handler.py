@@ -70,7 +70,9 @@ class StageHandler(Protocol):
     # `async start()` / `async stop()` around the engine's life; `max_in_flight: int`;
     # `assigned(partitions: frozenset[int])`: the partition numbers this instance owns after a rebalance
     # (a stage's inputs are co-partitioned, so one set of numbers covers them all);
-    # `status_unit: str`, the unit named in every status of this handler (instead of the event's chunk or segment).
+    # `status_unit: str`, the unit named in every status of this handler (instead of the event's chunk or segment);
+    # `promised_outputs(output) -> Mapping[str, int]`: events per topic that other messages will emit on behalf of
+    # an output (a frame range stands for its chunks), counted in the completed status with the output itself.
 
     async def handle(self, event: EventBase, meta: MessageMeta) -> Sequence[EventBase]:
         """Process one event and return the events to emit. Raise Rejected or Retryable to fail.

@@ -220,9 +220,14 @@ class MessageProcessor:
         pending.extend(await early.settle())
         # Every declared output topic is counted, zeros included, so a consumer of the status can
         # tell "nothing of this kind" (an audio-only interview has no frame chunks) from "not yet".
+        # An output may also stand for events other messages will emit on its behalf (a frame range for its
+        # chunks, `promised_outputs`): they are counted here, where the manifest is announced.
         emitted = dict.fromkeys(getattr(self.handler, "output_topics", ()), 0)
+        promised = getattr(self.handler, "promised_outputs", None)
         for out in early.sent.values():
             emitted[topic_for(out)] = emitted.get(topic_for(out), 0) + 1
+            for topic, count in (promised(out) if promised is not None else {}).items():
+                emitted[topic] = emitted.get(topic, 0) + count
         pending.extend(await status(StageState.COMPLETED, attempt, None, emitted=emitted))
         await _acked(pending)
 
@@ -315,12 +320,18 @@ def _unit_of(event: EventBase) -> str | None:
 
 
 def _unit_detail(event: EventBase) -> dict[str, int | float | str | bool]:
-    """The unit's position in its manifest (``unit_kind``, ``unit_index``, ``unit_total``), when it has one."""
+    """The unit's position in its manifest (``unit_kind``, ``unit_index``, ``unit_total``), when it has one;
+    a unit that covers a run of chunks (a frame range) adds them (``chunk_start``, ``chunk_end``)."""
     for index_name, total_name, kind in (
         ("chunk_index", "total_chunks", "chunk"),
         ("segment_index", "total_segments", "segment"),
+        ("range_index", "total_ranges", "range"),
     ):
         index, total = getattr(event, index_name, None), getattr(event, total_name, None)
         if isinstance(index, int) and isinstance(total, int):
-            return {"unit_kind": kind, "unit_index": index, "unit_total": total}
+            detail: dict[str, int | float | str | bool] = {"unit_kind": kind, "unit_index": index, "unit_total": total}
+            first, end = getattr(event, "chunk_start", None), getattr(event, "chunk_end", None)
+            if isinstance(first, int) and isinstance(end, int):
+                detail |= {"chunk_start": first, "chunk_end": end}
+            return detail
     return {}

@@ -29,6 +29,8 @@ AUDIO_RATE = 16_000
 #: Audio this far ahead of the samples produced so far follows a gap (lost packets) and is preceded by
 #: silence. Above the resampler's delay (about a millisecond), below one AAC packet at 16 kHz (64 ms).
 AUDIO_GAP_TOLERANCE_S = 0.03
+#: A first frame after a seek this far past the target means the seek landed too late.
+_SEEK_TOLERANCE_S = 1e-3
 
 Samples = npt.NDArray[np.int16]
 
@@ -58,6 +60,8 @@ class DecodeStats:
     corrupt_packets: int = 0
     audio_samples: int = 0
     filled_audio_samples: int = 0
+    #: Range decodes that had to start from the beginning because the seek landed after its target.
+    seek_fallbacks: int = 0
 
 
 def decode_media(
@@ -70,12 +74,16 @@ def decode_media(
     max_side: int = DEFAULT_MAX_SIDE,
     audio_track: int = 0,
     stats: DecodeStats | None = None,
+    seek_s: float | None = None,
 ) -> Iterator[VideoFrame | AudioBlock]:
     """Yield sampled frames (BGR, upright, bounded) and audio blocks in demux order.
 
     ``audio_track`` is the position of the audio stream to decode among the file's audio streams (ingest
-    picks it when there are several).
+    picks it when there are several). ``seek_s`` (video only) starts decoding at the keyframe at or before that
+    time instead of the beginning; the caller stops reading when it has what it needs.
     """
+    if seek_s is not None and audio:
+        raise ValueError("seeking is for video ranges; audio is decoded once, from the start")
     stats = stats if stats is not None else DecodeStats()
     try:
         container: Any = av.open(fh, mode="r")
@@ -98,6 +106,7 @@ def decode_media(
         sampler = FrameSampler(sample_fps)
         resampler: Any = av.AudioResampler(format="s16", layout="mono", rate=AUDIO_RATE) if astream else None
         audio_start: float | None = None
+        check_seek = vstream is not None and bool(seek_s) and _seek(container, vstream, origin + (seek_s or 0.0))
         for packet in container.demux(*streams):
             try:
                 decoded = packet.decode()
@@ -110,6 +119,15 @@ def decode_media(
                     if frame.time is None:
                         continue
                     pts_s = float(frame.time) - origin
+                    if check_seek:
+                        check_seek = False
+                        if pts_s > (seek_s or 0.0) + _SEEK_TOLERANCE_S:
+                            # The demuxer landed after the target (no index, or a keyframe it could not
+                            # place): decoding from the start gives the same frames, only slower.
+                            container.seek(0, backward=True)
+                            sampler = FrameSampler(sample_fps)
+                            stats.seek_fallbacks += 1
+                            break
                     if not sampler.accept(pts_s):
                         continue
                     stats.sampled_frames += 1
@@ -123,6 +141,18 @@ def decode_media(
                     yield from _resample(resampler, frame, audio_start, stats)
         if resampler is not None and audio_start is not None:
             yield from _resample(resampler, None, audio_start, stats)
+
+
+def _seek(container: Any, vstream: Any, to_s: float) -> bool:
+    """Move the demuxer to the video keyframe at or before ``to_s`` (container time); False if it cannot."""
+    time_base = vstream.time_base
+    if time_base is None or not time_base:
+        return False
+    try:
+        container.seek(int(to_s / time_base), backward=True, any_frame=False, stream=vstream)
+    except (av.FFmpegError, ValueError):
+        return False
+    return True
 
 
 def _silence_before(frame_s: float, audio_start: float, stats: DecodeStats) -> Iterator[AudioBlock]:

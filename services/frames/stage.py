@@ -1,4 +1,4 @@
-"""The frames stage: media-ingested in, frame-chunk-ready and audio-ready out.
+"""The frames stage: media-ingested in, frame-chunk-ready and audio-ready out (frame ranges for long video).
 
 One media-ingested event covers a whole interview, so the work is streamed: the recording is read
 from the raw bucket through ranged GETs (`ObjectStore.open`), demuxed and decoded once, in order
@@ -26,6 +26,14 @@ log line reports both (``corrupt_packets``, ``filled_audio_s``). Audio-only medi
 video-only media no audio segments. Of several audio streams, the one ingest chose (``probe.audio.track``)
 is decoded.
 
+Long recordings: video longer than ``split_above_s`` is not decoded by the media-ingested message. It becomes
+frame-range-requested events (`services.frames.ranges`), each a run of whole chunks of the same grid, keyed so
+they spread over the partitions and so over the frames replicas; each replica seeks to the keyframe before
+its range and produces exactly the chunks and key frames a sequential pass would, under the media event's
+keys and event ids. The media event's message decodes the audio (once) and its completed status counts
+the chunks its ranges will produce (`promised_outputs`), so the manifest fusion waits for is unchanged.
+A failed range is a failed status naming its chunks (fusion counts them as missing).
+
 Consent: nothing is extracted that the interview's ``permitted_analyses`` do not cover. Frames (chunks and
 key frames) need ``video_analysis`` and ``face_analysis`` (every visual measure reads the face; where the
 jurisdiction asks, face analysis itself needs the separate ``biometric_processing`` consent, decided at
@@ -41,8 +49,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Generic, TypeVar
 
 import cv2
@@ -53,6 +61,7 @@ from services.common.contracts import (
     EventBase,
     FailureCode,
     FrameChunkReady,
+    FrameRangeRequested,
     MediaFlag,
     MediaIngested,
     MediaKind,
@@ -76,10 +85,21 @@ from services.frames.audio import (
     untimed_segment_s,
     wav_bytes,
 )
-from services.frames.chunking import DEFAULT_CHUNK_S, Chunk, chunk_index, plan_chunks
+from services.frames.chunking import DEFAULT_CHUNK_S, Chunk, chunk_count, chunk_index, plan_chunks
+from services.frames.collect import ChunkWriter, KeyframePicker
 from services.frames.decode import AUDIO_RATE, AudioBlock, DecodeStats, NotMedia, VideoFrame, decode_media
 from services.frames.geometry import DEFAULT_MAX_SIDE, Image
 from services.frames.pack import PACK_CONTENT_TYPE, PACK_FORMAT, PackedFrame, encode_jpeg, write_pack
+from services.frames.ranges import (
+    DEFAULT_RANGE_S,
+    DEFAULT_SPLIT_ABOVE_S,
+    FrameRange,
+    keyframe_targets,
+    owned_targets,
+    plan_ranges,
+    seek_s,
+    should_split,
+)
 from services.frames.sampling import DEFAULT_SAMPLE_FPS
 from services.ingest.policy import may_extract_audio, may_extract_video
 
@@ -97,23 +117,35 @@ class FramesConfig:
     segment_s: float = DEFAULT_SEGMENT_S
     jpeg_quality: int = 90
     thumbnail_max_side: int = 320
+    split_above_s: float = DEFAULT_SPLIT_ABOVE_S
+    range_s: float = DEFAULT_RANGE_S
 
 
-def output_prefix(event: MediaIngested) -> str:
+#: The event whose outputs a sink writes: media-ingested, or a frame range of it (its chunks are the media event's).
+_Origin = MediaIngested | FrameRangeRequested
+
+
+def output_prefix(event: EventBase) -> str:
     """Where the outputs of one media-ingested event live (under the interview's prefix)."""
     return f"{event.tenant_id}/{event.interview_id}/frames/{event.event_id}"
 
 
-def chunk_key(event: MediaIngested, index: int) -> str:
+def chunk_key(event: EventBase, index: int) -> str:
     return f"{output_prefix(event)}/chunks/{index:06d}.zip"
 
 
-def segment_key(event: MediaIngested, index: int) -> str:
+def segment_key(event: EventBase, index: int) -> str:
     return f"{output_prefix(event)}/audio/{index:06d}.wav"
 
 
-def keyframe_key(event: MediaIngested, question_id: str, label: str) -> str:
+def keyframe_key(event: EventBase, question_id: str, label: str) -> str:
     return f"{output_prefix(event)}/keyframes/{question_id}-{label}.jpg"
+
+
+def _as_media_event(event: FrameRangeRequested) -> FrameRangeRequested:
+    """The range under its media-ingested event's id: chunk keys, chunk event ids and their lineage are then
+    those of a single pass, so downstream stages cannot tell the two apart and replays overwrite the same."""
+    return event.model_copy(update={"event_id": event.media_event_id})
 
 
 def _ref(obj: StoredObject) -> ObjectRef:
@@ -122,93 +154,10 @@ def _ref(obj: StoredObject) -> ObjectRef:
     )
 
 
-class _ChunkWriter:
-    """Collects sampled frames into the current chunk and uploads each chunk once it is complete."""
-
-    def __init__(
-        self,
-        chunks: Sequence[Chunk],
-        chunk_s: float,
-        quality: int,
-        upload: Callable[[Chunk, list[PackedFrame], int, int], None],
-    ) -> None:
-        self.chunks = list(chunks)
-        self.chunk_s = chunk_s
-        self.quality = quality
-        self.upload = upload
-        self.size: tuple[int, int] | None = None
-        self._current = 0
-        self._frames: list[PackedFrame] = []
-        self._held: bytes | None = None
-        self._waiting: list[Chunk] = []
-
-    def add(self, pts_s: float, image: Image) -> bytes:
-        height, width = image.shape[:2]
-        if self.size is None:
-            self.size = (width, height)
-        elif self.size != (width, height):  # resolution changed mid-stream: keep one size per interview
-            image = np.asarray(cv2.resize(image, self.size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
-        jpeg = encode_jpeg(image, self.quality)
-        index = chunk_index(pts_s, self.chunk_s, len(self.chunks))
-        while self._current < index:
-            self._close()
-        if self._waiting:
-            for chunk in self._waiting:
-                self._emit(chunk, [PackedFrame(chunk.start_s, jpeg)])
-            self._waiting = []
-        self._frames.append(PackedFrame(pts_s, jpeg))
-        self._held = jpeg
-        return jpeg
-
-    def finish(self) -> None:
-        while self._current < len(self.chunks):
-            self._close()
-        if self._waiting:
-            raise Rejected(FailureCode.NOT_MEDIA, "the video stream has no decodable frame")
-
-    def _close(self) -> None:
-        chunk = self.chunks[self._current]
-        frames, self._frames = self._frames, []
-        self._current += 1
-        if not frames and self._held is not None:
-            frames = [PackedFrame(chunk.start_s, self._held)]
-        if frames:
-            self._emit(chunk, frames)
-        else:
-            self._waiting.append(chunk)
-
-    def _emit(self, chunk: Chunk, frames: list[PackedFrame]) -> None:
-        assert self.size is not None
-        self.upload(chunk, frames, *self.size)
-
-
-class _KeyframePicker:
-    """For each target time, the sampled frame nearest to it; only the previous frame is kept."""
-
-    def __init__(self, targets: Sequence[tuple[str, str, float]], upload: Callable[[str, str, bytes], None]) -> None:
-        self._targets = sorted(targets, key=lambda t: t[2])
-        self._upload = upload
-        self._prev: tuple[float, bytes] | None = None
-
-    def add(self, pts_s: float, jpeg: bytes) -> None:
-        while self._targets and self._targets[0][2] <= pts_s:
-            qid, label, t = self._targets.pop(0)
-            use = jpeg
-            if self._prev is not None and t - self._prev[0] < pts_s - t:
-                use = self._prev[1]
-            self._upload(qid, label, use)
-        self._prev = (pts_s, jpeg)
-
-    def finish(self) -> None:
-        while self._targets and self._prev is not None:
-            qid, label, _ = self._targets.pop(0)
-            self._upload(qid, label, self._prev[1])
-
-
 class FramesStage:
     stage = StageName.FRAMES
-    input_topics: Sequence[str] = (topic_for(MediaIngested),)
-    output_topics: Sequence[str] = (topic_for(FrameChunkReady), topic_for(AudioReady))
+    input_topics: Sequence[str] = (topic_for(MediaIngested), topic_for(FrameRangeRequested))
+    output_topics: Sequence[str] = (topic_for(FrameChunkReady), topic_for(AudioReady), topic_for(FrameRangeRequested))
 
     def __init__(self, store: ObjectStore, work_bucket: str, config: FramesConfig | None = None) -> None:
         self.store = store
@@ -219,14 +168,26 @@ class FramesStage:
         await asyncio.to_thread(self.store.ensure_bucket, self.work_bucket)
 
     async def handle(self, event: EventBase, meta: MessageMeta) -> Sequence[EventBase]:
+        if isinstance(event, FrameRangeRequested):
+            return await asyncio.to_thread(self.process_range, event, meta.emit)
         if not isinstance(event, MediaIngested):
             raise Rejected(FailureCode.INVALID_EVENT, f"frames expects media-ingested, got {event.event_type}")
         return await asyncio.to_thread(self.process, event, meta.emit)
 
+    def promised_outputs(self, output: EventBase) -> Mapping[str, int]:
+        """A frame range stands for the chunks it will produce: the media event's completed status counts them,
+        so its manifest (what fusion waits for) is the same as after a single pass."""
+        if isinstance(output, FrameRangeRequested):
+            return {topic_for(FrameChunkReady): output.chunk_end - output.chunk_start}
+        return {}
+
     # ---- the blocking part, run off the event loop -------------------------------------------------------
 
     def process(self, event: MediaIngested, emit: Emit | None = None) -> list[EventBase]:
-        """Decode, pack and store the interview's frames and audio; ``emit`` gets each event once stored."""
+        """Decode, pack and store the interview's frames and audio; ``emit`` gets each event once stored.
+
+        Video longer than ``split_above_s`` is not decoded here: it becomes frame ranges for the replicas.
+        """
         video_item, audio_item = select_sources(event)
         if video_item is None and audio_item is None:
             raise Rejected(FailureCode.NOT_MEDIA, "the ingested media has neither a video nor an audio stream")
@@ -237,10 +198,18 @@ class FramesStage:
                 "the consent and the jurisdiction permit no stream this media has: video needs video_analysis "
                 "and face_analysis, audio needs audio_analysis or transcription",
             )
+        range_events: list[FrameRangeRequested] = []
+        if video_item is not None and (ranges := self.plan(video_item)):
+            out = _Outputs(range_events, emit)
+            for frame_range in ranges:
+                out.append(range_request(event, video_item, frame_range, len(ranges), self.config))
+            video_item = None
         chunk_events: list[FrameChunkReady] = []
         audio_events: list[AudioReady] = []
         stats = DecodeStats()
-        video_sink = _VideoSink(self, event, video_item, _Outputs(chunk_events, emit)) if video_item else None
+        video_sink = (
+            _VideoSink(self, event, video_item, _Outputs(chunk_events, emit), self.config) if video_item else None
+        )
         audio_sink = _AudioSink(self, event, audio_item, _Outputs(audio_events, emit)) if audio_item else None
         if video_item is not None and audio_item is not None and video_item.object.key == audio_item.object.key:
             self._pass(video_item, stats, video_sink, audio_sink)
@@ -254,19 +223,51 @@ class FramesStage:
         if audio_sink is not None:
             audio_sink.finish()
         chunk_events.sort(key=lambda e: e.chunk_index)
-        log.info(
-            "frames done",
-            extra={
-                "chunks": len(chunk_events),
-                "segments": len(audio_events),
-                "sampled_frames": stats.sampled_frames,
-                "corrupt_packets": stats.corrupt_packets,
-                "filled_audio_s": stats.filled_audio_samples / AUDIO_RATE,
-            },
-        )
-        return [*chunk_events, *audio_events]
+        _log_done(stats, chunks=len(chunk_events), segments=len(audio_events), ranges=len(range_events))
+        return [*range_events, *chunk_events, *audio_events]
 
-    def _pass(self, item: StoredMedia, stats: DecodeStats, video: _VideoSink | None, audio: _AudioSink | None) -> None:
+    def plan(self, video: StoredMedia) -> list[FrameRange]:
+        """The ranges a recording's video is split into; none when it is short enough for one pass."""
+        cfg = self.config
+        chunks = plan_chunks(video.probe.duration_s, cfg.chunk_s)
+        if not should_split(video.probe.duration_s, cfg.split_above_s, len(chunks), cfg.range_s, cfg.chunk_s):
+            return []
+        return plan_ranges(chunks, cfg.range_s, cfg.chunk_s)
+
+    def process_range(self, event: FrameRangeRequested, emit: Emit | None = None) -> list[EventBase]:
+        """Decode one range of a recording's video into its chunks and the key frames it owns."""
+        if not may_extract_video(event.context.permitted_analyses):
+            raise Rejected(
+                FailureCode.POLICY_FORBIDS,
+                f"frame range {event.range_index + 1}/{event.total_ranges}: the consent and the jurisdiction do "
+                "not permit frames (video needs video_analysis and face_analysis)",
+            )
+        config = replace(self.config, chunk_s=event.chunk_s, sample_fps=event.sample_fps)
+        total = chunk_count(event.video.probe.duration_s, event.chunk_s)
+        if total != event.total_chunks or event.chunk_end > total:
+            raise Rejected(
+                FailureCode.INVALID_EVENT,
+                f"frame range {event.range_index + 1}/{event.total_ranges}: chunks {event.chunk_start}-"
+                f"{event.chunk_end} of {event.total_chunks} do not fit the {total} chunks of the recording",
+            )
+        span = FrameRange(event.range_index, event.chunk_start, event.chunk_end, event.start_s, event.end_s)
+        chunk_events: list[FrameChunkReady] = []
+        sink = _VideoSink(self, _as_media_event(event), event.video, _Outputs(chunk_events, emit), config, span)
+        stats = DecodeStats()
+        self._pass(event.video, stats, sink, None, seek_to=seek_s(event.start_s, event.sample_fps) or None)
+        sink.finish()
+        chunk_events.sort(key=lambda e: e.chunk_index)
+        _log_done(stats, chunks=len(chunk_events), range=f"{event.range_index + 1}/{event.total_ranges}")
+        return list(chunk_events)
+
+    def _pass(
+        self,
+        item: StoredMedia,
+        stats: DecodeStats,
+        video: _VideoSink | None,
+        audio: _AudioSink | None,
+        seek_to: float | None = None,
+    ) -> None:
         rotation = item.probe.video.rotation_deg if item.probe.video is not None else 0
         track = item.probe.audio.track if item.probe.audio is not None else 0
         reader = self.store.open(item.object.bucket, item.object.key)
@@ -275,15 +276,18 @@ class FramesStage:
                 reader,
                 video=video is not None,
                 audio=audio is not None,
-                sample_fps=self.config.sample_fps,
+                sample_fps=video.config.sample_fps if video is not None else self.config.sample_fps,
                 rotation_deg=rotation,
                 max_side=self.config.max_side,
                 audio_track=track,
                 stats=stats,
+                seek_s=seek_to,
             ):
                 if isinstance(out, VideoFrame):
                     assert video is not None
                     video.add(out)
+                    if video.done and audio is None:
+                        break
                 elif isinstance(out, AudioBlock):
                     assert audio is not None
                     audio.add(out)
@@ -312,32 +316,63 @@ class _Outputs(Generic[_E]):
 
 
 class _VideoSink:
+    """Sampled frames into chunk packs and key frames, over the whole chunk grid or one range of it."""
+
     def __init__(
-        self, stage: FramesStage, event: MediaIngested, item: StoredMedia, out: _Outputs[FrameChunkReady]
+        self,
+        stage: FramesStage,
+        event: _Origin,
+        item: StoredMedia,
+        out: _Outputs[FrameChunkReady],
+        config: FramesConfig,
+        span: FrameRange | None = None,
     ) -> None:
-        self.stage, self.event, self.out = stage, event, out
-        cfg = stage.config
+        self.stage, self.event, self.out, self.config = stage, event, out, config
+        cfg = config
         duration = item.probe.duration_s
         self.chunks = plan_chunks(duration, cfg.chunk_s)
-        self.writer = _ChunkWriter(self.chunks, cfg.chunk_s, cfg.jpeg_quality, self._upload_chunk)
-        period = 1.0 / cfg.sample_fps
-        targets: list[tuple[str, str, float]] = []
-        for q in event.context.questions:
-            start, end = max(0.0, q.start_s), min(q.end_s, duration)
-            if end > start:
-                last = max(start, end - period)
-                targets += [(q.question_id, "start", start), (q.question_id, "middle", (start + end) / 2)]
-                targets.append((q.question_id, "end", last))
-        self.keyframes = _KeyframePicker(targets, self._upload_keyframe)
+        self.span = span or FrameRange(0, 0, len(self.chunks), 0.0, duration)
+        bounds = (self.span.chunk_start, self.span.chunk_end)
+        self.writer = ChunkWriter(self.chunks, cfg.chunk_s, cfg.jpeg_quality, self._upload_chunk, bounds)
+        questions = [(q.question_id, q.start_s, q.end_s) for q in event.context.questions]
+        targets = keyframe_targets(questions, duration, cfg.sample_fps)
+        self.keyframes = KeyframePicker(
+            owned_targets(targets, *bounds, cfg.chunk_s, len(self.chunks)), self._upload_keyframe
+        )
         self.thumb_side = cfg.thumbnail_max_side
+        #: The last frame sampled before the span (decoded from the keyframe a range seeks to), not yet used.
+        self._before: VideoFrame | None = None
+        self._next_jpeg: bytes | None = None
+        #: True once a frame past the span has been seen: the rest of the stream is another range's.
+        self.done = False
 
     def add(self, frame: VideoFrame) -> None:
+        index = chunk_index(frame.pts_s, self.config.chunk_s, len(self.chunks))
+        if index < self.span.chunk_start:
+            self._before = frame
+            return
+        self._prime()
+        if index >= self.span.chunk_end:
+            self._next_jpeg = self.writer.encode(frame.image)
+            self.keyframes.add(frame.pts_s, self._thumbnail(frame.image, self._next_jpeg))
+            self.done = True
+            return
         jpeg = self.writer.add(frame.pts_s, frame.image)
         self.keyframes.add(frame.pts_s, self._thumbnail(frame.image, jpeg))
 
     def finish(self) -> None:
-        self.writer.finish()
+        self._prime()
+        self.writer.finish(self._next_jpeg)
         self.keyframes.finish()
+
+    def _prime(self) -> None:
+        """Hand the frame on screen before the span to the writer and the picker, as a sequential pass has them."""
+        if self._before is None:
+            return
+        frame, self._before = self._before, None
+        jpeg = self.writer.encode(frame.image)
+        self.writer.hold(jpeg)
+        self.keyframes.add(frame.pts_s, self._thumbnail(frame.image, jpeg))
 
     def _thumbnail(self, image: Image, jpeg: bytes) -> bytes:
         height, width = image.shape[:2]
@@ -348,7 +383,7 @@ class _VideoSink:
         return encode_jpeg(np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA), dtype=np.uint8))
 
     def _upload_chunk(self, chunk: Chunk, frames: list[PackedFrame], width: int, height: int) -> None:
-        event, cfg = self.event, self.stage.config
+        event, cfg = self.event, self.config
         end_s = chunk.end_s
         if chunk.index == len(self.chunks) - 1:  # the stream may run a little past the probed duration
             end_s = max(end_s, frames[-1].pts_s + 1.0 / cfg.sample_fps)
@@ -423,6 +458,43 @@ class _AudioSink:
         )
 
 
+def range_request(
+    event: MediaIngested, video: StoredMedia, frame_range: FrameRange, total_ranges: int, config: FramesConfig
+) -> FrameRangeRequested:
+    """The event asking a frames replica to decode one range of ``video`` (references only, never bytes)."""
+    return FrameRangeRequested(
+        **derived_envelope(
+            event, StageName.FRAMES.value, FrameRangeRequested.EVENT_TYPE, str(frame_range.index), producer=PRODUCER
+        ),
+        context=event.context,
+        media_event_id=event.event_id,
+        video=video,
+        range_index=frame_range.index,
+        total_ranges=total_ranges,
+        start_s=frame_range.start_s,
+        end_s=frame_range.end_s,
+        chunk_start=frame_range.chunk_start,
+        chunk_end=frame_range.chunk_end,
+        total_chunks=chunk_count(video.probe.duration_s, config.chunk_s),
+        chunk_s=config.chunk_s,
+        sample_fps=config.sample_fps,
+    )
+
+
+def _log_done(stats: DecodeStats, **counts: int | str) -> None:
+    log.info(
+        "frames done",
+        extra={
+            **counts,
+            "sampled_frames": stats.sampled_frames,
+            "decoded_frames": stats.video_frames,
+            "corrupt_packets": stats.corrupt_packets,
+            "seek_fallbacks": stats.seek_fallbacks,
+            "filled_audio_s": stats.filled_audio_samples / AUDIO_RATE,
+        },
+    )
+
+
 def select_sources(event: MediaIngested) -> tuple[StoredMedia | None, StoredMedia | None]:
     """The item to take frames from and the item to take audio from (a separate audio item wins)."""
     video = None
@@ -450,4 +522,13 @@ def make(settings: Settings) -> FramesStage:
     return FramesStage(ObjectStore(settings.s3), settings.s3.work_bucket, config)
 
 
-__all__ = ["FramesConfig", "FramesStage", "chunk_key", "keyframe_key", "make", "output_prefix", "segment_key"]
+__all__ = [
+    "FramesConfig",
+    "FramesStage",
+    "chunk_key",
+    "keyframe_key",
+    "make",
+    "output_prefix",
+    "range_request",
+    "segment_key",
+]

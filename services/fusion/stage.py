@@ -162,6 +162,8 @@ class FusionStage:
         return True
 
     def _record_status(self, status: StageStatus, partition: int) -> bool:
+        if status.stage == StageName.FRAMES and status.detail.get("unit_kind") == "range":
+            return self._record_range_status(status)
         if status.stage == StageName.FRAMES and status.state in (StageState.COMPLETED, StageState.FAILED):
             if status.caused_by is None:
                 return False
@@ -182,6 +184,16 @@ class FusionStage:
                 self.ledger.put_failure(status, unit_kind, index)
                 return True
         return False
+
+    def _record_range_status(self, status: StageStatus) -> bool:
+        """A frame range is not the manifest (the media event's status is); a failed one fails its chunks, so the
+        profile says they are missing at once instead of waiting for the deadline."""
+        first, end = status.detail.get("chunk_start"), status.detail.get("chunk_end")
+        if status.state != StageState.FAILED or not isinstance(first, int) or not isinstance(end, int):
+            return False
+        for index in range(first, end):
+            self.ledger.put_failure(status, "chunk", index)
+        return True
 
     # ---- profiles ---------------------------------------------------------------------------------
 

@@ -15,13 +15,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from services.common.contracts import (
+    AudioReady,
     EventBase,
+    FrameChunkReady,
     MediaIngested,
     ObjectRef,
     ProfileLabel,
     ProfileReady,
     SpeechResults,
     StageName,
+    StageState,
     StageStatus,
     VisionFeatures,
     dead_letter_topic,
@@ -230,6 +233,50 @@ async def test_failed_units_and_failed_media_end_in_flagged_profiles_without_wai
     unprocessable = profiles[broken.interview_id]
     assert unprocessable.overall is None and unprocessable.dimensions == []
     assert {"media_unprocessable", "insufficient_data"} <= set(unprocessable.data_quality)
+
+
+def range_status(ingested: MediaIngested, index: int, total: int, chunks: tuple[int, int], failed: bool) -> StageStatus:
+    """What frames reports about one frame range of a long recording (see services.common.processing)."""
+    state = StageState.FAILED if failed else StageState.COMPLETED
+    data = frames_completed(ingested, 0, 0).model_dump(mode="json")
+    data.update(
+        event_id=str(uuid.uuid4()),
+        caused_by=str(uuid.uuid4()),  # the range event
+        state=state.value,
+        unit=f"range {index + 1}/{total}",
+        emitted={} if failed else {topic_for(FrameChunkReady): chunks[1] - chunks[0], topic_for(AudioReady): 0},
+        reason={"code": "not_media", "message": "media[0]: damaged", "retryable": False} if failed else None,
+        detail={
+            "unit_kind": "range",
+            "unit_index": index,
+            "unit_total": total,
+            "chunk_start": chunks[0],
+            "chunk_end": chunks[1],
+        },
+    )
+    return StageStatus.model_validate(data)
+
+
+async def test_range_statuses_keep_the_manifest_and_a_failed_range_counts_its_chunks_missing(
+    stack_settings: Settings,
+) -> None:
+    settings = fusion_settings(stack_settings)  # default deadline: only the failed range can finish it
+    await create_topics(settings.kafka, TOPICS)
+    ingested, events = interview(STRONG, "ranges")
+    vision = [e for e in events if isinstance(e, VisionFeatures)]
+    speech = [e for e in events if isinstance(e, SpeechResults)]
+    assert len(vision) >= 4
+    kept = [e for e in events if not (isinstance(e, VisionFeatures) and e.chunk_index in (2, 3))]
+    ranges = [range_status(ingested, 0, 2, (0, 2), failed=False), range_status(ingested, 1, 2, (2, 4), failed=True)]
+    await send(settings, [*kept, *ranges])  # the range statuses arrive after the media event's manifest
+    async with Running(settings):
+        (profile,) = await profiles_until(settings, 1)
+    assert "missing_vision_chunks" in profile.data_quality
+    assert (profile.coverage.vision_chunks.received, profile.coverage.vision_chunks.expected) == (
+        len(vision) - 2,
+        len(vision),
+    )
+    assert profile.coverage.speech_segments.expected == profile.coverage.speech_segments.received == len(speech)
 
 
 async def test_the_report_command_writes_the_stored_profiles_report(

@@ -32,6 +32,7 @@ from services.common.contracts import (
     CandidateOutcome,
     ContractError,
     FrameChunkReady,
+    FrameRangeRequested,
     InterviewCompleted,
     MediaIngested,
     ProfileReady,
@@ -177,7 +178,7 @@ async def ingest(fuzz_settings: Settings) -> AsyncIterator[Harness]:
 async def frames(fuzz_settings: Settings) -> AsyncIterator[Harness]:
     stage = FramesStage(ObjectStore(fuzz_settings.s3), fuzz_settings.s3.work_bucket)
     await stage.start()
-    harness = await _harness(fuzz_settings, "frames", stage, (topic_for(MediaIngested),))
+    harness = await _harness(fuzz_settings, "frames", stage, tuple(stage.input_topics))
     yield harness
     await harness.processor.producer.stop()  # type: ignore[union-attr]
 
@@ -237,6 +238,13 @@ async def test_ingest_input(ingest: Harness, kind: str, data: st.DataObject) -> 
 @given(data=st.data())
 async def test_frames_input(frames: Harness, kind: str, data: st.DataObject) -> None:
     await _fuzz(frames, topic_for(MediaIngested), kind, data)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@FUZZ
+@given(data=st.data())
+async def test_frames_range_input(frames: Harness, kind: str, data: st.DataObject) -> None:
+    await _fuzz(frames, topic_for(FrameRangeRequested), kind, data)
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -826,6 +826,7 @@ EXPECTED_TOPICS = {
     "sightline.interview-completed.v1": "interview-completed",
     "sightline.media-ingested.v1": "media-ingested",
     "sightline.frame-chunk-ready.v1": "frame-chunk-ready",
+    "sightline.frame-range-requested.v1": "frame-range-requested",
     "sightline.audio-ready.v1": "audio-ready",
     "sightline.vision-features.v1": "vision-features",
     "sightline.speech-results.v1": "speech-results",
@@ -899,6 +900,8 @@ def test_message_keys() -> None:
     assert message_key(chunk) == interview_key + b":3"
     assert message_key(chunk.model_copy(update={"chunk_index": 4})) == interview_key + b":4"
     assert message_key(_decoded("audio-ready.json")) == interview_key + b":1"
+    # The ranges of one recording spread over the frames replicas like chunks over vision's.
+    assert message_key(_decoded("frame-range-requested.json")) == interview_key + b":1"
     assert message_key(_decoded("dead-letter.json")) == b"sightline.interview-completed.v1:4:118233"
     assert message_key(_decoded("interview-completed.zh-CN.json")) == b"huaxin-cn/HX-20250314-0087"
     # Self-identification describes the candidate, not one interview: keyed by candidate.

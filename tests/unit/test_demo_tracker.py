@@ -52,6 +52,20 @@ def test_frames_manifest_sets_the_vision_and_speech_bars() -> None:
     assert tracker.counts(INTERVIEW, "speech")[2] is True  # the failure shows on the bar
 
 
+def test_the_frames_bar_waits_for_every_range_of_a_long_recording() -> None:
+    tracker = Tracker([INTERVIEW])
+    media = _status("frames")
+    emitted = {**media.emitted, "sightline.frame-range-requested.v1": 3}
+    tracker.add_status(media.model_copy(update={"emitted": emitted}))
+    assert _bars(tracker)["frames"] == (1, 4)  # the media event's message and its three ranges
+    assert _bars(tracker)["vision"] == (0, 14)  # the chunks the ranges promise
+    tracker.add_status(_unit("frames", "range", 0, 3))
+    tracker.add_status(_unit("frames", "range", 2, 3))
+    assert _bars(tracker)["frames"] == (3, 4)
+    tracker.add_status(_unit("frames", "range", 1, 3))
+    assert _bars(tracker)["frames"] == (4, 4)
+
+
 def test_the_callback_senders_status_is_not_the_profile_being_stored() -> None:
     tracker = Tracker([INTERVIEW])
     profile = _profile()

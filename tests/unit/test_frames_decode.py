@@ -13,9 +13,9 @@ import pytest
 
 from services.common.handler import Rejected
 from services.frames.chunking import Chunk, plan_chunks
+from services.frames.collect import ChunkWriter
 from services.frames.decode import AUDIO_RATE, AudioBlock, DecodeStats, NotMedia, VideoFrame, decode_media
 from services.frames.pack import PackedFrame
-from services.frames.stage import _ChunkWriter
 
 
 @pytest.fixture(scope="module")
@@ -76,9 +76,9 @@ def test_not_media_and_missing_streams(clip: Path) -> None:
         list(decode_media(fh, video=True, audio=True))
 
 
-def _writer(duration: float) -> tuple[_ChunkWriter, list[tuple[Chunk, list[PackedFrame]]]]:
+def _writer(duration: float) -> tuple[ChunkWriter, list[tuple[Chunk, list[PackedFrame]]]]:
     out: list[tuple[Chunk, list[PackedFrame]]] = []
-    writer = _ChunkWriter(plan_chunks(duration, 4.0), 4.0, 80, lambda c, f, w, h: out.append((c, f)))
+    writer = ChunkWriter(plan_chunks(duration, 4.0), 4.0, 80, lambda c, f, w, h: out.append((c, f)))
     return writer, out
 
 

@@ -14,6 +14,7 @@ from services.frames.audio import DEFAULT_SEGMENT_S
 from services.frames.chunking import DEFAULT_CHUNK_S
 from services.frames.geometry import DEFAULT_MAX_SIDE
 from services.frames.pack import DEFAULT_JPEG_QUALITY
+from services.frames.ranges import DEFAULT_RANGE_S, DEFAULT_SPLIT_ABOVE_S
 from services.frames.sampling import DEFAULT_SAMPLE_FPS
 from services.frames.settings import FramesSettings
 from services.ingest import stage as ingest_stage
@@ -44,6 +45,7 @@ def test_default_groups_build_the_stages_defaults() -> None:
         DEFAULT_MAX_SIDE,
     )
     assert (frames.config.segment_s, frames.config.jpeg_quality) == (DEFAULT_SEGMENT_S, DEFAULT_JPEG_QUALITY)
+    assert (frames.config.split_above_s, frames.config.range_s) == (DEFAULT_SPLIT_ABOVE_S, DEFAULT_RANGE_S)
 
 
 def test_frames_variables_shape_the_stage(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -54,11 +56,20 @@ def test_frames_variables_shape_the_stage(monkeypatch: pytest.MonkeyPatch) -> No
         "JPEG_QUALITY": "70",
         "THUMBNAIL_MAX_SIDE": "160",
         "SEGMENT_S": "30",
+        "SPLIT_ABOVE_S": "900",
+        "RANGE_S": "60",
     }.items():
         monkeypatch.setenv(f"SIGHTLINE_FRAMES__{name}", value)
     config = frames_stage.make(Settings()).config
     assert config == frames_stage.FramesConfig(
-        sample_fps=5.0, chunk_s=60.0, max_side=320, segment_s=30.0, jpeg_quality=70, thumbnail_max_side=160
+        sample_fps=5.0,
+        chunk_s=60.0,
+        max_side=320,
+        segment_s=30.0,
+        jpeg_quality=70,
+        thumbnail_max_side=160,
+        split_above_s=900.0,
+        range_s=60.0,
     )
 
 

@@ -361,6 +361,40 @@ class AudioReady(EventBase):
     format: FormatName = Field(description="Encoding of the stored audio (wav-pcm-s16le, flac).")
 
 
+class FrameRangeRequested(EventBase):
+    """Frames asks one of its replicas to decode a time range of a long recording's video (claim-check: the
+    event references the stored media, never carries it). The ranges of an interview cover whole chunks of
+    the chunk grid, so the chunks they produce are those one sequential pass would produce."""
+
+    __rules__ = (
+        Compare("range_index", "<", "total_ranges"),
+        Compare("start_s", "<", "end_s"),
+        Compare("chunk_start", "<", "chunk_end"),
+        Compare("chunk_end", "<=", "total_chunks"),
+    )
+
+    event_type: Literal["frame-range-requested"] = Field(
+        "frame-range-requested", description="Always 'frame-range-requested'."
+    )
+    context: InterviewContext = Field(description="The interview context (consent is checked again per range).")
+    media_event_id: Uuid = Field(
+        description="event_id of the media-ingested event the range belongs to: the chunks' object keys and event "
+        "ids derive from it, as in a single pass."
+    )
+    video: StoredMedia = Field(description="The stored media item whose video stream is decoded (a reference).")
+    range_index: Index = Field(description="0-based position of the range; < total_ranges.")
+    total_ranges: Total = Field(description="How many ranges the interview's video is split into.")
+    start_s: Seconds = Field(description="Media time where the range starts (a chunk boundary), seconds.")
+    end_s: PositiveSeconds = Field(
+        description="Media time where the range ends (exclusive; the last range runs to the end of the stream)."
+    )
+    chunk_start: Index = Field(description="First chunk index the range produces.")
+    chunk_end: Total = Field(description="Chunk index after the last one the range produces (exclusive).")
+    total_chunks: Total = Field(description="How many chunks the interview has (the manifest).")
+    chunk_s: Annotated[float, Field(gt=0, le=3600)] = Field(description="Length of one chunk of the grid, seconds.")
+    sample_fps: Annotated[float, Field(gt=0, le=120)] = Field(description="Frames sampled per second of media.")
+
+
 # --- vision ------------------------------------------------------------------------------------------------
 
 
@@ -1120,6 +1154,7 @@ EVENT_MODELS: dict[str, type[Envelope]] = {
         MediaIngested,
         FrameChunkReady,
         AudioReady,
+        FrameRangeRequested,
         VisionFeatures,
         SpeechResults,
         ProfileReady,

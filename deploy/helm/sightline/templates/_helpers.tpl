@@ -71,7 +71,7 @@ code, so they are not values. A unit test compares them with the registry.
 {{- define "sightline.inputTopics" -}}
 {{- $topics := dict
   "ingest" "sightline.interview-completed.v1"
-  "frames" "sightline.media-ingested.v1"
+  "frames" "sightline.media-ingested.v1,sightline.frame-range-requested.v1"
   "vision" "sightline.frame-chunk-ready.v1"
   "speech" "sightline.audio-ready.v1"
   "fusion" "sightline.media-ingested.v1,sightline.vision-features.v1,sightline.speech-results.v1,sightline.stage-status.v1,sightline.rescore-requested.v1"
