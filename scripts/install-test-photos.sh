@@ -15,24 +15,15 @@ PHOTOS=(
    088532ab39ada21d9e332fa576d01d516bf4b8999c54a2c75665b35989f197fd"
 )
 
-sha_ok() { echo "$2  $1" | sha256sum --check --quiet --status 2>/dev/null; }
+# shellcheck source=lib/checked-files.sh
+source "$ROOT/scripts/lib/checked-files.sh"
+all_present "$TARGET" "${PHOTOS[@]}" && exit 0
 
-missing=0
-for photo in "${PHOTOS[@]}"; do
-  read -r -d '' name _ _ sha <<<"$photo" || true
-  sha_ok "$TARGET/$name" "$sha" || missing=1
-done
-[ "$missing" -eq 0 ] && exit 0
-
-WORK="$(mktemp -d)"
-trap 'rm -rf "$WORK"' EXIT
-mkdir -p "$TARGET"
-for photo in "${PHOTOS[@]}"; do
-  read -r -d '' name package member sha <<<"$photo" || true
-  (cd "$WORK" && apt-get download -qq "$package" >/dev/null)
-  deb="$(ls "$WORK"/"$package"_*.deb)"
-  dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$WORK" "$member"
-  sha_ok "$WORK/$member" "$sha" || { echo "install-test-photos: $member in $package has changed" >&2; exit 1; }
-  install -m 0644 "$WORK/$member" "$TARGET/$name"
-done
+work_dir
+from_deb() {
+  (cd "$WORK" && apt-get download -qq "$1" >/dev/null)
+  dpkg-deb --fsys-tarfile "$(ls "$WORK"/"$1"_*.deb)" | tar -x -C "$WORK" "$2"
+  mv "$WORK/$2" "$3"
+}
+install_checked install-test-photos "$TARGET" from_deb "${PHOTOS[@]}"
 echo "test photos in $TARGET: $(cd "$TARGET" && ls -- *.jpg | tr '\n' ' ')"
