@@ -127,11 +127,13 @@ class StageRunner:
         stop = asyncio.ensure_future(self._stopping.wait())
         try:
             await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            task.cancel()
+            raise
         finally:
             stop.cancel()
-            if not task.done():
-                task.cancel()
-        if task.cancelled():
+        if not task.done():
+            task.cancel()  # not awaited: with the broker gone its cancellation may wait too
             return False
         task.result()  # its exception, if it raised
         return True
