@@ -77,10 +77,10 @@ async def test_a_worker_stopped_while_the_broker_hangs_exits_in_time_and_loses_n
         if proc.poll() is None:
             proc.kill()
     said = log.read_text()
-    assert code == 0, said
+    assert code == 0, said  # not None: it exited within drain + shutdown bound (+ start-up slack)
     print(f"stopped in {took:.1f}s with the broker hung")
     assert "handed back unfinished messages" in said, said
-    assert said.rstrip().endswith("worker stopped"), said
+    assert "worker stopped" in said, said
 
     restarted = spawn_echo_worker(engine, settings, group, {"ECHO_SLOW_S": "0"}, log)
     try:
