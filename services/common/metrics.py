@@ -24,6 +24,7 @@ class StageMetrics:
     in_flight: Gauge
     paused: Gauge
     commits: Counter
+    rebalances: Counter
     profile_latency: Histogram
 
 
@@ -58,6 +59,12 @@ def create_metrics(registry: CollectorRegistry | None = None) -> StageMetrics:
             "sightline_partitions_paused", "1 while fetching is paused for back-pressure.", ["stage"], registry=reg
         ),
         commits=Counter("sightline_offset_commits", "Offset commits made.", ["stage"], registry=reg),
+        rebalances=Counter(
+            "sightline_rebalances",
+            "Consumer-group rebalances this replica went through (partitions assigned, the first join included).",
+            ["stage"],
+            registry=reg,
+        ),
         profile_latency=Histogram(
             "sightline_profile_latency_seconds",
             "From the interview-completed event to its first profile stored by the sink.",

@@ -1,11 +1,14 @@
 """What both stream engines share around consuming: identity, the message processor, the producer, health
-endpoints, the handler's start/stop hooks, signals and draining in-flight work."""
+endpoints, the handler's start/stop hooks, signals, draining in-flight work and a stop bounded in time."""
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
-from collections.abc import Collection
+import os
+import time
+from collections.abc import Awaitable, Collection
 
 from aiokafka import AIOKafkaProducer
 
@@ -49,6 +52,9 @@ class StageRunner:
         self.fatal: BaseException | None = None
         self.started = False
         self._stopping = asyncio.Event()
+        #: When the steps of a stop that wait for the broker must be over (`_bounded`), and whether one gave up.
+        self._wind_down_by: float | None = None
+        self._gave_up = False
         self.health = HealthServer(
             registry=self.metrics.registry,
             host=settings.observability.http_host,
@@ -57,6 +63,25 @@ class StageRunner:
             readiness={"consumer": self._check_ready},
         )
         self._prepare()
+
+    async def run(self, *, install_signal_handlers: bool = False) -> None:
+        """Consume until `stop` or a fatal error (each engine's own)."""
+        raise NotImplementedError
+
+    def run_process(self) -> None:
+        """`run` as the main loop of a worker process, until SIGTERM or a fatal error (raised).
+
+        When the stop gave up waiting for the broker, the Kafka clients' own tasks and threads still wait for it
+        and would hold the process (asyncio.run waits for every cancelled task, the interpreter for every
+        thread): the process then ends at once, its logs flushed, with what it would have returned."""
+        runner = asyncio.Runner()
+        try:
+            runner.run(self.run(install_signal_handlers=True))
+        finally:
+            if self._gave_up:
+                logging.shutdown()
+                os._exit(1 if self.fatal is not None else 0)
+            runner.close()
 
     def _prepare(self) -> None:
         """The engine's own state, set up at the end of construction."""
@@ -90,10 +115,59 @@ class StageRunner:
         self.processor.producer = producer
         return producer
 
+    def _note_assignment(self, partitions: int) -> None:
+        """A rebalance ended with ``partitions`` partitions of the group here: counted, and logged in a line the
+        fault campaign counts (`tests.chaos.campaign`)."""
+        self.metrics.rebalances.labels(self.metrics_label).inc()
+        log.info("partitions assigned to %s: %d", self.metrics_label, partitions, extra={"group": self.group_id})
+
+    async def _unless_stopping(self, action: Awaitable[object]) -> bool:
+        """Await ``action`` unless a stop is asked first, which cancels it; True when it finished."""
+        task = asyncio.ensure_future(action)
+        stop = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            task.cancel()
+            raise
+        finally:
+            stop.cancel()
+        if not task.done():
+            task.cancel()  # not awaited: with the broker gone its cancellation may wait too
+            return False
+        task.result()  # its exception, if it raised
+        return True
+
+    async def _bounded(self, step: str, action: Awaitable[object]) -> bool:
+        """One step of a stop that waits for the broker (the last commit, leaving the group, the producer's last
+        sends); True when it finished. With the broker gone such a step would wait for ever: together they get
+        `shutdown_timeout_s` from the first of them, and once one gives up the rest are skipped. Nothing is
+        lost: an offset is committed only after its outputs, and what was not committed is delivered again."""
+        bound = self.settings.worker.shutdown_timeout_s
+        if self._wind_down_by is None:
+            self._wind_down_by = time.monotonic() + bound
+        if self._gave_up:
+            if inspect.iscoroutine(action):
+                action.close()
+            return False
+        try:
+            await asyncio.wait_for(action, max(0.0, self._wind_down_by - time.monotonic()))
+            return True
+        except TimeoutError:
+            self._gave_up = True
+            log.warning(
+                "shutdown gave up waiting for the broker after %.1fs (at: %s); what was not committed will be "
+                "delivered again",
+                bound,
+                step,
+                extra={"stage": self.stage.value, "step": step},
+            )
+            return False
+
     async def _close(self, producer: AIOKafkaProducer | None) -> None:
         """Undo `_open` once consuming has stopped."""
         if producer is not None:
-            await producer.stop()
+            await self._bounded("flushing the producer", producer.stop())
         stop_hook = getattr(self.handler, "stop", None)
         if stop_hook is not None:
             await stop_hook()

@@ -187,6 +187,12 @@ class WorkerSettings(BaseModel):
         ge=0,
         description="On shutdown or revocation, how long in-flight work may finish before it is handed back.",
     )
+    shutdown_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="After the drain, how long the final commit, leaving the group and flushing the producer may "
+        "wait for the broker; past it the worker exits and the broker delivers what was not committed again.",
+    )
     auto_offset_reset: Literal["earliest", "latest"] = Field(
         "earliest", description="Where a new consumer group starts."
     )
@@ -216,9 +222,10 @@ class StackSettings(BaseModel):
     s3_port: int = Field(19000, ge=1, le=65535, description="Loopback port of the local S3 gateway.")
     broker_storage: Literal["s3", "memory"] = Field(
         "memory",
-        description="`memory` (safe) loses topics when the broker stops; `s3` keeps them in the local S3 gateway "
-        "across restarts but loses acknowledged records when several producers write one partition at once "
-        "(the gateway ignores conditional writes): single-writer experiments only.",
+        description="`memory` (safe) loses topics when the broker stops; `s3` keeps them in the local S3 gateway, "
+        "which ignores conditional writes: acknowledged records are lost when several producers write one "
+        "partition at once, and on a restart when a partition is written before it is read (docs/operations.md): "
+        "experiments only.",
     )
     startup_timeout_s: float = Field(30.0, gt=0, description="How long `stack up` waits for readiness.")
 

@@ -7,9 +7,11 @@ services and never calls this module.
   SQLite file and whose blocks are plain files under ``<home>/s3``.
 * ``kafka``: the Tansu broker. With ``broker_storage="memory"`` (the default) topics are lost when the
   broker stops. With ``"s3"`` it keeps topics, records and committed offsets in the bucket ``tansu`` of
-  the local gateway across restarts, but the gateway ignores conditional writes (If-Match), which the
-  broker needs to append safely from several producers to one partition: concurrent appends overwrite
-  each other and acknowledged records vanish. Single-writer use only.
+  the local gateway across restarts, but the gateway ignores conditional writes (If-Match, If-None-Match),
+  which the broker needs to append: concurrent appends to one partition overwrite each other, and after a
+  restart (SIGTERM or SIGKILL alike) the first append to a partition not yet read starts its offsets
+  again at 0 over the old records. Acknowledged records vanish either way (`tests/chaos/broker_restart.py`).
+  Experiments only.
 * ``clickhouse``: chDB runs inside the process that opens it; there is nothing to start. Its data
   directory is reported, with the process currently holding it, if any.
 

@@ -9,15 +9,19 @@ A stage is a `StageHandler` (services.common.handler). The worker around it
   commits its offset only after its outputs, statuses and dead letters are acknowledged: at-least-once;
 * lets buffered sinks flush before a commit, and blocks the commit when the flush fails;
 * on revocation or SIGTERM lets in-flight work finish for `drain_timeout_s`, hands back the rest
-  uncommitted, commits what finished and leaves the group.
+  uncommitted, commits what finished and leaves the group;
+* never waits for an absent broker once asked to stop: a periodic commit in progress is abandoned, and the
+  final commit, leaving the group and flushing the producer get `shutdown_timeout_s` together (`_bounded`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
@@ -30,6 +34,15 @@ from services.common.processing import message_meta
 from services.common.runner import StageRunner
 
 log = logging.getLogger(__name__)
+
+
+#: Awaits an action and says whether it finished (False: given up, e.g. to stop without the broker).
+Waiter = Callable[[Awaitable[object]], Awaitable[bool]]
+
+
+async def _to_the_end(action: Awaitable[object]) -> bool:
+    await action
+    return True
 
 
 @dataclass
@@ -82,7 +95,7 @@ class StageWorker(StageRunner):
                 for record in records:
                     self._spawn(tp, record)
             if time.monotonic() - self._last_commit >= worker.commit_interval_s:
-                await self.commit()
+                await self.commit(wait=self._unless_stopping)
 
     def _apply_backpressure(self, full: bool) -> None:
         assert self._consumer is not None
@@ -110,9 +123,9 @@ class StageWorker(StageRunner):
         await self._drain(set(self.state.assigned))
         if self.fatal is None:
             with contextlib.suppress(Exception):
-                await self.commit()
+                await self.commit(wait=functools.partial(self._bounded, "the last offset commit"))
         if self._consumer is not None:
-            await self._consumer.stop()
+            await self._bounded("leaving the group", self._consumer.stop())
 
     async def _drain(self, partitions: set[TopicPartition]) -> None:
         """Let in-flight work on these partitions finish for a while, then hand the rest back."""
@@ -120,8 +133,11 @@ class StageWorker(StageRunner):
 
     # ---- committing ---------------------------------------------------------------------------
 
-    async def commit(self, partitions: set[TopicPartition] | None = None) -> dict[TopicPartition, int]:
-        """Commit every partition's safe point; buffered sinks flush first and block it on failure."""
+    async def commit(
+        self, partitions: set[TopicPartition] | None = None, *, wait: Waiter = _to_the_end
+    ) -> dict[TopicPartition, int]:
+        """Commit every partition's safe point; buffered sinks flush first and block it on failure. ``wait``
+        awaits the broker's part and says whether it finished (a stop need not wait for an absent broker)."""
         assert self._consumer is not None
         async with self._commit_lock:
             self._last_commit = time.monotonic()
@@ -140,7 +156,9 @@ class StageWorker(StageRunner):
                     log.exception("flush failed; offsets not committed")
                     return {}
             try:
-                await self._consumer.commit(points)
+                if not await wait(self._consumer.commit(points)):
+                    log.info("offset commit abandoned to stop; the messages will be delivered again")
+                    return {}
             except Exception:
                 log.exception("offset commit failed; the messages will be delivered again")
                 return {}
@@ -161,6 +179,7 @@ class StageWorker(StageRunner):
 
     def on_assigned(self, assigned: set[TopicPartition]) -> None:
         self.state.assigned |= assigned
+        self._note_assignment(len(self.state.assigned))
         tell_assigned(self.handler, (tp.partition for tp in self.state.assigned))
         if self.state.paused and self._consumer is not None:
             # Newly assigned partitions start unpaused; keep back-pressure consistent.

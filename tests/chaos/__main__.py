@@ -32,7 +32,7 @@ def seeds() -> list[int]:
 def summary(results: list[dict[str, Any]]) -> Table:
     table = Table(
         "seed", "faults by kind", "interviews complete", "partial (named)", "lost", "duplicates",
-        "offsets unaccounted", "recovery p50 / p95 s", "wall s", "passed", title="Fault campaigns",
+        "offsets unaccounted", "rebalances", "recovery p50 / p95 s", "wall s", "passed", title="Fault campaigns",
     )  # fmt: skip
     for r in results:
         kinds = ", ".join(f"{k} {n}" for k, n in r["faults_by_kind"].items())
@@ -46,11 +46,17 @@ def summary(results: list[dict[str, Any]]) -> Table:
             str(r["lost"]),
             str(r["duplicate_rows"]),
             str(r["offsets"]["outcomes"].get("unaccounted", 0)),
+            _rebalances(r["rebalances"]),
             f"{rec['p50_s']} / {rec['p95_s']}",
             str(r["processing_wall_s"]),
             "yes" if r["passed"] else "NO",
         )
     return table
+
+
+def _rebalances(counted: dict[str, Any]) -> str:
+    by = ", ".join(f"{name} {n}" for name, n in counted["by_consumer"].items())
+    return f"{counted['total']}: {by}"
 
 
 def main() -> int:

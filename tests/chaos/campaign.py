@@ -250,6 +250,7 @@ def _result(
     database: dict[str, Any],
     offsets: dict[str, Any],
 ) -> dict[str, Any]:
+    rebalances = fleet.rebalances()
     by_kind: dict[str, int] = {}
     for fault in injected:
         by_kind[fault.kind] = by_kind.get(fault.kind, 0) + 1
@@ -290,6 +291,7 @@ def _result(
         "lost": lost,
         "offsets": offsets,
         "recovery": history.recovery(injected),
+        "rebalances": {"total": sum(rebalances.values()), "by_consumer": rebalances},
         "replica_exits_restarted": {
             "count": sum(fleet.crashed.values()),
             "by_stage": dict(fleet.crashed),

@@ -30,7 +30,8 @@ class Kind(StrEnum):
     KILL = "kill_replica"  # SIGKILL of one stage replica, restarted by the supervisor
     HANG = "hang_replica"  # SIGSTOP beyond the session timeout, then SIGCONT
     # The broker hung past the session timeout (SIGSTOP, SIGCONT): every connection, group and in-flight produce
-    # times out. Not a restart: the local broker's only persistent storage loses records (docs/operations.md).
+    # times out. Not a restart: on the local broker's only persistent storage a restart, even SIGTERM, loses
+    # acknowledged records (tests/chaos/broker_restart.py, docs/operations.md).
     BROKER = "pause_broker"
     S3 = "restart_s3"  # the S3 gateway down and up again
     DB_OWNER = "kill_db_owner"  # SIGKILL of the process owning the embedded database (the sink)

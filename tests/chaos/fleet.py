@@ -4,6 +4,7 @@ scaled, and restarted when one exits on its own."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -22,6 +23,9 @@ SINK = StageName.SINK.value
 #: With the embedded ClickHouse only one process may open the database: the sink runs as one replica.
 SINGLE_REPLICA = frozenset({SINK})
 READY_LINE = b"worker started"
+#: What a worker logs at the end of each rebalance it goes through (services.common.runner), with the consumer's
+#: metrics label: the stage, or one of the sink's side consumers (sink-status, sink-dead-letters, ...).
+REBALANCE_LINE = re.compile(rb"partitions assigned to (\S+): \d+")
 
 
 @dataclass
@@ -140,6 +144,14 @@ class Fleet:
                     restarted.append(f"{replica.name} (exit {replica.proc.returncode})")
                     self._start(stage)
         return restarted
+
+    def rebalances(self) -> dict[str, int]:
+        """Rebalances every replica went through, by consumer, from all the logs (a killed replica's count
+        survives it): each rebalance counts once per member of the group, each replica's first join included."""
+        seen: Counter[str] = Counter()
+        for log in self.logs.glob("*.log"):
+            seen.update(m.group(1).decode() for m in REBALANCE_LINE.finditer(log.read_bytes()))
+        return dict(sorted(seen.items()))
 
     def stop(self) -> None:
         """Every replica: producers first (each finishes what it holds), then the sink, which stores their last

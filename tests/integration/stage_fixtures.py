@@ -18,6 +18,8 @@ import asyncio
 import json
 import os
 import re
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -91,3 +93,31 @@ def make(settings: Settings) -> EchoStage:
     """Factory for `sightline worker`: behaviour from ECHO_SLOW_S and ECHO_MARKER_DIR."""
     marker = os.environ.get("ECHO_MARKER_DIR")
     return EchoStage(float(os.environ.get("ECHO_SLOW_S", "0")), Path(marker) if marker else None)
+
+
+def spawn_echo_worker(
+    engine: str, settings: Settings, group: str, env_extra: dict[str, str], log: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """This stage in a `sightline worker` process of its own on ``engine``, its output to ``log`` if given."""
+    env = {
+        **os.environ,
+        "SIGHTLINE_WORKER__ENGINE": engine,
+        "SIGHTLINE_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+        "SIGHTLINE_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
+        "SIGHTLINE_WORKER__COMMIT_INTERVAL_S": "0.2",
+        "SIGHTLINE_WORKER__DRAIN_TIMEOUT_S": "20",
+        "SIGHTLINE_OBSERVABILITY__LOG_FORMAT": "text",
+        **env_extra,
+    }
+    out = log.open("ab") if log is not None else None
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "worker", "--group", group, "tests.integration.stage_fixtures:make"],
+            env=env,
+            cwd=Path(__file__).resolve().parents[2],
+            stdout=out,
+            stderr=subprocess.STDOUT if out is not None else None,
+        )
+    finally:
+        if out is not None:
+            out.close()  # the child holds its own descriptor

@@ -14,6 +14,7 @@ from pathlib import Path
 from services.common.settings import Settings
 from tests.chaos.campaign import Config, run_on
 from tests.chaos.faults import Kind
+from tests.chaos.fleet import STAGES
 from tests.integration.kafka_helpers import pipeline_settings
 
 CONFIG = Config(
@@ -33,7 +34,7 @@ def test_short_campaign_leaves_a_clean_history(stack_settings: Settings, tmp_pat
     settings = pipeline_settings(stack_settings, tmp_path)
     result = run_on(CONFIG, settings, say=lambda message: print(message, flush=True))
 
-    print({k: result[k] for k in ("faults_by_kind", "interviews", "duplicate_rows", "recovery")})
+    print({k: result[k] for k in ("faults_by_kind", "interviews", "duplicate_rows", "recovery", "rebalances")})
     print("offsets:", result["offsets"]["outcomes"])
     assert [f["kind"] for f in result["faults"]] and len(result["faults"]) == CONFIG.faults
     assert set(result["faults_by_kind"]) == {k.value for k in CONFIG.kinds}
@@ -44,4 +45,7 @@ def test_short_campaign_leaves_a_clean_history(stack_settings: Settings, tmp_pat
     assert result["duplicates"] and result["duplicate_rows"] == 0, {t: n for t, n in result["duplicates"].items() if n}
     outcomes = result["offsets"]["outcomes"]
     assert outcomes.get("processed", 0) > 0 and "unaccounted" not in outcomes, result["offsets"]
+    # Every replica's join counts as a rebalance, and the hung replica's eviction and return add more.
+    rebalances = result["rebalances"]["by_consumer"]
+    assert all(rebalances.get(stage, 0) >= CONFIG.replicas_for(stage) for stage in STAGES), rebalances
     assert result["passed"], result["checks"]

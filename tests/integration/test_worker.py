@@ -6,10 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
 import signal
-import subprocess
-import sys
 import uuid
 from collections import Counter
 from collections.abc import Sequence
@@ -44,7 +41,7 @@ from tests.integration.kafka_helpers import (
     read_topic,
     wait_for,
 )
-from tests.integration.stage_fixtures import EchoStage, example
+from tests.integration.stage_fixtures import EchoStage, example, spawn_echo_worker
 
 IN = topic_for(InterviewCompleted)
 OUT = topic_for(MediaIngested)
@@ -301,6 +298,9 @@ async def test_two_workers_share_the_partitions_and_one_takes_over_when_the_othe
     handled = a.handled + b.handled
     assert sorted(set(handled)) == sorted(first_ids + later_ids)
     assert len(handled) == len(set(handled))  # a graceful hand-over processes nothing twice
+    # Each replica counts the rebalances it went through: its join, and for the survivor the hand-over too.
+    assert wa.metrics.rebalances.labels("ingest")._value.get() >= 1
+    assert wb.metrics.rebalances.labels("ingest")._value.get() >= 2
     assert await committed_total(settings.kafka, f"g-share-{engine}", IN) == 20
 
 
@@ -319,31 +319,15 @@ async def test_a_crashed_faust_app_ends_the_worker_with_an_error(
     assert list(tmp_path.iterdir()) == []
 
 
-def _spawn_worker(engine: str, settings: Settings, group: str, env_extra: dict[str, str]) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "SIGHTLINE_WORKER__ENGINE": engine,
-        "SIGHTLINE_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
-        "SIGHTLINE_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
-        "SIGHTLINE_WORKER__COMMIT_INTERVAL_S": "0.2",
-        "SIGHTLINE_WORKER__DRAIN_TIMEOUT_S": "20",
-        "SIGHTLINE_OBSERVABILITY__LOG_FORMAT": "text",
-        **env_extra,
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "worker", "--group", group, "tests.integration.stage_fixtures:make"],
-        env=env,
-        cwd=Path(__file__).resolve().parents[2],
-    )
-
-
 async def test_a_worker_killed_mid_message_loses_nothing_and_commits_it_once(
     engine: str, stack_settings: Settings, tmp_path: Path
 ) -> None:
     settings = await prepared(stack_settings)
     ids = [f"iv-{i}" for i in range(6)] + ["iv-k-slow"]
     await publish(settings.kafka, IN, messages(ids))
-    proc = _spawn_worker(engine, settings, f"g-kill-{engine}", {"ECHO_SLOW_S": "120", "ECHO_MARKER_DIR": str(tmp_path)})
+    proc = spawn_echo_worker(
+        engine, settings, f"g-kill-{engine}", {"ECHO_SLOW_S": "120", "ECHO_MARKER_DIR": str(tmp_path)}
+    )
     try:
         await wait_for(lambda: (tmp_path / "iv-k-slow.started").exists(), 90, "the slow message to start")
         await read_topic(settings.kafka, OUT, lambda r: len(r) >= 6)
@@ -352,7 +336,7 @@ async def test_a_worker_killed_mid_message_loses_nothing_and_commits_it_once(
         proc.wait(30)
     assert await committed_total(settings.kafka, f"g-kill-{engine}", IN) < len(ids)
 
-    restarted = _spawn_worker(engine, settings, f"g-kill-{engine}", {"ECHO_SLOW_S": "0"})
+    restarted = spawn_echo_worker(engine, settings, f"g-kill-{engine}", {"ECHO_SLOW_S": "0"})
     try:
         records = await read_topic(
             settings.kafka, OUT, lambda r: any(o.interview_id == "iv-k-slow" for o in outputs(r)), 120
@@ -385,7 +369,9 @@ async def test_sigterm_lets_in_flight_work_finish_then_commits_and_leaves(
     settings = await prepared(stack_settings)
     ids = ["iv-t-slow", "iv-t-1", "iv-t-2"]
     await publish(settings.kafka, IN, messages(ids))
-    proc = _spawn_worker(engine, settings, f"g-term-{engine}", {"ECHO_SLOW_S": "4", "ECHO_MARKER_DIR": str(tmp_path)})
+    proc = spawn_echo_worker(
+        engine, settings, f"g-term-{engine}", {"ECHO_SLOW_S": "4", "ECHO_MARKER_DIR": str(tmp_path)}
+    )
     await wait_for(lambda: (tmp_path / "iv-t-slow.started").exists(), 90, "the slow message to start")
     proc.send_signal(signal.SIGTERM)
     assert await asyncio.to_thread(proc.wait, 60) == 0
@@ -405,14 +391,16 @@ async def test_health_and_metrics_endpoints(engine: str, stack_settings: Setting
     task = asyncio.create_task(worker.run())
     try:
         await wait_for(lambda: stage.handled and worker.health.bound_port, what="first message")
+        # The message's time is observed once its outputs are acknowledged, a moment after the handler returns.
+        await wait_for(lambda: worker.metrics.processing_seconds._metrics, what="the first processing time")
         url = f"http://127.0.0.1:{worker.health.bound_port}{path}"
         with await asyncio.to_thread(urllib.request.urlopen, url, None, 10) as response:
             body = response.read().decode()
             assert response.status == 200
         if path == "/metrics":
-            await wait_for(lambda: worker.metrics.messages_out._metrics, what="metrics")
             assert 'sightline_messages_in_total{stage="ingest"' in body
             assert "sightline_processing_seconds_bucket" in body
+            assert 'sightline_rebalances_total{stage="ingest"} 1.0' in body
         else:
             assert json.loads(body)["status"] == "ok"
     finally:
