@@ -4,8 +4,10 @@ chDB locks its data directory: only one process may open it. Locally that proces
 (the sink while the pipeline runs, or `sightline db serve`). The owner publishes its loopback
 address in `<data dir>.owner.json`; everyone else — `sightline query`, `sightline db migrate`,
 analysts' scripts — sends SQL there instead of opening the directory. Every request carries a token
-(``Authorization: Bearer``) that the owner resolves to an identity: queries run with `readonly=1` and
-bound to the identity's tenant (services/identity/bound.py), each is written to the access log, and the
+(``Authorization: Bearer``) that the owner resolves to an identity. ``/named`` runs a named query
+(services/common/named_queries.py) with its tenant parameter taken from the identity, for any role the
+query lists; ``/sql`` runs arbitrary SQL for admins only. Both run with `readonly=1` under the tenant's
+table filters (services/identity/bound.py), each is written to the access log (refusals too), and the
 only writes a non-owner may ask for are applying migrations (admins) and access-log rows in its own name.
 
 A real ClickHouse server (http[s]:// DSN) needs none of this: every process connects directly.
@@ -29,9 +31,11 @@ from aiohttp import web
 from services.access import AccessDenied
 from services.common.clickhouse import DirectWarehouse, Warehouse, chdb_path, is_chdb
 from services.common.migrations import migrate
+from services.common.named_queries import NamedQuery, ParameterError
 from services.common.settings import ClickHouseSettings
 from services.identity.access_log import AccessRecord, write_access
 from services.identity.bound import TenantBoundWarehouse
+from services.identity.named import catalogue
 from services.identity.tokens import Identity, IdentityError, Role, TokenDirectory
 
 
@@ -88,7 +92,12 @@ class ChdbOwner:
         self._file = owner_file(settings.dsn)
 
     def routes(self) -> list[tuple[str, str, Any]]:
-        return [("POST", "/sql", self._sql), ("POST", "/migrate", self._migrate), ("POST", "/access-log", self._log)]
+        return [
+            ("POST", "/sql", self._sql),
+            ("POST", "/named", self._named),
+            ("POST", "/migrate", self._migrate),
+            ("POST", "/access-log", self._log),
+        ]
 
     def publish(self, port: int, host: str = "127.0.0.1") -> None:
         self._file.parent.mkdir(parents=True, exist_ok=True)
@@ -118,23 +127,41 @@ class ChdbOwner:
         self.run_locked(write_access, self.warehouse, identity, record)
 
     async def _sql(self, request: web.Request) -> web.Response:
+        """Arbitrary read-only SQL (admins only)."""
+        body = await request.json()
+        sql = str(body.get("sql") or "")
+        return await self._read(request, "sql", sql, lambda reader: reader.query_rows(sql, body.get("parameters")))
+
+    async def _named(self, request: web.Request) -> web.Response:
+        """A named query; its tenant parameter is the identity's, whatever the request says."""
+        body = await request.json()
+        name, parameters = str(body.get("query", "")), body.get("parameters")
+        subject = f"{name} {json.dumps(parameters, sort_keys=True, default=str)}"
+        try:
+            query = catalogue()[name]
+        except ParameterError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        return await self._read(request, "named", subject, lambda reader: reader.named(query, parameters))
+
+    async def _read(self, request: web.Request, action: str, subject: str, run: Any) -> web.Response:
+        """``run`` with the reads of the request's identity, recorded in the access log whether allowed or refused."""
         try:
             identity = self._identify(request)
         except IdentityError as exc:
             return _refusal(exc, 401)
-        body = await request.json()
-        sql = str(body["sql"])
         origin = f"db endpoint from {request.remote}"
         reader = TenantBoundWarehouse(self.warehouse, identity)
         try:
-            columns, rows = await asyncio.to_thread(self.run_locked, reader.query_rows, sql, body.get("parameters"))
+            columns, rows = await asyncio.to_thread(self.run_locked, run, reader)
         except AccessDenied as exc:
-            refused = AccessRecord("sql", identity.tenant_id, "refused", subject=sql, reason=str(exc), origin=origin)
+            refused = AccessRecord(
+                action, identity.tenant_id, "refused", subject=subject, reason=str(exc), origin=origin
+            )
             await asyncio.to_thread(self._record, identity, refused)
             return _refusal(exc, 403)
         except Exception as exc:
             return web.json_response({"error": str(exc)}, status=400)
-        allowed = AccessRecord("sql", identity.tenant_id, "allowed", subject=sql, origin=origin)
+        allowed = AccessRecord(action, identity.tenant_id, "allowed", subject=subject, origin=origin)
         await asyncio.to_thread(self._record, identity, allowed)
         return web.json_response(
             {"columns": columns, "rows": rows}, dumps=lambda o: json.dumps(o, default=_json_default)
@@ -205,6 +232,11 @@ class RemoteWarehouse:
         self, sql: str, parameters: dict[str, Any] | None = None, *, readonly: bool = True
     ) -> tuple[list[str], list[list[Any]]]:
         answer = self._post("/sql", {"sql": sql, "parameters": parameters})
+        return list(answer["columns"]), [list(r) for r in answer["rows"]]
+
+    def named(self, query: NamedQuery, parameters: dict[str, Any] | None = None) -> tuple[list[str], list[list[Any]]]:
+        """``query`` run by the owner as this token's identity (the owner binds the tenant)."""
+        answer = self._post("/named", {"query": query.name, "parameters": parameters or {}})
         return list(answer["columns"]), [list(r) for r in answer["rows"]]
 
     def command(self, sql: str) -> None:
