@@ -247,7 +247,7 @@ def db_serve(port: int | None) -> None:
     Each request must carry a token of SIGHTLINE_IDENTITY__TOKENS_FILE (or __TOKENS_JSON): it is read as that
     identity, bound to its tenant, and written to the access log.
     """
-    from services.common.chdb_owner import ChdbOwner
+    from services.common.chdb_owner import ChdbOwner, read_owner
     from services.common.health import HealthServer
     from services.common.metrics import create_metrics
     from services.common.migrations import migrate
@@ -269,10 +269,12 @@ def db_serve(port: int | None) -> None:
             host=settings.observability.http_host,
             port=port if port is not None else settings.observability.http_port,
             extra_routes=owner.routes(),
+            ssl_context=owner.ssl_context(),
         )
         bound = await server.start()
         owner.publish(bound, settings.observability.http_host)
-        click.echo(f"serving {settings.clickhouse.dsn} on http://{settings.observability.http_host}:{bound}", err=True)
+        record = read_owner(settings.clickhouse.dsn)
+        click.echo(f"serving {settings.clickhouse.dsn} on {record.url if record else bound}", err=True)
         try:
             await until_terminated()
         finally:

@@ -10,6 +10,10 @@ query lists; ``/sql`` runs arbitrary SQL for admins only. Both run with `readonl
 table filters (services/identity/bound.py), each is written to the access log (refusals too), and the
 only writes a non-owner may ask for are applying migrations (admins) and access-log rows in its own name.
 
+The endpoint listens on the loopback address. With ``clickhouse.owner_cert_file`` and ``owner_key_file`` it
+serves HTTPS, and clients verify it against ``clickhouse.ca_file`` (the owner file then names an https://
+address, so no client falls back to plain HTTP); tokens then never cross the loopback interface in clear.
+
 A real ClickHouse server (http[s]:// DSN) needs none of this: every process connects directly.
 """
 
@@ -18,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import ssl
 import threading
 import urllib.error
 import urllib.request
@@ -99,10 +104,20 @@ class ChdbOwner:
             ("POST", "/access-log", self._log),
         ]
 
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The endpoint's TLS (certificate and key from the settings), or None for plain HTTP."""
+        if self.settings.owner_cert_file is None or self.settings.owner_key_file is None:
+            return None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(self.settings.owner_cert_file, self.settings.owner_key_file)
+        return context
+
     def publish(self, port: int, host: str = "127.0.0.1") -> None:
         self._file.parent.mkdir(parents=True, exist_ok=True)
         tmp = self._file.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"pid": os.getpid(), "url": f"http://{host}:{port}"}))
+        scheme = "http" if self.settings.owner_cert_file is None else "https"
+        tmp.write_text(json.dumps({"pid": os.getpid(), "url": f"{scheme}://{host}:{port}"}))
         tmp.replace(self._file)
 
     def close(self) -> None:
@@ -201,11 +216,20 @@ def _refusal(exc: Exception, status: int) -> web.Response:
 class RemoteWarehouse:
     """Read-only access to a chDB directory owned by another local process, as the identity of ``token``."""
 
-    def __init__(self, record: OwnerRecord, database: str, timeout_s: float = 60.0, token: str | None = None) -> None:
+    def __init__(
+        self,
+        record: OwnerRecord,
+        database: str,
+        timeout_s: float = 60.0,
+        token: str | None = None,
+        ca_file: str | None = None,
+    ) -> None:
         self.record = record
         self.database = database
         self.timeout_s = timeout_s
         self._token = token
+        # An https:// owner is verified against ca_file (else the system's CAs), hostname included.
+        self._tls = ssl.create_default_context(cafile=ca_file) if record.url.startswith("https://") else None
 
     def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         headers = {"Content-Type": "application/json"}
@@ -215,7 +239,7 @@ class RemoteWarehouse:
             self.record.url + path, data=json.dumps(payload).encode(), headers=headers, method="POST"
         )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+            with urllib.request.urlopen(request, timeout=self.timeout_s, context=self._tls) as response:
                 return dict(json.loads(response.read()))
         except urllib.error.HTTPError as exc:
             answer = json.loads(exc.read() or b"{}")
@@ -262,5 +286,5 @@ def open_warehouse(settings: ClickHouseSettings, token: str | None = None) -> Wa
     if is_chdb(settings.dsn):
         record = read_owner(settings.dsn)
         if record is not None:
-            return RemoteWarehouse(record, settings.database, token=token)
+            return RemoteWarehouse(record, settings.database, token=token, ca_file=settings.ca_file)
     return DirectWarehouse(settings)
