@@ -292,10 +292,8 @@ def test_the_endpoint_runs_arbitrary_sql_for_admins_only(owned: str) -> None:
 
 
 def test_the_command_line_reads_through_the_owner_with_named_queries(owned: str) -> None:
-    for who in ("acme-reviewer", "acme-auditor"):
-        refused = sightline(owned, who, "status", "iv-b")
-        assert refused.returncode == 1, refused.stdout
-        assert "refused: no status recorded for interview iv-b in tenant acme" in refused.stderr
+    refused = sightline(owned, "acme-reviewer", "status", "iv-b")  # every role alike through the owner: see above
+    assert refused.returncode == 1 and "refused: no status recorded for interview iv-b in tenant acme" in refused.stderr
     auditor = sightline(owned, "acme-auditor", "access-log", "--format", "json", "--limit", "1000")
     assert auditor.returncode == 0 and {json.loads(line)["tenant_id"] for line in auditor.stdout.splitlines()} == {
         "acme"
@@ -306,7 +304,7 @@ def test_the_command_line_reads_through_the_owner_with_named_queries(owned: str)
     letters = sightline(owned, "acme-admin", "dlq", "list", "sink", "--from", "table")
     assert letters.returncode == 0, letters.stderr
     logged = access_log(owned, "--actor", "acme-auditor", "--outcome", "allowed")
-    assert {"status.progress", "access-log.read"} <= {r["subject"].split(" ")[0] for r in logged}
+    assert {"access-log.read", "audit.demographics"} <= {r["subject"].split(" ")[0] for r in logged}
 
 
 def test_a_report_of_another_tenants_interview_is_refused_without_saying_it_exists(
