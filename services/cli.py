@@ -247,7 +247,7 @@ def db_serve(port: int | None) -> None:
     Each request must carry a token of SIGHTLINE_IDENTITY__TOKENS_FILE (or __TOKENS_JSON): it is read as that
     identity, bound to its tenant, and written to the access log.
     """
-    from services.common.chdb_owner import ChdbOwner
+    from services.common.chdb_owner import ChdbOwner, read_owner
     from services.common.health import HealthServer
     from services.common.metrics import create_metrics
     from services.common.migrations import migrate
@@ -269,10 +269,12 @@ def db_serve(port: int | None) -> None:
             host=settings.observability.http_host,
             port=port if port is not None else settings.observability.http_port,
             extra_routes=owner.routes(),
+            ssl_context=owner.ssl_context(),
         )
         bound = await server.start()
         owner.publish(bound, settings.observability.http_host)
-        click.echo(f"serving {settings.clickhouse.dsn} on http://{settings.observability.http_host}:{bound}", err=True)
+        record = read_owner(settings.clickhouse.dsn)
+        click.echo(f"serving {settings.clickhouse.dsn} on {record.url if record else bound}", err=True)
         try:
             await until_terminated()
         finally:
@@ -307,15 +309,14 @@ def status_cmd(interview_id: str | None, tenant: str | None, limit: int, fmt: st
 
     Exit code 1 when a shown interview has failed, or INTERVIEW_ID is unknown.
     """
-    from services.status import STAGE_ORDER, progress_sql, summarise
+    from services.status import PROGRESS, STAGE_ORDER, summarise
 
     caller = authorized(Action.STATUS, tenant, interview_id=interview_id or "")
     tenant = own_tenant(caller, tenant)
-    database = get_settings().clickhouse.database
-    sql, parameters = progress_sql(database, interview_id=interview_id, tenant_id=tenant, limit=limit)
+    parameters = {"interview": interview_id or "", "limit": limit, **({"tenant": tenant} if tenant else {})}
     with reading(Action.STATUS, "status query failed", tenant_id=tenant, interview_id=interview_id or "",
-                  subject=sql) as reads:  # fmt: skip
-        interviews = summarise(*reads.query_rows(sql, parameters))
+                  subject=PROGRESS.name) as reads:  # fmt: skip
+        interviews = summarise(*reads.named(PROGRESS, parameters))
         if interview_id is not None and not interviews:
             refuse_unknown(reads, Action.STATUS, tenant, interview_id, "no status recorded for")
     if fmt == "json":
@@ -461,15 +462,16 @@ def access_log_cmd(
     """Who read what, when and from where, newest first (admins and auditors; the reading is logged too)."""
     from datetime import UTC, datetime, timedelta
 
-    from services.identity.access_log import access_log_sql
+    from services.identity.access_log import ACCESS_LOG
 
     caller = authorized(Action.ACCESS_LOG, tenant)
     tenant = own_tenant(caller, tenant)
     start = since.replace(tzinfo=UTC) if since else datetime.now(UTC) - timedelta(days=30)
-    sql = access_log_sql(get_settings().clickhouse.database, all_tenants=tenant is None)
-    parameters = {"since": start.strftime("%Y-%m-%d %H:%M:%S"), "tenant": tenant or "", "actor": actor,
-                  "interview": interview, "outcome": outcome or "", "limit": limit}  # fmt: skip
-    columns, rows = read_only(sql, "reading the access log failed", Action.ACCESS_LOG, parameters, tenant_id=tenant)
+    parameters = {"since": start.strftime("%Y-%m-%d %H:%M:%S"), "actor": actor, "interview": interview,
+                  "outcome": outcome or "", "limit": limit, **({"tenant": tenant} if tenant else {})}  # fmt: skip
+    with reading(Action.ACCESS_LOG, "reading the access log failed", tenant_id=tenant,
+                 subject=ACCESS_LOG.name) as reads:  # fmt: skip
+        columns, rows = reads.named(ACCESS_LOG, parameters)
     _print_rows(columns, rows, fmt)
 
 
@@ -563,12 +565,9 @@ def audit_bias(
     if data_from > data_to:
         raise click.BadParameter("--from is after --to", param_hint="--from")
     authorized(Action.AUDIT, tenant)
-    database = get_settings().clickhouse.database
     subject = f"bias audit of {tenant} job {job or '(all)'} {data_from.date()}..{data_to.date()}"
     with reading(Action.AUDIT, "audit query failed", tenant_id=tenant, subject=subject) as reads:
-        applicants, recorded = load_applicants(
-            lambda sql: reads.query_rows(sql), database, tenant, job, data_from.date(), data_to.date()
-        )
+        applicants, recorded = load_applicants(reads, tenant, job, data_from.date(), data_to.date())
     result = bias_audit(
         applicants,
         tenant_id=tenant,
@@ -600,15 +599,14 @@ _STAGE = click.Choice([s.value for s in StageName])
 
 
 def _letters(stage: str, interview: str | None, retryable: bool, event_ids: tuple[str, ...], source: str) -> list[Any]:
-    from services.dlq import letters_from_table, read_letters, select, table_sql
+    from services.dlq import LETTERS, letters_from_table, read_letters, select
 
     caller = authorized(Action.DEAD_LETTERS, interview_id=interview or "")
     settings = get_settings()
-    sql = table_sql(settings.clickhouse.database, StageName(stage))
     with reading(Action.DEAD_LETTERS, "reading dead letters failed", interview_id=interview or "",
                   subject=f"dead letters of {stage} from the {source}") as reads:  # fmt: skip
         if source == "table":
-            letters = letters_from_table(reads.query_rows(sql)[1])
+            letters = letters_from_table(reads.named(LETTERS, {"stage": StageName(stage).value})[1])
         else:
             try:
                 letters = asyncio.run(read_letters(settings.kafka, StageName(stage)))

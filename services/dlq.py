@@ -19,6 +19,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from services.access import PERMITTED, Action
 from services.common.contracts import (
     CandidateDemographics,
     DeadLetter,
@@ -28,6 +29,7 @@ from services.common.contracts import (
     topic_for,
 )
 from services.common.kafka import connection_kwargs, create_producer, physical_topic
+from services.common.named_queries import TENANT_ROWS, NamedQuery
 from services.common.settings import KafkaSettings
 
 #: Added to replayed messages so their origin is visible to operators and in consumers' logs.
@@ -75,17 +77,18 @@ async def read_letters(kafka: KafkaSettings, stage: StageName, *, idle_ms: int =
     return sorted(letters, key=lambda x: (x.partition, x.offset))
 
 
-def table_sql(database: str, stage: StageName) -> str:
-    """The stage's letters in the `dead_letters` table, oldest first (``stage`` is a known name, not input)."""
-    return (
-        f"SELECT letter_json, payload_b64 FROM `{database}`.dead_letters FINAL "
-        f"WHERE stage = '{stage.value}' AND letter_json != '' ORDER BY occurred_at, source_topic, "
-        "source_partition, source_offset"
-    )
+#: A stage's letters in the `dead_letters` table, oldest first.
+LETTERS = NamedQuery(
+    "dlq.letters",
+    "SELECT letter_json, payload_b64 FROM {db}.dead_letters FINAL "
+    f"WHERE {TENANT_ROWS} AND stage = {{stage:String}} AND letter_json != '' "
+    "ORDER BY occurred_at, source_topic, source_partition, source_offset",
+    PERMITTED[Action.DEAD_LETTERS],
+)
 
 
 def letters_from_table(rows: Iterable[Sequence[Any]]) -> list[Letter]:
-    """Letters from the rows of `table_sql`: the stored letter with its payload put back."""
+    """Letters from the rows of `LETTERS`: the stored letter with its payload put back."""
     letters = []
     for letter_json, payload_b64 in rows:
         document = {**json.loads(letter_json), "payload_b64": payload_b64}

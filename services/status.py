@@ -10,36 +10,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from services.access import PERMITTED, Action
 from services.common.contracts import StageName
+from services.common.named_queries import TENANT_ROWS, NamedQuery
 
 STAGE_ORDER = [s.value for s in StageName]
 
 
-def progress_sql(
-    database: str, *, interview_id: str | None, tenant_id: str | None, limit: int
-) -> tuple[str, dict[str, Any]]:
-    """One row per (interview, stage), the newest interviews first: the SQL and its parameters (values travel
-    as parameters, never in the text)."""
-    filters = []
-    parameters: dict[str, Any] = {}
-    if interview_id is not None:
-        filters.append("interview_id = {interview:String}")
-        parameters["interview"] = interview_id
-    if tenant_id is not None:
-        filters.append("tenant_id = {tenant:String}")
-        parameters["tenant"] = tenant_id
-    where = f"WHERE {' AND '.join(filters)}" if filters else ""
-    return _sql(database, where, limit), parameters
-
-
-def _sql(database: str, where: str, limit: int) -> str:
-    return f"""
+#: One row per (interview, stage), the newest interviews first; ``interview`` '' for every interview.
+PROGRESS = NamedQuery(
+    "status.progress",
+    f"""
 WITH recent AS (
     SELECT tenant_id, interview_id, max(occurred_at) AS last_seen
-    FROM {database}.stage_status FINAL {where}
+    FROM {{db}}.stage_status FINAL
+    WHERE {TENANT_ROWS} AND ({{interview:String}} = '' OR interview_id = {{interview:String}})
     GROUP BY tenant_id, interview_id
     ORDER BY last_seen DESC
-    LIMIT {int(limit)}
+    LIMIT {{limit:UInt32}}
 )
 SELECT
     s.tenant_id, s.interview_id, s.stage,
@@ -53,11 +41,13 @@ SELECT
     argMaxIf(s.reason_message, s.occurred_at, s.state = 'failed')      AS failure_message,
     max(s.occurred_at)                                                 AS updated_at,
     any(r.last_seen)                                                   AS last_seen
-FROM {database}.stage_status AS s FINAL
+FROM {{db}}.stage_status AS s FINAL
 INNER JOIN recent AS r ON r.tenant_id = s.tenant_id AND r.interview_id = s.interview_id
 GROUP BY s.tenant_id, s.interview_id, s.stage, unit_kind
 ORDER BY last_seen DESC, s.tenant_id, s.interview_id
-"""
+""",
+    PERMITTED[Action.STATUS],
+)
 
 
 @dataclass(frozen=True)

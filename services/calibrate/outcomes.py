@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from services.access import PERMITTED, Action
 from services.common.clickhouse import Reader
+from services.common.named_queries import NamedQuery
 
 
 @dataclass(frozen=True)
@@ -29,23 +31,27 @@ def outcome_key(measure: str, at_months: int | None) -> str:
     return measure if at_months is None else f"{measure}@{at_months}"
 
 
-def _sql(database: str) -> str:
-    return f"""
+#: Each reviewed interview of the job with its outcome ratings and the dimension scores decided on.
+OBSERVATIONS = NamedQuery(
+    "calibrate.observations",
+    """
 SELECT r.interview_id, r.competency_model_id, r.competency_model_version, r.decided_at, o.recorded_at,
        o.rating.measure, o.rating.value, o.rating.scale_min, o.rating.scale_max, o.rating.at_months,
        d.dimensions, d.scores
-FROM {database}.reviewed_profiles AS r
-INNER JOIN {database}.current_candidate_outcomes AS o ON o.tenant_id = r.tenant_id AND o.interview_id = r.interview_id
+FROM {db}.reviewed_profiles AS r
+INNER JOIN {db}.current_candidate_outcomes AS o ON o.tenant_id = r.tenant_id AND o.interview_id = r.interview_id
 INNER JOIN
 (
     SELECT tenant_id, interview_id, profile_version, groupArray(dimension) AS dimensions, groupArray(score) AS scores
-    FROM {database}.profile_dimensions FINAL
-    WHERE tenant_id = {{tenant:String}}
+    FROM {db}.profile_dimensions FINAL
+    WHERE tenant_id = {tenant:String}
     GROUP BY tenant_id, interview_id, profile_version
 ) AS d ON d.tenant_id = r.tenant_id AND d.interview_id = r.interview_id AND d.profile_version = r.profile_version
-WHERE r.tenant_id = {{tenant:String}} AND r.job_id = {{job:String}} AND length(o.rating.value) > 0
+WHERE r.tenant_id = {tenant:String} AND r.job_id = {job:String} AND length(o.rating.value) > 0
 ORDER BY r.interview_id
-"""
+""",
+    PERMITTED[Action.CALIBRATE],
+)
 
 
 def _scaled(value: float, low: float, high: float) -> float:
@@ -70,5 +76,5 @@ def _observation(row: Sequence[Any]) -> Observation:
 
 def load_observations(warehouse: Reader, tenant_id: str, job_id: str) -> list[Observation]:
     """Every reviewed interview of the job that has an outcome with at least one rating."""
-    _, rows = warehouse.query_rows(_sql(warehouse.database), {"tenant": tenant_id, "job": job_id}, readonly=True)
+    _, rows = warehouse.named(OBSERVATIONS, {"tenant": tenant_id, "job": job_id})
     return [_observation(row) for row in rows]

@@ -5,21 +5,28 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from services.access import PERMITTED, Action
 from services.common.clickhouse import Reader
 from services.common.contracts import CompetencyModelRef, RescoreRequested, deterministic_event_id
 from services.common.kafka import publish_events
+from services.common.named_queries import NamedQuery
 from services.common.settings import KafkaSettings
 
 PRODUCER = "sightline-calibrate"
 
 
+#: Interview -> competency model of its current profile, for one job.
+CURRENT_MODELS = NamedQuery(
+    "calibrate.current-models",
+    "SELECT interview_id, competency_model_id FROM {db}.latest_profiles "
+    "WHERE tenant_id = {tenant:String} AND job_id = {job:String} ORDER BY interview_id",
+    PERMITTED[Action.CALIBRATE],
+)
+
+
 def current_models(warehouse: Reader, tenant_id: str, job_id: str) -> dict[str, str]:
     """Interview -> id of the competency model its current profile was scored with, for the job's interviews."""
-    sql = (
-        f"SELECT interview_id, competency_model_id FROM {warehouse.database}.latest_profiles "
-        "WHERE tenant_id = {tenant:String} AND job_id = {job:String} ORDER BY interview_id"
-    )
-    _, rows = warehouse.query_rows(sql, {"tenant": tenant_id, "job": job_id}, readonly=True)
+    _, rows = warehouse.named(CURRENT_MODELS, {"tenant": tenant_id, "job": job_id})
     return {row[0]: row[1] for row in rows}
 
 

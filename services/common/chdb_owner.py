@@ -4,9 +4,15 @@ chDB locks its data directory: only one process may open it. Locally that proces
 (the sink while the pipeline runs, or `sightline db serve`). The owner publishes its loopback
 address in `<data dir>.owner.json`; everyone else — `sightline query`, `sightline db migrate`,
 analysts' scripts — sends SQL there instead of opening the directory. Every request carries a token
-(``Authorization: Bearer``) that the owner resolves to an identity: queries run with `readonly=1` and
-bound to the identity's tenant (services/identity/bound.py), each is written to the access log, and the
+(``Authorization: Bearer``) that the owner resolves to an identity. ``/named`` runs a named query
+(services/common/named_queries.py) with its tenant parameter taken from the identity, for any role the
+query lists; ``/sql`` runs arbitrary SQL for admins only. Both run with `readonly=1` under the tenant's
+table filters (services/identity/bound.py), each is written to the access log (refusals too), and the
 only writes a non-owner may ask for are applying migrations (admins) and access-log rows in its own name.
+
+The endpoint listens on the loopback address. With ``clickhouse.owner_cert_file`` and ``owner_key_file`` it
+serves HTTPS, and clients verify it against ``clickhouse.ca_file`` (the owner file then names an https://
+address, so no client falls back to plain HTTP); tokens then never cross the loopback interface in clear.
 
 A real ClickHouse server (http[s]:// DSN) needs none of this: every process connects directly.
 """
@@ -16,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import ssl
 import threading
 import urllib.error
 import urllib.request
@@ -29,9 +36,11 @@ from aiohttp import web
 from services.access import AccessDenied
 from services.common.clickhouse import DirectWarehouse, Warehouse, chdb_path, is_chdb
 from services.common.migrations import migrate
+from services.common.named_queries import NamedQuery, ParameterError
 from services.common.settings import ClickHouseSettings
 from services.identity.access_log import AccessRecord, write_access
 from services.identity.bound import TenantBoundWarehouse
+from services.identity.named import catalogue
 from services.identity.tokens import Identity, IdentityError, Role, TokenDirectory
 
 
@@ -88,12 +97,27 @@ class ChdbOwner:
         self._file = owner_file(settings.dsn)
 
     def routes(self) -> list[tuple[str, str, Any]]:
-        return [("POST", "/sql", self._sql), ("POST", "/migrate", self._migrate), ("POST", "/access-log", self._log)]
+        return [
+            ("POST", "/sql", self._sql),
+            ("POST", "/named", self._named),
+            ("POST", "/migrate", self._migrate),
+            ("POST", "/access-log", self._log),
+        ]
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The endpoint's TLS (certificate and key from the settings), or None for plain HTTP."""
+        if self.settings.owner_cert_file is None or self.settings.owner_key_file is None:
+            return None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(self.settings.owner_cert_file, self.settings.owner_key_file)
+        return context
 
     def publish(self, port: int, host: str = "127.0.0.1") -> None:
         self._file.parent.mkdir(parents=True, exist_ok=True)
         tmp = self._file.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"pid": os.getpid(), "url": f"http://{host}:{port}"}))
+        scheme = "http" if self.settings.owner_cert_file is None else "https"
+        tmp.write_text(json.dumps({"pid": os.getpid(), "url": f"{scheme}://{host}:{port}"}))
         tmp.replace(self._file)
 
     def close(self) -> None:
@@ -118,23 +142,41 @@ class ChdbOwner:
         self.run_locked(write_access, self.warehouse, identity, record)
 
     async def _sql(self, request: web.Request) -> web.Response:
+        """Arbitrary read-only SQL (admins only)."""
+        body = await request.json()
+        sql = str(body.get("sql") or "")
+        return await self._read(request, "sql", sql, lambda reader: reader.query_rows(sql, body.get("parameters")))
+
+    async def _named(self, request: web.Request) -> web.Response:
+        """A named query; its tenant parameter is the identity's, whatever the request says."""
+        body = await request.json()
+        name, parameters = str(body.get("query", "")), body.get("parameters")
+        subject = f"{name} {json.dumps(parameters, sort_keys=True, default=str)}"
+        try:
+            query = catalogue()[name]
+        except ParameterError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        return await self._read(request, "named", subject, lambda reader: reader.named(query, parameters))
+
+    async def _read(self, request: web.Request, action: str, subject: str, run: Any) -> web.Response:
+        """``run`` with the reads of the request's identity, recorded in the access log whether allowed or refused."""
         try:
             identity = self._identify(request)
         except IdentityError as exc:
             return _refusal(exc, 401)
-        body = await request.json()
-        sql = str(body["sql"])
         origin = f"db endpoint from {request.remote}"
         reader = TenantBoundWarehouse(self.warehouse, identity)
         try:
-            columns, rows = await asyncio.to_thread(self.run_locked, reader.query_rows, sql, body.get("parameters"))
+            columns, rows = await asyncio.to_thread(self.run_locked, run, reader)
         except AccessDenied as exc:
-            refused = AccessRecord("sql", identity.tenant_id, "refused", subject=sql, reason=str(exc), origin=origin)
+            refused = AccessRecord(
+                action, identity.tenant_id, "refused", subject=subject, reason=str(exc), origin=origin
+            )
             await asyncio.to_thread(self._record, identity, refused)
             return _refusal(exc, 403)
         except Exception as exc:
             return web.json_response({"error": str(exc)}, status=400)
-        allowed = AccessRecord("sql", identity.tenant_id, "allowed", subject=sql, origin=origin)
+        allowed = AccessRecord(action, identity.tenant_id, "allowed", subject=subject, origin=origin)
         await asyncio.to_thread(self._record, identity, allowed)
         return web.json_response(
             {"columns": columns, "rows": rows}, dumps=lambda o: json.dumps(o, default=_json_default)
@@ -174,11 +216,20 @@ def _refusal(exc: Exception, status: int) -> web.Response:
 class RemoteWarehouse:
     """Read-only access to a chDB directory owned by another local process, as the identity of ``token``."""
 
-    def __init__(self, record: OwnerRecord, database: str, timeout_s: float = 60.0, token: str | None = None) -> None:
+    def __init__(
+        self,
+        record: OwnerRecord,
+        database: str,
+        timeout_s: float = 60.0,
+        token: str | None = None,
+        ca_file: str | None = None,
+    ) -> None:
         self.record = record
         self.database = database
         self.timeout_s = timeout_s
         self._token = token
+        # An https:// owner is verified against ca_file (else the system's CAs), hostname included.
+        self._tls = ssl.create_default_context(cafile=ca_file) if record.url.startswith("https://") else None
 
     def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         headers = {"Content-Type": "application/json"}
@@ -188,7 +239,7 @@ class RemoteWarehouse:
             self.record.url + path, data=json.dumps(payload).encode(), headers=headers, method="POST"
         )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+            with urllib.request.urlopen(request, timeout=self.timeout_s, context=self._tls) as response:
                 return dict(json.loads(response.read()))
         except urllib.error.HTTPError as exc:
             answer = json.loads(exc.read() or b"{}")
@@ -205,6 +256,11 @@ class RemoteWarehouse:
         self, sql: str, parameters: dict[str, Any] | None = None, *, readonly: bool = True
     ) -> tuple[list[str], list[list[Any]]]:
         answer = self._post("/sql", {"sql": sql, "parameters": parameters})
+        return list(answer["columns"]), [list(r) for r in answer["rows"]]
+
+    def named(self, query: NamedQuery, parameters: dict[str, Any] | None = None) -> tuple[list[str], list[list[Any]]]:
+        """``query`` run by the owner as this token's identity (the owner binds the tenant)."""
+        answer = self._post("/named", {"query": query.name, "parameters": parameters or {}})
         return list(answer["columns"]), [list(r) for r in answer["rows"]]
 
     def command(self, sql: str) -> None:
@@ -230,5 +286,5 @@ def open_warehouse(settings: ClickHouseSettings, token: str | None = None) -> Wa
     if is_chdb(settings.dsn):
         record = read_owner(settings.dsn)
         if record is not None:
-            return RemoteWarehouse(record, settings.database, token=token)
+            return RemoteWarehouse(record, settings.database, token=token, ca_file=settings.ca_file)
     return DirectWarehouse(settings)

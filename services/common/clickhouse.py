@@ -12,12 +12,15 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import clickhouse_connect
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
 from services.common.settings import ClickHouseSettings
+
+if TYPE_CHECKING:
+    from services.common.named_queries import NamedQuery
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +35,10 @@ class Reader(Protocol):
 
     def query_rows(
         self, sql: str, parameters: dict[str, Any] | None = None, *, readonly: bool = False
+    ) -> tuple[list[str], list[list[Any]]]: ...
+
+    def named(
+        self, query: NamedQuery, parameters: dict[str, Any] | None = None
     ) -> tuple[list[str], list[list[Any]]]: ...
 
 
@@ -101,6 +108,16 @@ class DirectWarehouse:
         sent = {**(settings or {}), **({"readonly": 1} if readonly else {})}
         result = self.client.query(sql, parameters=parameters, settings=sent or None)
         return list(result.column_names), [list(r) for r in result.result_rows]
+
+    def named(self, query: NamedQuery, parameters: dict[str, Any] | None = None) -> tuple[list[str], list[list[Any]]]:
+        """``query`` as this process's own read (the sink's retention sweep): the parameters as given, every
+        tenant's rows when a tenant-bound query names none. Reads for an identity bind its tenant first
+        (services/identity/bound.py)."""
+        from services.common.named_queries import TENANT
+        from services.identity.tokens import ALL_TENANTS
+
+        values = {TENANT: ALL_TENANTS, **(parameters or {})} if query.tenant_bound else dict(parameters or {})
+        return self.query_rows(query.sql(self.database), query.checked(values), readonly=True)
 
     def command(self, sql: str) -> None:
         self.client.command(sql)

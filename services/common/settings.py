@@ -129,8 +129,16 @@ class ClickHouseSettings(BaseModel):
     )
     database: str = Field("sightline", description="Database holding Sightline tables.")
     ca_file: str | None = Field(
-        None, description="CA bundle (PEM) that verifies an https:// server's certificate (default: the system's)."
+        None,
+        description="CA bundle (PEM) that verifies an https:// server's certificate, and the embedded database's "
+        "owner endpoint when it serves HTTPS (default: the system's).",
     )
+    owner_cert_file: str | None = Field(
+        None,
+        description="With the embedded chDB: certificate chain (PEM) the owner's endpoint serves HTTPS with (needs "
+        "owner_key_file); unset: plain HTTP on the loopback address.",
+    )
+    owner_key_file: str | None = Field(None, description="Private key (PEM) of owner_cert_file.")
     insert_batch_rows: int = Field(5000, ge=1, description="Rows that trigger a batch insert.")
     insert_batch_seconds: float = Field(1.0, gt=0, description="Age of the oldest buffered row that triggers a flush.")
     max_attempts: int = Field(5, ge=1, description="Attempts for an insert failing with a transient error.")
@@ -158,6 +166,12 @@ class ClickHouseSettings(BaseModel):
             " `cluster`."
         ),
     )
+
+    @model_validator(mode="after")
+    def _owner_cert_and_key(self) -> ClickHouseSettings:
+        if (self.owner_cert_file is None) != (self.owner_key_file is None):
+            raise ValueError("clickhouse.owner_cert_file and clickhouse.owner_key_file go together")
+        return self
 
     @model_validator(mode="after")
     def _topology_needs_cluster(self) -> ClickHouseSettings:

@@ -28,7 +28,8 @@ from services.common.kafka import create_producer, physical_topic
 from services.common.objectstore import ObjectStore
 from services.common.settings import Settings
 from services.identity.access_log import AccessRecord, write_access
-from services.identity.tokens import Identity, IdentityError, Role, own_token
+from services.identity.bound import TenantBoundWarehouse
+from services.identity.tokens import Identity, IdentityError, Role, own_token, resolve_identity
 from services.report.page import CONTENT_SECURITY_POLICY as REPORT_POLICY
 
 from . import pages, queries
@@ -204,7 +205,7 @@ class ReviewConsole:
     async def queue(self, request: web.Request, user: ConsoleUser, session: Session) -> web.StreamResponse:
         limit = self.settings.console.queue_limit
         try:
-            entries = await self._read(queries.awaiting_review, user.tenant_id, limit)
+            entries = await self._read(self._named(queries.awaiting_review), user.tenant_id, limit)
         except Unavailable as exc:
             return self._unavailable(user, session, exc)
         decided = request.query.get("decided")
@@ -294,7 +295,7 @@ class ReviewConsole:
         interview_id = request.match_info["interview_id"]
         try:
             found: list[queries.StoredProfile] = await self._read(
-                queries.profile_versions, user.tenant_id, interview_id
+                self._named(queries.profile_versions), user.tenant_id, interview_id
             )
         except Unavailable as exc:
             return self._unavailable(user, session, exc)
@@ -329,6 +330,21 @@ class ReviewConsole:
                 write_access(warehouse, identity, record)
 
         await self._read(write)
+
+    def _named(self, query: Callable[..., Any]) -> Callable[..., Any]:
+        """``query`` (a function of a reader) given reads bound to the console's identity: the owner binds them
+        itself; a ClickHouse server is read directly, bound here the same way."""
+
+        def bound(warehouse: Any, *args: Any) -> Any:
+            if isinstance(warehouse, RemoteWarehouse):
+                return query(warehouse, *args)
+            try:
+                identity, _ = resolve_identity(self.settings.identity)
+            except IdentityError as exc:
+                raise Unavailable(f"the console has no identity at the database: {exc}") from exc
+            return query(TenantBoundWarehouse(warehouse, identity), *args)
+
+        return bound
 
     async def _read(self, query: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.to_thread(self._read_now, query, *args)

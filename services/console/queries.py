@@ -1,43 +1,53 @@
 """What the console reads from ClickHouse, always bound to the signed-in tenant by query parameters.
 
 The queue is the documented "Review queue per job" query of docs/analytics.md (the "Profiles awaiting
-human review" query one profile per row). Only the database name (a setting, checked
-to be an identifier) is placed in the SQL text; every value a person typed travels as a parameter.
+human review" query one profile per row). Both are named queries: only the database name (a setting, checked
+to be an identifier) is placed in the SQL text, every value a person typed travels as a parameter, and the
+tenant is the one of the console's identity at the database (services/identity/named.py).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from services.common.clickhouse import Warehouse
+from services.access import PERMITTED, Action
+from services.common.clickhouse import Reader
 from services.common.contracts.types import ProfileLabel
+from services.common.named_queries import NamedQuery
 
 from .forms import ProfileToReview
 
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+READERS = PERMITTED[Action.REPORT]
 
 #: docs/analytics.md, "Review queue per job", with the tenant a parameter and a limit (a unit test compares them).
-QUEUE_SQL = """
+QUEUE = NamedQuery(
+    "console.queue",
+    """
 SELECT job_id, interview_id, candidate_ref, profile_version, label, overall, produced_at, review_state, awaiting_reason
 FROM {db}.review_state
-WHERE tenant_id = {{tenant:String}} AND review_state != 'reviewed'
+WHERE tenant_id = {tenant:String} AND review_state != 'reviewed'
 ORDER BY job_id, produced_at, interview_id
-LIMIT {{limit:UInt32}}
-"""
+LIMIT {limit:UInt32}
+""",
+    READERS,
+)
 
-PROFILE_SQL = """
+PROFILE = NamedQuery(
+    "console.profile",
+    """
 SELECT p.interview_id, p.profile_version, p.label, p.overall, p.candidate_ref, p.job_id, p.job_title,
        p.report_uri, p.produced_at, r.review_state, r.awaiting_reason
 FROM (SELECT * FROM {db}.profiles FINAL
-      WHERE tenant_id = {{tenant:String}} AND interview_id = {{interview:String}}) AS p
+      WHERE tenant_id = {tenant:String} AND interview_id = {interview:String}) AS p
 LEFT JOIN (SELECT * FROM {db}.review_state
-           WHERE tenant_id = {{tenant:String}} AND interview_id = {{interview:String}}) AS r
+           WHERE tenant_id = {tenant:String} AND interview_id = {interview:String}) AS r
     ON r.interview_id = p.interview_id
 ORDER BY p.profile_version DESC
-"""
+""",
+    READERS,
+)
 
 
 @dataclass(frozen=True)
@@ -74,16 +84,9 @@ class StoredProfile:
         return ProfileToReview(self.tenant_id, self.interview_id, self.profile_version, ProfileLabel(self.label))
 
 
-def _sql(template: str, database: str) -> str:
-    if not _IDENTIFIER.match(database):
-        raise ValueError(f"database name {database!r} is not a plain identifier")
-    return template.format(db=database)
-
-
-def awaiting_review(warehouse: Warehouse, tenant_id: str, limit: int) -> list[QueueEntry]:
+def awaiting_review(warehouse: Reader, tenant_id: str, limit: int) -> list[QueueEntry]:
     """The tenant's profiles waiting for a person, per job, oldest first."""
-    sql = _sql(QUEUE_SQL, warehouse.database)
-    _, rows = warehouse.query_rows(sql, {"tenant": tenant_id, "limit": limit}, readonly=True)
+    _, rows = warehouse.named(QUEUE, {"tenant": tenant_id, "limit": limit})
     return [
         QueueEntry(
             job_id=row[0], interview_id=row[1], candidate_ref=row[2], profile_version=int(row[3]), label=row[4],
@@ -93,11 +96,10 @@ def awaiting_review(warehouse: Warehouse, tenant_id: str, limit: int) -> list[Qu
     ]  # fmt: skip
 
 
-def profile_versions(warehouse: Warehouse, tenant_id: str, interview_id: str) -> list[StoredProfile]:
+def profile_versions(warehouse: Reader, tenant_id: str, interview_id: str) -> list[StoredProfile]:
     """Every stored version of the interview's profile in this tenant, newest first; empty when the tenant
     has no such interview (whether or not another tenant has one)."""
-    sql = _sql(PROFILE_SQL, warehouse.database)
-    _, rows = warehouse.query_rows(sql, {"tenant": tenant_id, "interview": interview_id}, readonly=True)
+    _, rows = warehouse.named(PROFILE, {"tenant": tenant_id, "interview": interview_id})
     return [
         StoredProfile(
             tenant_id=tenant_id, interview_id=row[0], profile_version=int(row[1]), label=row[2], overall=row[3],

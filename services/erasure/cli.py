@@ -18,6 +18,7 @@ import click
 from services.common.contracts import CandidateErasureRequested
 from services.common.settings import Settings, get_settings
 from services.erasure.erase import ErasureReceipt
+from services.identity.tokens import Caller
 
 EXIT_PROBLEM = 1
 EXIT_UNREACHABLE = 3
@@ -78,16 +79,14 @@ def erase_directly(settings: Settings, requests: list[CandidateErasureRequested]
         warehouse.close()
 
 
-def expired_requests(settings: Settings, tenant_id: str | None) -> list[CandidateErasureRequested]:
-    from services.common.chdb_owner import open_warehouse
+def expired_requests(settings: Settings, caller: Caller, tenant_id: str | None) -> list[CandidateErasureRequested]:
+    """Erasure requests for the interviews whose retention ended, read as ``caller`` (bound to its tenant)."""
     from services.erasure.retention import expired_interviews
+    from services.identity.reads import IdentityReads
     from services.sink.erasure import retention_requests
 
-    warehouse = open_warehouse(settings.clickhouse)
-    try:
-        expired = expired_interviews(warehouse, settings.retention, tenant_id=tenant_id)
-    finally:
-        warehouse.close()
+    with IdentityReads(settings.clickhouse, caller) as reads:
+        expired = expired_interviews(reads, settings.retention, tenant_id=tenant_id)
     return retention_requests([(e.tenant_id, e.interview_id) for e in expired], datetime.now(UTC))
 
 
@@ -123,7 +122,7 @@ def erase_cmd(
     requested_by = requested_by or caller.identity.name
     try:
         if expired:
-            requests = expired_requests(settings, tenant)
+            requests = expired_requests(settings, caller, tenant)
         elif tenant is None:
             raise click.UsageError("--tenant is required with --candidate or --interview")
         else:

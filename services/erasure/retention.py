@@ -10,10 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from services.common.clickhouse import Warehouse
+from services.access import PERMITTED, Action
+from services.common.clickhouse import Reader
 from services.common.contracts import is_eu_jurisdiction, jurisdiction_country
 from services.common.jurisdictions import DEFAULT_RULES, rules_for
+from services.common.named_queries import TENANT_ROWS, NamedQuery
 from services.erasure.settings import RetentionSettings
 
 
@@ -53,25 +56,29 @@ class ExpiredInterview:
     retention_days: int
 
 
+#: Interviews started before a cutoff (the shortest retention anywhere); each is then checked against its own.
+STARTED_BEFORE = NamedQuery(
+    "erasure.started-before",
+    "SELECT tenant_id, interview_id, any(jurisdiction), min(interview_started_at) FROM {db}.interviews "
+    f"WHERE interview_started_at < parseDateTime64BestEffort({{cutoff:String}}, 3, 'UTC') AND {TENANT_ROWS} "
+    "GROUP BY tenant_id, interview_id ORDER BY min(interview_started_at)",
+    PERMITTED[Action.ERASE],
+)
+
+
 def expired_interviews(
-    warehouse: Warehouse, settings: RetentionSettings, *, now: datetime | None = None, tenant_id: str | None = None
+    reader: Reader, settings: RetentionSettings, *, now: datetime | None = None, tenant_id: str | None = None
 ) -> list[ExpiredInterview]:
-    """Interviews whose retention ended before ``now``, oldest first."""
+    """Interviews whose retention ended before ``now``, oldest first: of ``tenant_id``, else of every tenant
+    the reader reads."""
     now = now or datetime.now(UTC)
     caps = [r.max_retention_days for r in DEFAULT_RULES.values() if r.max_retention_days is not None]
     shortest = min([settings.default_days, *settings.jurisdiction_days.values(), *settings.tenant_days.values(), *caps])
     cutoff = now - timedelta(days=shortest)
-    where = "interview_started_at < parseDateTime64BestEffort({cutoff:String}, 3, 'UTC')"
-    params: dict[str, object] = {"cutoff": cutoff.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")}  # JSON-safe
+    params: dict[str, Any] = {"cutoff": cutoff.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")}  # JSON-safe
     if tenant_id is not None:
-        where += " AND tenant_id = {tenant:String}"
         params["tenant"] = tenant_id
-    _, rows = warehouse.query_rows(
-        f"SELECT tenant_id, interview_id, any(jurisdiction), min(interview_started_at) "
-        f"FROM {warehouse.database}.interviews WHERE {where} GROUP BY tenant_id, interview_id "
-        f"ORDER BY min(interview_started_at)",
-        params,
-    )
+    _, rows = reader.named(STARTED_BEFORE, params)
     return _expired(rows, settings, now)
 
 

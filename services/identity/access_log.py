@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from services.access import PERMITTED, Action
 from services.common.clickhouse import DirectWarehouse
+from services.common.named_queries import TENANT_ROWS, NamedQuery
 
 from .tokens import Identity
 
@@ -91,15 +93,15 @@ def write_access(warehouse: DirectWarehouse, identity: Identity, record: AccessR
     warehouse.insert(f"`{warehouse.database}`.{TABLE}", [row], COLUMNS, dedup_token=f"access-{record.event_id}")
 
 
-def access_log_sql(database: str, *, all_tenants: bool) -> str:
-    """The access log's rows, newest first, filtered by parameters (the tenant is bound unless ``all_tenants``)."""
-    tenant = "" if all_tenants else "AND tenant_id = {tenant:String} "
-    return (
-        f"SELECT at, actor, role, actor_tenant, tenant_id, action, interview_id, subject, outcome, reason, origin "
-        f"FROM `{database}`.{TABLE} "
-        f"WHERE at >= {{since:DateTime64(3)}} {tenant}"
-        "AND ({actor:String} = '' OR actor = {actor:String}) "
-        "AND ({interview:String} = '' OR interview_id = {interview:String}) "
-        "AND ({outcome:String} = '' OR outcome = {outcome:String}) "
-        "ORDER BY at DESC LIMIT {limit:UInt32}"
-    )
+#: The access log's rows, newest first; ``actor``, ``interview``, ``outcome`` '' for any.
+ACCESS_LOG = NamedQuery(
+    "access-log.read",
+    "SELECT at, actor, role, actor_tenant, tenant_id, action, interview_id, subject, outcome, reason, origin "
+    f"FROM {{db}}.{TABLE} "
+    f"WHERE at >= {{since:DateTime64(3)}} AND {TENANT_ROWS} "
+    "AND ({actor:String} = '' OR actor = {actor:String}) "
+    "AND ({interview:String} = '' OR interview_id = {interview:String}) "
+    "AND ({outcome:String} = '' OR outcome = {outcome:String}) "
+    "ORDER BY at DESC LIMIT {limit:UInt32}",
+    PERMITTED[Action.ACCESS_LOG],
+)

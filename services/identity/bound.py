@@ -10,6 +10,9 @@ to; a ClickHouse server additionally gets per-tenant roles and row policies (:mo
 
 An identity of every tenant (``*``, platform admins) reads without filters; restricted tables
 (:data:`services.access.RESTRICTED_TABLES`) stay refused to roles they do not list, whoever asks.
+
+Identities read through named queries (:mod:`services.identity.named`), whose tenant parameter is theirs;
+arbitrary SQL is an admin's only. The filters bind both: they are the second line behind the parameters.
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ from typing import Any
 
 from services.access import AccessDenied, check_query
 from services.common.clickhouse import DirectWarehouse
+from services.common.named_queries import NamedQuery
 
-from .tokens import Identity
+from .named import bound_parameters
+from .tokens import Identity, Role
 
 #: Table functions that read tables, files or other servers by name, which no filter of ours reaches.
 _FUNCTIONS_READING_BY_NAME = re.compile(
@@ -97,6 +102,19 @@ class TenantBoundWarehouse:
     def query_rows(
         self, sql: str, parameters: dict[str, Any] | None = None, *, readonly: bool = True
     ) -> tuple[list[str], list[list[Any]]]:
+        """Arbitrary read-only SQL: admins only (every other role reads through named queries)."""
+        if self.identity.role is not Role.ADMIN:
+            raise AccessDenied(
+                f"{self.identity} may not run arbitrary SQL (admins only); Sightline's commands read through "
+                "named queries (docs/operations.md, 'Identities and roles')"
+            )
+        return self._run(sql, parameters)
+
+    def named(self, query: NamedQuery, parameters: dict[str, Any] | None = None) -> tuple[list[str], list[list[Any]]]:
+        """``query`` with its tenant parameter bound to the identity's tenant."""
+        return self._run(query.sql(self.database), bound_parameters(query, self.identity, parameters))
+
+    def _run(self, sql: str, parameters: dict[str, Any] | None) -> tuple[list[str], list[list[Any]]]:
         check_tenant_bound(sql, self.identity)
         asked = (parameters or {}).get("tenant")
         if asked and not self.identity.may_read_tenant(str(asked)):  # named queries name their tenant so

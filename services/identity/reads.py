@@ -11,6 +11,7 @@ from typing import Any
 
 from services.common.chdb_owner import RemoteWarehouse, open_warehouse
 from services.common.clickhouse import DirectWarehouse
+from services.common.named_queries import NamedQuery
 from services.common.settings import ClickHouseSettings
 
 from .access_log import AccessRecord, Outcome, write_access
@@ -41,7 +42,12 @@ class IdentityReads:
     def query_rows(
         self, sql: str, parameters: dict[str, Any] | None = None, *, readonly: bool = True
     ) -> tuple[list[str], list[list[Any]]]:
+        """Arbitrary SQL (admins only)."""
         return self.reader.query_rows(sql, parameters, readonly=True)
+
+    def named(self, query: NamedQuery, parameters: dict[str, Any] | None = None) -> tuple[list[str], list[list[Any]]]:
+        """A named query, its tenant bound to the caller's."""
+        return self.reader.named(query, parameters)
 
     def record(
         self,

@@ -181,7 +181,11 @@ class SinkStage:
     async def _serve_owner(self, owner: ChdbOwner) -> None:
         host = self.settings.observability.http_host
         server = HealthServer(
-            registry=CollectorRegistry(), host=host, port=self.settings.sink.owner_port, extra_routes=owner.routes()
+            registry=CollectorRegistry(),
+            host=host,
+            port=self.settings.sink.owner_port,
+            extra_routes=owner.routes(),
+            ssl_context=owner.ssl_context(),
         )
         owner.publish(await server.start(), host)
         self._owner_server = server

@@ -4,6 +4,7 @@ interview and is refused with a clear message; every read and refusal lands in t
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -32,7 +33,8 @@ ROOT = Path(__file__).resolve().parents[2]
 STATUS_COLUMNS = ["event_id", "tenant_id", "interview_id", "stage", "state", "attempt", "occurred_at"]
 
 
-def _seed(dsn: str) -> None:
+def seed_statuses(dsn: str) -> None:
+    """A migrated directory with one interview of acme and two of globex."""
     warehouse = DirectWarehouse(ClickHouseSettings(dsn=dsn))
     migrate(warehouse)
     at = datetime.now(UTC) - timedelta(hours=1)
@@ -66,13 +68,17 @@ def refused_in_log(dsn: str, actor: str) -> list[tuple[str, str, str]]:
 @pytest.fixture(scope="module")
 def dsn(tmp_path_factory: pytest.TempPathFactory) -> str:
     dsn = f"chdb://{tmp_path_factory.mktemp('identity') / 'ch'}"
-    _seed(dsn)
+    seed_statuses(dsn)
     return dsn
 
 
 CROSS_TENANT_READS = [
     # (who, command, message on stderr)
     ("acme-analyst", ["status", "iv-b"], "refused: no status recorded for interview iv-b in tenant acme"),
+    ("acme-reviewer", ["status", "iv-b"], "refused: no status recorded for interview iv-b in tenant acme"),
+    ("acme-auditor", ["status", "iv-b"], "refused: no status recorded for interview iv-b in tenant acme"),
+    ("acme-reviewer", ["report", "iv-b", "--tenant", "globex"], "may not read tenant globex's data"),
+    ("acme-auditor", ["report", "iv-b"], "may not use report (roles allowed: admin, analyst, reviewer)"),
     ("acme-analyst", ["status", "--tenant", "globex"], "may not read tenant globex's data"),
     ("acme-analyst", ["report", "iv-b", "--tenant", "globex"], "may not read tenant globex's data"),
     ("acme-analyst", ["query", "SELECT 1"], "may not use query (roles allowed: admin)"),
@@ -100,7 +106,13 @@ def test_every_command_refuses_another_tenants_interview_and_logs_it(dsn: str) -
         ("status", "acme", "iv-b"),
         ("status", "globex", ""),
     ]
-    assert refused_in_log(dsn, "acme-auditor") == [("access-log", "globex", ""), ("audit", "globex", "")]
+    assert refused_in_log(dsn, "acme-auditor") == [
+        ("access-log", "globex", ""),
+        ("audit", "globex", ""),
+        ("report", "acme", "iv-b"),
+        ("status", "acme", "iv-b"),
+    ]
+    assert refused_in_log(dsn, "acme-reviewer") == [("report", "globex", "iv-b"), ("status", "acme", "iv-b")]
 
 
 def test_a_tenant_sees_only_its_own_rows_and_an_admin_only_its_tenant(dsn: str) -> None:
@@ -152,28 +164,38 @@ def test_no_identity_no_reads(dsn: str) -> None:
 def owned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`sightline db serve` owning a seeded directory; yields its DSN."""
     dsn = f"chdb://{tmp_path_factory.mktemp('identity-owned') / 'ch'}"
-    _seed(dsn)
-    env = {**os.environ, "SIGHTLINE_CLICKHOUSE__DSN": dsn, "SIGHTLINE_OBSERVABILITY__HTTP_PORT": "0",
-           **identity_env("ops")}  # fmt: skip
+    seed_statuses(dsn)
+    with serving(dsn):
+        yield dsn
+
+
+@contextlib.contextmanager
+def serving(dsn: str, **env: str) -> Iterator[None]:
+    """`sightline db serve` owning ``dsn`` (with ``env`` besides the platform admin's identity) while in the block."""
+    variables = {**os.environ, "SIGHTLINE_CLICKHOUSE__DSN": dsn, "SIGHTLINE_OBSERVABILITY__HTTP_PORT": "0",
+                 **identity_env("ops"), **env}  # fmt: skip
     proc = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "db", "serve"], env=env, stderr=subprocess.PIPE, text=True, cwd=ROOT
-    )
-    deadline = time.monotonic() + 60
+        [sys.executable, "-m", "services.cli", "db", "serve"], env=variables, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
     while read_owner(dsn) is None:
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
             pytest.fail(f"db serve did not start: {proc.stderr.read() if proc.stderr else ''}")
         time.sleep(0.1)
-    yield dsn
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=30) == 0
+    try:
+        yield
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
 
 
-def post(dsn: str, body: dict[str, Any], token: str | None) -> tuple[int, dict[str, Any]]:
+def post(dsn: str, body: dict[str, Any], token: str | None, path: str = "/sql") -> tuple[int, dict[str, Any]]:
     record = read_owner(dsn)
     assert record is not None
     headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
-    request = urllib.request.Request(record.url + "/sql", json.dumps(body).encode(), headers, method="POST")
+    request = urllib.request.Request(record.url + path, json.dumps(body).encode(), headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
             return response.status, dict(json.loads(response.read()))
@@ -181,26 +203,81 @@ def post(dsn: str, body: dict[str, Any], token: str | None) -> tuple[int, dict[s
         return exc.code, dict(json.loads(exc.read()))
 
 
-def test_the_endpoint_reads_as_the_tokens_identity_within_its_tenant(owned: str) -> None:
-    by_tenant = "SELECT DISTINCT interview_id FROM sightline.stage_status WHERE tenant_id = {tenant:String}"
-    status, answer = post(owned, {"sql": by_tenant, "parameters": {"tenant": "globex"}}, None)
-    assert status == 401 and "needs a token" in answer["error"]
-    status, answer = post(owned, {"sql": by_tenant, "parameters": {"tenant": "globex"}}, "forged")
-    assert status == 401 and "not known" in answer["error"]
-    status, answer = post(owned, {"sql": by_tenant, "parameters": {"tenant": "globex"}}, token_of("acme-analyst"))
-    assert status == 403
-    assert answer["error"] == "refused: acme-analyst (analyst of tenant acme) may not read tenant globex's data"
-    literal = "SELECT DISTINCT interview_id FROM sightline.stage_status WHERE interview_id = 'iv-b'"
-    status, answer = post(owned, {"sql": literal}, token_of("acme-analyst"))
-    assert status == 200 and answer["rows"] == []  # the engine filters globex's rows out
-    status, answer = post(owned, {"sql": "SELECT * FROM merge('sightline', 'stage')"}, token_of("acme-analyst"))
-    assert status == 403 and "table functions" in answer["error"]
-    status, answer = post(owned, {"sql": by_tenant, "parameters": {"tenant": "globex"}}, token_of("globex-analyst"))
-    assert status == 200 and sorted(r[0] for r in answer["rows"]) == ["iv-b", "iv-b2"]
+def named(dsn: str, who: str | None, query: str, **parameters: Any) -> tuple[int, dict[str, Any]]:
+    return post(dsn, {"query": query, "parameters": parameters}, token_of(who) if who else None, "/named")
 
-    # The command line goes through the owner as its own identity, refused and logged alike.
-    refused = sightline(owned, "acme-analyst", "status", "iv-b")
-    assert refused.returncode == 1 and "refused: no status recorded for interview iv-b in tenant acme" in refused.stderr
+
+def interviews(answer: dict[str, Any]) -> list[str]:
+    return sorted({row[answer["columns"].index("interview_id")] for row in answer["rows"]})
+
+
+def test_the_endpoint_runs_named_queries_with_the_tokens_tenant(owned: str) -> None:
+    progress = {"interview": "", "limit": 10}
+    assert named(owned, None, "status.progress", **progress)[0] == 401
+    status, answer = post(owned, {"query": "status.progress", "parameters": progress}, "forged", "/named")
+    assert status == 401 and "not known" in answer["error"]
+    for who in ("acme-analyst", "acme-reviewer", "acme-auditor", "acme-admin"):
+        status, answer = named(owned, who, "status.progress", **progress)
+        assert status == 200 and interviews(answer) == ["iv-a"], (who, answer)
+        # Another tenant's interview: not there for this identity.
+        status, answer = named(owned, who, "status.progress", interview="iv-b", limit=10)
+        assert status == 200 and answer["rows"] == [], (who, answer)
+        # A tenant named in the request is not the identity's: refused as forged, not run for globex.
+        status, answer = named(owned, who, "status.progress", tenant="globex", **progress)
+        assert status == 403, (who, answer)
+        assert answer["error"] == (
+            f"refused: {who} ({who.split('-')[1]} of tenant acme) may not read tenant globex's data (a named query "
+            "reads the tenant of the identity asking)"
+        )
+    status, answer = named(owned, "acme-analyst", "status.progress", tenant="acme", **progress)
+    assert status == 200 and interviews(answer) == ["iv-a"]  # its own tenant, named: the same
+    status, answer = named(owned, "globex-analyst", "status.progress", **progress)
+    assert status == 200 and interviews(answer) == ["iv-b", "iv-b2"]
+    # The platform's identities read every tenant, or the one they name.
+    assert interviews(named(owned, "ops", "status.progress", **progress)[1]) == ["iv-a", "iv-b", "iv-b2"]
+    assert interviews(named(owned, "ops", "status.progress", tenant="globex", **progress)[1]) == ["iv-b", "iv-b2"]
+
+    # Roles the query does not list, unknown queries and parameters that do not fit.
+    status, answer = named(owned, "acme-analyst", "audit.demographics")
+    assert (
+        status == 403 and "may not run the named query audit.demographics (roles allowed: auditor)" in answer["error"]
+    )
+    status, answer = named(owned, "acme-reviewer", "access-log.read", since="2026-01-01 00:00:00", actor="",
+                           interview="", outcome="", limit=5)  # fmt: skip
+    assert status == 403 and "roles allowed: admin, auditor" in answer["error"]
+    status, answer = named(owned, "acme-analyst", "SELECT 1")
+    assert status == 400 and "no named query 'SELECT 1'" in answer["error"]
+    status, answer = named(owned, "acme-analyst", "status.progress", interview="", limit="10 OR 1=1")
+    assert status == 400 and "limit must be a UInt32" in answer["error"]
+    status, answer = named(owned, "acme-analyst", "status.progress", interview="", limit=10, db="globex")
+    assert status == 400 and "unknown: ['db']" in answer["error"]
+
+    logged = access_log(owned, "--actor", "acme-analyst")
+    endpoint = {(r["action"], r["outcome"]) for r in logged if r["origin"].startswith("db endpoint")}
+    assert endpoint >= {("named", "allowed"), ("named", "refused")}
+    forged = [r for r in logged if r["outcome"] == "refused" and "globex" in r["subject"]]
+    assert forged and all("may not read tenant globex's data" in r["reason"] for r in forged)
+
+
+def test_the_endpoint_runs_arbitrary_sql_for_admins_only(owned: str) -> None:
+    sql = "SELECT DISTINCT interview_id FROM sightline.stage_status ORDER BY interview_id"
+    for who in ("acme-analyst", "acme-reviewer", "acme-auditor", "globex-analyst"):
+        status, answer = post(owned, {"sql": sql}, token_of(who))
+        assert status == 403, (who, answer)
+        assert "may not run arbitrary SQL (admins only)" in answer["error"]
+    status, answer = post(owned, {"sql": sql}, token_of("acme-admin"))
+    assert status == 200 and answer["rows"] == [["iv-a"]]  # the engine filters globex's rows out
+    by_tenant = "SELECT DISTINCT interview_id FROM sightline.stage_status WHERE tenant_id = {tenant:String}"
+    status, answer = post(owned, {"sql": by_tenant, "parameters": {"tenant": "globex"}}, token_of("acme-admin"))
+    assert (
+        status == 403
+        and answer["error"] == "refused: acme-admin (admin of tenant acme) may not read tenant globex's data"
+    )
+    status, answer = post(owned, {"sql": "SELECT * FROM merge('sightline', 'stage')"}, token_of("acme-admin"))
+    assert status == 403 and "table functions" in answer["error"]
+    status, answer = post(owned, {"sql": sql}, token_of("ops"))
+    assert status == 200 and answer["rows"] == [["iv-a"], ["iv-b"], ["iv-b2"]]
+
     admin = sightline(
         owned, "acme-admin", "query", "--format", "json", "SELECT DISTINCT tenant_id FROM sightline.stage_status"
     )
@@ -209,10 +286,25 @@ def test_the_endpoint_reads_as_the_tokens_identity_within_its_tenant(owned: str)
     assert migrate_as_analyst.returncode == 1 and "may not apply migrations" in migrate_as_analyst.stderr
 
     logged = access_log(owned, "--actor", "acme-analyst")
-    endpoint = [r for r in logged if r["origin"].startswith("db endpoint")]
-    assert {(r["action"], r["outcome"]) for r in endpoint} >= {("sql", "refused"), ("sql", "allowed")}
-    assert any(r["outcome"] == "refused" and r["action"] == "status" and r["interview_id"] == "iv-b" for r in logged)
+    refused = [r for r in logged if (r["action"], r["outcome"]) == ("sql", "refused")]
+    assert refused and all("may not run arbitrary SQL (admins only)" in r["reason"] for r in refused)
     assert all(r["role"] == "analyst" and r["actor_tenant"] == "acme" for r in logged)
+
+
+def test_the_command_line_reads_through_the_owner_with_named_queries(owned: str) -> None:
+    refused = sightline(owned, "acme-reviewer", "status", "iv-b")  # every role alike through the owner: see above
+    assert refused.returncode == 1 and "refused: no status recorded for interview iv-b in tenant acme" in refused.stderr
+    auditor = sightline(owned, "acme-auditor", "access-log", "--format", "json", "--limit", "1000")
+    assert auditor.returncode == 0 and {json.loads(line)["tenant_id"] for line in auditor.stdout.splitlines()} == {
+        "acme"
+    }
+    audit = sightline(owned, "acme-auditor", "audit", "bias", "--tenant", "acme", "--from", "2026-01-01", "--to",
+                      "2026-12-31", "--format", "json")  # fmt: skip
+    assert audit.returncode == 0, audit.stderr
+    letters = sightline(owned, "acme-admin", "dlq", "list", "sink", "--from", "table")
+    assert letters.returncode == 0, letters.stderr
+    logged = access_log(owned, "--actor", "acme-auditor", "--outcome", "allowed")
+    assert {"access-log.read", "audit.demographics"} <= {r["subject"].split(" ")[0] for r in logged}
 
 
 def test_a_report_of_another_tenants_interview_is_refused_without_saying_it_exists(

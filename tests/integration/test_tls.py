@@ -7,19 +7,24 @@
   listener) it accepts the connection and never answers a TLS ClientHello. So TLS is terminated by a small
   proxy in front of it, which the broker advertises as its address: every byte between Sightline's clients
   and the broker's address travels over TLS verified against ``SIGHTLINE_KAFKA__SSL_CAFILE``.
-* ClickHouse: there is no ClickHouse server in the local stack (chDB runs inside the process, with no network
-  between client and engine), so ``SIGHTLINE_CLICKHOUSE__CA_FILE`` is passed to the client for https:// servers
-  but is not exercised here.
+* ClickHouse: there is no ClickHouse server in the local stack; chDB runs inside its owner process, and every
+  other process (the command line, the console) reaches it through the owner's endpoint. That endpoint serves
+  HTTPS with ``SIGHTLINE_CLICKHOUSE__OWNER_CERT_FILE`` and ``__OWNER_KEY_FILE``, and its clients verify it
+  against ``SIGHTLINE_CLICKHOUSE__CA_FILE``, the setting that verifies an https:// ClickHouse server (passed to
+  clickhouse-connect as its CA; a server is not exercised here).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.client
 import io
+import json
 import os
 import ssl
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -27,10 +32,14 @@ from pathlib import Path
 
 import pytest
 
+from services.common.chdb_owner import OwnerRecord, OwnerUnavailable, RemoteWarehouse, open_warehouse, read_owner
 from services.common.kafka import create_consumer, create_producer, ensure_topics, ssl_context
 from services.common.objectstore import ObjectStore
-from services.common.settings import KafkaSettings, S3Settings, WorkerSettings
+from services.common.settings import ClickHouseSettings, KafkaSettings, S3Settings, WorkerSettings
 from services.common.stack import find_juicefs, find_tansu, free_loopback_ports, probe_kafka
+from services.status import PROGRESS
+from tests.identities import identity_env, token_of
+from tests.integration.test_identity import seed_statuses, serving
 from tests.tls_certs import Pki, make_pki
 
 
@@ -234,3 +243,48 @@ async def test_kafka_clients_present_their_certificate_for_mutual_tls(pki: Pki, 
         writer.close()
         assert len(clients) == accepted  # never got past the broker side's handshake
         assert set(clients) == {"sightline-client"}
+
+
+# ---- the embedded database's owner ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tls_owner(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Iterator[str]:
+    """`sightline db serve` owning a seeded directory, its endpoint serving HTTPS with the test CA's certificate."""
+    dsn = f"chdb://{tmp_path_factory.mktemp('owner-tls') / 'ch'}"
+    seed_statuses(dsn)
+    with serving(
+        dsn, SIGHTLINE_CLICKHOUSE__OWNER_CERT_FILE=str(pki.cert), SIGHTLINE_CLICKHOUSE__OWNER_KEY_FILE=str(pki.key)
+    ):
+        yield dsn
+
+
+def _interviews(reader: RemoteWarehouse) -> list[str]:
+    columns, rows = reader.named(PROGRESS, {"interview": "", "limit": 10})
+    return sorted({row[columns.index("interview_id")] for row in rows})
+
+
+def test_the_embedded_databases_owner_speaks_tls_verified_by_the_configured_ca(tls_owner: str, pki: Pki) -> None:
+    record = read_owner(tls_owner)
+    assert record is not None and record.url.startswith("https://127.0.0.1:")  # no client is offered plain HTTP
+    trusted = open_warehouse(ClickHouseSettings(dsn=tls_owner, ca_file=str(pki.ca)), token=token_of("acme-analyst"))
+    assert isinstance(trusted, RemoteWarehouse) and _interviews(trusted) == ["iv-a"]
+    # Without the CA the system's trust store does not know the certificate: nothing is sent.
+    untrusted = open_warehouse(ClickHouseSettings(dsn=tls_owner), token=token_of("acme-analyst"))
+    assert isinstance(untrusted, RemoteWarehouse)
+    with pytest.raises(OwnerUnavailable, match="CERTIFICATE_VERIFY_FAILED"):
+        _interviews(untrusted)
+    # Plain HTTP to the endpoint gets no answer.
+    plain = RemoteWarehouse(OwnerRecord(record.pid, record.url.replace("https://", "http://")), "sightline",
+                            token=token_of("acme-analyst"))  # fmt: skip
+    with pytest.raises((OwnerUnavailable, http.client.HTTPException)):
+        _interviews(plain)
+
+    # The command line verifies the owner against SIGHTLINE_CLICKHOUSE__CA_FILE.
+    env = {**os.environ, "SIGHTLINE_CLICKHOUSE__DSN": tls_owner, **identity_env("acme-analyst")}
+    command = [sys.executable, "-m", "services.cli", "status", "--format", "json"]
+    done = subprocess.run(command, env={**env, "SIGHTLINE_CLICKHOUSE__CA_FILE": str(pki.ca)}, capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0 and [json.loads(line)["interview_id"] for line in done.stdout.splitlines()] == ["iv-a"]
+    refused = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 3 and "CERTIFICATE_VERIFY_FAILED" in refused.stderr, refused.stderr

@@ -242,18 +242,16 @@ def test_the_queue_is_the_documented_query_bound_to_the_tenant() -> None:
     section = doc.split("### Review queue per job", 1)[1]
     documented = section.split("```sql", 1)[1].split("```", 1)[0]
     bound = documented.replace("'acme-eu'", "{tenant:String}").replace("sightline.", "sightline_x.")
-    assert " ".join(queries._sql(queries.QUEUE_SQL, "sightline_x").split()) == " ".join(
-        [*bound.split(), "LIMIT", "{limit:UInt32}"]
-    )
+    assert " ".join(queries.QUEUE.sql("sightline_x").split()) == " ".join([*bound.split(), "LIMIT", "{limit:UInt32}"])
 
 
 def test_queries_bind_values_as_parameters() -> None:
-    for template in (queries.QUEUE_SQL, queries.PROFILE_SQL):
-        sql = queries._sql(template, "sightline")
-        assert "{tenant:String}" in sql and "acme" not in sql
-    assert "{interview:String}" in queries._sql(queries.PROFILE_SQL, "sightline")
+    for query in (queries.QUEUE, queries.PROFILE):
+        sql = query.sql("sightline")
+        assert "{tenant:String}" in sql and "acme" not in sql and query.tenant_bound
+    assert queries.PROFILE.parameters == {"tenant": "String", "interview": "String"}
     with pytest.raises(ValueError, match="identifier"):
-        queries._sql(queries.QUEUE_SQL, "sightline; DROP TABLE x")
+        queries.QUEUE.sql("sightline; DROP TABLE x")
 
 
 STORED = queries.StoredProfile(
