@@ -1,6 +1,7 @@
 """Vision's measurements of a generated interview, without the bus: the frames code (decode, sampling, chunking,
-JPEG pack written and read back), then the analyzer, batcher, tracking rounds and feature functions the stage
-runs, chunk by chunk, then `aggregate` over the vision-features events built as the stage builds them.
+JPEG pack written and read back), then the analyzer, batcher, tracking rounds, face following and feature
+functions the stage runs, chunk by chunk, then `aggregate` over the vision-features events built as the stage
+builds them.
 
 Shared by the truth tests (tests/unit/test_vision_truth*.py); every sample of one call shares batches, as
 concurrent chunks of several interviews do in the stage.
@@ -32,6 +33,7 @@ from services.vision.aggregate import InterviewBehaviour, Period, Window, aggreg
 from services.vision.analyzer import FrameAnalyzer, FrameJob, FrameResult
 from services.vision.batcher import Batcher
 from services.vision.features import ChunkFeatures, ChunkWindow, chunk_features, motion_energy
+from services.vision.follow import follow_lost_faces
 from services.vision.settings import VisionSettings
 from services.vision.timeline import TIMELINE_CONTENT_TYPE
 from services.vision.tracking import analyse_chunk, key_every
@@ -148,7 +150,8 @@ def analyse_samples(
         truth, packs = samples[name]
         chunks = []
         events = []
-        for index, ((window, stamps, frames), res) in enumerate(zip(packs, per_chunk, strict=True)):
+        for index, ((window, stamps, frames), found) in enumerate(zip(packs, per_chunk, strict=True)):
+            res = follow_lost_faces(frames, found, analyzer.mesh) if settings.follow_lost_faces else found
             # As the stage: no face in the whole chunk, no expression measured.
             emotion = PERMITTED if any(r.box is not None for r in res) else NO_FACE
             features = chunk_features(window, stamps, res, motion_energy(frames, res), emotion, settings)

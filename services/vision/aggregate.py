@@ -9,7 +9,9 @@ weighted by the frames of the per-second rows that fall in the window. Duplicate
 Eye contact and look-aways are judged here, over the whole interview, from every frame's head pose against the
 line of sight (`VisionFeatures.gaze`, see services/vision/pose.py): a frame faces the camera when its yaw and pitch
 are within `GazeRule`'s angles of the candidate's own resting pose, the median over the interview (kept within a
-bounded offset of the line of sight). Neither where
+bounded offset of the line of sight). A frame whose face the detector lost but the face mesh followed
+(services/vision/follow.py: a head turned far aside) carries a yaw without a pitch and is judged on its yaw, so a
+turned head is a look-away, not an absence. Neither where
 the face sits in the picture nor the camera's height enters: a candidate framed on the left third, or filmed from
 a laptop's lid while looking at the screen, rests at their own pose and is judged from it. Events without gaze
 samples (older producers) keep the chunks' own judgement.
@@ -75,7 +77,8 @@ def gaze(events: Iterable[VisionFeatures], rule: GazeRule = GazeRule()) -> Gaze 
     times = np.array([g.t_s for g in samples])
     yaw = np.array([np.nan if g.yaw_deg is None else g.yaw_deg for g in samples])
     pitch = np.array([np.nan if g.pitch_deg is None else g.pitch_deg for g in samples])
-    seen = ~np.isnan(yaw) & ~np.isnan(pitch)
+    # A yaw without a pitch: a face the mesh followed where the detector lost it, judged on its yaw.
+    seen = ~np.isnan(yaw)
     if not seen.any():
         return Gaze([float(t) for t in times], [None] * len(samples), 0.0, 0.0, [])
     # The resting pose: the median over the interview, then again over the frames near it, so the turned-away
@@ -84,9 +87,11 @@ def gaze(events: Iterable[VisionFeatures], rule: GazeRule = GazeRule()) -> Gaze 
     near = seen & (np.abs(yaw - rest_yaw) <= rule.max_yaw_deg)
     if near.any():
         rest_yaw = _clamp(float(np.median(yaw[near])), rule.max_rest_yaw_deg)
-    rest_pitch = _clamp(float(np.median(pitch[near if near.any() else seen])), rule.max_rest_pitch_deg)
+    pitched = (near if near.any() else seen) & ~np.isnan(pitch)
+    rest_pitch = _clamp(float(np.median(pitch[pitched])), rule.max_rest_pitch_deg) if pitched.any() else 0.0
     with np.errstate(invalid="ignore"):
-        facing = (np.abs(yaw - rest_yaw) <= rule.max_yaw_deg) & (np.abs(pitch - rest_pitch) <= rule.max_pitch_deg)
+        tilted = np.abs(pitch - rest_pitch) > rule.max_pitch_deg
+        facing = (np.abs(yaw - rest_yaw) <= rule.max_yaw_deg) & ~tilted
     period = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
     away = [Period(start_s=float(times[i]), end_s=float(times[j - 1] + period)) for i, j in runs(seen & ~facing)]
     flags: list[bool | None] = [bool(f) if s else None for f, s in zip(facing, seen, strict=True)]

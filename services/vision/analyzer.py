@@ -79,6 +79,17 @@ class _Found:
 
 
 @dataclass(frozen=True)
+class Followed:
+    """A face the face mesh followed in a frame where the detector lost it (`services.vision.follow`)."""
+
+    #: Box of the mesh's crop (fractions of the frame): the last detected box's size, centred on the mesh.
+    box: tuple[float, float, float, float]
+    #: The head's yaw against the line of sight, degrees (`Pose.sight_yaw_deg`); its pitch is not measured.
+    sight_yaw_deg: float
+    presence: float
+
+
+@dataclass(frozen=True)
 class FrameResult:
     """What one frame shows. Coordinates are fractions of the frame's width and height."""
 
@@ -96,6 +107,13 @@ class FrameResult:
     mesh: FaceMesh | None = None
     #: A face was found but was too small for the mesh (the landmark measures are not supported there).
     mesh_too_small: bool = False
+    #: Without a detected face: the face the mesh followed from a neighbouring frame (turned away, not absent).
+    followed: Followed | None = None
+
+    @property
+    def face_seen(self) -> bool:
+        """Whether the candidate's face is in the frame: detected, or followed by the mesh."""
+        return self.box is not None or self.followed is not None
 
 
 def select_device(setting: str) -> torch.device:
@@ -324,6 +342,7 @@ __all__ = [
     "CLASSES",
     "DEFAULT_THREADS",
     "Box",
+    "Followed",
     "FrameAnalyzer",
     "FrameJob",
     "FrameResult",

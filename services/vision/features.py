@@ -97,15 +97,19 @@ def chunk_features(
     period = window.period_s
     t = np.asarray(timestamps, dtype=np.float64)
     has_face = np.array([r.box is not None for r in results], dtype=bool)
+    # A face the mesh followed where the detector lost it (services/vision/follow.py) is in the picture, turned
+    # away or hidden: it counts for presence and eye contact (on its yaw), never as absent.
+    seen = np.array([r.face_seen for r in results], dtype=bool)
+    followed = seen & ~has_face
     faces = np.array([r.faces for r in results], dtype=np.int64)
     yaw = np.array([r.pose.yaw_deg if r.pose else np.nan for r in results])
     pitch = np.array([r.pose.pitch_deg if r.pose else np.nan for r in results])
     roll = np.array([r.pose.roll_deg if r.pose else np.nan for r in results])
-    sight_yaw = np.array([r.pose.sight_yaw_deg if r.pose else np.nan for r in results])
+    sight_yaw = np.array([_sight_yaw(r) for r in results])
     sight_pitch = np.array([r.pose.sight_pitch_deg if r.pose else np.nan for r in results])
     facing = _facing(sight_yaw, sight_pitch, settings)
-    facing &= has_face
-    away = has_face & ~facing
+    facing &= seen
+    away = seen & ~facing
 
     def ranges(mask: npt.NDArray[np.bool_], min_s: float = 0.0) -> list[TimeRange]:
         out = []
@@ -162,15 +166,15 @@ def chunk_features(
     )
     summary = VisionSummary(
         frames_analysed=n,
-        face_present_ratio=float(has_face.mean()) if n else 0.0,
+        face_present_ratio=float(seen.mean()) if n else 0.0,
         mean_head_pose=_mean_pose(yaw, pitch, roll),
-        eye_contact_ratio=float(facing[has_face].mean()) if has_face.any() else None,
+        eye_contact_ratio=float(facing[seen].mean()) if seen.any() else None,
         nod_count=len(nod_times),
         shake_count=len(shake_times),
         episodes=Episodes(
             look_away=look_away,
             smile=smile_episodes,
-            face_absent=ranges(faces == 0),
+            face_absent=ranges((faces == 0) & ~followed),
             second_face=ranges(faces >= 2),
         ),
         expression_distribution=distribution,
@@ -190,6 +194,7 @@ def chunk_features(
         t,
         results,
         (yaw, pitch, roll, sight_yaw, sight_pitch),
+        seen,
         facing,
         away,
         motion_values,
@@ -198,7 +203,7 @@ def chunk_features(
     )
     if mesh is not None:
         columns.update(mesh.columns)
-    seconds = _seconds(t, faces, has_face, yaw, pitch, roll, facing, smile, dominant, motion_values)
+    seconds = _seconds(t, faces, has_face, seen, (yaw, pitch, roll), facing, smile, dominant, motion_values)
     gaze = [
         GazeSample(t_s=float(ts), yaw_deg=_opt(float(y)), pitch_deg=_opt(float(p)))
         for ts, y, p in zip(t, sight_yaw, sight_pitch, strict=True)
@@ -222,6 +227,13 @@ def _mesh(
     )
 
 
+def _sight_yaw(result: FrameResult) -> float:
+    """The head's yaw against the line of sight: the detected face's, else the followed face's, else NaN."""
+    if result.pose is not None:
+        return result.pose.sight_yaw_deg
+    return result.followed.sight_yaw_deg if result.followed is not None else math.nan
+
+
 def _facing(
     sight_yaw: npt.NDArray[np.float64], sight_pitch: npt.NDArray[np.float64], settings: VisionSettings
 ) -> npt.NDArray[np.bool_]:
@@ -232,12 +244,15 @@ def _facing(
     Yaw is judged as it is: against the line of sight, zero looks into the lens wherever the face is. Pitch is
     judged against the candidate's own level over the chunk (the median over frames not turned aside), because
     people look at the screen rather than the lens and a camera above or below the screen tilts every frame alike.
+    A frame with a yaw and no pitch (a followed face) is judged on its yaw.
     """
     with np.errstate(invalid="ignore"):
         level = np.abs(sight_yaw) <= settings.eye_contact_max_yaw_deg
-        reference = sight_pitch[level & ~np.isnan(sight_pitch)]
+        known = ~np.isnan(sight_pitch)
+        reference = sight_pitch[level & known]
         baseline = float(np.median(reference)) if reference.size else 0.0
-        return np.asarray(level & (np.abs(sight_pitch - baseline) <= settings.eye_contact_max_pitch_deg), bool)
+        tilted = known & (np.abs(sight_pitch - baseline) > settings.eye_contact_max_pitch_deg)
+        return np.asarray(level & ~tilted, bool)
 
 
 def _frowning(expression: npt.NDArray[np.float32] | None, settings: VisionSettings) -> list[bool] | None:
@@ -344,6 +359,7 @@ def _columns(
     t: npt.NDArray[np.float64],
     results: Sequence[FrameResult],
     angles: tuple[npt.NDArray[np.float64], ...],
+    seen: npt.NDArray[np.bool_],
     facing: npt.NDArray[np.bool_],
     away: npt.NDArray[np.bool_],
     motion: npt.NDArray[np.float64],
@@ -354,6 +370,7 @@ def _columns(
     cols: dict[str, list[object]] = {
         "pts_s": [float(v) for v in t],
         "faces": [r.faces for r in results],
+        "face_followed": [r.followed is not None for r in results],
         "face_search": [r.search for r in results],
         "face_score": [r.score for r in results],
         "box": [list(r.box) if r.box else None for r in results],
@@ -366,8 +383,8 @@ def _columns(
                 ("yaw_deg", "pitch_deg", "roll_deg", "sight_yaw_deg", "sight_pitch_deg"), angles, strict=True
             )
         },
-        "eye_contact": [bool(f) if h else None for f, h in zip(facing, has, strict=True)],
-        "looking_away": [bool(a) if h else None for a, h in zip(away, has, strict=True)],
+        "eye_contact": [bool(f) if h else None for f, h in zip(facing, seen, strict=True)],
+        "looking_away": [bool(a) if h else None for a, h in zip(away, seen, strict=True)],
         "motion_energy": [_opt(v) for v in motion],
         "brightness": [r.brightness for r in results],
         "sharpness": [r.sharpness for r in results],
@@ -384,19 +401,21 @@ def _seconds(
     t: npt.NDArray[np.float64],
     faces: npt.NDArray[np.int64],
     has_face: npt.NDArray[np.bool_],
-    yaw: npt.NDArray[np.float64],
-    pitch: npt.NDArray[np.float64],
-    roll: npt.NDArray[np.float64],
+    seen: npt.NDArray[np.bool_],
+    angles: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]],
     facing: npt.NDArray[np.bool_],
     smile: npt.NDArray[np.float32] | None,
     dominant: list[str | None],
     motion: npt.NDArray[np.float64],
 ) -> list[SecondBehaviour]:
+    """Per media second. Presence and eye contact count followed faces; pose and expression need a detected one."""
+    yaw, pitch, roll = angles
     rows = []
     whole = np.floor(t + 1e-9).astype(np.int64)
     for second in sorted(set(whole.tolist())):
         sel = whole == second
         face_sel = sel & has_face
+        seen_sel = sel & seen
         pose = _mean_pose(yaw[face_sel], pitch[face_sel], roll[face_sel]) if face_sel.any() else None
         smile_value = None
         if smile is not None and face_sel.any():
@@ -407,10 +426,10 @@ def _seconds(
             SecondBehaviour(
                 second=int(second),
                 frames=int(sel.sum()),
-                face_present_ratio=float(face_sel.sum() / sel.sum()),
+                face_present_ratio=float(seen_sel.sum() / sel.sum()),
                 faces_max=int(faces[sel].max()),
                 head_pose=pose,
-                eye_contact_ratio=float(facing[face_sel].mean()) if face_sel.any() else None,
+                eye_contact_ratio=float(facing[seen_sel].mean()) if seen_sel.any() else None,
                 smile_intensity=smile_value,
                 dominant_expression=Counter(sorted(labels)).most_common(1)[0][0] if labels else None,
                 motion_energy=float(np.nanmean(m)) if np.any(~np.isnan(m)) else 0.0,

@@ -85,6 +85,12 @@ class VisionSettings(BaseModel):
         description="Run the 468-point face mesh on the candidate's face (blinks, mouth opening, brow and smile "
         "landmark measures); false leaves those measures out.",
     )
+    follow_lost_faces: bool = Field(
+        True,
+        description="Follow the candidate's face with the face mesh in frames where the face detector loses it (a "
+        "head turned far aside, small or backlit), so a look-away is not reported as the candidate absent; false "
+        "reports every frame without a detected face as absent.",
+    )
     blink_closed_ratio: float = Field(
         0.7,
         gt=0,

@@ -6,7 +6,8 @@ face followed in the frames between), so the chunks of every interview in flight
 ``max_in_flight``) share forward passes. On a CPU the passes run on ``threads`` batch threads (one per core by
 default), each with one torch thread, and the process keeps freed memory for the next pass (`keep_freed_memory`).
 Hands and the upper body are measured on frames sampled at the setting ``body_sample_hz``
-(`services.vision.body`, MediaPipe's palm, hand and pose models, run beside the face passes). The per-frame
+(`services.vision.body`, MediaPipe's palm, hand and pose models, run beside the face passes). Frames where the
+detector lost the face are given to the face mesh to follow it (`services.vision.follow`). The per-frame
 timeline is stored as Parquet under
 ``<tenant>/<interview>/vision/<media-ingested event id>/timeline/<chunk>.parquet``; the event carries the
 chunk summary and the per-second rows.
@@ -55,6 +56,7 @@ from services.vision.batcher import Batcher
 from services.vision.body import body_samples, check_body_models
 from services.vision.body import versions as body_versions
 from services.vision.features import ChunkWindow, chunk_features, motion_energy
+from services.vision.follow import FOLLOW_VERSION, follow_lost_faces
 from services.vision.inference import keep_freed_memory
 from services.vision.litert_models import FACE_MESH
 from services.vision.registry import EXPRESSION, FACE_DETECTOR, HEAD_POSE_VERSION
@@ -150,6 +152,8 @@ class VisionStage:
         results = await analyse_chunk(
             self.batcher.submit, chunk.frames, emotion.performed, every, self.analyzer.placement
         )
+        if self.settings.follow_lost_faces:
+            results = await asyncio.to_thread(follow_lost_faces, chunk.frames, results, self.analyzer.mesh)
         search = search_version(every, interval)
         # Only after the consent check above: nothing about the body is measured where video analysis is refused.
         body = await asyncio.to_thread(
@@ -194,6 +198,8 @@ class VisionStage:
             versions.update(body_versions())
         if self.settings.face_mesh:
             versions["face_mesh"] = FACE_MESH.version
+        if self.settings.follow_lost_faces:
+            versions["face_follow"] = FOLLOW_VERSION
         return VisionFeatures(
             **derived_envelope(event, StageName.VISION.value, VisionFeatures.EVENT_TYPE, producer=PRODUCER),
             context=event.context,

@@ -5,9 +5,11 @@ searched for faces; ``window``: only around the face its key frames showed, see 
 ``face_score``, ``box`` ([x0, y0, x1, y1] as fractions of the frame), ``landmarks`` (10 values: x, y of the
 eyes, nose tip and mouth corners, as fractions), ``yaw_deg``, ``pitch_deg``, ``roll_deg`` (contract sign
 convention), ``sight_yaw_deg``, ``sight_pitch_deg`` (the head against the line of sight: 0 looks into the lens),
-``eye_contact``, ``looking_away``, ``motion_energy`` (0-1, null on a chunk's first frame),
-``brightness`` (0-1), ``sharpness`` (variance of the Laplacian). Only when emotion inference was performed:
-``smile_intensity``, ``frowning`` and ``p_<expression>`` per class. Null where no face was found.
+``face_followed`` (no face was detected but the face mesh followed it, see `services.vision.follow`: its
+``sight_yaw_deg`` is the mesh's, the other angles are null), ``eye_contact``, ``looking_away``, ``motion_energy``
+(0-1, null on a chunk's first frame), ``brightness`` (0-1), ``sharpness`` (variance of the Laplacian). Only when
+emotion inference was performed: ``smile_intensity``, ``frowning`` and ``p_<expression>`` per class. Null where no
+face was found.
 
 From the face mesh (`services.vision.landmarks`), null where it did not measure the face: ``eye_openness`` (eye
 aspect ratio), ``eyes_closed``, ``mouth_opening`` (inner-lip gap over face height), and only with emotion
@@ -29,6 +31,7 @@ _TYPES: dict[str, pa.DataType] = {
     "pts_s": pa.float64(),
     "faces": pa.int16(),
     "face_search": pa.string(),
+    "face_followed": pa.bool_(),
     "face_score": pa.float32(),
     "box": pa.list_(pa.float32(), 4),
     "landmarks": pa.list_(pa.float32(), 10),

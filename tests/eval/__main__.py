@@ -3,11 +3,12 @@
 Vision over the generated grid (tests/eval/vision_grid.py: frame rate, face size, framing, what the candidate
 does), at every key-frame interval (0: every frame searched whole), with the look-aways' floors; vision over the
 variety of recordings (tests/eval/variety_grid.py: resolution, aspect, frame rate, framing, lighting); the face
-mesh's blinks and mouth opening (tests/eval/landmarks.py); speech on recordings of real people
-(tests/speech_clips.py) with the shipped model next to the reference engine; speech on generated answers with
-other voices, noise and a second voice in the room (tests/eval/speech_variety.py); hands and posture on real
-photographs turned and pasted by a script (tests/eval/body_grid.py). `python -m tests.eval vision`, `variety`,
-`landmarks`, `speech`, `speech_variety` or `body` runs one part. Ground truth is the generator's script or the
+mesh's blinks and mouth opening (tests/eval/landmarks.py); whether the iris model could add to eye contact
+(tests/eval/iris.py); speech on recordings of real people (tests/speech_clips.py) with the shipped model next to
+the reference engine; speech on generated answers with other voices, noise and a second voice in the room
+(tests/eval/speech_variety.py); hands and posture on real photographs turned and pasted by a script
+(tests/eval/body_grid.py). `python -m tests.eval vision`, `variety`, `landmarks`, `iris`, `speech`,
+`speech_variety` or `body` runs one part. Ground truth is the generator's script or the
 clips' reference transcripts, never the pipeline's own output.
 """
 
@@ -25,12 +26,12 @@ from rich.table import Table
 from services.common.console import make_console
 from services.speech.engines import FasterWhisperEngine, OpenAIWhisperEngine
 from services.speech.settings import SpeechSettings
-from tests.eval import body_grid, speech_variety, variety_grid, vision_grid
+from tests.eval import body_grid, iris, speech_variety, variety_grid, vision_grid
 from tests.eval import landmarks as landmark_grid
 from tests.speech_clips import TARGETS, transcribe_sets
 
 OUT_DIR = Path("eval-results")
-PARTS = ("vision", "variety", "landmarks", "speech", "speech_variety", "body")
+PARTS = ("vision", "variety", "landmarks", "iris", "speech", "speech_variety", "body")
 #: Columns of the variety table (the JSON keeps every score).
 VARIETY_COLUMNS = (
     "case", "face_present", "nod_error", "shake_error", "eye_contact_frontal", "look_away_recall",
@@ -54,6 +55,11 @@ def vision() -> dict[str, Any]:
 def variety() -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="sightline-eval-") as tmp:
         return {"rows": variety_grid.run(Path(tmp))}
+
+
+def iris_part() -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="sightline-eval-") as tmp:
+        return {"rows": iris.run(Path(tmp))}
 
 
 def speech_variety_part() -> dict[str, Any]:
@@ -100,6 +106,7 @@ def main(argv: list[str]) -> int:
             "vision": vision,
             "variety": variety,
             "landmarks": landmarks,
+            "iris": iris_part,
             "speech": speech,
             "speech_variety": speech_variety_part,
             "body": body_grid.run,
@@ -132,6 +139,10 @@ def main(argv: list[str]) -> int:
     if "speech_variety" in results:
         console.print(
             _table("speech on generated answers: voices, noise, a second voice", results["speech_variety"]["rows"])
+        )
+    if "iris" in results:
+        console.print(
+            _table("iris against head pose: eye contact on frontal and look-away frames", results["iris"]["rows"])
         )
     if "landmarks" in results:
         console.print(_table("face mesh: blinks and mouth opening", results["landmarks"]["summary"]))

@@ -489,7 +489,10 @@ class VisionSummary(Contract):
     )
 
     frames_analysed: Count = Field(description="Frames of the chunk that were analysed.")
-    face_present_ratio: Ratio = Field(description="Share of analysed frames with the candidate's face detected.")
+    face_present_ratio: Ratio = Field(
+        description="Share of analysed frames with the candidate's face detected, or followed by the face mesh where "
+        "the detector lost it (a head turned far aside)."
+    )
     mean_head_pose: HeadPose | None = Field(None, description="Mean head pose over frames with a face; null if none.")
     eye_contact_ratio: Ratio | None = Field(
         None, description="Share of frames with a face in which the gaze meets the camera; null if no face."
@@ -553,11 +556,14 @@ class SecondBehaviour(Contract):
 
 class GazeSample(Contract):
     """The head's pose against the line of sight in one analysed frame: 0 looks into the lens wherever the face sits
-    in the picture. Null angles: no face in the frame."""
+    in the picture. Null angles: no face in the frame. A yaw with a null pitch: the face detector lost the face
+    and the face mesh followed it (a head turned far aside); only its yaw is measured."""
 
     t_s: Seconds = Field(description="Media time of the frame, seconds.")
     yaw_deg: Degrees | None = Field(description="Yaw against the line of sight; positive turns to the image's left.")
-    pitch_deg: Degrees | None = Field(description="Pitch against the line of sight; positive looks up.")
+    pitch_deg: Degrees | None = Field(
+        description="Pitch against the line of sight; positive looks up. Null where the yaw is a followed face's."
+    )
 
 
 # --- vision: hands and upper body (sampled frames) ----------------------------------------------------------
