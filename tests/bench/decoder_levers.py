@@ -5,7 +5,11 @@ Levers:
 * decoder threads: ``thread_type`` AUTO (today: frame and slice threads, one per core) against one thread and
   against slice threads only;
 * ``skip_frame = "NONREF"``: the decoder drops frames no other frame refers to (the B-frames of the generator's
-  and most webcam H.264), which are most of the frames a 10-fps sampler of 30-fps video throws away;
+  and many recorders' H.264), which are most of the frames a 10-fps sampler of 30-fps video throws away. Pulled
+  for every packet it also drops non-reference frames the sampler wanted, and the next frame is kept instead;
+  ``skip_unwanted``: pulled only for a packet whose frame the sampler is sure to reject, because a frame
+  demuxed earlier lies in the same sampling slot at an earlier time (whatever the decode order, that frame
+  or one before it takes the slot), so the kept frames stay today's;
 * scaling in the decoder's output path: ``frame.reformat(width, height, format="bgr24")`` with swscale's bilinear
   or area filter, instead of converting at full size and shrinking with ``cv2.resize(INTER_AREA)``
   (`services.frames.geometry.prepare`).
@@ -18,6 +22,7 @@ or pixels differ beyond that.
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from collections.abc import Iterator
@@ -30,7 +35,7 @@ import numpy as np
 
 from services.frames.decode import VideoFrame, decode_media
 from services.frames.geometry import DEFAULT_MAX_SIDE, Image, fit_size, prepare
-from services.frames.sampling import DEFAULT_SAMPLE_FPS, FrameSampler
+from services.frames.sampling import DEFAULT_SAMPLE_FPS, EARLY_TOLERANCE, FrameSampler
 
 #: Pixel differences up to this many levels (of 255) are rounding: two correct area filters over the same
 #: source differ by a level or two.
@@ -43,6 +48,7 @@ class Lever:
     thread_type: str = "AUTO"
     thread_count: int = 0  # 0: one per core
     skip_nonref: bool = False
+    skip_unwanted: bool = False
     scale: str | None = None  # swscale interpolation in the decoder's output path; None: cv2 after, as today
 
 
@@ -51,6 +57,7 @@ LEVERS = (
     Lever("threads_1", thread_type="NONE", thread_count=1),
     Lever("threads_slice", thread_type="SLICE"),
     Lever("skip_nonref", skip_nonref=True),
+    Lever("skip_unwanted", skip_unwanted=True),
     Lever("reformat_bilinear", scale="BILINEAR"),
     Lever("reformat_area", scale="AREA"),
     Lever("skip_nonref_reformat_area", skip_nonref=True, scale="AREA"),
@@ -80,7 +87,15 @@ def with_lever(path: Path, seconds: float, lever: Lever) -> Iterator[VideoFrame]
         origin = container.start_time / 1_000_000 if container.start_time is not None else 0.0
         size = fit_size(stream.codec_context.width, stream.codec_context.height, DEFAULT_MAX_SIDE)
         sampler = FrameSampler(DEFAULT_SAMPLE_FPS)
+        earliest_in_slot: dict[int, float] = {}
         for packet in container.demux(stream):
+            if lever.skip_unwanted and packet.pts is not None:
+                at = float(packet.pts * packet.time_base) - origin
+                slot = math.floor(at * DEFAULT_SAMPLE_FPS + EARLY_TOLERANCE)
+                unwanted = earliest_in_slot.get(slot, math.inf) < at
+                earliest_in_slot[slot] = min(earliest_in_slot.get(slot, math.inf), at)
+                # Only non-reference frames are ever skipped: reference frames decode whatever this says.
+                stream.codec_context.skip_frame = "NONREF" if unwanted else "DEFAULT"
             for frame in packet.decode():
                 if frame.time is None:
                     continue

@@ -91,6 +91,8 @@ def test_levers_against_todays_decoding_on_h264_with_b_frames(tmp_path: Path) ->
     # Every other frame is a B-frame nobody refers to: dropping them keeps frames a source frame later.
     assert result["skip_nonref"]["moved_frames"] > 0
     assert result["skip_nonref"]["max_time_shift_ms"] == pytest.approx(33.3, abs=0.1)
+    # Skipping only the frames the sampler is sure to reject keeps every sampled frame as it is today.
+    assert result["skip_unwanted"]["identical"]
     assert all(result[lever.name]["cpu_s_per_media_minute"] > 0 for lever in decoder_levers.LEVERS)
 
 
