@@ -53,8 +53,11 @@ def stage_floors(media: Path, env: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def floor_table(cpu_per_minute: dict[str, float], measured: dict[str, Any]) -> list[dict[str, Any]]:
-    """stage | CPU-s per interview-minute | floor | ratio; the frames floor is ffmpeg decoding and sampling."""
+def floor_table(
+    cpu_per_minute: dict[str, float], measured: dict[str, Any], peak_rss_mb: dict[str, float | None]
+) -> list[dict[str, Any]]:
+    """stage | CPU-s per interview-minute | floor | ratio | peak RSS; the frames floor is ffmpeg decoding and
+    sampling."""
     floor_of = {
         "frames": measured["frames"]["decode_sampled"]["cpu_s_per_media_minute"],
         "vision": measured["vision"]["cpu_s_per_media_minute"],
@@ -64,28 +67,37 @@ def floor_table(cpu_per_minute: dict[str, float], measured: dict[str, Any]) -> l
     for stage, cpu in cpu_per_minute.items():
         floor = floor_of.get(stage)
         ratio = round(cpu / floor, 2) if floor else None
-        rows.append({"stage": stage, "cpu_s_per_interview_minute": cpu, "floor": floor, "ratio": ratio})
+        rows.append(
+            {
+                "stage": stage,
+                "cpu_s_per_interview_minute": cpu,
+                "floor": floor,
+                "ratio": ratio,
+                "peak_rss_mb": peak_rss_mb.get(stage),
+            }
+        )
     return rows
 
 
 def print_table(title: str, rows: list[dict[str, Any]]) -> None:
-    table = Table("stage", "CPU-s per interview-minute", "floor", "ratio", title=title)
+    table = Table("stage", "CPU-s per interview-minute", "floor", "ratio", "peak RSS MiB", title=title)
     for row in rows:
         floor = "—" if row["floor"] is None else f"{row['floor']:.2f}"
         ratio = "—" if row["ratio"] is None else f"{row['ratio']:.2f}x"
-        table.add_row(row["stage"], f"{row['cpu_s_per_interview_minute']:.2f}", floor, ratio)
+        rss = "—" if row["peak_rss_mb"] is None else f"{row['peak_rss_mb']:.0f}"
+        table.add_row(row["stage"], f"{row['cpu_s_per_interview_minute']:.2f}", floor, ratio, rss)
     make_console(stderr=True).print(table)
 
 
-async def one_interview(stack: Settings, resolution: str, minutes: float, device: str) -> dict[str, Any]:
-    """One interview of ``minutes`` at ``resolution`` alone through the stages."""
+async def one_interview(stack: Settings, resolution: str, minutes: float, device: str) -> tuple[dict[str, Any], Path]:
+    """One interview of ``minutes`` at ``resolution`` alone through the stages: what it cost, and its file."""
     interview = realistic_media.long_interview(resolution, minutes, SEGMENT_MINUTES)
     event = realistic_media.event(interview, f"realistic-{resolution}-{minutes:g}min")
     done = await run_interviews(stack, [event], [realistic_media.CACHE_DIR], device_env(device))
     if len(done.profiles) != 1:
         raise RuntimeError(f"no profile for the {resolution} interview: see the stage logs under {stack.stack.home}")
     interview_minutes = (event.interview_ended_at - event.interview_started_at).total_seconds() / 60
-    return {
+    measured = {
         "media": {
             "file": interview.media_path.name,
             "minutes": round(interview_minutes, 2),
@@ -99,8 +111,8 @@ async def one_interview(stack: Settings, resolution: str, minutes: float, device
         "stage_busy_s": busy_seconds(done.statuses),
         "stage_span_s": spans(done.statuses, done.published),
         **limits(done.cpu_s, done.wall_s),
-        "_media_path": interview.media_path,
     }
+    return measured, interview.media_path
 
 
 def rss_ratio(long: dict[str, float | None], short: dict[str, float | None]) -> dict[str, float | None]:
@@ -117,18 +129,16 @@ async def run_scenarios(stack: Settings, device: str) -> dict[str, Any]:
         "cores": os.cpu_count(),
     }
     for resolution in RESOLUTIONS:
-        run = await one_interview(stack, resolution, MINUTES, device)
-        media = run.pop("_media_path")
+        run, media = await one_interview(stack, resolution, MINUTES, device)
         measured = stage_floors(media, env)
         run["floors"] = measured
-        run["table"] = floor_table(run["cpu_s_per_interview_minute"], measured)
+        run["table"] = floor_table(run["cpu_s_per_interview_minute"], measured, run["peak_rss_mb"])
         run["target_times_real_time"] = TARGETS.get(resolution)
         print_table(f"{resolution}30, {MINUTES:g} min, {device}: CPU-s per interview-minute vs floor", run["table"])
         if LEVERS:
             run["decoder_levers"] = decoder_levers.measure(media, FLOOR_SECONDS)
         if MEMORY_MINUTES:
-            long = await one_interview(stack, resolution, MEMORY_MINUTES, device)
-            long.pop("_media_path")
+            long, _ = await one_interview(stack, resolution, MEMORY_MINUTES, device)
             run[f"long_{MEMORY_MINUTES:g}min"] = long
             run["rss_ratio_long_vs_short"] = rss_ratio(long["peak_rss_mb"], run["peak_rss_mb"])
         results[resolution] = run

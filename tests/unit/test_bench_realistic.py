@@ -45,11 +45,12 @@ def test_floor_table_divides_each_stage_by_its_floor_and_leaves_stages_without_o
         "vision": {"cpu_s_per_media_minute": 4.0},
         "speech": {"cpu_s_per_media_minute": 5.0},
     }
-    rows = floor_table({"frames": 3.0, "vision": 6.0, "speech": 5.0, "sink": 0.4}, measured)
+    rows = floor_table({"frames": 3.0, "vision": 6.0, "speech": 5.0, "sink": 0.4}, measured, {"vision": 2100.0})
     by_stage = {r["stage"]: r for r in rows}
     assert by_stage["frames"]["ratio"] == 1.5 and by_stage["vision"]["ratio"] == 1.5
     assert by_stage["speech"]["ratio"] == 1.0
     assert by_stage["sink"]["floor"] is None and by_stage["sink"]["ratio"] is None
+    assert by_stage["vision"]["peak_rss_mb"] == 2100.0 and by_stage["sink"]["peak_rss_mb"] is None
 
 
 def test_rss_ratio_per_stage_and_its_worst() -> None:
