@@ -35,11 +35,8 @@ def _competency_model(model_id: str) -> CompetencyModel:
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 #: When a sample interview ended, unless the caller says (fixed, so tests' events are the same every run).

@@ -82,11 +82,8 @@ def long_interview(resolution: str, minutes: float, segment_minutes: float) -> L
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def event(interview: LongInterview, label: str) -> InterviewCompleted:
