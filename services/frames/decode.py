@@ -14,6 +14,7 @@ audio times are counted in samples, so without it everything after the damage wo
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
@@ -23,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from services.frames.geometry import DEFAULT_MAX_SIDE, Image, prepare
-from services.frames.sampling import DEFAULT_SAMPLE_FPS, FrameSampler
+from services.frames.sampling import DEFAULT_SAMPLE_FPS, EARLY_TOLERANCE, FrameSampler
 
 AUDIO_RATE = 16_000
 #: Audio this far ahead of the samples produced so far follows a gap (lost packets) and is preceded by
@@ -75,12 +76,15 @@ def decode_media(
     audio_track: int = 0,
     stats: DecodeStats | None = None,
     seek_s: float | None = None,
+    skip_unsampled: bool = True,
 ) -> Iterator[VideoFrame | AudioBlock]:
     """Yield sampled frames (BGR, upright, bounded) and audio blocks in demux order.
 
     ``audio_track`` is the position of the audio stream to decode among the file's audio streams (ingest
     picks it when there are several). ``seek_s`` (video only) starts decoding at the keyframe at or before that
-    time instead of the beginning; the caller stops reading when it has what it needs.
+    time instead of the beginning; the caller stops reading when it has what it needs. ``skip_unsampled`` lets the
+    decoder drop non-reference frames the sampler is sure to reject (see `UnsampledSkipper`); the sampled frames
+    are the same either way.
     """
     if seek_s is not None and audio:
         raise ValueError("seeking is for video ranges; audio is decoded once, from the start")
@@ -107,12 +111,20 @@ def decode_media(
         resampler: Any = av.AudioResampler(format="s16", layout="mono", rate=AUDIO_RATE) if astream else None
         audio_start: float | None = None
         check_seek = vstream is not None and bool(seek_s) and _seek(container, vstream, origin + (seek_s or 0.0))
+        skipper = UnsampledSkipper(sample_fps) if vstream is not None and skip_unsampled else None
         for packet in container.demux(*streams):
+            at: float | None = None
+            if skipper is not None and packet.stream is vstream and packet.pts is not None:
+                at = float(packet.pts * packet.time_base) - origin
+                # Only non-reference frames are ever dropped: a reference frame decodes whatever this says.
+                vstream.codec_context.skip_frame = "NONREF" if skipper.unwanted(at) else "DEFAULT"
             try:
                 decoded = packet.decode()
             except (av.FFmpegError, ValueError):
                 stats.corrupt_packets += 1
                 continue
+            if skipper is not None and at is not None:
+                skipper.decoded(at)
             for frame in decoded:
                 if packet.stream is vstream:
                     stats.video_frames += 1
@@ -126,6 +138,7 @@ def decode_media(
                             # place): decoding from the start gives the same frames, only slower.
                             container.seek(0, backward=True)
                             sampler = FrameSampler(sample_fps)
+                            skipper = UnsampledSkipper(sample_fps) if skipper is not None else None
                             stats.seek_fallbacks += 1
                             break
                     if not sampler.accept(pts_s):
@@ -141,6 +154,35 @@ def decode_media(
                     yield from _resample(resampler, frame, audio_start, stats)
         if resampler is not None and audio_start is not None:
             yield from _resample(resampler, None, audio_start, stats)
+
+
+class UnsampledSkipper:
+    """Which video packets hold a frame the sampler is sure to reject, so the decoder may drop it.
+
+    A frame sampled at 10 per second from 25-30 frames/s video is one in three; with B-frames (most recorders'
+    H.264) most of the others are non-reference frames, and decoding them is a third to a half of the decoder's
+    work. The sampler keeps, per slot of its period, the first frame at or after the slot's time (in presentation
+    order). A packet whose slot already holds a frame demuxed (and decoded without error) before it, at an earlier
+    time, can never be kept: that frame, or one before it, takes the slot whatever the decode order. Skipping is
+    decided from the packets' timestamps before decoding them, and a packet that failed to decode does not count, so
+    on undamaged media the sampled frames are exactly those of a full decode (`tests/unit/test_frames_decode.py`).
+    """
+
+    def __init__(self, fps: float) -> None:
+        self.fps = fps
+        self._earliest: dict[int, float] = {}
+
+    def _slot(self, at_s: float) -> int:
+        return math.floor(at_s * self.fps + EARLY_TOLERANCE)
+
+    def unwanted(self, at_s: float) -> bool:
+        """Whether the frame at ``at_s`` (seconds, presentation time) cannot be sampled."""
+        return self._earliest.get(self._slot(at_s), math.inf) < at_s
+
+    def decoded(self, at_s: float) -> None:
+        """A packet at ``at_s`` went into the decoder without error."""
+        slot = self._slot(at_s)
+        self._earliest[slot] = min(self._earliest.get(slot, math.inf), at_s)
 
 
 def _seek(container: Any, vstream: Any, to_s: float) -> bool:

@@ -16,6 +16,7 @@ from services.frames.chunking import Chunk, plan_chunks
 from services.frames.collect import ChunkWriter
 from services.frames.decode import AUDIO_RATE, AudioBlock, DecodeStats, NotMedia, VideoFrame, decode_media
 from services.frames.pack import PackedFrame
+from tests.frames_media import cfr_times, vfr_times, write_h264
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,9 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_video_and_audio_in_one_pass(clip: Path) -> None:
     stats = DecodeStats()
     with clip.open("rb") as fh:
-        items = list(decode_media(fh, video=True, audio=True, sample_fps=10, rotation_deg=90, stats=stats))
+        items = list(
+            decode_media(fh, video=True, audio=True, sample_fps=10, rotation_deg=90, stats=stats, skip_unsampled=False)
+        )
     frames = [i for i in items if isinstance(i, VideoFrame)]
     blocks = [i for i in items if isinstance(i, AudioBlock)]
     assert stats.video_frames == 75 and stats.sampled_frames == len(frames) == 30
@@ -99,3 +102,43 @@ def test_chunks_without_frames_hold_the_frame_on_screen() -> None:
     writer, out = _writer(5.0)
     with pytest.raises(Rejected):
         writer.finish()
+
+
+def _decoded(path: Path, skip: bool, **kwargs: object) -> tuple[list[VideoFrame], DecodeStats]:
+    stats = DecodeStats()
+    with path.open("rb") as fh:
+        items = decode_media(fh, video=True, audio=False, stats=stats, skip_unsampled=skip, **kwargs)  # type: ignore[arg-type]
+        return [item for item in items if isinstance(item, VideoFrame)], stats
+
+
+@pytest.mark.parametrize(
+    ("name", "times", "bframes", "fps"),
+    [
+        ("30 fps, three B-frames", cfr_times(12.0, 30.0), 3, 10.0),
+        ("25 fps, one B-frame", cfr_times(12.0, 25.0), 1, 10.0),
+        ("variable rate with a pause", vfr_times(12.0, 30.0, seed=5, pause=(4.0, 6.5)), 2, 10.0),
+        ("30 fps sampled at 6", cfr_times(12.0, 30.0), 3, 6.0),
+        ("no B-frames", cfr_times(6.0, 30.0), 0, 10.0),
+    ],
+)
+def test_dropping_unsampled_frames_keeps_every_sampled_frame(
+    tmp_path: Path, name: str, times: list[float], bframes: int, fps: float
+) -> None:
+    path = write_h264(tmp_path / "v.mp4", times, gop=37, bframes=bframes)
+    full, full_stats = _decoded(path, skip=False, sample_fps=fps)
+    lean, lean_stats = _decoded(path, skip=True, sample_fps=fps)
+    assert [f.pts_s for f in lean] == [f.pts_s for f in full], name
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(lean, full, strict=True)), name
+    assert full_stats.video_frames == len(times)
+    if bframes:  # the decoder really left frames out: the B-frames no frame refers to, only where unsampled
+        assert lean_stats.video_frames < 0.9 * len(times), (name, lean_stats.video_frames)
+    else:
+        assert lean_stats.video_frames == len(times)
+
+
+def test_a_range_decoded_with_drops_matches_one_without(tmp_path: Path) -> None:
+    path = write_h264(tmp_path / "v.mp4", cfr_times(20.0, 30.0), gop=37, bframes=3)
+    full, _ = _decoded(path, skip=False, seek_s=8.0)
+    lean, _ = _decoded(path, skip=True, seek_s=8.0)
+    assert [f.pts_s for f in lean] == [f.pts_s for f in full] and full[0].pts_s < 8.0 + 1.0
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(lean, full, strict=True))
