@@ -24,6 +24,7 @@ from services.common.contracts import (
     EventBase,
     FailureCode,
     FrameChunkReady,
+    FrameRangeRequested,
     InterviewCompleted,
     MediaIngested,
 )
@@ -85,7 +86,11 @@ def with_frames(buckets: Buckets, **frames: Any) -> Settings:
 
 
 def run_frames(settings: Settings, event: MediaIngested) -> tuple[list[FrameChunkReady], list[AudioReady]]:
-    outputs: list[EventBase] = frames_stage.make(settings).process(event)
+    """The frames stage's outputs for one media event, its frame ranges (a long recording's) processed too."""
+    stage = frames_stage.make(settings)
+    outputs: list[EventBase] = stage.process(event)
+    for request in [e for e in outputs if isinstance(e, FrameRangeRequested)]:
+        outputs += stage.process_range(request)
     chunks = [e for e in outputs if isinstance(e, FrameChunkReady)]
     audio = sorted((e for e in outputs if isinstance(e, AudioReady)), key=lambda a: a.segment_index)
     return chunks, audio
@@ -209,7 +214,9 @@ def test_a_2_hour_input_gives_every_chunk_of_its_manifest(buckets: Buckets, two_
     assert ingested.media[0].probe.duration_s == pytest.approx(LONG_S, abs=1)
     assert "video_only" in ingested.flags
 
-    chunks, audio = run_frames(with_frames(buckets, chunk_s=LONG_CHUNK_S), ingested)
+    settings = with_frames(buckets, chunk_s=LONG_CHUNK_S)
+    assert settings.frames.split_above_s < LONG_S  # decoded in ranges, as several replicas would
+    chunks, audio = run_frames(settings, ingested)
     assert audio == []
     total = int(LONG_S / LONG_CHUNK_S)
     assert sorted(c.chunk_index for c in chunks) == list(range(total))
