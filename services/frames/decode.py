@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from services.frames.geometry import DEFAULT_MAX_SIDE, Image, prepare
-from services.frames.sampling import DEFAULT_SAMPLE_FPS, EARLY_TOLERANCE, FrameSampler
+from services.frames.sampling import DEFAULT_SAMPLE_FPS, FrameSampler, slot_of
 
 AUDIO_RATE = 16_000
 #: Audio this far ahead of the samples produced so far follows a gap (lost packets) and is preceded by
@@ -172,16 +172,13 @@ class UnsampledSkipper:
         self.fps = fps
         self._earliest: dict[int, float] = {}
 
-    def _slot(self, at_s: float) -> int:
-        return math.floor(at_s * self.fps + EARLY_TOLERANCE)
-
     def unwanted(self, at_s: float) -> bool:
         """Whether the frame at ``at_s`` (seconds, presentation time) cannot be sampled."""
-        return self._earliest.get(self._slot(at_s), math.inf) < at_s
+        return self._earliest.get(slot_of(at_s, self.fps), math.inf) < at_s
 
     def decoded(self, at_s: float) -> None:
         """A packet at ``at_s`` went into the decoder without error."""
-        slot = self._slot(at_s)
+        slot = slot_of(at_s, self.fps)
         self._earliest[slot] = min(self._earliest.get(slot, math.inf), at_s)
 
 

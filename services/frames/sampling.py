@@ -19,6 +19,12 @@ DEFAULT_SAMPLE_FPS = 10.0
 EARLY_TOLERANCE = 0.25
 
 
+def slot_of(pts_s: float, fps: float) -> int:
+    """The sampling slot a frame at ``pts_s`` falls in: slots are ``1/fps`` long, a frame a little early counts
+    for the next one (timestamps jitter)."""
+    return math.floor(pts_s * fps + EARLY_TOLERANCE)
+
+
 class FrameSampler:
     """Keeps at most one frame per slot of ``1/fps`` seconds: the first frame at or after each slot's
     time (with a little tolerance for jitter). Feed timestamps in presentation order."""
@@ -34,7 +40,7 @@ class FrameSampler:
         """True when the frame at ``pts_s`` should be kept."""
         if not math.isfinite(pts_s):
             return False
-        slot = math.floor(pts_s * self.fps + EARLY_TOLERANCE)
+        slot = slot_of(pts_s, self.fps)
         if slot < self._next_slot:
             return False
         self._next_slot = slot + 1
@@ -47,4 +53,4 @@ def select(timestamps: Iterable[float], fps: float = DEFAULT_SAMPLE_FPS) -> list
     return [i for i, t in enumerate(timestamps) if sampler.accept(t)]
 
 
-__all__ = ["DEFAULT_SAMPLE_FPS", "FrameSampler", "select"]
+__all__ = ["DEFAULT_SAMPLE_FPS", "FrameSampler", "select", "slot_of"]

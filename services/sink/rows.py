@@ -463,18 +463,19 @@ def answer_rows(event: SpeechResults) -> list[Row]:
 def landmark_values(marks: FaceLandmarks | None) -> dict[str, Any]:
     """The face mesh's chunk measures (migration 0008): NULL where the mesh did not run or did not support the
     chunk, never zero."""
-    measured = marks is not None and marks.supported
+    if marks is None:
+        return {**dict.fromkeys(LANDMARK_COLUMNS), "landmark_frames_measured": 0, "landmark_measured_s": 0.0}
     return {
-        "landmarks_supported": None if marks is None else marks.supported,
-        "landmark_frames_measured": 0 if marks is None else _uint(marks.frames_measured, 32, "frames_measured"),
-        "landmark_measured_s": 0.0 if marks is None else marks.measured_s,
-        "blink_count": _uint(marks.blink_count, 32, "blink_count") if marks is not None and measured else None,
-        "eyes_closed_s": _seconds(marks.eyes_closed) if marks is not None and measured else None,
-        "eye_openness_mean": marks.eye_openness_mean if marks is not None else None,
-        "mouth_opening_mean": marks.mouth_opening_mean if marks is not None else None,
-        "brow_height_mean": marks.brow_height_mean if marks is not None else None,
-        "mouth_width_mean": marks.mouth_width_mean if marks is not None else None,
-        "mouth_corner_lift_mean": marks.mouth_corner_lift_mean if marks is not None else None,
+        "landmarks_supported": marks.supported,
+        "landmark_frames_measured": _uint(marks.frames_measured, 32, "frames_measured"),
+        "landmark_measured_s": marks.measured_s,
+        "blink_count": _uint(marks.blink_count, 32, "blink_count") if marks.supported else None,
+        "eyes_closed_s": _seconds(marks.eyes_closed) if marks.supported else None,
+        "eye_openness_mean": marks.eye_openness_mean,
+        "mouth_opening_mean": marks.mouth_opening_mean,
+        "brow_height_mean": marks.brow_height_mean,
+        "mouth_width_mean": marks.mouth_width_mean,
+        "mouth_corner_lift_mean": marks.mouth_corner_lift_mean,
     }
 
 
